@@ -1,0 +1,141 @@
+//! Authentication: API keys (`lr_` + 43 base62 characters, 256 bits from the OS CSPRNG),
+//! stored as SHA-256 hashes and found by their first characters. Every tenant route takes a
+//! [`Tenant`], which only a valid, unrevoked key produces.
+
+use axum::extract::FromRequestParts;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+
+use longrun_store::{Workspace, hash_secret};
+
+use crate::AppState;
+use crate::error::ApiError;
+
+const KEY_SCHEME: &str = "lr_";
+/// 43 base62 characters carry 256.03 bits.
+const KEY_RANDOM_CHARS: usize = 43;
+/// Characters (after the scheme) stored in clear to find a key.
+const KEY_PREFIX_CHARS: usize = 8;
+const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+/// A freshly generated key: the secret is shown once and then only its hash is kept.
+#[derive(Debug, Clone)]
+pub struct GeneratedKey {
+    pub secret: String,
+    pub prefix: String,
+    pub hash: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("the operating system's random number generator failed: {0}")]
+pub struct RandomnessError(String);
+
+/// Generates a key with the OS CSPRNG. Characters are drawn by rejection sampling, so each of
+/// the 62 is equally likely.
+pub fn generate_api_key() -> Result<GeneratedKey, RandomnessError> {
+    let mut secret = String::with_capacity(KEY_SCHEME.len() + KEY_RANDOM_CHARS);
+    secret.push_str(KEY_SCHEME);
+    let mut buffer = [0u8; 64];
+    while secret.len() < KEY_SCHEME.len() + KEY_RANDOM_CHARS {
+        getrandom::fill(&mut buffer).map_err(|e| RandomnessError(e.to_string()))?;
+        for &byte in &buffer {
+            // 248 = 4 × 62: bytes at or above it would bias the draw.
+            if byte < 248 && secret.len() < KEY_SCHEME.len() + KEY_RANDOM_CHARS {
+                secret.push(BASE62[usize::from(byte % 62)] as char);
+            }
+        }
+    }
+    let prefix = key_prefix(&secret)
+        .map(str::to_string)
+        .ok_or_else(|| RandomnessError("generated key has the wrong shape".into()))?;
+    let hash = hash_secret(&secret);
+    Ok(GeneratedKey {
+        secret,
+        prefix,
+        hash,
+    })
+}
+
+/// The stored lookup prefix of a well-formed key, or `None` if it is not shaped like one.
+pub fn key_prefix(secret: &str) -> Option<&str> {
+    let random = secret.strip_prefix(KEY_SCHEME)?;
+    if random.len() != KEY_RANDOM_CHARS || !random.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return None;
+    }
+    Some(&secret[..KEY_SCHEME.len() + KEY_PREFIX_CHARS])
+}
+
+/// The authenticated caller: a workspace and the key (and its role) that proved it.
+#[derive(Debug, Clone)]
+pub struct Tenant {
+    pub workspace: Workspace,
+    pub key_id: String,
+    pub role: String,
+}
+
+impl FromRequestParts<AppState> for Tenant {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        if let Some(tenant) = parts.extensions.get::<Tenant>() {
+            return Ok(tenant.clone());
+        }
+        let header = parts
+            .headers
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or(ApiError::Unauthorized)?;
+        let token = header
+            .strip_prefix("Bearer ")
+            .or_else(|| header.strip_prefix("bearer "))
+            .map(str::trim)
+            .ok_or(ApiError::Unauthorized)?;
+        let prefix = key_prefix(token).ok_or(ApiError::Unauthorized)?;
+        let found = state
+            .store
+            .authenticate_api_key(prefix, &hash_secret(token))
+            .await?
+            .ok_or(ApiError::Unauthorized)?;
+        let tenant = Tenant {
+            workspace: found.workspace,
+            key_id: found.key.id,
+            role: found.key.role,
+        };
+        parts.extensions.insert(tenant.clone());
+        Ok(tenant)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_keys_are_well_formed_and_distinct() {
+        let a = generate_api_key().unwrap();
+        let b = generate_api_key().unwrap();
+        assert_ne!(a.secret, b.secret);
+        assert_eq!(a.secret.len(), 3 + 43);
+        assert!(a.secret.starts_with("lr_"));
+        assert_eq!(key_prefix(&a.secret), Some(a.prefix.as_str()));
+        assert_eq!(a.prefix.len(), 11);
+        assert_eq!(a.hash, hash_secret(&a.secret));
+        assert!(!a.hash.contains(&a.secret[3..]));
+    }
+
+    #[test]
+    fn malformed_keys_have_no_prefix() {
+        for bad in [
+            "",
+            "lr_",
+            "lr_short",
+            "xx_0123456789012345678901234567890123456789012",
+            &format!("lr_{}", "!".repeat(43)),
+        ] {
+            assert_eq!(key_prefix(bad), None, "{bad}");
+        }
+    }
+}

@@ -1,0 +1,218 @@
+//! Extractors that turn malformed input into our error shape, naming the field at fault.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::header::CONTENT_TYPE;
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+
+/// Largest request body accepted anywhere, in bytes.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// A JSON body. Bad syntax is 400 `invalid_json`; a missing, unknown or mistyped field is
+/// 422 `invalid_request` with the field's path; an oversized body is 413.
+#[derive(Debug, Clone)]
+pub struct Json<T>(pub T);
+
+impl<S, T> FromRequest<S> for Json<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let is_json = req
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|mime| {
+                let mime = mime.trim();
+                mime.eq_ignore_ascii_case("application/json")
+                    || (mime.starts_with("application/") && mime.ends_with("+json"))
+            });
+        if !is_json {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::PayloadTooLarge {
+                    limit: MAX_BODY_BYTES,
+                }
+            } else {
+                ApiError::InvalidJson(rejection.body_text())
+            }
+        })?;
+        parse_json(&bytes).map(Json)
+    }
+}
+
+/// Parses a JSON document, classifying errors as syntax (400) or shape (422, with the path).
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
+        let path = err.path().to_string();
+        let inner = err.into_inner();
+        match inner.classify() {
+            serde_json::error::Category::Data => {
+                if path == "." {
+                    ApiError::InvalidRequest(strip_position(&inner.to_string()))
+                } else {
+                    ApiError::invalid(&path, strip_position(&inner.to_string()))
+                }
+            }
+            _ => ApiError::InvalidJson(inner.to_string()),
+        }
+    })?;
+    deserializer
+        .end()
+        .map_err(|e| ApiError::InvalidJson(e.to_string()))?;
+    Ok(value)
+}
+
+/// serde_json appends "at line 1 column 17" to shape errors: noise once the path is named.
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(cut) => message[..cut].to_string(),
+        None => message.to_string(),
+    }
+}
+
+/// Query parameters, decoded into a map of strings and then deserialised, so an unknown or
+/// repeated parameter is 422 naming it. Query structs take strings and parse them with
+/// messages of their own.
+#[derive(Debug, Clone)]
+pub struct Query<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for Query<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let object = query_object(parts.uri.query().unwrap_or_default())?;
+        serde_path_to_error::deserialize(object)
+            .map(Query)
+            .map_err(|err| {
+                let path = err.path().to_string();
+                let message = err.into_inner().to_string();
+                if path == "." {
+                    ApiError::InvalidRequest(format!("query: {message}"))
+                } else {
+                    ApiError::invalid(&path, message)
+                }
+            })
+    }
+}
+
+fn query_object(query: &str) -> Result<serde_json::Value, ApiError> {
+    let mut map = serde_json::Map::new();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let key = percent_decode(key)?;
+        let value = percent_decode(value)?;
+        if map
+            .insert(key.clone(), serde_json::Value::String(value))
+            .is_some()
+        {
+            return Err(ApiError::invalid(&key, "given more than once"));
+        }
+    }
+    Ok(serde_json::Value::Object(map))
+}
+
+fn percent_decode(text: &str) -> Result<String, ApiError> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let byte = bytes
+                    .get(i + 1..i + 3)
+                    .and_then(|h| std::str::from_utf8(h).ok())
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+                    .ok_or_else(|| {
+                        ApiError::InvalidRequest(format!("query: bad percent-encoding in {text:?}"))
+                    })?;
+                out.push(byte);
+                i += 2;
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8(out)
+        .map_err(|_| ApiError::InvalidRequest(format!("query: {text:?} is not UTF-8")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Body {
+        agent: String,
+        budget: Option<Budget>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Budget {
+        max_steps: u32,
+    }
+
+    fn error_of(body: &str) -> (u16, String) {
+        let err = parse_json::<Body>(body.as_bytes()).unwrap_err();
+        (err.status().as_u16(), err.to_string())
+    }
+
+    #[test]
+    fn json_errors_name_the_field_and_class() {
+        let table = [
+            ("{", 400, "not valid JSON"),
+            ("{\"agent\": \"a\"} trailing", 400, "not valid JSON"),
+            ("{}", 422, "missing field `agent`"),
+            ("{\"agent\": 5}", 422, "agent: invalid type"),
+            (
+                "{\"agent\": \"a\", \"extra\": 1}",
+                422,
+                "unknown field `extra`",
+            ),
+            (
+                "{\"agent\": \"a\", \"budget\": {\"max_steps\": -1}}",
+                422,
+                "budget.max_steps",
+            ),
+        ];
+        for (body, status, needle) in table {
+            let (got_status, message) = error_of(body);
+            assert_eq!(got_status, status, "{body}: {message}");
+            assert!(message.contains(needle), "{body}: {message}");
+            if status == 422 {
+                assert!(!message.contains(" at line "), "{message}");
+            }
+        }
+    }
+
+    #[test]
+    fn query_strings_decode_and_reject_repeats() {
+        let value = query_object("a=1&b=x%20y+z&c").unwrap();
+        assert_eq!(value["a"], "1");
+        assert_eq!(value["b"], "x y z");
+        assert_eq!(value["c"], "");
+        assert!(query_object("a=1&a=2").is_err());
+        assert!(query_object("a=%zz").is_err());
+        assert!(query_object("a=%4").is_err());
+    }
+}

@@ -1,0 +1,178 @@
+//! longrun's HTTP API: routing, authentication, tenant context, run submission.
+//!
+//! Invariants:
+//! - every tenant route takes a [`auth::Tenant`], and every store call passes its workspace
+//!   id: a run or agent of another workspace is "not found", exactly like one that does not
+//!   exist;
+//! - every error leaves as `{"error":{"code","message"}}` through [`error::ApiError`];
+//! - every input has a size limit (1 MiB bodies, smaller per-field limits).
+
+pub mod auth;
+pub mod error;
+pub mod extract;
+pub mod metrics;
+mod routes;
+
+pub use routes::agents::valid_name;
+pub mod scheduler;
+pub mod tiers;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use tokio::net::TcpListener;
+use tracing::Instrument;
+
+use longrun_store::Store;
+use longrun_workflows::payloads::ActivityTuning;
+
+use crate::error::{ApiError, InternalErrorDetail};
+use crate::extract::MAX_BODY_BYTES;
+use crate::metrics::ApiMetrics;
+use crate::scheduler::Scheduler;
+
+/// Settings the handlers need beyond their dependencies.
+#[derive(Debug, Clone)]
+pub struct ApiSettings {
+    /// Model calls a run may make when neither the request nor the agent says.
+    pub default_max_steps: u32,
+    /// Activity timeouts and retries, handed to each run's workflow.
+    pub tuning: ActivityTuning,
+}
+
+impl Default for ApiSettings {
+    fn default() -> Self {
+        Self {
+            default_max_steps: 20,
+            tuning: ActivityTuning::default(),
+        }
+    }
+}
+
+/// Creates an API key for a workspace and returns it with its secret, which is shown once and
+/// never stored.
+pub async fn issue_api_key(
+    store: &Store,
+    workspace_id: &str,
+    name: &str,
+    role: &str,
+) -> Result<(longrun_store::ApiKey, String), ApiError> {
+    let generated = auth::generate_api_key().map_err(|e| ApiError::Internal(e.to_string()))?;
+    let key = store
+        .create_api_key(longrun_store::NewApiKey {
+            workspace_id,
+            name,
+            role,
+            prefix: &generated.prefix,
+            secret_hash: &generated.hash,
+        })
+        .await?;
+    Ok((key, generated.secret))
+}
+
+/// Everything a handler may use, passed explicitly.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub scheduler: Arc<Scheduler>,
+    pub settings: Arc<ApiSettings>,
+    pub metrics: ApiMetrics,
+}
+
+/// The whole API as a router, ready for `axum::serve` or for tests' `oneshot`.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route(
+            "/v1/agents",
+            post(routes::agents::create).get(routes::agents::list),
+        )
+        .route("/v1/agents/{name}", get(routes::agents::get))
+        .route(
+            "/v1/runs",
+            post(routes::runs::create).get(routes::runs::list),
+        )
+        .route("/v1/runs/{id}", get(routes::runs::get))
+        .route("/healthz", get(routes::health::healthz))
+        .route("/readyz", get(routes::health::readyz))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .with_state(state)
+}
+
+/// Serves `router` on `listener` until `shutdown` resolves, then drains in-flight requests.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+async fn not_found() -> ApiError {
+    ApiError::NotFound {
+        code: "not_found",
+        message: "no such route".into(),
+    }
+}
+
+async fn method_not_allowed() -> Response {
+    let mut response =
+        ApiError::InvalidRequest("method not allowed on this route".into()).into_response();
+    *response.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
+    response
+}
+
+/// Request id, one log line per request, metrics by route template, and the single place
+/// where internal errors are logged.
+async fn observe(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".to_string());
+    let request_id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
+        .map(str::to_string)
+        .unwrap_or_else(|| longrun_store::new_id("req"));
+    let span = tracing::info_span!("http", %method, %route, request_id = %request_id);
+    let mut response = next.run(request).instrument(span.clone()).await;
+    let status = response.status();
+    let elapsed = started.elapsed();
+    let labels = [method.as_str(), route.as_str(), status.as_str()];
+    state.metrics.requests.with_label_values(&labels).inc();
+    state
+        .metrics
+        .duration
+        .with_label_values(&labels)
+        .observe(elapsed.as_secs_f64());
+    let _entered = span.enter();
+    if let Some(InternalErrorDetail(detail)) = response.extensions().get::<InternalErrorDetail>() {
+        tracing::error!(status = status.as_u16(), error = %detail, "request failed");
+    } else {
+        tracing::debug!(
+            status = status.as_u16(),
+            elapsed_ms = elapsed.as_millis() as u64,
+            "request"
+        );
+    }
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert("x-request-id", value);
+    }
+    response
+}

@@ -1,0 +1,15 @@
+//! Route handlers, one module per resource. Handlers parse and check input, call the store
+//! or the scheduler, and shape responses; they hold no SQL.
+
+pub(crate) mod agents;
+pub(crate) mod health;
+pub(crate) mod runs;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+
+/// Epoch milliseconds as RFC 3339, the API's one time format.
+pub(crate) fn rfc3339(ms: i64) -> String {
+    DateTime::<Utc>::from_timestamp_millis(ms)
+        .unwrap_or_default()
+        .to_rfc3339_opts(SecondsFormat::Millis, true)
+}

@@ -1,0 +1,326 @@
+//! `/v1/runs`: submitting, listing and reading agent runs.
+//!
+//! Submission writes the run row first (`queued`), then starts the workflow. With an
+//! `Idempotency-Key`, a repeated submission finds the row the first one wrote and never starts
+//! a second workflow; the workflow id is derived from the run, and Temporal's conflict policy
+//! makes a repeated start a no-op even across API instances.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+
+use longrun_store::{InsertRunOutcome, NewRun, Run, RunListFilter, new_run_id};
+use longrun_workflows::payloads::{AgentSnapshot, Budget, RunInput, RunRef, RunStatus};
+
+use crate::AppState;
+use crate::auth::Tenant;
+use crate::error::ApiError;
+use crate::extract::{Json, Query};
+use crate::routes::agents::{MAX_STEPS_LIMIT, stored_limits, stored_tools};
+use crate::routes::rfc3339;
+use crate::tiers::Tier;
+
+pub(crate) const MAX_INPUT_BYTES: usize = 256 * 1024;
+const MAX_METADATA_BYTES: usize = 16 * 1024;
+const MAX_IDEMPOTENCY_KEY_BYTES: usize = 255;
+const DEFAULT_PAGE: i64 = 20;
+const MAX_PAGE: i64 = 100;
+
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CreateRun {
+    agent: String,
+    input: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    budget: Option<BudgetRequest>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    metadata: Option<Map<String, Value>>,
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct BudgetRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    max_steps: Option<u32>,
+}
+
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(value) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    let key = value
+        .to_str()
+        .ok()
+        .filter(|k| {
+            !k.is_empty()
+                && k.len() <= MAX_IDEMPOTENCY_KEY_BYTES
+                && k.bytes().all(|b| b.is_ascii_graphic())
+        })
+        .ok_or_else(|| {
+            ApiError::invalid(
+                "Idempotency-Key",
+                format!("1 to {MAX_IDEMPOTENCY_KEY_BYTES} visible ASCII characters"),
+            )
+        })?;
+    Ok(Some(key.to_string()))
+}
+
+/// The workflow id of a run: readable in the Temporal UI, unique per run.
+pub(crate) fn workflow_id(workspace_slug: &str, run_id: &str) -> String {
+    format!("run-{workspace_slug}-{run_id}")
+}
+
+pub(crate) async fn create(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    headers: HeaderMap,
+    Json(body): Json<CreateRun>,
+) -> Result<impl IntoResponse, ApiError> {
+    let idempotency_key = idempotency_key(&headers)?;
+    if body.input.trim().is_empty() {
+        return Err(ApiError::invalid("input", "must not be empty"));
+    }
+    if body.input.len() > MAX_INPUT_BYTES {
+        return Err(ApiError::invalid(
+            "input",
+            format!("longer than {MAX_INPUT_BYTES} bytes"),
+        ));
+    }
+    let metadata = match &body.metadata {
+        Some(map) => {
+            let text = serde_json::to_string(map).map_err(|e| ApiError::Internal(e.to_string()))?;
+            if text.len() > MAX_METADATA_BYTES {
+                return Err(ApiError::invalid(
+                    "metadata",
+                    format!("larger than {MAX_METADATA_BYTES} bytes"),
+                ));
+            }
+            Some(text)
+        }
+        None => None,
+    };
+    let requested_steps = body.budget.as_ref().and_then(|b| b.max_steps);
+    if let Some(steps) = requested_steps
+        && !(1..=MAX_STEPS_LIMIT).contains(&steps)
+    {
+        return Err(ApiError::invalid(
+            "budget.max_steps",
+            format!("must be between 1 and {MAX_STEPS_LIMIT}"),
+        ));
+    }
+
+    let workspace = &tenant.workspace;
+    let agent = state
+        .store
+        .agent(&workspace.id, &body.agent)
+        .await?
+        .ok_or_else(|| ApiError::agent_not_found(&body.agent))?;
+    let tier = Tier::parse(&workspace.tier).ok_or_else(|| {
+        ApiError::Internal(format!(
+            "workspace {} has tier {:?}",
+            workspace.id, workspace.tier
+        ))
+    })?;
+    let budget = Budget {
+        max_steps: requested_steps
+            .or(stored_limits(&agent)?.max_steps)
+            .unwrap_or(state.settings.default_max_steps),
+    };
+
+    let request_hash = {
+        let canonical = serde_json::to_vec(&body).map_err(|e| ApiError::Internal(e.to_string()))?;
+        hex::encode(Sha256::digest(&canonical))
+    };
+    let run_id = new_run_id();
+    let workflow_id = workflow_id(&workspace.slug, &run_id);
+    let outcome = state
+        .store
+        .insert_run(NewRun {
+            id: &run_id,
+            workspace_id: &workspace.id,
+            agent_name: &agent.name,
+            input: &body.input,
+            metadata: metadata.as_deref(),
+            idempotency_key: idempotency_key.as_deref(),
+            request_hash: Some(&request_hash),
+            workflow_id: &workflow_id,
+        })
+        .await?;
+
+    let (run, created) = match outcome {
+        InsertRunOutcome::Created(run) => (run, true),
+        InsertRunOutcome::Existing(run) => {
+            if run.request_hash.as_deref() != Some(request_hash.as_str()) {
+                return Err(ApiError::Conflict {
+                    code: "idempotency_key_reused",
+                    message: "this Idempotency-Key was used for a different request".into(),
+                });
+            }
+            (run, false)
+        }
+    };
+    // A repeated submission of a run still queued may be retrying a start that failed halfway
+    // (API crash between the row and the workflow): starting again is safe, the workflow id
+    // conflict policy turns it into a no-op if the first start did happen.
+    if created || run.status == RunStatus::Queued.as_str() {
+        let input = RunInput {
+            run: RunRef {
+                run_id: run.id.clone(),
+                workspace_id: workspace.id.clone(),
+                workspace_slug: workspace.slug.clone(),
+                agent_name: agent.name.clone(),
+                tier: tier.as_str().to_string(),
+            },
+            agent: AgentSnapshot {
+                name: agent.name.clone(),
+                model: agent.model.clone(),
+                system_prompt: agent.system_prompt.clone(),
+                tools: stored_tools(&agent)?,
+            },
+            input: run.input.clone(),
+            budget,
+            tuning: state.settings.tuning.clone(),
+        };
+        if let Err(err) = state
+            .scheduler
+            .start_run(&run.workflow_id, tier, input)
+            .await
+        {
+            if created {
+                // No row may stay queued for a workflow that never started; a retry with the
+                // same Idempotency-Key then starts afresh.
+                state
+                    .store
+                    .delete_unstarted_run(&workspace.id, &run.id)
+                    .await?;
+            }
+            return Err(err);
+        }
+    }
+    let status = if created {
+        StatusCode::ACCEPTED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, axum::Json(view(&state, &run, true))))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ListQuery {
+    limit: Option<String>,
+    cursor: Option<String>,
+    status: Option<String>,
+}
+
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    Query(query): Query<ListQuery>,
+) -> Result<impl IntoResponse, ApiError> {
+    let limit = match query.limit.as_deref() {
+        None => DEFAULT_PAGE,
+        Some(text) => text
+            .parse::<i64>()
+            .ok()
+            .filter(|n| (1..=MAX_PAGE).contains(n))
+            .ok_or_else(|| {
+                ApiError::invalid("limit", format!("an integer from 1 to {MAX_PAGE}"))
+            })?,
+    };
+    if let Some(status) = query.status.as_deref()
+        && RunStatus::parse(status).is_none()
+    {
+        let names: Vec<&str> = RunStatus::ALL.iter().map(|s| s.as_str()).collect();
+        return Err(ApiError::invalid(
+            "status",
+            format!(
+                "unknown status {status:?}; expected one of {}",
+                names.join(", ")
+            ),
+        ));
+    }
+    if let Some(cursor) = query.cursor.as_deref()
+        && (cursor.len() != 32 || !cursor.bytes().all(|b| b.is_ascii_hexdigit()))
+    {
+        return Err(ApiError::invalid(
+            "cursor",
+            "not a cursor this API returned",
+        ));
+    }
+    let runs = state
+        .store
+        .list_runs(
+            &tenant.workspace.id,
+            RunListFilter {
+                status: query.status.as_deref(),
+                before: query.cursor.as_deref(),
+                limit,
+            },
+        )
+        .await?;
+    let next_cursor = if runs.len() as i64 == limit {
+        runs.last().map(|r| r.id.clone())
+    } else {
+        None
+    };
+    let items: Vec<Value> = runs.iter().map(|r| view(&state, r, false)).collect();
+    Ok(axum::Json(
+        json!({ "runs": items, "next_cursor": next_cursor }),
+    ))
+}
+
+pub(crate) async fn get(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    Path(run_id): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    let run = state
+        .store
+        .run(&tenant.workspace.id, &run_id)
+        .await?
+        .ok_or_else(ApiError::run_not_found)?;
+    Ok(axum::Json(view(&state, &run, true)))
+}
+
+/// A run as clients see it. Lists leave out the (possibly large) input.
+fn view(state: &AppState, run: &Run, with_input: bool) -> Value {
+    let error = run.error_code.as_ref().map(
+        |code| json!({ "code": code, "message": run.error_message.clone().unwrap_or_default() }),
+    );
+    let metadata: Value = run
+        .metadata
+        .as_deref()
+        .and_then(|m| serde_json::from_str(m).ok())
+        .unwrap_or(Value::Null);
+    let mut view = json!({
+        "id": run.id,
+        "agent": run.agent_name,
+        "status": run.status,
+        "result": run.result,
+        "error": error,
+        "metadata": metadata,
+        "workflow_id": run.workflow_id,
+        "temporal_ui_url": state.scheduler.ui_link(&run.workflow_id),
+        "step": run.step,
+        "usage": {
+            "input_tokens": run.usage.input_tokens,
+            "output_tokens": run.usage.output_tokens,
+            "cache_read_tokens": run.usage.cache_read_tokens,
+            "cache_write_tokens": run.usage.cache_write_tokens,
+            "tool_calls": run.usage.tool_calls,
+            "agent_ms": run.usage.agent_ms,
+            "cost_usd": run.usage.cost_micro_usd as f64 / 1_000_000.0,
+        },
+        "created_at": rfc3339(run.created_at),
+        "started_at": run.started_at.map(rfc3339),
+        "finished_at": run.finished_at.map(rfc3339),
+    });
+    if with_input {
+        view["input"] = Value::String(run.input.clone());
+    }
+    view
+}

@@ -1,0 +1,143 @@
+//! Starting runs on Temporal. The client connects lazily, so the API serves (and answers 503
+//! `scheduler_unavailable` for submissions) while Temporal is down, and recovers by itself.
+
+use std::time::Duration;
+
+use temporalio_client::errors::WorkflowStartError;
+use temporalio_client::{
+    Client, Priority, WorkflowIdConflictPolicy, WorkflowIdReusePolicy, WorkflowStartOptions,
+};
+use temporalio_common::search_attributes::SearchAttributes;
+use tokio::sync::OnceCell;
+
+use longrun_worker::TemporalSettings;
+use longrun_workflows::AgentRunWorkflow;
+use longrun_workflows::payloads::RunInput;
+use longrun_workflows::search;
+
+use crate::error::ApiError;
+use crate::tiers::Tier;
+
+/// How long a submission waits for Temporal before answering 503.
+const START_TIMEOUT: Duration = Duration::from_secs(5);
+
+pub struct Scheduler {
+    temporal: TemporalSettings,
+    task_queue: String,
+    ui_url: String,
+    client: OnceCell<Client>,
+}
+
+impl Scheduler {
+    pub fn new(temporal: TemporalSettings, task_queue: String, ui_url: String) -> Self {
+        Self {
+            temporal,
+            task_queue,
+            ui_url: ui_url.trim_end_matches('/').to_string(),
+            client: OnceCell::new(),
+        }
+    }
+
+    /// A scheduler around an already connected client.
+    pub fn with_client(
+        client: Client,
+        temporal: TemporalSettings,
+        task_queue: String,
+        ui_url: String,
+    ) -> Self {
+        let scheduler = Self::new(temporal, task_queue, ui_url);
+        // A fresh cell cannot be full, so this cannot fail.
+        let _ = scheduler.client.set(client);
+        scheduler
+    }
+
+    pub fn namespace(&self) -> &str {
+        &self.temporal.namespace
+    }
+
+    /// The run's page in the Temporal UI.
+    pub fn ui_link(&self, workflow_id: &str) -> String {
+        format!(
+            "{}/namespaces/{}/workflows/{}",
+            self.ui_url, self.temporal.namespace, workflow_id
+        )
+    }
+
+    pub async fn client(&self) -> Result<Client, ApiError> {
+        self.client
+            .get_or_try_init(|| async {
+                longrun_worker::connect(&self.temporal, "longrun-api").await
+            })
+            .await
+            .cloned()
+            .map_err(|err| {
+                tracing::warn!(error = %err, "Temporal is unreachable");
+                ApiError::SchedulerUnavailable
+            })
+    }
+
+    /// Starts the run's workflow. Starting one that already exists (a retried submission) is
+    /// success: the conflict policy returns the running execution and the reuse policy never
+    /// starts a second one after it closed.
+    pub async fn start_run(
+        &self,
+        workflow_id: &str,
+        tier: Tier,
+        input: RunInput,
+    ) -> Result<(), ApiError> {
+        let client = tokio::time::timeout(START_TIMEOUT, self.client())
+            .await
+            .map_err(|_| ApiError::SchedulerUnavailable)??;
+        let attributes = SearchAttributes::new([
+            search::WORKSPACE.value_set(input.run.workspace_slug.clone()),
+            search::AGENT.value_set(input.run.agent_name.clone()),
+            search::TIER.value_set(tier.as_str().to_string()),
+            search::STATUS.value_set("queued".to_string()),
+        ]);
+        let summary = format!(
+            "agent {} · workspace {}",
+            input.run.agent_name, input.run.workspace_slug
+        );
+        let priority = Priority::builder()
+            .priority_key(tier.priority_key())
+            .fairness_key(input.run.workspace_id.clone())
+            .build();
+        let options = WorkflowStartOptions::new(self.task_queue.clone(), workflow_id.to_string())
+            .id_conflict_policy(WorkflowIdConflictPolicy::UseExisting)
+            .id_reuse_policy(WorkflowIdReusePolicy::RejectDuplicate)
+            .execution_timeout(tier.max_run())
+            .search_attributes(attributes)
+            .static_summary(summary)
+            .priority(priority)
+            .build();
+        let started = tokio::time::timeout(
+            START_TIMEOUT,
+            client.start_workflow(AgentRunWorkflow::run, input, options),
+        )
+        .await
+        .map_err(|_| ApiError::SchedulerUnavailable)?;
+        match started {
+            Ok(_) | Err(WorkflowStartError::AlreadyStarted { .. }) => Ok(()),
+            Err(WorkflowStartError::Rpc(status)) => {
+                tracing::warn!(code = ?status.code(), message = status.message(), "workflow start failed");
+                Err(ApiError::SchedulerUnavailable)
+            }
+            Err(other) => Err(ApiError::Internal(other.to_string())),
+        }
+    }
+
+    /// Whether Temporal answers, for readiness probes.
+    pub async fn ping(&self) -> Result<(), ApiError> {
+        let client = tokio::time::timeout(START_TIMEOUT, self.client())
+            .await
+            .map_err(|_| ApiError::SchedulerUnavailable)??;
+        tokio::time::timeout(
+            START_TIMEOUT,
+            client.count_workflows("", Default::default()),
+        )
+        .await
+        .map_err(|_| ApiError::SchedulerUnavailable)?
+        .map(|_| ())
+        .map_err(|_| ApiError::SchedulerUnavailable)
+    }
+}

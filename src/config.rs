@@ -1,0 +1,470 @@
+//! Configuration: defaults → optional TOML file (`--config`) → `LONGRUN_*` environment →
+//! command-line flags, then one validation that stops the process with a message naming the
+//! variable at fault.
+
+use std::collections::BTreeMap;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use secrecy::SecretString;
+
+/// One configuration key: its name in the TOML file, its environment variable, its default.
+struct Key {
+    toml: &'static str,
+    env: &'static str,
+    default: Option<&'static str>,
+}
+
+/// Every key, with its unit and default in its doc (README's table mirrors this).
+const KEYS: &[Key] = &[
+    // API address, host:port; port 0 picks a free one.
+    Key {
+        toml: "listen",
+        env: "LONGRUN_LISTEN",
+        default: Some("127.0.0.1:8080"),
+    },
+    // Prometheus /metrics address of this process, host:port.
+    Key {
+        toml: "metrics_listen",
+        env: "LONGRUN_METRICS_LISTEN",
+        default: Some("127.0.0.1:9464"),
+    },
+    // sqlite://… or postgres://…; default sqlite://<data dir>/longrun.db.
+    Key {
+        toml: "database_url",
+        env: "LONGRUN_DATABASE_URL",
+        default: None,
+    },
+    // redis://…; unset: in-process rate limiting and fan-out.
+    Key {
+        toml: "redis_url",
+        env: "LONGRUN_REDIS_URL",
+        default: None,
+    },
+    // http://host:port of the Temporal frontend; unset: `longrun dev` starts a dev server.
+    Key {
+        toml: "temporal_address",
+        env: "LONGRUN_TEMPORAL_ADDRESS",
+        default: None,
+    },
+    Key {
+        toml: "temporal_namespace",
+        env: "LONGRUN_TEMPORAL_NAMESPACE",
+        default: Some("default"),
+    },
+    Key {
+        toml: "task_queue",
+        env: "LONGRUN_TASK_QUEUE",
+        default: Some("longrun-runs"),
+    },
+    // Base of the Temporal UI links in API responses.
+    Key {
+        toml: "temporal_ui_url",
+        env: "LONGRUN_TEMPORAL_UI_URL",
+        default: Some("http://127.0.0.1:8233"),
+    },
+    // At least 32 bytes; generated under the data dir by `longrun dev`, required by `longrun api`.
+    Key {
+        toml: "jwt_secret",
+        env: "LONGRUN_JWT_SECRET",
+        default: None,
+    },
+    // Dev databases, the dev Temporal state, workspace sandboxes.
+    Key {
+        toml: "data_dir",
+        env: "LONGRUN_DATA_DIR",
+        default: Some(".longrun"),
+    },
+    // json or pretty.
+    Key {
+        toml: "log_format",
+        env: "LONGRUN_LOG_FORMAT",
+        default: Some("pretty"),
+    },
+    // Seconds running activities get to finish after SIGTERM.
+    Key {
+        toml: "shutdown_grace_s",
+        env: "LONGRUN_SHUTDOWN_GRACE_S",
+        default: Some("30"),
+    },
+    // Model calls a run may make unless its request or agent says otherwise.
+    Key {
+        toml: "default_max_steps",
+        env: "LONGRUN_DEFAULT_MAX_STEPS",
+        default: Some("20"),
+    },
+    Key {
+        toml: "anthropic_api_key",
+        env: "ANTHROPIC_API_KEY",
+        default: None,
+    },
+    Key {
+        toml: "anthropic_base_url",
+        env: "LONGRUN_ANTHROPIC_BASE_URL",
+        default: Some("https://api.anthropic.com"),
+    },
+    Key {
+        toml: "openai_api_key",
+        env: "OPENAI_API_KEY",
+        default: None,
+    },
+    Key {
+        toml: "openai_base_url",
+        env: "LONGRUN_OPENAI_BASE_URL",
+        default: Some("https://api.openai.com/v1"),
+    },
+];
+
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ConfigError {
+    #[error("cannot read config file {path}: {message}")]
+    File { path: String, message: String },
+    #[error("{key} ({origin}): {message}")]
+    Invalid {
+        key: &'static str,
+        origin: String,
+        message: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LogFormat {
+    Json,
+    Pretty,
+}
+
+/// The validated configuration.
+#[derive(Debug)]
+// Provider keys and Redis are validated now and wired in as their features land.
+#[allow(dead_code)]
+pub(crate) struct Config {
+    pub(crate) listen: SocketAddr,
+    pub(crate) metrics_listen: SocketAddr,
+    pub(crate) database_url: String,
+    pub(crate) redis_url: Option<String>,
+    pub(crate) temporal_address: Option<String>,
+    pub(crate) temporal_namespace: String,
+    pub(crate) task_queue: String,
+    pub(crate) temporal_ui_url: String,
+    pub(crate) jwt_secret: Option<SecretString>,
+    pub(crate) data_dir: PathBuf,
+    pub(crate) log_format: LogFormat,
+    pub(crate) shutdown_grace: Duration,
+    pub(crate) default_max_steps: u32,
+    pub(crate) anthropic_api_key: Option<SecretString>,
+    pub(crate) anthropic_base_url: String,
+    pub(crate) openai_api_key: Option<SecretString>,
+    pub(crate) openai_base_url: String,
+}
+
+/// Values by key, each with where it came from.
+#[derive(Debug, Default)]
+pub(crate) struct Layers {
+    values: BTreeMap<&'static str, (String, String)>,
+}
+
+impl Layers {
+    /// Defaults, then the TOML file if given, then the environment.
+    pub(crate) fn load(
+        file: Option<&Path>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let mut layers = Layers::default();
+        for key in KEYS {
+            if let Some(default) = key.default {
+                layers
+                    .values
+                    .insert(key.env, (default.to_string(), "default".into()));
+            }
+        }
+        if let Some(path) = file {
+            layers.apply_toml(path)?;
+        }
+        for key in KEYS {
+            if let Some(value) = env(key.env).filter(|v| !v.is_empty()) {
+                layers.values.insert(key.env, (value, "environment".into()));
+            }
+        }
+        Ok(layers)
+    }
+
+    fn apply_toml(&mut self, path: &Path) -> Result<(), ConfigError> {
+        let file_error = |message: String| ConfigError::File {
+            path: path.display().to_string(),
+            message,
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| file_error(e.to_string()))?;
+        let table: toml::Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| file_error(e.to_string()))?;
+        for (name, value) in table {
+            let key = KEYS
+                .iter()
+                .find(|k| k.toml == name)
+                .ok_or_else(|| file_error(format!("unknown key {name:?}")))?;
+            let text = match value {
+                toml::Value::String(s) => s,
+                toml::Value::Integer(i) => i.to_string(),
+                toml::Value::Boolean(b) => b.to_string(),
+                other => {
+                    return Err(file_error(format!(
+                        "{name}: expected a string or number, found {}",
+                        other.type_str()
+                    )));
+                }
+            };
+            self.values
+                .insert(key.env, (text, format!("in {}", path.display())));
+        }
+        Ok(())
+    }
+
+    /// A command-line flag: the last word.
+    pub(crate) fn set_flag(&mut self, env: &'static str, value: Option<String>) {
+        if let Some(value) = value {
+            self.values.insert(env, (value, "command line".into()));
+        }
+    }
+
+    fn get(&self, env: &'static str) -> Option<(&str, &str)> {
+        self.values
+            .get(env)
+            .map(|(v, origin)| (v.as_str(), origin.as_str()))
+    }
+
+    fn invalid(&self, env: &'static str, message: impl Into<String>) -> ConfigError {
+        ConfigError::Invalid {
+            key: env,
+            origin: self
+                .get(env)
+                .map(|(_, o)| o.to_string())
+                .unwrap_or_else(|| "unset".into()),
+            message: message.into(),
+        }
+    }
+
+    fn string(&self, env: &'static str) -> Option<String> {
+        self.get(env).map(|(v, _)| v.to_string())
+    }
+
+    fn required(&self, env: &'static str) -> Result<String, ConfigError> {
+        self.string(env)
+            .ok_or_else(|| self.invalid(env, "is required"))
+    }
+
+    fn socket(&self, env: &'static str) -> Result<SocketAddr, ConfigError> {
+        let text = self.required(env)?;
+        text.to_socket_addrs()
+            .ok()
+            .and_then(|mut addrs| addrs.next())
+            .ok_or_else(|| {
+                self.invalid(
+                    env,
+                    format!("{text:?} is not an address of the form host:port"),
+                )
+            })
+    }
+
+    fn url(&self, env: &'static str, schemes: &[&str]) -> Result<Option<String>, ConfigError> {
+        let Some(text) = self.string(env) else {
+            return Ok(None);
+        };
+        let scheme_ok = text
+            .split_once("://")
+            .is_some_and(|(scheme, rest)| schemes.contains(&scheme) && !rest.is_empty());
+        if !scheme_ok {
+            return Err(self.invalid(
+                env,
+                format!(
+                    "{:?} is not a URL starting with {}",
+                    longrun_store::redact_url(&text),
+                    schemes
+                        .iter()
+                        .map(|s| format!("{s}://"))
+                        .collect::<Vec<_>>()
+                        .join(" or ")
+                ),
+            ));
+        }
+        Ok(Some(text.trim_end_matches('/').to_string()))
+    }
+
+    fn number<T>(
+        &self,
+        env: &'static str,
+        range: std::ops::RangeInclusive<T>,
+    ) -> Result<T, ConfigError>
+    where
+        T: std::str::FromStr + PartialOrd + std::fmt::Display,
+    {
+        let text = self.required(env)?;
+        text.parse::<T>()
+            .ok()
+            .filter(|n| range.contains(n))
+            .ok_or_else(|| {
+                self.invalid(
+                    env,
+                    format!(
+                        "{text:?} is not a number from {} to {}",
+                        range.start(),
+                        range.end()
+                    ),
+                )
+            })
+    }
+
+    /// Checks and types every value.
+    pub(crate) fn validate(&self) -> Result<Config, ConfigError> {
+        let data_dir = PathBuf::from(self.required("LONGRUN_DATA_DIR")?);
+        let database_url = match self.url(
+            "LONGRUN_DATABASE_URL",
+            &["sqlite", "postgres", "postgresql"],
+        )? {
+            Some(url) => url,
+            None => format!("sqlite://{}/longrun.db", data_dir.display()),
+        };
+        let log_format = match self.required("LONGRUN_LOG_FORMAT")?.as_str() {
+            "json" => LogFormat::Json,
+            "pretty" => LogFormat::Pretty,
+            other => {
+                return Err(self.invalid(
+                    "LONGRUN_LOG_FORMAT",
+                    format!("{other:?} is not json or pretty"),
+                ));
+            }
+        };
+        let jwt_secret = match self.string("LONGRUN_JWT_SECRET") {
+            Some(secret) if secret.len() < 32 => {
+                return Err(self.invalid("LONGRUN_JWT_SECRET", "must be at least 32 bytes"));
+            }
+            other => other.map(SecretString::from),
+        };
+        let name = |env: &'static str| -> Result<String, ConfigError> {
+            let value = self.required(env)?;
+            if value.is_empty()
+                || value.len() > 200
+                || !value
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+            {
+                return Err(self.invalid(
+                    env,
+                    format!("{value:?}: use letters, digits, '-', '_', '.'"),
+                ));
+            }
+            Ok(value)
+        };
+        Ok(Config {
+            listen: self.socket("LONGRUN_LISTEN")?,
+            metrics_listen: self.socket("LONGRUN_METRICS_LISTEN")?,
+            database_url,
+            redis_url: self.url("LONGRUN_REDIS_URL", &["redis", "rediss"])?,
+            temporal_address: self.url("LONGRUN_TEMPORAL_ADDRESS", &["http", "https"])?,
+            temporal_namespace: name("LONGRUN_TEMPORAL_NAMESPACE")?,
+            task_queue: name("LONGRUN_TASK_QUEUE")?,
+            temporal_ui_url: self
+                .url("LONGRUN_TEMPORAL_UI_URL", &["http", "https"])?
+                .ok_or_else(|| self.invalid("LONGRUN_TEMPORAL_UI_URL", "is required"))?,
+            jwt_secret,
+            data_dir,
+            log_format,
+            shutdown_grace: Duration::from_secs(
+                self.number("LONGRUN_SHUTDOWN_GRACE_S", 0u64..=3600)?,
+            ),
+            default_max_steps: self.number("LONGRUN_DEFAULT_MAX_STEPS", 1u32..=200)?,
+            anthropic_api_key: self.string("ANTHROPIC_API_KEY").map(SecretString::from),
+            anthropic_base_url: self
+                .url("LONGRUN_ANTHROPIC_BASE_URL", &["http", "https"])?
+                .ok_or_else(|| self.invalid("LONGRUN_ANTHROPIC_BASE_URL", "is required"))?,
+            openai_api_key: self.string("OPENAI_API_KEY").map(SecretString::from),
+            openai_base_url: self
+                .url("LONGRUN_OPENAI_BASE_URL", &["http", "https"])?
+                .ok_or_else(|| self.invalid("LONGRUN_OPENAI_BASE_URL", "is required"))?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: BTreeMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn defaults_validate() {
+        let config = Layers::load(None, env_of(&[])).unwrap().validate().unwrap();
+        assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(config.database_url, "sqlite://.longrun/longrun.db");
+        assert_eq!(config.task_queue, "longrun-runs");
+        assert!(config.temporal_address.is_none());
+    }
+
+    #[test]
+    fn later_layers_win_and_errors_name_the_variable() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("longrun.toml");
+        std::fs::write(
+            &file,
+            "listen = \"127.0.0.1:1\"\ntask_queue = \"from-file\"\n",
+        )
+        .unwrap();
+        let mut layers = Layers::load(
+            Some(&file),
+            env_of(&[
+                ("LONGRUN_TASK_QUEUE", "from-env"),
+                ("LONGRUN_DATA_DIR", "/srv/lr"),
+            ]),
+        )
+        .unwrap();
+        layers.set_flag("LONGRUN_LISTEN", Some("127.0.0.1:2".into()));
+        let config = layers.validate().unwrap();
+        assert_eq!(config.listen.port(), 2);
+        assert_eq!(config.task_queue, "from-env");
+        assert_eq!(config.database_url, "sqlite:///srv/lr/longrun.db");
+
+        let table = [
+            ("LONGRUN_LISTEN", "nope", "LONGRUN_LISTEN (environment)"),
+            (
+                "LONGRUN_DATABASE_URL",
+                "mysql://u:secret@h/db",
+                "LONGRUN_DATABASE_URL",
+            ),
+            ("LONGRUN_SHUTDOWN_GRACE_S", "-1", "LONGRUN_SHUTDOWN_GRACE_S"),
+            ("LONGRUN_LOG_FORMAT", "xml", "LONGRUN_LOG_FORMAT"),
+            ("LONGRUN_JWT_SECRET", "short", "LONGRUN_JWT_SECRET"),
+            ("LONGRUN_TASK_QUEUE", "a b", "LONGRUN_TASK_QUEUE"),
+            (
+                "LONGRUN_TEMPORAL_ADDRESS",
+                "127.0.0.1:7233",
+                "LONGRUN_TEMPORAL_ADDRESS",
+            ),
+        ];
+        for (key, value, needle) in table {
+            let err = Layers::load(None, env_of(&[(key, value)]))
+                .unwrap()
+                .validate()
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(needle), "{key}={value}: {err}");
+            assert!(!err.contains("secret@"), "{err}");
+        }
+    }
+
+    #[test]
+    fn unknown_file_keys_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("bad.toml");
+        std::fs::write(&file, "lisen = \"x\"\n").unwrap();
+        let err = Layers::load(Some(&file), env_of(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unknown key \"lisen\""), "{err}");
+    }
+}

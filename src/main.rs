@@ -1,0 +1,119 @@
+//! `longrun`: the one binary. Parses arguments, loads and validates configuration, starts
+//! telemetry, and hands over to a role (`dev`, `api`, `worker`) or an operator command.
+
+mod admin;
+mod config;
+mod demo;
+mod roles;
+mod telemetry;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::Layers;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "longrun",
+    version,
+    about = "Runs long-lived AI agent jobs for many tenants, durably, on Temporal."
+)]
+struct Cli {
+    /// TOML file with configuration (keys as in the README, lower case, without LONGRUN_).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(flatten)]
+    overrides: Overrides,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Flags that override the file and the environment.
+#[derive(Debug, Args)]
+struct Overrides {
+    /// API address (LONGRUN_LISTEN).
+    #[arg(long, global = true, value_name = "HOST:PORT")]
+    listen: Option<String>,
+    /// Metrics address (LONGRUN_METRICS_LISTEN).
+    #[arg(long, global = true, value_name = "HOST:PORT")]
+    metrics_listen: Option<String>,
+    /// Database URL (LONGRUN_DATABASE_URL).
+    #[arg(long, global = true, value_name = "URL")]
+    database_url: Option<String>,
+    /// Temporal frontend (LONGRUN_TEMPORAL_ADDRESS).
+    #[arg(long, global = true, value_name = "URL")]
+    temporal_address: Option<String>,
+    /// Data directory (LONGRUN_DATA_DIR).
+    #[arg(long, global = true, value_name = "DIR")]
+    data_dir: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Everything in one process on embedded defaults: a Temporal dev server, SQLite, API and
+    /// worker, and a demo run.
+    Dev(roles::DevArgs),
+    /// The HTTP API role.
+    Api,
+    /// The Temporal worker role.
+    Worker,
+    /// Applies database migrations and exits.
+    Migrate,
+    /// Operator commands: workspaces and keys.
+    Admin {
+        #[command(subcommand)]
+        command: admin::AdminCommand,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let mut layers = match Layers::load(cli.config.as_deref(), |k| std::env::var(k).ok()) {
+        Ok(layers) => layers,
+        Err(err) => return configuration_error(err),
+    };
+    layers.set_flag("LONGRUN_LISTEN", cli.overrides.listen);
+    layers.set_flag("LONGRUN_METRICS_LISTEN", cli.overrides.metrics_listen);
+    layers.set_flag("LONGRUN_DATABASE_URL", cli.overrides.database_url);
+    layers.set_flag("LONGRUN_TEMPORAL_ADDRESS", cli.overrides.temporal_address);
+    layers.set_flag("LONGRUN_DATA_DIR", cli.overrides.data_dir);
+    let config = match layers.validate() {
+        Ok(config) => config,
+        Err(err) => return configuration_error(err),
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("longrun: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let subscriber = telemetry::init(config.log_format);
+    let outcome = runtime.block_on(async move {
+        match cli.command {
+            Command::Dev(args) => roles::dev(config, args, subscriber).await,
+            Command::Api => roles::api(config).await,
+            Command::Worker => roles::worker(config, subscriber).await,
+            Command::Migrate => admin::migrate(&config).await,
+            Command::Admin { command } => admin::run(&config, command).await,
+        }
+    });
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!("{err:#}");
+            eprintln!("longrun: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn configuration_error(err: config::ConfigError) -> ExitCode {
+    eprintln!("longrun: configuration error: {err}");
+    ExitCode::from(2)
+}

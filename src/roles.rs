@@ -1,0 +1,394 @@
+//! The long-running roles: `api`, `worker`, and `dev` (both plus a Temporal dev server and a
+//! demo run, in one process).
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::Args;
+use prometheus::Registry;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use longrun_activities::{AgentActivities, ModelRouter};
+use longrun_api::metrics::ApiMetrics;
+use longrun_api::scheduler::Scheduler;
+use longrun_api::{ApiSettings, AppState};
+use longrun_store::{Store, StoreOptions};
+use longrun_worker::dev_server::{self, DevServer, DevServerOptions};
+use longrun_worker::{TemporalSettings, WorkerSettings};
+use longrun_workflows::payloads::ActivityTuning;
+
+use crate::config::Config;
+use crate::{demo, telemetry};
+
+#[derive(Debug, Args)]
+pub(crate) struct DevArgs {
+    /// Do not submit the demo run.
+    #[arg(long)]
+    no_demo: bool,
+    /// Frontend port of the Temporal dev server started when LONGRUN_TEMPORAL_ADDRESS is unset.
+    #[arg(long, default_value_t = 7233)]
+    temporal_port: u16,
+    /// Temporal UI port of that dev server.
+    #[arg(long, default_value_t = 8233)]
+    ui_port: u16,
+}
+
+/// Resolves when the process is asked to stop (Ctrl-C, SIGTERM, SIGHUP), for every holder.
+fn shutdown_signal() -> watch::Receiver<bool> {
+    let (tx, rx) = watch::channel(false);
+    tokio::spawn(async move {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate()).ok();
+        let mut hangup = signal(SignalKind::hangup()).ok();
+        let name = tokio::select! {
+            _ = tokio::signal::ctrl_c() => "interrupt",
+            _ = async { match term.as_mut() { Some(s) => { s.recv().await; } None => std::future::pending().await } } => "SIGTERM",
+            _ = async { match hangup.as_mut() { Some(s) => { s.recv().await; } None => std::future::pending().await } } => "SIGHUP",
+        };
+        tracing::info!(signal = name, "shutting down");
+        let _ = tx.send(true);
+    });
+    rx
+}
+
+async fn stopped(mut rx: watch::Receiver<bool>) {
+    // An error means the sender is gone: treat it as a stop.
+    let _ = rx.wait_for(|stop| *stop).await;
+}
+
+pub(crate) async fn open_store(config: &Config) -> anyhow::Result<Store> {
+    let store = Store::connect(&config.database_url, &StoreOptions::default())
+        .await
+        .with_context(|| {
+            format!(
+                "cannot open the database {} (LONGRUN_DATABASE_URL)",
+                longrun_store::redact_url(&config.database_url)
+            )
+        })?;
+    let report = store.migrate().await.context("database migration failed")?;
+    if !report.applied.is_empty() {
+        tracing::info!(applied = ?report.applied, version = report.current_version, "migrated the database");
+    }
+    Ok(store)
+}
+
+fn temporal_settings(config: &Config, address: String) -> TemporalSettings {
+    TemporalSettings {
+        address,
+        namespace: config.temporal_namespace.clone(),
+        connect_timeout: Duration::from_secs(5),
+    }
+}
+
+fn api_settings(config: &Config) -> ApiSettings {
+    ApiSettings {
+        default_max_steps: config.default_max_steps,
+        tuning: ActivityTuning::default(),
+    }
+}
+
+async fn bind_api(config: &Config) -> anyhow::Result<TcpListener> {
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {} (LONGRUN_LISTEN)", config.listen))?;
+    tracing::info!(address = %listener.local_addr()?, "API listening");
+    Ok(listener)
+}
+
+/// `longrun api`: the HTTP API against the configured database and Temporal.
+pub(crate) async fn api(config: Config) -> anyhow::Result<()> {
+    if config.jwt_secret.is_none() {
+        bail!("LONGRUN_JWT_SECRET is required for `longrun api` (at least 32 bytes)");
+    }
+    let address = config
+        .temporal_address
+        .clone()
+        .unwrap_or_else(|| "http://127.0.0.1:7233".into());
+    let store = open_store(&config).await?;
+    let registry = Registry::new();
+    let state = AppState {
+        store: store.clone(),
+        scheduler: Arc::new(Scheduler::new(
+            temporal_settings(&config, address),
+            config.task_queue.clone(),
+            config.temporal_ui_url.clone(),
+        )),
+        settings: Arc::new(api_settings(&config)),
+        metrics: ApiMetrics::register(&registry)?,
+    };
+    let shutdown = shutdown_signal();
+    let listener = bind_api(&config).await?;
+    let metrics = tokio::spawn(telemetry::serve_metrics(
+        config.metrics_listen,
+        registry,
+        stopped(shutdown.clone()),
+    ));
+    longrun_api::serve(listener, longrun_api::router(state), stopped(shutdown))
+        .await
+        .context("API server failed")?;
+    metrics.await.context("metrics task panicked")??;
+    store.close().await;
+    Ok(())
+}
+
+/// Connects to Temporal, retrying with backoff until it answers or the process is stopped:
+/// a worker started before its server waits for it instead of exiting.
+async fn connect_with_retry(
+    settings: &TemporalSettings,
+    identity: &str,
+    shutdown: &watch::Receiver<bool>,
+) -> anyhow::Result<Option<temporalio_client::Client>> {
+    let mut delay = Duration::from_millis(500);
+    loop {
+        match longrun_worker::connect(settings, identity).await {
+            Ok(client) => return Ok(Some(client)),
+            Err(err) => {
+                tracing::warn!(error = %err, retry_in = ?delay, "Temporal is not answering yet")
+            }
+        }
+        let mut stop = shutdown.clone();
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = stop.wait_for(|s| *s) => return Ok(None),
+        }
+        delay = (delay * 2).min(Duration::from_secs(10));
+    }
+}
+
+/// Runs a worker until it stops or the process is asked to stop; on a stop it lets running
+/// activities finish within the grace period.
+async fn drive_worker(
+    worker: &mut temporalio_sdk::Worker,
+    shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    let begin_shutdown = worker.shutdown_handle();
+    let run = worker.run();
+    tokio::pin!(run);
+    tokio::select! {
+        result = &mut run => return result.context("the worker stopped"),
+        _ = stopped(shutdown) => begin_shutdown(),
+    }
+    run.await.context("the worker failed while shutting down")
+}
+
+fn build_worker(
+    config: &Config,
+    client: temporalio_client::Client,
+    store: Store,
+    subscriber: Arc<dyn tracing::Subscriber + Send + Sync>,
+) -> anyhow::Result<(temporalio_sdk::Runtime, temporalio_sdk::Worker)> {
+    let runtime = longrun_worker::runtime(Some(subscriber))?;
+    let activities = AgentActivities::new(store, ModelRouter::new());
+    let worker = longrun_worker::build(
+        &runtime,
+        client,
+        &WorkerSettings {
+            task_queue: config.task_queue.clone(),
+            shutdown_grace: config.shutdown_grace,
+        },
+        activities,
+    )?;
+    Ok((runtime, worker))
+}
+
+/// `longrun worker`: the Temporal worker against the configured database and Temporal.
+pub(crate) async fn worker(
+    config: Config,
+    subscriber: Arc<dyn tracing::Subscriber + Send + Sync>,
+) -> anyhow::Result<()> {
+    let address = config
+        .temporal_address
+        .clone()
+        .unwrap_or_else(|| "http://127.0.0.1:7233".into());
+    let store = open_store(&config).await?;
+    let shutdown = shutdown_signal();
+    let metrics = tokio::spawn(telemetry::serve_metrics(
+        config.metrics_listen,
+        Registry::new(),
+        stopped(shutdown.clone()),
+    ));
+    let settings = temporal_settings(&config, address);
+    let Some(client) = connect_with_retry(&settings, "longrun-worker", &shutdown).await? else {
+        return Ok(());
+    };
+    let (_runtime, mut worker) = build_worker(&config, client, store.clone(), subscriber)?;
+    tracing::info!(task_queue = %config.task_queue, "worker polling");
+    drive_worker(&mut worker, shutdown).await?;
+    metrics.await.context("metrics task panicked")??;
+    store.close().await;
+    Ok(())
+}
+
+/// The Temporal server `longrun dev` uses: the configured one, one already answering on the
+/// dev port, or a dev server of its own (stopped when `dev` exits).
+async fn dev_temporal(
+    config: &Config,
+    args: &DevArgs,
+) -> anyhow::Result<(String, Option<String>, Option<DevServer>)> {
+    if let Some(address) = &config.temporal_address {
+        println!("Using the Temporal server at {address} (LONGRUN_TEMPORAL_ADDRESS).");
+        return Ok((address.clone(), None, None));
+    }
+    let address = format!("http://127.0.0.1:{}", args.temporal_port);
+    if dev_server::answers(&address).await {
+        println!(
+            "A Temporal server already answers at {address}: using it (it will keep running when longrun stops)."
+        );
+        return Ok((address, None, None));
+    }
+    let cli = dev_server::find_cli().context(
+        "the temporal CLI is missing: run scripts/dev (it installs it into .venv), or set LONGRUN_TEMPORAL_CLI",
+    )?;
+    let db_file = config.data_dir.join("temporal.db");
+    let log_file = config.data_dir.join("temporal.log");
+    println!(
+        "Starting a Temporal dev server on {address} (state in {}, log in {}) ...",
+        db_file.display(),
+        log_file.display()
+    );
+    let server = DevServer::start(DevServerOptions {
+        cli,
+        ip: "127.0.0.1".into(),
+        port: args.temporal_port,
+        ui_port: Some(args.ui_port),
+        db_file: Some(db_file),
+        log_file,
+        search_attributes: longrun_workflows::search::ALL
+            .iter()
+            .map(|(n, t)| (n.to_string(), t.to_string()))
+            .collect(),
+        exit_with_parent: false,
+        start_timeout: Duration::from_secs(60),
+    })
+    .await?;
+    let ui = server.ui_url.clone();
+    Ok((address, ui, Some(server)))
+}
+
+/// The JWT secret of `longrun dev`: generated once and kept in the data dir.
+fn dev_jwt_secret(data_dir: &Path) -> anyhow::Result<()> {
+    let path = data_dir.join("jwt-secret");
+    if path.exists() {
+        return Ok(());
+    }
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+    write_private(&path, &hex::encode(bytes))
+}
+
+/// Writes a file only its owner can read.
+pub(crate) fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    file.write_all(contents.as_bytes())?;
+    Ok(())
+}
+
+/// `longrun dev`: the embedded default.
+pub(crate) async fn dev(
+    mut config: Config,
+    args: DevArgs,
+    subscriber: Arc<dyn tracing::Subscriber + Send + Sync>,
+) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("cannot create the data dir {}", config.data_dir.display()))?;
+    dev_jwt_secret(&config.data_dir)?;
+    let shutdown = shutdown_signal();
+    let (address, ui_url, mut server) = dev_temporal(&config, &args).await?;
+    if let Some(ui) = &ui_url {
+        config.temporal_ui_url = ui.clone();
+    }
+    let result = dev_with_temporal(&config, &args, address, subscriber, shutdown).await;
+    if let Some(server) = server.as_mut() {
+        println!("Stopping the Temporal dev server ...");
+        server.stop().await;
+    }
+    result
+}
+
+async fn dev_with_temporal(
+    config: &Config,
+    args: &DevArgs,
+    address: String,
+    subscriber: Arc<dyn tracing::Subscriber + Send + Sync>,
+    shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    let settings = temporal_settings(config, address);
+    let client = longrun_worker::connect(&settings, "longrun-dev").await?;
+    dev_server::ensure_search_attributes(
+        &client,
+        &settings.namespace,
+        &longrun_workflows::search::ALL,
+    )
+    .await?;
+    let store = open_store(config).await?;
+    let demo_key = demo::seed(&store, &config.data_dir).await?;
+
+    let registry = Registry::new();
+    let state = AppState {
+        store: store.clone(),
+        scheduler: Arc::new(Scheduler::with_client(
+            client.clone(),
+            settings,
+            config.task_queue.clone(),
+            config.temporal_ui_url.clone(),
+        )),
+        settings: Arc::new(api_settings(config)),
+        metrics: ApiMetrics::register(&registry)?,
+    };
+    let listener = bind_api(config).await?;
+    let api_address = listener.local_addr()?;
+    let api = tokio::spawn(longrun_api::serve(
+        listener,
+        longrun_api::router(state),
+        stopped(shutdown.clone()),
+    ));
+    let metrics = tokio::spawn(telemetry::serve_metrics(
+        config.metrics_listen,
+        registry,
+        stopped(shutdown.clone()),
+    ));
+    let (_runtime, mut worker) = build_worker(config, client, store.clone(), subscriber)?;
+    println!(
+        "API on http://{api_address}  ·  Temporal UI {}",
+        config.temporal_ui_url
+    );
+    println!(
+        "Demo API key in {}",
+        config.data_dir.join("demo-api-key").display()
+    );
+
+    let demo_task = if args.no_demo {
+        None
+    } else {
+        let store = store.clone();
+        let key = demo_key.clone();
+        Some(tokio::spawn(async move {
+            if let Err(err) = demo::run(&store, api_address, &key).await {
+                eprintln!("demo run failed: {err:#}");
+            }
+            println!("longrun dev keeps serving; Ctrl-C stops it.");
+        }))
+    };
+
+    let worker_result = drive_worker(&mut worker, shutdown).await;
+    if let Some(task) = demo_task {
+        task.abort();
+    }
+    api.await
+        .context("API task panicked")?
+        .context("API server failed")?;
+    metrics.await.context("metrics task panicked")??;
+    store.close().await;
+    worker_result
+}

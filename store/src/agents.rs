@@ -1,0 +1,108 @@
+//! Agent profiles: a workspace's named configurations (model, system prompt, tools, limits).
+//! Tools and limits are JSON documents whose shape the API owns; the store keeps them as text.
+
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::{Result, Store, StoreError, new_id, now_ms, unique_violation};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Agent {
+    pub id: String,
+    pub workspace_id: String,
+    pub name: String,
+    pub model: String,
+    pub system_prompt: String,
+    /// JSON array of tool declarations.
+    pub tools: String,
+    /// JSON object of limits.
+    pub limits: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewAgent<'a> {
+    pub name: &'a str,
+    pub model: &'a str,
+    pub system_prompt: &'a str,
+    pub tools: &'a str,
+    pub limits: &'a str,
+}
+
+const COLUMNS: &str =
+    "id, workspace_id, name, model, system_prompt, tools, limits, created_at, updated_at";
+
+impl Agent {
+    fn from_row(row: &AnyRow) -> Result<Self> {
+        Ok(Self {
+            id: row.try_get("id")?,
+            workspace_id: row.try_get("workspace_id")?,
+            name: row.try_get("name")?,
+            model: row.try_get("model")?,
+            system_prompt: row.try_get("system_prompt")?,
+            tools: row.try_get("tools")?,
+            limits: row.try_get("limits")?,
+            created_at: row.try_get("created_at")?,
+            updated_at: row.try_get("updated_at")?,
+        })
+    }
+}
+
+impl Store {
+    /// Creates an agent; a name taken in the workspace is [`StoreError::Conflict`].
+    pub async fn create_agent(&self, workspace_id: &str, new: NewAgent<'_>) -> Result<Agent> {
+        let now = now_ms();
+        let agent = Agent {
+            id: new_id("ag"),
+            workspace_id: workspace_id.to_string(),
+            name: new.name.to_string(),
+            model: new.model.to_string(),
+            system_prompt: new.system_prompt.to_string(),
+            tools: new.tools.to_string(),
+            limits: new.limits.to_string(),
+            created_at: now,
+            updated_at: now,
+        };
+        sqlx::query(&format!(
+            "INSERT INTO agents ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+        ))
+        .bind(&agent.id)
+        .bind(&agent.workspace_id)
+        .bind(&agent.name)
+        .bind(&agent.model)
+        .bind(&agent.system_prompt)
+        .bind(&agent.tools)
+        .bind(&agent.limits)
+        .bind(agent.created_at)
+        .bind(agent.updated_at)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| match unique_violation(&e) {
+            Some(_) => StoreError::Conflict("agent"),
+            None => e.into(),
+        })?;
+        Ok(agent)
+    }
+
+    pub async fn agent(&self, workspace_id: &str, name: &str) -> Result<Option<Agent>> {
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM agents WHERE workspace_id = $1 AND name = $2"
+        ))
+        .bind(workspace_id)
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(Agent::from_row).transpose()
+    }
+
+    pub async fn list_agents(&self, workspace_id: &str) -> Result<Vec<Agent>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM agents WHERE workspace_id = $1 ORDER BY name"
+        ))
+        .bind(workspace_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(Agent::from_row).collect()
+    }
+}

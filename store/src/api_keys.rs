@@ -1,0 +1,172 @@
+//! Workspace API keys. The secret is shown once at creation and stored only as a SHA-256 hash;
+//! a key is found by its short public prefix and then compared by hash.
+
+use sha2::{Digest, Sha256};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::{Result, Store, StoreError, Workspace, new_id, now_ms, unique_violation};
+
+/// A key as listed: never the secret or its hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKey {
+    pub id: String,
+    pub workspace_id: String,
+    pub name: String,
+    pub role: String,
+    pub prefix: String,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+}
+
+/// What creating a key needs. The caller generates the secret (with the OS CSPRNG) so that the
+/// store never sees more than it keeps: the prefix and the hash.
+#[derive(Debug, Clone)]
+pub struct NewApiKey<'a> {
+    pub workspace_id: &'a str,
+    pub name: &'a str,
+    pub role: &'a str,
+    pub prefix: &'a str,
+    pub secret_hash: &'a str,
+}
+
+/// A key that authenticated a request, with its workspace.
+#[derive(Debug, Clone)]
+pub struct AuthenticatedKey {
+    pub key: ApiKey,
+    pub workspace: Workspace,
+}
+
+/// SHA-256 of a key's secret, hex-encoded: what the store keeps.
+pub fn hash_secret(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+/// `last_used_at` is written at most this often per key, so authentication is a read.
+const LAST_USED_GRANULARITY_MS: i64 = 60_000;
+
+impl ApiKey {
+    fn from_row(row: &AnyRow) -> Result<Self> {
+        Ok(Self {
+            id: row.try_get("id")?,
+            workspace_id: row.try_get("workspace_id")?,
+            name: row.try_get("name")?,
+            role: row.try_get("role")?,
+            prefix: row.try_get("prefix")?,
+            created_at: row.try_get("created_at")?,
+            last_used_at: row.try_get("last_used_at")?,
+        })
+    }
+}
+
+impl Store {
+    pub async fn create_api_key(&self, new: NewApiKey<'_>) -> Result<ApiKey> {
+        let key = ApiKey {
+            id: new_id("key"),
+            workspace_id: new.workspace_id.to_string(),
+            name: new.name.to_string(),
+            role: new.role.to_string(),
+            prefix: new.prefix.to_string(),
+            created_at: now_ms(),
+            last_used_at: None,
+        };
+        sqlx::query(
+            "INSERT INTO api_keys (id, workspace_id, name, role, prefix, secret_hash, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&key.id)
+        .bind(&key.workspace_id)
+        .bind(&key.name)
+        .bind(&key.role)
+        .bind(&key.prefix)
+        .bind(new.secret_hash)
+        .bind(key.created_at)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| match unique_violation(&e) {
+            Some(_) => StoreError::Conflict("api key"),
+            None => e.into(),
+        })?;
+        Ok(key)
+    }
+
+    /// Finds the live (not revoked) key with this prefix whose hash matches, and its workspace.
+    /// The hash comparison is constant-time.
+    pub async fn authenticate_api_key(
+        &self,
+        prefix: &str,
+        secret_hash: &str,
+    ) -> Result<Option<AuthenticatedKey>> {
+        let rows = sqlx::query(
+            "SELECT k.id, k.workspace_id, k.name, k.role, k.prefix, k.created_at, k.last_used_at, \
+                    k.secret_hash, w.slug, w.name AS workspace_name, w.tier, \
+                    w.created_at AS workspace_created_at \
+             FROM api_keys k JOIN workspaces w ON w.id = k.workspace_id \
+             WHERE k.prefix = $1 AND k.revoked_at IS NULL",
+        )
+        .bind(prefix)
+        .fetch_all(&self.pool)
+        .await?;
+        for row in rows {
+            let stored: String = row.try_get("secret_hash")?;
+            if !constant_time_eq(stored.as_bytes(), secret_hash.as_bytes()) {
+                continue;
+            }
+            let key = ApiKey::from_row(&row)?;
+            let workspace = Workspace {
+                id: key.workspace_id.clone(),
+                slug: row.try_get("slug")?,
+                name: row.try_get("workspace_name")?,
+                tier: row.try_get("tier")?,
+                created_at: row.try_get("workspace_created_at")?,
+            };
+            let now = now_ms();
+            if key
+                .last_used_at
+                .is_none_or(|t| now - t > LAST_USED_GRANULARITY_MS)
+            {
+                sqlx::query(
+                    "UPDATE api_keys SET last_used_at = $1 WHERE id = $2 AND workspace_id = $3",
+                )
+                .bind(now)
+                .bind(&key.id)
+                .bind(&key.workspace_id)
+                .execute(&self.pool)
+                .await?;
+            }
+            return Ok(Some(AuthenticatedKey { key, workspace }));
+        }
+        Ok(None)
+    }
+
+    pub async fn list_api_keys(&self, workspace_id: &str) -> Result<Vec<ApiKey>> {
+        let rows = sqlx::query(
+            "SELECT id, workspace_id, name, role, prefix, created_at, last_used_at FROM api_keys \
+             WHERE workspace_id = $1 AND revoked_at IS NULL ORDER BY id",
+        )
+        .bind(workspace_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(ApiKey::from_row).collect()
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn constant_time_eq_compares_whole_values() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"ab"));
+        assert_eq!(hash_secret("x").len(), 64);
+    }
+}

@@ -1,0 +1,268 @@
+//! longrun's storage: a sqlx pool over Postgres or SQLite, the migrations runner, and one
+//! module per table group.
+//!
+//! Invariants:
+//! - SQL lives here and nowhere else; callers get typed rows and domain errors.
+//! - Every query of tenant data takes the workspace id and filters on it. The only
+//!   cross-tenant reads are the operator's (billing export), and they say so in their name.
+//! - Queries are written once in portable SQL (`$N` placeholders, ids as text, times as epoch
+//!   milliseconds, JSON as text) and run unchanged on both backends through `AnyPool`.
+
+mod agents;
+mod api_keys;
+mod events;
+mod ids;
+mod migrate;
+mod runs;
+mod usage;
+mod workspaces;
+
+pub use agents::{Agent, NewAgent};
+pub use api_keys::{ApiKey, AuthenticatedKey, NewApiKey, hash_secret};
+pub use events::{LiveEvent, NewEvent, RunEvent};
+pub use ids::{new_id, new_run_id};
+pub use migrate::MigrationReport;
+pub use runs::{
+    InsertRunOutcome, NewRun, Run, RunFinish, RunListFilter, RunUsage, TERMINAL_STATUSES,
+};
+pub use usage::{LedgerOutcome, NewUsageEvent, UsageKind};
+pub use workspaces::Workspace;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, Executor};
+use tokio::sync::broadcast;
+
+/// Which database a [`Store`] talks to. The SQL is the same; a few operational statements
+/// (locking, pragmas) differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Postgres,
+    Sqlite,
+}
+
+/// Errors at the storage boundary. Database faults stay opaque (`Database`); constraint
+/// violations that mean something to a caller become domain variants.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("unsupported database URL {0:?}: expected sqlite://… or postgres://…")]
+    UnsupportedUrl(String),
+    #[error("could not prepare the database directory {path}: {source}")]
+    DataDir {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0} already exists")]
+    Conflict(&'static str),
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("stored value is corrupt: {0}")]
+    Corrupt(String),
+    #[error("migration {version} failed: {source}")]
+    Migration {
+        version: i64,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Connection settings beyond the URL.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// Largest number of pooled connections.
+    pub max_connections: u32,
+    /// How long a query waits for a connection, and SQLite for a lock.
+    pub acquire_timeout: Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self {
+            max_connections: 10,
+            acquire_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// The store: a pool plus the in-process channel that carries freshly written run events to
+/// live subscribers in the same process.
+#[derive(Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+    live: broadcast::Sender<LiveEvent>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("backend", &self.backend)
+            .finish()
+    }
+}
+
+impl Store {
+    /// Opens a pool for a `sqlite://` or `postgres://` URL. SQLite files (and their folder) are
+    /// created when missing and run in WAL mode with a busy timeout, so an API and a worker
+    /// process can share one file.
+    pub async fn connect(url: &str, options: &StoreOptions) -> Result<Self> {
+        sqlx::any::install_default_drivers();
+        let (backend, url) = normalise_url(url)?;
+        let connect_options = AnyConnectOptions::from_str(&url)?;
+        let busy_timeout_ms = options.acquire_timeout.as_millis();
+        let pool = AnyPoolOptions::new()
+            .max_connections(match backend {
+                // SQLite serialises writers anyway; a few readers is all WAL can use.
+                Backend::Sqlite => options.max_connections.min(8),
+                Backend::Postgres => options.max_connections,
+            })
+            .acquire_timeout(options.acquire_timeout)
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        let pragmas = format!(
+                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = {busy_timeout_ms};"
+                        );
+                        conn.execute(sqlx::raw_sql(&pragmas)).await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(connect_options)
+            .await?;
+        let (live, _) = broadcast::channel(4096);
+        Ok(Self {
+            pool,
+            backend,
+            live,
+        })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The raw pool, for callers that must check connectivity (readiness probes).
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// Subscribes to run events written by this process (see [`LiveEvent`]).
+    pub fn subscribe_live(&self) -> broadcast::Receiver<LiveEvent> {
+        self.live.subscribe()
+    }
+
+    /// Publishes an event that is not stored (a streaming text delta) to live subscribers.
+    pub fn publish_ephemeral(&self, event: LiveEvent) {
+        // No subscriber is not an error: nobody is watching.
+        let _ = self.live.send(event);
+    }
+}
+
+/// Milliseconds since the Unix epoch, the one time format of the store.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+fn normalise_url(url: &str) -> Result<(Backend, String)> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Ok((Backend::Postgres, url.to_string()));
+    }
+    let Some(rest) = url.strip_prefix("sqlite:") else {
+        return Err(StoreError::UnsupportedUrl(redact_url(url)));
+    };
+    let rest = rest.strip_prefix("//").unwrap_or(rest);
+    let (path, query) = match rest.split_once('?') {
+        Some((path, query)) => (path, Some(query)),
+        None => (rest, None),
+    };
+    if path.is_empty() {
+        return Err(StoreError::UnsupportedUrl(redact_url(url)));
+    }
+    if path != ":memory:"
+        && let Some(parent) = std::path::Path::new(path).parent()
+        && !parent.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(parent).map_err(|source| StoreError::DataDir {
+            path: parent.display().to_string(),
+            source,
+        })?;
+    }
+    let query = match query {
+        Some(q) if q.contains("mode=") => q.to_string(),
+        Some(q) => format!("{q}&mode=rwc"),
+        None => "mode=rwc".to_string(),
+    };
+    Ok((Backend::Sqlite, format!("sqlite://{path}?{query}")))
+}
+
+/// A URL with any password replaced, safe for error messages and logs.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let userinfo = &url[scheme_end + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// Maps a unique-constraint violation to a domain conflict, by the constraint's name (Postgres)
+/// or the columns SQLite names in its message.
+pub(crate) fn unique_violation(err: &sqlx::Error) -> Option<String> {
+    let sqlx::Error::Database(db) = err else {
+        return None;
+    };
+    if !matches!(db.kind(), sqlx::error::ErrorKind::UniqueViolation) {
+        return None;
+    }
+    Some(
+        db.constraint()
+            .map(str::to_string)
+            .unwrap_or_else(|| db.message().to_string()),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_urls_gain_create_mode() {
+        let (backend, url) = normalise_url("sqlite::memory:").unwrap();
+        assert_eq!(backend, Backend::Sqlite);
+        assert_eq!(url, "sqlite://:memory:?mode=rwc");
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("sub/x.db");
+        let (_, url) = normalise_url(&format!("sqlite://{}?cache=shared", file.display())).unwrap();
+        assert!(url.ends_with("?cache=shared&mode=rwc"), "{url}");
+        assert!(file.parent().unwrap().is_dir());
+    }
+
+    #[test]
+    fn rejects_unknown_schemes_without_leaking_passwords() {
+        let err = normalise_url("mysql://root:hunter2@db/x").unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("mysql://root:***@db/x"), "{text}");
+        assert!(!text.contains("hunter2"));
+    }
+}

@@ -1,0 +1,281 @@
+//! Runs: one row per submitted agent run, its status, result and running usage totals.
+//!
+//! The API inserts the row (`queued`) before it starts the workflow; from then on only the
+//! worker's activities move it. A terminal row is never moved again, so a late or replayed
+//! activity cannot resurrect a finished run.
+
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::{Result, Store, StoreError, now_ms};
+
+/// Statuses after which a run never changes again. Must match `RunStatus::is_terminal` in
+/// the workflows crate (a test in the api crate checks it).
+pub const TERMINAL_STATUSES: &[&str] = &[
+    "succeeded",
+    "failed",
+    "cancelled",
+    "budget_exhausted",
+    "timed_out",
+];
+
+const TERMINAL_SQL: &str = "('succeeded', 'failed', 'cancelled', 'budget_exhausted', 'timed_out')";
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RunUsage {
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    pub cache_read_tokens: i64,
+    pub cache_write_tokens: i64,
+    pub tool_calls: i64,
+    pub agent_ms: i64,
+    pub cost_micro_usd: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Run {
+    pub id: String,
+    pub workspace_id: String,
+    pub agent_name: String,
+    pub status: String,
+    pub input: String,
+    /// JSON object, as submitted.
+    pub metadata: Option<String>,
+    pub result: Option<String>,
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
+    pub idempotency_key: Option<String>,
+    pub request_hash: Option<String>,
+    pub workflow_id: String,
+    pub step: i64,
+    pub usage: RunUsage,
+    pub created_at: i64,
+    pub started_at: Option<i64>,
+    pub finished_at: Option<i64>,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewRun<'a> {
+    pub id: &'a str,
+    pub workspace_id: &'a str,
+    pub agent_name: &'a str,
+    pub input: &'a str,
+    pub metadata: Option<&'a str>,
+    pub idempotency_key: Option<&'a str>,
+    /// Hash of the request body, so a reused idempotency key with another body is detected.
+    pub request_hash: Option<&'a str>,
+    pub workflow_id: &'a str,
+}
+
+#[derive(Debug, Clone)]
+pub enum InsertRunOutcome {
+    Created(Run),
+    /// A run with this idempotency key already exists in the workspace.
+    Existing(Run),
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct RunListFilter<'a> {
+    pub status: Option<&'a str>,
+    /// Only runs older than this run id (ids sort by creation time).
+    pub before: Option<&'a str>,
+    pub limit: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct RunFinish<'a> {
+    pub status: &'a str,
+    pub result: Option<&'a str>,
+    pub error_code: Option<&'a str>,
+    pub error_message: Option<&'a str>,
+    pub step: i64,
+}
+
+const COLUMNS: &str = "id, workspace_id, agent_name, status, input, metadata, result, error_code, \
+    error_message, idempotency_key, request_hash, workflow_id, step, input_tokens, output_tokens, \
+    cache_read_tokens, cache_write_tokens, tool_calls, agent_ms, cost_micro_usd, created_at, \
+    started_at, finished_at, updated_at";
+
+impl Run {
+    fn from_row(row: &AnyRow) -> Result<Self> {
+        Ok(Self {
+            id: row.try_get("id")?,
+            workspace_id: row.try_get("workspace_id")?,
+            agent_name: row.try_get("agent_name")?,
+            status: row.try_get("status")?,
+            input: row.try_get("input")?,
+            metadata: row.try_get("metadata")?,
+            result: row.try_get("result")?,
+            error_code: row.try_get("error_code")?,
+            error_message: row.try_get("error_message")?,
+            idempotency_key: row.try_get("idempotency_key")?,
+            request_hash: row.try_get("request_hash")?,
+            workflow_id: row.try_get("workflow_id")?,
+            step: row.try_get("step")?,
+            usage: RunUsage {
+                input_tokens: row.try_get("input_tokens")?,
+                output_tokens: row.try_get("output_tokens")?,
+                cache_read_tokens: row.try_get("cache_read_tokens")?,
+                cache_write_tokens: row.try_get("cache_write_tokens")?,
+                tool_calls: row.try_get("tool_calls")?,
+                agent_ms: row.try_get("agent_ms")?,
+                cost_micro_usd: row.try_get("cost_micro_usd")?,
+            },
+            created_at: row.try_get("created_at")?,
+            started_at: row.try_get("started_at")?,
+            finished_at: row.try_get("finished_at")?,
+            updated_at: row.try_get("updated_at")?,
+        })
+    }
+
+    pub fn is_terminal(&self) -> bool {
+        TERMINAL_STATUSES.contains(&self.status.as_str())
+    }
+}
+
+impl Store {
+    /// Inserts a `queued` run. With an idempotency key that the workspace already used, nothing
+    /// is written and the existing run comes back instead, even under concurrent submissions.
+    pub async fn insert_run(&self, new: NewRun<'_>) -> Result<InsertRunOutcome> {
+        let now = now_ms();
+        let inserted = sqlx::query(
+            "INSERT INTO runs (id, workspace_id, agent_name, status, input, metadata, \
+                 idempotency_key, request_hash, workflow_id, created_at, updated_at) \
+             VALUES ($1, $2, $3, 'queued', $4, $5, $6, $7, $8, $9, $9) \
+             ON CONFLICT (workspace_id, idempotency_key) DO NOTHING",
+        )
+        .bind(new.id)
+        .bind(new.workspace_id)
+        .bind(new.agent_name)
+        .bind(new.input)
+        .bind(new.metadata)
+        .bind(new.idempotency_key)
+        .bind(new.request_hash)
+        .bind(new.workflow_id)
+        .bind(now)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        if inserted == 1 {
+            let run = self
+                .run(new.workspace_id, new.id)
+                .await?
+                .ok_or(StoreError::NotFound("run"))?;
+            return Ok(InsertRunOutcome::Created(run));
+        }
+        let key = new.idempotency_key.ok_or(StoreError::Conflict("run id"))?;
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM runs WHERE workspace_id = $1 AND idempotency_key = $2"
+        ))
+        .bind(new.workspace_id)
+        .bind(key)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NotFound("run"))?;
+        Ok(InsertRunOutcome::Existing(Run::from_row(&row)?))
+    }
+
+    pub async fn run(&self, workspace_id: &str, run_id: &str) -> Result<Option<Run>> {
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM runs WHERE workspace_id = $1 AND id = $2"
+        ))
+        .bind(workspace_id)
+        .bind(run_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(Run::from_row).transpose()
+    }
+
+    /// Newest first; `filter.before` continues a previous page.
+    pub async fn list_runs(
+        &self,
+        workspace_id: &str,
+        filter: RunListFilter<'_>,
+    ) -> Result<Vec<Run>> {
+        // Optional filters are expressed in SQL so that the statement text stays fixed
+        // (one prepared statement) and placeholders keep their numbers.
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM runs WHERE workspace_id = $1 \
+               AND ($2 IS NULL OR status = $2) AND ($3 IS NULL OR id < $3) \
+             ORDER BY id DESC LIMIT $4"
+        ))
+        .bind(workspace_id)
+        .bind(filter.status)
+        .bind(filter.before)
+        .bind(filter.limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(Run::from_row).collect()
+    }
+
+    /// Removes a run whose workflow could not be started, so no row stays `queued` forever and
+    /// a retry with the same idempotency key can try again.
+    pub async fn delete_unstarted_run(&self, workspace_id: &str, run_id: &str) -> Result<bool> {
+        let deleted = sqlx::query(
+            "DELETE FROM runs WHERE workspace_id = $1 AND id = $2 AND status = 'queued' \
+               AND NOT EXISTS (SELECT 1 FROM run_events e WHERE e.run_id = runs.id)",
+        )
+        .bind(workspace_id)
+        .bind(run_id)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(deleted == 1)
+    }
+
+    /// Moves a live run to `status` (running, waiting_input, …). Terminal runs are left alone;
+    /// returns whether the row changed.
+    pub async fn set_run_status(
+        &self,
+        workspace_id: &str,
+        run_id: &str,
+        status: &str,
+        step: i64,
+    ) -> Result<bool> {
+        let now = now_ms();
+        let changed = sqlx::query(&format!(
+            "UPDATE runs SET status = $1, step = $2, updated_at = $3, \
+                 started_at = COALESCE(started_at, $3) \
+             WHERE workspace_id = $4 AND id = $5 AND status NOT IN {TERMINAL_SQL}"
+        ))
+        .bind(status)
+        .bind(step)
+        .bind(now)
+        .bind(workspace_id)
+        .bind(run_id)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(changed == 1)
+    }
+
+    /// Records a run's end. Only the first finish counts: a retried activity finds the run
+    /// already terminal and changes nothing. Returns whether this call finished it.
+    pub async fn finish_run(
+        &self,
+        workspace_id: &str,
+        run_id: &str,
+        finish: RunFinish<'_>,
+    ) -> Result<bool> {
+        let now = now_ms();
+        let changed = sqlx::query(&format!(
+            "UPDATE runs SET status = $1, result = $2, error_code = $3, error_message = $4, \
+                 step = $5, finished_at = $6, updated_at = $6, \
+                 started_at = COALESCE(started_at, $6) \
+             WHERE workspace_id = $7 AND id = $8 AND status NOT IN {TERMINAL_SQL}"
+        ))
+        .bind(finish.status)
+        .bind(finish.result)
+        .bind(finish.error_code)
+        .bind(finish.error_message)
+        .bind(finish.step)
+        .bind(now)
+        .bind(workspace_id)
+        .bind(run_id)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(changed == 1)
+    }
+}

@@ -1,0 +1,108 @@
+//! Builds and runs longrun's Temporal worker: which workflows and activities it registers,
+//! how it polls, and how it connects to the Temporal server.
+//!
+//! The SDK's `Worker::run` future is not `Send`: callers drive it on their own task (with
+//! `tokio::select!`/`join!`), never with `tokio::spawn`.
+
+pub mod dev_server;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use temporalio_client::{Client, ClientOptions, Connection, ConnectionOptions};
+use temporalio_common::telemetry::TelemetryOptions;
+use temporalio_sdk::runtime::RuntimeOptions;
+use temporalio_sdk::{Runtime, Worker, WorkerOptions};
+
+use longrun_activities::AgentActivities;
+use longrun_workflows::AgentRunWorkflow;
+
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    #[error("invalid Temporal address {address:?}: {reason}")]
+    Address { address: String, reason: String },
+    #[error("cannot reach the Temporal server at {address}: {reason}")]
+    Connect { address: String, reason: String },
+    #[error("cannot start the Temporal runtime: {0}")]
+    Runtime(String),
+    #[error("cannot build the worker: {0}")]
+    Build(String),
+    #[error("the worker stopped with an error: {0}")]
+    Run(String),
+}
+
+/// Where the Temporal server is and which namespace to use.
+#[derive(Debug, Clone)]
+pub struct TemporalSettings {
+    /// `http://host:port` of the frontend.
+    pub address: String,
+    pub namespace: String,
+    /// How long the first connection may take.
+    pub connect_timeout: Duration,
+}
+
+/// Connects a client to the Temporal frontend.
+pub async fn connect(settings: &TemporalSettings, identity: &str) -> Result<Client, WorkerError> {
+    let url = url::Url::parse(&settings.address).map_err(|e| WorkerError::Address {
+        address: settings.address.clone(),
+        reason: e.to_string(),
+    })?;
+    let options = ConnectionOptions::new(url)
+        .identity(identity.to_string())
+        .connect_timeout(settings.connect_timeout)
+        .build();
+    let connection = Connection::connect(options)
+        .await
+        .map_err(|e| WorkerError::Connect {
+            address: settings.address.clone(),
+            reason: e.to_string(),
+        })?;
+    Client::new(
+        connection,
+        ClientOptions::new(settings.namespace.clone()).build(),
+    )
+    .map_err(|e| WorkerError::Connect {
+        address: settings.address.clone(),
+        reason: e.to_string(),
+    })
+}
+
+/// How the worker polls and how much it runs at once.
+#[derive(Debug, Clone)]
+pub struct WorkerSettings {
+    pub task_queue: String,
+    /// How long running activities may take to finish after shutdown starts, before they are
+    /// cancelled.
+    pub shutdown_grace: Duration,
+}
+
+/// The Temporal runtime for the current tokio runtime, with the SDK's logs forwarded into the
+/// process's `tracing` subscriber (they are invisible otherwise).
+pub fn runtime(
+    subscriber: Option<Arc<dyn tracing::Subscriber + Send + Sync>>,
+) -> Result<Runtime, WorkerError> {
+    let telemetry = TelemetryOptions::builder()
+        .maybe_subscriber_override(subscriber)
+        .build();
+    let options = RuntimeOptions::builder()
+        .telemetry_options(telemetry)
+        .build()
+        .map_err(WorkerError::Runtime)?;
+    Runtime::from_current_tokio(options).map_err(|e| WorkerError::Runtime(e.to_string()))
+}
+
+/// A worker for `AgentRunWorkflow` and its activities on the configured task queue.
+pub fn build(
+    runtime: &Runtime,
+    client: Client,
+    settings: &WorkerSettings,
+    activities: AgentActivities,
+) -> Result<Worker, WorkerError> {
+    let options = WorkerOptions::new(settings.task_queue.clone())
+        .register_workflow::<AgentRunWorkflow>()
+        .map_err(|e| WorkerError::Build(e.to_string()))?
+        .register_activities(activities)
+        .graceful_shutdown_period(settings.shutdown_grace)
+        .build();
+    Worker::new(runtime, client, options).map_err(|e| WorkerError::Build(e.to_string()))
+}

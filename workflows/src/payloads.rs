@@ -1,0 +1,381 @@
+//! Every type that crosses the Temporal boundary: workflow input and output, activity inputs
+//! and outputs, query results. These are a wire format stored in workflow histories, so a
+//! change here is a compatibility decision: add fields with `#[serde(default)]`, never rename
+//! or remove one while runs that carry it may still be replayed.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// Run status, as stored and as shown to API clients.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    #[default]
+    Queued,
+    Running,
+    WaitingInput,
+    WaitingApproval,
+    PausedQuota,
+    Succeeded,
+    Failed,
+    Cancelled,
+    BudgetExhausted,
+    TimedOut,
+}
+
+impl RunStatus {
+    pub const ALL: [RunStatus; 10] = [
+        RunStatus::Queued,
+        RunStatus::Running,
+        RunStatus::WaitingInput,
+        RunStatus::WaitingApproval,
+        RunStatus::PausedQuota,
+        RunStatus::Succeeded,
+        RunStatus::Failed,
+        RunStatus::Cancelled,
+        RunStatus::BudgetExhausted,
+        RunStatus::TimedOut,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Queued => "queued",
+            RunStatus::Running => "running",
+            RunStatus::WaitingInput => "waiting_input",
+            RunStatus::WaitingApproval => "waiting_approval",
+            RunStatus::PausedQuota => "paused_quota",
+            RunStatus::Succeeded => "succeeded",
+            RunStatus::Failed => "failed",
+            RunStatus::Cancelled => "cancelled",
+            RunStatus::BudgetExhausted => "budget_exhausted",
+            RunStatus::TimedOut => "timed_out",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+
+    /// A terminal run never changes again.
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            RunStatus::Succeeded
+                | RunStatus::Failed
+                | RunStatus::Cancelled
+                | RunStatus::BudgetExhausted
+                | RunStatus::TimedOut
+        )
+    }
+}
+
+/// Who a run belongs to: carried by every activity so that every store write is scoped to the
+/// workspace and every ledger key names the run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunRef {
+    pub run_id: String,
+    pub workspace_id: String,
+    pub workspace_slug: String,
+    pub agent_name: String,
+    pub tier: String,
+}
+
+/// The Temporal execution an activity runs for. Activity ids repeat across executions, so
+/// idempotency keys are built from this plus our own step numbers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExecutionRef {
+    pub workflow_id: String,
+    pub temporal_run_id: String,
+}
+
+impl ExecutionRef {
+    /// `<workflow id>/<temporal run id>/<step>/<kind>`: the ledger's idempotency key.
+    pub fn ledger_key(&self, step: u32, kind: &str) -> String {
+        format!(
+            "{}/{}/{}/{}",
+            self.workflow_id, self.temporal_run_id, step, kind
+        )
+    }
+}
+
+/// A tool an agent may call. Built-in tools are named; `requires_approval` gates a call on a
+/// human decision.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ToolSpec {
+    pub name: String,
+    #[serde(default)]
+    pub requires_approval: bool,
+}
+
+/// The agent as it was when the run was submitted: later edits do not change a running run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentSnapshot {
+    pub name: String,
+    /// `provider/model-name`.
+    pub model: String,
+    pub system_prompt: String,
+    pub tools: Vec<ToolSpec>,
+}
+
+/// Spending limits of one run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Budget {
+    /// Model calls allowed, the first included.
+    pub max_steps: u32,
+}
+
+impl Default for Budget {
+    fn default() -> Self {
+        Self { max_steps: 20 }
+    }
+}
+
+/// Activity timeouts and retry limits, decided by the operator's configuration and carried in
+/// the input because workflow code may not read configuration itself.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActivityTuning {
+    pub llm_timeout_s: u64,
+    pub llm_max_attempts: u32,
+    pub tool_timeout_s: u64,
+    pub store_timeout_s: u64,
+}
+
+impl Default for ActivityTuning {
+    fn default() -> Self {
+        Self {
+            llm_timeout_s: 300,
+            llm_max_attempts: 10,
+            tool_timeout_s: 60,
+            store_timeout_s: 30,
+        }
+    }
+}
+
+/// Input of `AgentRunWorkflow`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunInput {
+    pub run: RunRef,
+    pub agent: AgentSnapshot,
+    pub input: String,
+    #[serde(default)]
+    pub budget: Budget,
+    #[serde(default)]
+    pub tuning: ActivityTuning,
+}
+
+/// How a run ended, as returned by the workflow and stored on the run row.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunOutcome {
+    pub status: RunStatus,
+    pub result: Option<String>,
+    pub error: Option<RunFailure>,
+    pub steps: u32,
+    pub usage: TokenUsage,
+}
+
+/// A machine-readable failure: `code` is a stable snake_case name (`provider_rejected`, …).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunFailure {
+    pub code: String,
+    pub message: String,
+}
+
+/// What the `status` query answers while a run is live.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct RunProgress {
+    pub status: RunStatus,
+    pub step: u32,
+    pub usage: TokenUsage,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    User,
+    Assistant,
+}
+
+/// One block of a message, in a provider-neutral shape. Providers translate to and from it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ContentBlock {
+    Text {
+        text: String,
+    },
+    ToolUse {
+        id: String,
+        name: String,
+        input: Value,
+    },
+    ToolResult {
+        tool_use_id: String,
+        content: String,
+        #[serde(default)]
+        is_error: bool,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Message {
+    pub role: Role,
+    pub content: Vec<ContentBlock>,
+}
+
+impl Message {
+    pub fn user_text(text: impl Into<String>) -> Self {
+        Self {
+            role: Role::User,
+            content: vec![ContentBlock::Text { text: text.into() }],
+        }
+    }
+
+    /// The concatenated text blocks.
+    pub fn text(&self) -> String {
+        let mut out = String::new();
+        for block in &self.content {
+            if let ContentBlock::Text { text } = block {
+                if !out.is_empty() {
+                    out.push('\n');
+                }
+                out.push_str(text);
+            }
+        }
+        out
+    }
+}
+
+/// Tokens of one model call, or summed over a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct TokenUsage {
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    #[serde(default)]
+    pub cache_read_tokens: u64,
+    #[serde(default)]
+    pub cache_write_tokens: u64,
+}
+
+impl TokenUsage {
+    pub fn add(&mut self, other: &TokenUsage) {
+        self.input_tokens += other.input_tokens;
+        self.output_tokens += other.output_tokens;
+        self.cache_read_tokens += other.cache_read_tokens;
+        self.cache_write_tokens += other.cache_write_tokens;
+    }
+
+    pub fn total(&self) -> u64 {
+        self.input_tokens + self.output_tokens + self.cache_read_tokens + self.cache_write_tokens
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StopReason {
+    EndTurn,
+    ToolUse,
+    MaxTokens,
+    StopSequence,
+    Refusal,
+}
+
+/// Input of the `start_run` activity.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StartRunRequest {
+    pub run: RunRef,
+    pub execution: ExecutionRef,
+    pub input: String,
+}
+
+/// Input of the `llm_call` activity: one model turn.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LlmRequest {
+    pub run: RunRef,
+    pub execution: ExecutionRef,
+    pub step: u32,
+    pub model: String,
+    pub system: String,
+    pub messages: Vec<Message>,
+    pub tools: Vec<ToolSpec>,
+}
+
+/// Output of the `llm_call` activity: the complete assistant message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LlmResponse {
+    pub content: Vec<ContentBlock>,
+    pub stop_reason: StopReason,
+    pub usage: TokenUsage,
+}
+
+impl LlmResponse {
+    pub fn tool_calls(&self) -> impl Iterator<Item = (&str, &str, &Value)> {
+        self.content.iter().filter_map(|block| match block {
+            ContentBlock::ToolUse { id, name, input } => Some((id.as_str(), name.as_str(), input)),
+            _ => None,
+        })
+    }
+}
+
+/// Input of the `run_tool` activity: one tool call of one step.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ToolRequest {
+    pub run: RunRef,
+    pub execution: ExecutionRef,
+    pub step: u32,
+    /// Position of this call among the step's tool calls (ledger keys need it).
+    pub call_index: u32,
+    pub call_id: String,
+    pub tool: String,
+    pub input: Value,
+}
+
+/// Output of the `run_tool` activity: what the model sees as the tool result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ToolOutcome {
+    pub content: String,
+    pub is_error: bool,
+}
+
+/// Input of the `finish_run` activity.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FinishRunRequest {
+    pub run: RunRef,
+    pub execution: ExecutionRef,
+    pub outcome: RunOutcome,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_round_trip_through_their_names() {
+        for status in RunStatus::ALL {
+            assert_eq!(RunStatus::parse(status.as_str()), Some(status));
+            let json = serde_json::to_string(&status).unwrap();
+            assert_eq!(json, format!("\"{}\"", status.as_str()));
+        }
+        assert_eq!(RunStatus::parse("nope"), None);
+    }
+
+    #[test]
+    fn content_blocks_use_tagged_snake_case() {
+        let block = ContentBlock::ToolUse {
+            id: "t1".into(),
+            name: "calculator".into(),
+            input: serde_json::json!({"expression": "1+1"}),
+        };
+        let json = serde_json::to_value(&block).unwrap();
+        assert_eq!(json["type"], "tool_use");
+        let back: ContentBlock = serde_json::from_value(json).unwrap();
+        assert_eq!(back, block);
+    }
+
+    #[test]
+    fn ledger_keys_name_execution_step_and_kind() {
+        let exec = ExecutionRef {
+            workflow_id: "run-acme-1".into(),
+            temporal_run_id: "abc".into(),
+        };
+        assert_eq!(exec.ledger_key(3, "llm"), "run-acme-1/abc/3/llm");
+    }
+}
