@@ -1,0 +1,395 @@
+//! The store against real databases: SQLite always, Postgres when
+//! `LONGRUN_TEST_DATABASE_URL` is set (each test in a fresh schema).
+
+// Items of a test binary are public to its modules only.
+#![allow(unreachable_pub)]
+
+mod db;
+
+use std::collections::BTreeSet;
+
+use longrun_store::{
+    InsertRunOutcome, LedgerOutcome, NewAgent, NewApiKey, NewEvent, NewRun, NewUsageEvent,
+    RunFinish, RunListFilter, Store, StoreError, UsageKind, hash_secret, new_run_id, now_ms,
+};
+
+use db::TestDb;
+
+/// Runs a test body once per available backend.
+macro_rules! on_each_backend {
+    ($name:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let db = crate::db::TestDb::sqlite();
+                super::$name(db.open().await).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(db) = crate::db::TestDb::postgres().await {
+                    super::$name(db.open().await).await;
+                }
+            }
+        }
+    };
+}
+
+async fn workspace(store: &Store, slug: &str) -> String {
+    store.create_workspace(slug, slug, "pro").await.unwrap().id
+}
+
+fn new_run<'a>(workspace_id: &'a str, id: &'a str, key: Option<&'a str>) -> NewRun<'a> {
+    NewRun {
+        id,
+        workspace_id,
+        agent_name: "a",
+        input: "hi",
+        metadata: None,
+        idempotency_key: key,
+        request_hash: Some("h"),
+        workflow_id: "wf",
+    }
+}
+
+on_each_backend!(migrations_are_idempotent);
+async fn migrations_are_idempotent(store: Store) {
+    let again = store.migrate().await.unwrap();
+    assert!(again.applied.is_empty());
+    assert_eq!(again.current_version, 1);
+}
+
+on_each_backend!(workspace_slugs_are_unique);
+async fn workspace_slugs_are_unique(store: Store) {
+    workspace(&store, "acme").await;
+    let err = store
+        .create_workspace("acme", "x", "free")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    assert_eq!(
+        store.workspace_by_slug("acme").await.unwrap().unwrap().slug,
+        "acme"
+    );
+    assert!(store.workspace_by_slug("nope").await.unwrap().is_none());
+}
+
+on_each_backend!(api_keys_authenticate_by_prefix_and_hash);
+async fn api_keys_authenticate_by_prefix_and_hash(store: Store) {
+    let ws = workspace(&store, "acme").await;
+    let secret = "lr_abcdefgh_rest_of_the_secret";
+    let key = store
+        .create_api_key(NewApiKey {
+            workspace_id: &ws,
+            name: "k",
+            role: "admin",
+            prefix: "lr_abcdefgh",
+            secret_hash: &hash_secret(secret),
+        })
+        .await
+        .unwrap();
+    let found = store
+        .authenticate_api_key("lr_abcdefgh", &hash_secret(secret))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.key.id, key.id);
+    assert_eq!(found.workspace.id, ws);
+    assert!(found.key.last_used_at.is_none());
+    let listed = store.list_api_keys(&ws).await.unwrap();
+    assert!(
+        listed[0].last_used_at.is_some(),
+        "authentication records last use"
+    );
+    assert!(
+        store
+            .authenticate_api_key("lr_abcdefgh", &hash_secret("lr_abcdefgh_wrong"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .authenticate_api_key("lr_zzzzzzzz", &hash_secret(secret))
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+on_each_backend!(agents_are_scoped_to_their_workspace);
+async fn agents_are_scoped_to_their_workspace(store: Store) {
+    let a = workspace(&store, "a").await;
+    let b = workspace(&store, "b").await;
+    let agent = NewAgent {
+        name: "bot",
+        model: "offline/demo",
+        system_prompt: "",
+        tools: "[]",
+        limits: "{}",
+    };
+    store.create_agent(&a, agent.clone()).await.unwrap();
+    store.create_agent(&b, agent.clone()).await.unwrap();
+    assert!(matches!(
+        store.create_agent(&a, agent).await.unwrap_err(),
+        StoreError::Conflict(_)
+    ));
+    assert_eq!(store.list_agents(&a).await.unwrap().len(), 1);
+    assert_eq!(
+        store.agent(&a, "bot").await.unwrap().unwrap().workspace_id,
+        a
+    );
+    assert!(store.agent(&a, "other").await.unwrap().is_none());
+}
+
+on_each_backend!(runs_are_invisible_to_other_workspaces);
+async fn runs_are_invisible_to_other_workspaces(store: Store) {
+    let a = workspace(&store, "a").await;
+    let b = workspace(&store, "b").await;
+    let id = new_run_id();
+    store.insert_run(new_run(&a, &id, None)).await.unwrap();
+    assert!(store.run(&a, &id).await.unwrap().is_some());
+    assert!(store.run(&b, &id).await.unwrap().is_none());
+    let filter = || RunListFilter {
+        status: None,
+        before: None,
+        limit: 10,
+    };
+    assert!(store.list_runs(&b, filter()).await.unwrap().is_empty());
+    assert!(!store.set_run_status(&b, &id, "running", 0).await.unwrap());
+    assert!(store.append_event(event(&b, &id, "x")).await.is_err());
+    assert_eq!(store.run(&a, &id).await.unwrap().unwrap().status, "queued");
+}
+
+fn event<'a>(workspace_id: &'a str, run_id: &'a str, key: &'a str) -> NewEvent<'a> {
+    NewEvent {
+        workspace_id,
+        run_id,
+        kind: "test.event",
+        dedupe_key: key,
+        data: "{}",
+    }
+}
+
+on_each_backend!(idempotency_keys_admit_one_run_under_concurrency);
+async fn idempotency_keys_admit_one_run_under_concurrency(store: Store) {
+    let ws = workspace(&store, "acme").await;
+    let mut tasks = Vec::new();
+    for _ in 0..16 {
+        let store = store.clone();
+        let ws = ws.clone();
+        tasks.push(tokio::spawn(async move {
+            let id = new_run_id();
+            match store
+                .insert_run(new_run(&ws, &id, Some("same-key")))
+                .await
+                .unwrap()
+            {
+                InsertRunOutcome::Created(run) => (true, run.id),
+                InsertRunOutcome::Existing(run) => (false, run.id),
+            }
+        }));
+    }
+    let mut created = 0;
+    let mut ids = BTreeSet::new();
+    for task in tasks {
+        let (was_created, id) = task.await.unwrap();
+        created += usize::from(was_created);
+        ids.insert(id);
+    }
+    assert_eq!(created, 1);
+    assert_eq!(ids.len(), 1, "every caller sees the one run");
+    // Without a key, every submission is its own run.
+    let id = new_run_id();
+    assert!(matches!(
+        store.insert_run(new_run(&ws, &id, None)).await.unwrap(),
+        InsertRunOutcome::Created(_)
+    ));
+}
+
+on_each_backend!(runs_page_newest_first_with_status_filter);
+async fn runs_page_newest_first_with_status_filter(store: Store) {
+    let ws = workspace(&store, "acme").await;
+    let mut ids = Vec::new();
+    for _ in 0..5 {
+        let id = new_run_id();
+        store.insert_run(new_run(&ws, &id, None)).await.unwrap();
+        ids.push(id);
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
+    store
+        .set_run_status(&ws, &ids[1], "running", 1)
+        .await
+        .unwrap();
+    let page = |before: Option<String>, status: Option<&'static str>| {
+        let store = store.clone();
+        let ws = ws.clone();
+        async move {
+            store
+                .list_runs(
+                    &ws,
+                    RunListFilter {
+                        status,
+                        before: before.as_deref(),
+                        limit: 2,
+                    },
+                )
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|r| r.id)
+                .collect::<Vec<_>>()
+        }
+    };
+    let first = page(None, None).await;
+    assert_eq!(first, vec![ids[4].clone(), ids[3].clone()]);
+    let second = page(Some(first[1].clone()), None).await;
+    assert_eq!(second, vec![ids[2].clone(), ids[1].clone()]);
+    let third = page(Some(second[1].clone()), None).await;
+    assert_eq!(third, vec![ids[0].clone()]);
+    assert_eq!(page(None, Some("running")).await, vec![ids[1].clone()]);
+}
+
+on_each_backend!(terminal_runs_never_move_again);
+async fn terminal_runs_never_move_again(store: Store) {
+    let ws = workspace(&store, "acme").await;
+    let id = new_run_id();
+    store.insert_run(new_run(&ws, &id, None)).await.unwrap();
+    assert!(store.set_run_status(&ws, &id, "running", 0).await.unwrap());
+    let finish = |status| RunFinish {
+        status,
+        result: Some("done"),
+        error_code: None,
+        error_message: None,
+        step: 2,
+    };
+    assert!(
+        store
+            .finish_run(&ws, &id, finish("succeeded"))
+            .await
+            .unwrap()
+    );
+    assert!(!store.finish_run(&ws, &id, finish("failed")).await.unwrap());
+    assert!(!store.set_run_status(&ws, &id, "running", 3).await.unwrap());
+    let run = store.run(&ws, &id).await.unwrap().unwrap();
+    assert_eq!(run.status, "succeeded");
+    assert_eq!(run.step, 2);
+    assert!(run.finished_at.is_some() && run.started_at.is_some());
+    assert!(!store.delete_unstarted_run(&ws, &id).await.unwrap());
+}
+
+on_each_backend!(unstarted_runs_can_be_withdrawn);
+async fn unstarted_runs_can_be_withdrawn(store: Store) {
+    let ws = workspace(&store, "acme").await;
+    let id = new_run_id();
+    store
+        .insert_run(new_run(&ws, &id, Some("k")))
+        .await
+        .unwrap();
+    assert!(store.delete_unstarted_run(&ws, &id).await.unwrap());
+    assert!(store.run(&ws, &id).await.unwrap().is_none());
+    // The key is free again.
+    let again = new_run_id();
+    assert!(matches!(
+        store
+            .insert_run(new_run(&ws, &again, Some("k")))
+            .await
+            .unwrap(),
+        InsertRunOutcome::Created(_)
+    ));
+}
+
+on_each_backend!(events_are_ordered_and_deduplicated_under_concurrency);
+async fn events_are_ordered_and_deduplicated_under_concurrency(store: Store) {
+    let ws = workspace(&store, "acme").await;
+    let id = new_run_id();
+    store.insert_run(new_run(&ws, &id, None)).await.unwrap();
+    let mut live = store.subscribe_live();
+    let mut tasks = Vec::new();
+    // 20 distinct events, each written twice concurrently (a retried activity).
+    for n in 0..40 {
+        let store = store.clone();
+        let ws = ws.clone();
+        let id = id.clone();
+        tasks.push(tokio::spawn(async move {
+            let key = format!("e{}", n % 20);
+            store.append_event(event(&ws, &id, &key)).await.unwrap().seq
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let events = store.events_after(&ws, &id, 0, 1000).await.unwrap();
+    let seqs: Vec<i64> = events.iter().map(|e| e.seq).collect();
+    assert_eq!(events.len(), 20, "{seqs:?}");
+    // Sequence numbers are strictly increasing; gaps may appear where a duplicate was
+    // refused, never repeats.
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
+    let after = store.events_after(&ws, &id, seqs[9], 1000).await.unwrap();
+    assert_eq!(after.len(), 10);
+    let mut published = 0;
+    while let Ok(event) = live.try_recv() {
+        assert_eq!(event.run_id, id);
+        published += 1;
+    }
+    assert_eq!(published, 20, "only new events are published");
+}
+
+fn usage<'a>(ws: &'a str, run: &'a str, key: &'a str, tokens: i64) -> NewUsageEvent<'a> {
+    NewUsageEvent {
+        idempotency_key: key,
+        workspace_id: ws,
+        run_id: run,
+        agent_name: "a",
+        step: 1,
+        kind: UsageKind::Llm,
+        provider: Some("offline"),
+        model: Some("demo"),
+        tool_name: None,
+        input_tokens: tokens,
+        output_tokens: 2 * tokens,
+        cache_read_tokens: 0,
+        cache_write_tokens: 0,
+        tool_calls: 0,
+        agent_ms: 5,
+        cost_micro_usd: 7,
+        price_version: None,
+        occurred_at: now_ms(),
+    }
+}
+
+on_each_backend!(the_ledger_bills_each_key_once_and_totals_follow);
+async fn the_ledger_bills_each_key_once_and_totals_follow(store: Store) {
+    let ws = workspace(&store, "acme").await;
+    let id = new_run_id();
+    store.insert_run(new_run(&ws, &id, None)).await.unwrap();
+    let mut tasks = Vec::new();
+    for n in 0..30 {
+        let store = store.clone();
+        let ws = ws.clone();
+        let id = id.clone();
+        tasks.push(tokio::spawn(async move {
+            let key = format!("wf/run/{}/llm", n % 10);
+            store
+                .record_usage(&[usage(&ws, &id, &key, 10)])
+                .await
+                .unwrap()[0]
+        }));
+    }
+    let mut recorded = 0;
+    for task in tasks {
+        if task.await.unwrap() == LedgerOutcome::Recorded {
+            recorded += 1;
+        }
+    }
+    assert_eq!(recorded, 10);
+    assert_eq!(
+        store.usage_rows_of_run(&ws, &id).await.unwrap(),
+        vec![("llm".to_string(), 10)]
+    );
+    let run = store.run(&ws, &id).await.unwrap().unwrap();
+    assert_eq!(run.usage.input_tokens, 100);
+    assert_eq!(run.usage.output_tokens, 200);
+    assert_eq!(run.usage.agent_ms, 50);
+    assert_eq!(run.usage.cost_micro_usd, 70);
+}

@@ -1,0 +1,381 @@
+//! The integration harness: a real Temporal dev server (shared per test binary, or the one
+//! `scripts/test` started), a real database (SQLite file, or a fresh Postgres schema), the API
+//! on a real port, and the worker on a thread of its own, so a test can stop and start it.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use prometheus::Registry;
+use reqwest::StatusCode;
+use serde_json::Value;
+use tokio::sync::oneshot;
+
+use longrun_activities::{AgentActivities, ModelRouter};
+use longrun_api::metrics::ApiMetrics;
+use longrun_api::scheduler::Scheduler;
+use longrun_api::{ApiSettings, AppState};
+use longrun_store::{Store, StoreOptions, Workspace};
+use longrun_worker::dev_server::{self, DevServer, DevServerOptions};
+use longrun_worker::{TemporalSettings, WorkerSettings};
+
+pub const NAMESPACE: &str = "default";
+
+/// The Temporal frontend for this test process: `LONGRUN_TEST_TEMPORAL_ADDRESS`, or an
+/// in-memory dev server started once and stopped when the process ends.
+pub fn temporal_address() -> String {
+    static ADDRESS: OnceLock<String> = OnceLock::new();
+    ADDRESS
+        .get_or_init(|| {
+            if let Ok(address) = std::env::var("LONGRUN_TEST_TEMPORAL_ADDRESS") {
+                return address;
+            }
+            let (tx, rx) = std::sync::mpsc::channel();
+            // The server's child handle lives on a runtime that lives as long as the process;
+            // the dev server's parent watchdog stops it when the process exits.
+            std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                runtime.block_on(async move {
+                    let server = start_dev_server().await;
+                    tx.send(server.address.clone()).unwrap();
+                    std::future::pending::<()>().await;
+                    drop(server);
+                });
+            });
+            rx.recv().expect("the Temporal dev server did not start")
+        })
+        .clone()
+}
+
+async fn start_dev_server() -> DevServer {
+    let dir = std::env::temp_dir().join(format!("longrun-test-temporal-{}", std::process::id()));
+    DevServer::start(DevServerOptions {
+        cli: dev_server::find_cli().expect("temporal CLI missing: run scripts/bootstrap"),
+        ip: "127.0.0.1".into(),
+        port: dev_server::free_port().unwrap(),
+        ui_port: None,
+        db_file: None,
+        log_file: dir.join("temporal.log"),
+        search_attributes: longrun_workflows::search::ALL
+            .iter()
+            .map(|(n, t)| (n.to_string(), t.to_string()))
+            .collect(),
+        exit_with_parent: true,
+        start_timeout: Duration::from_secs(60),
+    })
+    .await
+    .expect("cannot start a Temporal dev server")
+}
+
+pub fn temporal_settings(address: &str) -> TemporalSettings {
+    TemporalSettings {
+        address: address.to_string(),
+        namespace: NAMESPACE.into(),
+        connect_timeout: Duration::from_secs(3),
+    }
+}
+
+/// A test database.
+pub struct TestDb {
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestDb {
+    pub fn sqlite() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        Self {
+            url: format!("sqlite://{}", dir.path().join("longrun.db").display()),
+            _dir: Some(dir),
+        }
+    }
+
+    /// A fresh schema in `LONGRUN_TEST_DATABASE_URL`, or `None` when it is unset (an error
+    /// when `LONGRUN_TEST_REQUIRE_SERVICES` says the CI provides it).
+    pub async fn postgres() -> Option<Self> {
+        let Ok(base) = std::env::var("LONGRUN_TEST_DATABASE_URL") else {
+            assert!(
+                std::env::var("LONGRUN_TEST_REQUIRE_SERVICES").is_err(),
+                "LONGRUN_TEST_REQUIRE_SERVICES is set but LONGRUN_TEST_DATABASE_URL is not"
+            );
+            eprintln!("LONGRUN_TEST_DATABASE_URL is unset: the Postgres variant does not run");
+            return None;
+        };
+        use sqlx::{Connection, Executor};
+        let mut conn = sqlx::PgConnection::connect(&base).await.unwrap();
+        let schema = format!("lr_test_{}", longrun_store::new_run_id());
+        conn.execute(format!("CREATE SCHEMA {schema}").as_str())
+            .await
+            .unwrap();
+        conn.close().await.unwrap();
+        let separator = if base.contains('?') { '&' } else { '?' };
+        Some(Self {
+            url: format!("{base}{separator}options=-c%20search_path%3D{schema}"),
+            _dir: None,
+        })
+    }
+
+    pub async fn open(&self) -> Store {
+        let store = Store::connect(&self.url, &StoreOptions::default())
+            .await
+            .unwrap();
+        store.migrate().await.unwrap();
+        store
+    }
+}
+
+/// Runs a test body once per available backend.
+#[macro_export]
+macro_rules! on_each_backend {
+    ($name:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name($crate::harness::TestDb::sqlite()).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(db) = $crate::harness::TestDb::postgres().await {
+                    super::$name(db).await;
+                }
+            }
+        }
+    };
+}
+
+/// A worker on a thread of its own, with its own runtime, pool and Temporal client, like a
+/// separate process that can be stopped and started.
+pub struct TestWorker {
+    stop: Option<oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl TestWorker {
+    pub fn start(database_url: String, temporal: String, task_queue: String) -> Self {
+        let (stop_tx, stop_rx) = oneshot::channel::<()>();
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async move {
+                let store = Store::connect(&database_url, &StoreOptions::default())
+                    .await
+                    .unwrap();
+                let client = longrun_worker::connect(&temporal_settings(&temporal), "test-worker")
+                    .await
+                    .unwrap();
+                let temporal_runtime = longrun_worker::runtime(None).unwrap();
+                let mut worker = longrun_worker::build(
+                    &temporal_runtime,
+                    client,
+                    &WorkerSettings {
+                        task_queue,
+                        shutdown_grace: Duration::from_secs(5),
+                    },
+                    AgentActivities::new(store, ModelRouter::new()),
+                )
+                .unwrap();
+                let shutdown = worker.shutdown_handle();
+                let _ = ready_tx.send(());
+                let run = worker.run();
+                tokio::pin!(run);
+                tokio::select! {
+                    result = &mut run => { result.unwrap(); return; }
+                    _ = stop_rx => shutdown(),
+                }
+                run.await.unwrap();
+            });
+        });
+        ready_rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("worker did not start");
+        Self {
+            stop: Some(stop_tx),
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for TestWorker {
+    fn drop(&mut self) {
+        // Stop polling before the test's server-side task queue is abandoned.
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take()
+            && !std::thread::panicking()
+        {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// An API on a real port (in this test's runtime) plus, optionally, a worker.
+pub struct TestApp {
+    pub base: String,
+    pub store: Store,
+    pub http: reqwest::Client,
+    pub task_queue: String,
+    pub temporal: String,
+    pub db: TestDb,
+    pub worker: Option<TestWorker>,
+}
+
+pub struct Options {
+    pub with_worker: bool,
+    /// Temporal address the API uses (an unreachable one tests 503s).
+    pub api_temporal: Option<String>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            with_worker: true,
+            api_temporal: None,
+        }
+    }
+}
+
+impl TestApp {
+    pub async fn start(db: TestDb) -> Self {
+        Self::start_with(db, Options::default()).await
+    }
+
+    pub async fn start_with(db: TestDb, options: Options) -> Self {
+        let temporal = temporal_address();
+        let store = db.open().await;
+        let task_queue = format!("test-{}", longrun_store::new_run_id());
+        let api_temporal = options.api_temporal.unwrap_or_else(|| temporal.clone());
+        let state = AppState {
+            store: store.clone(),
+            scheduler: Arc::new(Scheduler::new(
+                temporal_settings(&api_temporal),
+                task_queue.clone(),
+                "http://ui.test".into(),
+            )),
+            settings: Arc::new(ApiSettings::default()),
+            metrics: ApiMetrics::register(&Registry::new()).unwrap(),
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address: SocketAddr = listener.local_addr().unwrap();
+        tokio::spawn(longrun_api::serve(
+            listener,
+            longrun_api::router(state),
+            std::future::pending(),
+        ));
+        let mut app = Self {
+            base: format!("http://{address}"),
+            store,
+            http: reqwest::Client::new(),
+            task_queue,
+            temporal,
+            db,
+            worker: None,
+        };
+        if options.with_worker {
+            app.start_worker();
+        }
+        app
+    }
+
+    pub fn start_worker(&mut self) {
+        self.worker = Some(TestWorker::start(
+            self.db.url.clone(),
+            self.temporal.clone(),
+            self.task_queue.clone(),
+        ));
+    }
+
+    /// A workspace with an admin key and a `demo` agent (offline model, calculator).
+    pub async fn tenant(&self, slug: &str) -> (Workspace, String) {
+        let workspace = self
+            .store
+            .create_workspace(slug, slug, "pro")
+            .await
+            .unwrap();
+        let (_, key) = longrun_api::issue_api_key(&self.store, &workspace.id, "test", "admin")
+            .await
+            .unwrap();
+        let (status, body) = self
+            .request(
+                "POST",
+                "/v1/agents",
+                Some(&key),
+                Some(serde_json::json!({
+                    "name": "demo",
+                    "model": "offline/demo",
+                    "system_prompt": "Use the calculator.",
+                    "tools": ["calculator"],
+                })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        (workspace, key)
+    }
+
+    pub async fn request(
+        &self,
+        method: &str,
+        path: &str,
+        key: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut request = self
+            .http
+            .request(method.parse().unwrap(), format!("{}{path}", self.base));
+        if let Some(key) = key {
+            request = request.bearer_auth(key);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        (status, value)
+    }
+
+    pub async fn submit(&self, key: &str, input: &str) -> Value {
+        let (status, body) = self
+            .request(
+                "POST",
+                "/v1/runs",
+                Some(key),
+                Some(serde_json::json!({ "agent": "demo", "input": input })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+        body
+    }
+
+    /// Polls the run until it is terminal (or the deadline passes) and returns it.
+    pub async fn wait_for_run(&self, key: &str, run_id: &str, timeout: Duration) -> Value {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let (status, run) = self
+                .request("GET", &format!("/v1/runs/{run_id}"), Some(key), None)
+                .await;
+            assert_eq!(status, StatusCode::OK, "{run}");
+            let terminal = longrun_workflows::payloads::RunStatus::parse(
+                run["status"].as_str().unwrap_or_default(),
+            )
+            .is_some_and(|s| s.is_terminal());
+            if terminal {
+                return run;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "run {run_id} not finished after {timeout:?}: {run}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}

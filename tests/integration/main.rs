@@ -1,0 +1,11 @@
+//! Integration tests over real parts: a Temporal dev server, SQLite (and Postgres when
+//! `LONGRUN_TEST_DATABASE_URL` is set), the HTTP API on a real port, the worker.
+
+// Items of a test binary are public to its modules only.
+#![allow(unreachable_pub)]
+
+mod harness;
+
+mod api;
+mod processes;
+mod runs;

@@ -1,0 +1,339 @@
+//! The real binary: `longrun api` and `longrun worker` as separate processes, `longrun dev`
+//! from start to Ctrl-C and back, configuration errors, the admin CLI.
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+use crate::harness::{TestDb, temporal_address, temporal_settings};
+use crate::on_each_backend;
+use longrun_worker::dev_server::free_port;
+
+const BINARY: &str = env!("CARGO_BIN_EXE_longrun");
+const JWT_SECRET: &str = "test-secret-test-secret-test-secret-0123";
+
+/// A `longrun` command with a clean environment: only what the test sets.
+fn longrun(data_dir: &Path) -> Command {
+    let mut command = Command::new(BINARY);
+    for (key, _) in std::env::vars() {
+        if key.starts_with("LONGRUN_") || key.ends_with("_API_KEY") {
+            command.env_remove(key);
+        }
+    }
+    command
+        .env("LONGRUN_DATA_DIR", data_dir)
+        .env(
+            "LONGRUN_METRICS_LISTEN",
+            format!("127.0.0.1:{}", free_port().unwrap()),
+        )
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .kill_on_drop(true);
+    command
+}
+
+async fn output_of(mut command: Command) -> (i32, String, String) {
+    let output = command.output().await.unwrap();
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+fn secret_from(stdout: &str) -> String {
+    stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("API key (shown once): "))
+        .unwrap_or_else(|| panic!("no key printed: {stdout}"))
+        .trim()
+        .to_string()
+}
+
+async fn wait_until_ready(base: &str) {
+    let http = reqwest::Client::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(response) = http.get(format!("{base}/healthz")).send().await
+            && response.status() == StatusCode::OK
+        {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{base} never answered"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn signal(child: &Child, signal: Signal) {
+    kill(Pid::from_raw(child.id().unwrap() as i32), signal).unwrap();
+}
+
+async fn exit_code(child: &mut Child) -> i32 {
+    tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .expect("process did not exit")
+        .unwrap()
+        .code()
+        .unwrap_or(-1)
+}
+
+/// Pids of `temporal` processes whose command line mentions `needle`.
+fn temporal_processes_mentioning(needle: &str) -> Vec<u32> {
+    let mut pids = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        if cmdline.contains("start-dev") && cmdline.contains(needle) {
+            pids.push(pid);
+        }
+    }
+    pids
+}
+
+async fn wait_for_run(base: &str, key: &str, run_id: &str) -> Value {
+    let http = reqwest::Client::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let run: Value = http
+            .get(format!("{base}/v1/runs/{run_id}"))
+            .bearer_auth(key)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if !matches!(run["status"].as_str(), Some("queued" | "running")) {
+            return run;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "run never finished: {run}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+on_each_backend!(api_and_worker_processes_share_one_database);
+async fn api_and_worker_processes_share_one_database(db: TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let temporal = temporal_address();
+    let task_queue = format!("proc-{}", longrun_store::new_run_id());
+    let port = free_port().unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let configure = |command: &mut Command| {
+        command
+            .env("LONGRUN_DATABASE_URL", &db.url)
+            .env("LONGRUN_TEMPORAL_ADDRESS", &temporal)
+            .env("LONGRUN_TASK_QUEUE", &task_queue)
+            .env("LONGRUN_LISTEN", format!("127.0.0.1:{port}"))
+            .env("LONGRUN_JWT_SECRET", JWT_SECRET);
+    };
+
+    let mut migrate = longrun(dir.path());
+    configure(&mut migrate);
+    migrate.arg("migrate");
+    let (code, stdout, stderr) = output_of(migrate).await;
+    assert_eq!(code, 0, "{stdout}{stderr}");
+
+    let mut create = longrun(dir.path());
+    configure(&mut create);
+    create.args(["admin", "workspace", "create", "acme", "--tier", "starter"]);
+    let (code, stdout, stderr) = output_of(create).await;
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("tier starter"), "{stdout}");
+    let key = secret_from(&stdout);
+
+    let mut api = longrun(dir.path());
+    configure(&mut api);
+    let mut api = api.arg("api").stderr(Stdio::inherit()).spawn().unwrap();
+    let mut worker = longrun(dir.path());
+    configure(&mut worker);
+    let mut worker = worker
+        .arg("worker")
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    wait_until_ready(&base).await;
+
+    let http = reqwest::Client::new();
+    let created = http
+        .post(format!("{base}/v1/agents"))
+        .bearer_auth(&key)
+        .json(&json!({"name": "demo", "model": "offline/demo", "tools": [{"name": "calculator"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let submitted: Value = http
+        .post(format!("{base}/v1/runs"))
+        .bearer_auth(&key)
+        .json(&json!({"agent": "demo", "input": "What is 100 / 8?"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let run = wait_for_run(&base, &key, submitted["id"].as_str().unwrap()).await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(run["result"], "100 / 8 = 12.5.");
+
+    signal(&api, Signal::SIGTERM);
+    signal(&worker, Signal::SIGTERM);
+    assert_eq!(exit_code(&mut api).await, 0, "api exits cleanly on SIGTERM");
+    assert_eq!(
+        exit_code(&mut worker).await,
+        0,
+        "worker exits cleanly on SIGTERM"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dev_runs_the_demo_keeps_its_state_and_leaves_no_temporal_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    let temporal_port = free_port().unwrap();
+    let ui_port = free_port().unwrap();
+    let api_port = free_port().unwrap();
+    let start = |extra: &[&str]| {
+        let mut command = longrun(&data_dir);
+        command
+            .env("LONGRUN_LISTEN", format!("127.0.0.1:{api_port}"))
+            .arg("dev")
+            .args(["--temporal-port", &temporal_port.to_string()])
+            .args(["--ui-port", &ui_port.to_string()])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        command.spawn().unwrap()
+    };
+
+    let mut dev = start(&[]);
+    let mut lines = BufReader::new(dev.stdout.take().unwrap()).lines();
+    let mut transcript = String::new();
+    let outcome = tokio::time::timeout(Duration::from_secs(120), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            transcript.push_str(&line);
+            transcript.push('\n');
+            if line.starts_with("longrun dev keeps serving") {
+                return;
+            }
+        }
+    })
+    .await;
+    assert!(outcome.is_ok(), "no demo result in time:\n{transcript}");
+    assert!(
+        transcript.contains("Demo run succeeded: 12 * (3 + 4) = 84."),
+        "{transcript}"
+    );
+    let ui_link =
+        format!("Temporal UI: http://127.0.0.1:{ui_port}/namespaces/default/workflows/run-demo-");
+    assert!(transcript.contains(&ui_link), "{transcript}");
+    for kind in [
+        "run.started",
+        "llm.completed",
+        "tool.started",
+        "tool.completed",
+        "run.completed: succeeded",
+    ] {
+        assert!(
+            transcript.contains(kind),
+            "{kind} not printed:\n{transcript}"
+        );
+    }
+    let data_marker = data_dir.display().to_string();
+    assert_eq!(
+        temporal_processes_mentioning(&data_marker).len(),
+        1,
+        "dev runs one Temporal child"
+    );
+
+    signal(&dev, Signal::SIGINT);
+    assert_eq!(exit_code(&mut dev).await, 0);
+    assert!(
+        temporal_processes_mentioning(&data_marker).is_empty(),
+        "Ctrl-C left a temporal process behind"
+    );
+
+    // A second start keeps the workspace, the key, the run and its Temporal history.
+    let key = std::fs::read_to_string(data_dir.join("demo-api-key"))
+        .unwrap()
+        .trim()
+        .to_string();
+    let mut dev = start(&["--no-demo"]);
+    let base = format!("http://127.0.0.1:{api_port}");
+    wait_until_ready(&base).await;
+    let runs: Value = reqwest::Client::new()
+        .get(format!("{base}/v1/runs"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let runs = runs["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    assert_eq!(runs[0]["status"], "succeeded");
+    let workflow_id = runs[0]["workflow_id"].as_str().unwrap();
+    let client = longrun_worker::connect(
+        &temporal_settings(&format!("http://127.0.0.1:{temporal_port}")),
+        "test",
+    )
+    .await
+    .unwrap();
+    let count = client
+        .count_workflows(format!("WorkflowId = '{workflow_id}'"), Default::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        count.count(),
+        1,
+        "the Temporal history survived the restart"
+    );
+    signal(&dev, Signal::SIGTERM);
+    assert_eq!(exit_code(&mut dev).await, 0);
+    assert!(temporal_processes_mentioning(&data_marker).is_empty());
+}
+
+#[tokio::test]
+async fn bad_configuration_stops_with_the_variable_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        ("LONGRUN_LISTEN", "not-an-address"),
+        ("LONGRUN_DATABASE_URL", "mysql://root:pw@db/x"),
+        ("LONGRUN_TEMPORAL_ADDRESS", "127.0.0.1:7233"),
+        ("LONGRUN_SHUTDOWN_GRACE_S", "soon"),
+    ];
+    for (key, value) in cases {
+        let mut command = longrun(dir.path());
+        command.env(key, value).arg("migrate");
+        let (code, stdout, stderr) = output_of(command).await;
+        assert_eq!(code, 2, "{key}={value}: {stdout}{stderr}");
+        assert!(stderr.contains(key), "{key}: {stderr}");
+        assert!(!stderr.contains("pw@"), "a password leaked: {stderr}");
+    }
+    let mut command = longrun(dir.path());
+    command
+        .env("LONGRUN_TEMPORAL_ADDRESS", "http://127.0.0.1:1")
+        .arg("api");
+    let (code, _, stderr) = output_of(command).await;
+    assert_ne!(code, 0);
+    assert!(stderr.contains("LONGRUN_JWT_SECRET"), "{stderr}");
+}
