@@ -13,8 +13,6 @@ use longrun_store::{
     RunFinish, RunListFilter, Store, StoreError, UsageKind, hash_secret, new_run_id, now_ms,
 };
 
-use db::TestDb;
-
 /// Runs a test body once per available backend.
 macro_rules! on_each_backend {
     ($name:ident) => {
