@@ -32,6 +32,7 @@ pub(crate) fn init(format: LogFormat) -> Arc<dyn tracing::Subscriber + Send + Sy
             registry.with(
                 tracing_subscriber::fmt::layer()
                     .compact()
+                    .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
                     .with_writer(std::io::stderr),
             ),
         ),

@@ -1,7 +1,10 @@
 //! Model providers behind one call: `provider/model-name` picks the provider, the request and
 //! response are the workflow's provider-neutral conversation types.
 
+pub mod anthropic;
 pub mod offline;
+pub mod provider;
+pub mod sse;
 
 use longrun_workflows::payloads::{LlmRequest, LlmResponse};
 

@@ -1,0 +1,443 @@
+//! The Anthropic Messages API, streamed: `POST {base}/v1/messages` with `stream: true`.
+//! Text arrives as `text_delta`s, tool calls as `tool_use` blocks whose input is assembled
+//! from `input_json_delta`s, usage from `message_start` and `message_delta`.
+
+use std::collections::BTreeMap;
+
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::{Value, json};
+
+use longrun_workflows::payloads::{
+    ContentBlock, LlmResponse, Message, Role, StopReason, TokenUsage,
+};
+
+use super::provider::{
+    ProviderCall, ProviderError, error_from_response, excerpt, parse_event, read_stream,
+    transport_error,
+};
+
+pub const API_VERSION: &str = "2023-06-01";
+
+pub struct Anthropic {
+    pub base_url: String,
+    pub api_key: SecretString,
+}
+
+/// The request body: our conversation in Anthropic's shapes.
+pub fn request_body(call: &ProviderCall<'_>) -> Value {
+    let mut body = json!({
+        "model": call.model,
+        "max_tokens": call.max_tokens,
+        "messages": messages(call.messages),
+        "stream": true,
+    });
+    if !call.system.is_empty() {
+        body["system"] = json!(call.system);
+    }
+    if !call.tools.is_empty() {
+        body["tools"] = call
+            .tools
+            .iter()
+            .map(|t| json!({"name": t.name, "description": t.description, "input_schema": t.input_schema}))
+            .collect();
+    }
+    body
+}
+
+/// Consecutive messages of one role are merged: the API wants turns to alternate.
+fn messages(messages: &[Message]) -> Vec<Value> {
+    let mut out: Vec<(Role, Vec<Value>)> = Vec::new();
+    for message in messages {
+        let blocks = message.content.iter().map(|block| match block {
+            ContentBlock::Text { text } => json!({"type": "text", "text": text}),
+            ContentBlock::ToolUse { id, name, input } => {
+                json!({"type": "tool_use", "id": id, "name": name, "input": input})
+            }
+            ContentBlock::ToolResult { tool_use_id, content, is_error } => json!({
+                "type": "tool_result", "tool_use_id": tool_use_id, "content": content, "is_error": is_error
+            }),
+        });
+        match out.last_mut() {
+            Some((role, content)) if *role == message.role => content.extend(blocks),
+            _ => out.push((message.role, blocks.collect())),
+        }
+    }
+    out.into_iter()
+        .map(|(role, content)| {
+            let role = match role {
+                Role::User => "user",
+                Role::Assistant => "assistant",
+            };
+            json!({"role": role, "content": content})
+        })
+        .collect()
+}
+
+/// A block being assembled from the stream.
+enum Partial {
+    Text(String),
+    ToolUse {
+        id: String,
+        name: String,
+        json: String,
+    },
+    Other,
+}
+
+/// Assembles a streamed message. Separate from the transport so it can be tested (and fuzzed)
+/// on recorded streams.
+#[derive(Default)]
+pub struct StreamAssembler {
+    blocks: BTreeMap<u64, Partial>,
+    usage: TokenUsage,
+    stop_reason: Option<StopReason>,
+    done: bool,
+}
+
+impl StreamAssembler {
+    /// Handles one event; returns a text delta to forward, if any.
+    pub fn on_event(&mut self, kind: &str, data: &Value) -> Result<Option<String>, ProviderError> {
+        let bad = |reason: &str| ProviderError::BadResponse {
+            reason: format!("{kind}: {reason}"),
+            excerpt: excerpt(&data.to_string()),
+        };
+        match kind {
+            "message_start" => {
+                let usage = &data["message"]["usage"];
+                self.usage.input_tokens = usage["input_tokens"].as_u64().unwrap_or(0);
+                self.usage.output_tokens = usage["output_tokens"].as_u64().unwrap_or(0);
+                self.usage.cache_read_tokens =
+                    usage["cache_read_input_tokens"].as_u64().unwrap_or(0);
+                self.usage.cache_write_tokens =
+                    usage["cache_creation_input_tokens"].as_u64().unwrap_or(0);
+            }
+            "content_block_start" => {
+                let index = data["index"].as_u64().ok_or_else(|| bad("no index"))?;
+                let block = &data["content_block"];
+                let partial = match block["type"].as_str() {
+                    Some("text") => Partial::Text(block["text"].as_str().unwrap_or("").to_string()),
+                    Some("tool_use") => Partial::ToolUse {
+                        id: block["id"]
+                            .as_str()
+                            .ok_or_else(|| bad("tool_use without id"))?
+                            .to_string(),
+                        name: block["name"]
+                            .as_str()
+                            .ok_or_else(|| bad("tool_use without name"))?
+                            .to_string(),
+                        json: String::new(),
+                    },
+                    // Thinking and other block types are not part of the conversation we keep.
+                    _ => Partial::Other,
+                };
+                self.blocks.insert(index, partial);
+            }
+            "content_block_delta" => {
+                let index = data["index"].as_u64().ok_or_else(|| bad("no index"))?;
+                let delta = &data["delta"];
+                match (self.blocks.get_mut(&index), delta["type"].as_str()) {
+                    (Some(Partial::Text(text)), Some("text_delta")) => {
+                        let piece = delta["text"]
+                            .as_str()
+                            .ok_or_else(|| bad("text_delta without text"))?;
+                        text.push_str(piece);
+                        return Ok(Some(piece.to_string()));
+                    }
+                    (Some(Partial::ToolUse { json, .. }), Some("input_json_delta")) => {
+                        json.push_str(delta["partial_json"].as_str().unwrap_or(""));
+                    }
+                    (Some(_), _) => {}
+                    (None, _) => return Err(bad("delta for a block that was not started")),
+                }
+            }
+            "content_block_stop" => {}
+            "message_delta" => {
+                if let Some(reason) = data["delta"]["stop_reason"].as_str() {
+                    self.stop_reason = Some(match reason {
+                        "end_turn" | "pause_turn" => StopReason::EndTurn,
+                        "tool_use" => StopReason::ToolUse,
+                        "max_tokens" | "model_context_window_exceeded" => StopReason::MaxTokens,
+                        "stop_sequence" => StopReason::StopSequence,
+                        "refusal" => StopReason::Refusal,
+                        other => return Err(bad(&format!("unknown stop_reason {other:?}"))),
+                    });
+                }
+                let usage = &data["usage"];
+                if let Some(n) = usage["output_tokens"].as_u64() {
+                    self.usage.output_tokens = n;
+                }
+                if let Some(n) = usage["input_tokens"].as_u64() {
+                    self.usage.input_tokens = n;
+                }
+                if let Some(n) = usage["cache_read_input_tokens"].as_u64() {
+                    self.usage.cache_read_tokens = n;
+                }
+                if let Some(n) = usage["cache_creation_input_tokens"].as_u64() {
+                    self.usage.cache_write_tokens = n;
+                }
+            }
+            "message_stop" => self.done = true,
+            "ping" => {}
+            "error" => {
+                let kind = data["error"]["type"].as_str().unwrap_or("error");
+                let message = data["error"]["message"]
+                    .as_str()
+                    .unwrap_or("stream error")
+                    .to_string();
+                return Err(match kind {
+                    "overloaded_error" | "api_error" | "rate_limit_error" | "timeout_error" => {
+                        ProviderError::Retryable {
+                            message: format!("{kind}: {message}"),
+                            retry_after: None,
+                        }
+                    }
+                    _ => ProviderError::Rejected {
+                        status: 400,
+                        message: format!("{kind}: {message}"),
+                    },
+                });
+            }
+            // New event types are ignored, as the API's versioning policy asks.
+            _ => {}
+        }
+        Ok(None)
+    }
+
+    pub fn is_done(&self) -> bool {
+        self.done
+    }
+
+    /// The complete message, once `message_stop` arrived.
+    pub fn finish(self) -> Result<LlmResponse, ProviderError> {
+        if !self.done {
+            return Err(ProviderError::Retryable {
+                message: "the stream ended before message_stop".into(),
+                retry_after: None,
+            });
+        }
+        let stop_reason = self.stop_reason.ok_or_else(|| ProviderError::BadResponse {
+            reason: "no stop_reason in the stream".into(),
+            excerpt: String::new(),
+        })?;
+        let mut content = Vec::with_capacity(self.blocks.len());
+        for partial in self.blocks.into_values() {
+            match partial {
+                Partial::Text(text) if !text.is_empty() => {
+                    content.push(ContentBlock::Text { text })
+                }
+                Partial::ToolUse { id, name, json } => {
+                    let input = if json.trim().is_empty() {
+                        json!({})
+                    } else {
+                        serde_json::from_str(&json).map_err(|e| ProviderError::BadResponse {
+                            reason: format!("tool_use input is not JSON: {e}"),
+                            excerpt: excerpt(&json),
+                        })?
+                    };
+                    content.push(ContentBlock::ToolUse { id, name, input });
+                }
+                _ => {}
+            }
+        }
+        Ok(LlmResponse {
+            content,
+            stop_reason,
+            usage: self.usage,
+        })
+    }
+}
+
+impl Anthropic {
+    pub async fn call(
+        &self,
+        http: &reqwest::Client,
+        call: &ProviderCall<'_>,
+        on_delta: &mut (dyn FnMut(&str) + Send),
+    ) -> Result<LlmResponse, ProviderError> {
+        let response = http
+            .post(format!("{}/v1/messages", self.base_url))
+            .header("x-api-key", self.api_key.expose_secret())
+            .header("anthropic-version", API_VERSION)
+            .header("accept", "text/event-stream")
+            .json(&request_body(call))
+            .send()
+            .await
+            .map_err(transport_error)?;
+        if !response.status().is_success() {
+            return Err(error_from_response(response).await);
+        }
+        let mut assembler = StreamAssembler::default();
+        read_stream(response, |event| {
+            let data = parse_event(&event)?;
+            let kind = if event.event.is_empty() {
+                data["type"].as_str().unwrap_or("").to_string()
+            } else {
+                event.event.clone()
+            };
+            if let Some(delta) = assembler.on_event(&kind, &data)? {
+                on_delta(&delta);
+            }
+            Ok(assembler.is_done())
+        })
+        .await?;
+        assembler.finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn feed(events: &[(&str, Value)]) -> Result<(LlmResponse, String), ProviderError> {
+        let mut assembler = StreamAssembler::default();
+        let mut text = String::new();
+        for (kind, data) in events {
+            if let Some(delta) = assembler.on_event(kind, data)? {
+                text.push_str(&delta);
+            }
+        }
+        Ok((assembler.finish()?, text))
+    }
+
+    #[test]
+    fn assembles_text_and_tool_use_with_usage() {
+        let (response, deltas) = feed(&[
+            ("message_start", json!({"message": {"usage": {"input_tokens": 25, "output_tokens": 1, "cache_read_input_tokens": 3, "cache_creation_input_tokens": 2}}})),
+            ("content_block_start", json!({"index": 0, "content_block": {"type": "text", "text": ""}})),
+            ("content_block_delta", json!({"index": 0, "delta": {"type": "text_delta", "text": "Let me "}})),
+            ("content_block_delta", json!({"index": 0, "delta": {"type": "text_delta", "text": "check."}})),
+            ("content_block_stop", json!({"index": 0})),
+            ("content_block_start", json!({"index": 1, "content_block": {"type": "tool_use", "id": "toolu_1", "name": "calculator", "input": {}}})),
+            ("content_block_delta", json!({"index": 1, "delta": {"type": "input_json_delta", "partial_json": "{\"expres"}})),
+            ("content_block_delta", json!({"index": 1, "delta": {"type": "input_json_delta", "partial_json": "sion\": \"1+1\"}"}})),
+            ("content_block_stop", json!({"index": 1})),
+            ("message_delta", json!({"delta": {"stop_reason": "tool_use"}, "usage": {"output_tokens": 40}})),
+            ("message_stop", json!({})),
+        ])
+        .unwrap();
+        assert_eq!(deltas, "Let me check.");
+        assert_eq!(response.stop_reason, StopReason::ToolUse);
+        assert_eq!(
+            response.content,
+            vec![
+                ContentBlock::Text {
+                    text: "Let me check.".into()
+                },
+                ContentBlock::ToolUse {
+                    id: "toolu_1".into(),
+                    name: "calculator".into(),
+                    input: json!({"expression": "1+1"})
+                },
+            ]
+        );
+        assert_eq!(
+            response.usage,
+            TokenUsage {
+                input_tokens: 25,
+                output_tokens: 40,
+                cache_read_tokens: 3,
+                cache_write_tokens: 2
+            }
+        );
+    }
+
+    #[test]
+    fn every_stop_reason_is_mapped() {
+        for (reason, expected) in [
+            ("end_turn", StopReason::EndTurn),
+            ("tool_use", StopReason::ToolUse),
+            ("max_tokens", StopReason::MaxTokens),
+            ("stop_sequence", StopReason::StopSequence),
+            ("refusal", StopReason::Refusal),
+        ] {
+            let (response, _) = feed(&[
+                (
+                    "message_start",
+                    json!({"message": {"usage": {"input_tokens": 1}}}),
+                ),
+                (
+                    "message_delta",
+                    json!({"delta": {"stop_reason": reason}, "usage": {"output_tokens": 1}}),
+                ),
+                ("message_stop", json!({})),
+            ])
+            .unwrap();
+            assert_eq!(response.stop_reason, expected);
+        }
+    }
+
+    #[test]
+    fn broken_streams_are_classed() {
+        let truncated = feed(&[("message_start", json!({"message": {"usage": {}}}))]);
+        assert!(matches!(truncated, Err(ProviderError::Retryable { .. })));
+        let overloaded = feed(&[(
+            "error",
+            json!({"error": {"type": "overloaded_error", "message": "busy"}}),
+        )]);
+        assert!(matches!(overloaded, Err(ProviderError::Retryable { .. })));
+        let orphan = feed(&[(
+            "content_block_delta",
+            json!({"index": 3, "delta": {"type": "text_delta", "text": "x"}}),
+        )]);
+        assert!(matches!(orphan, Err(ProviderError::BadResponse { .. })));
+        let bad_json = feed(&[
+            (
+                "content_block_start",
+                json!({"index": 0, "content_block": {"type": "tool_use", "id": "t", "name": "n"}}),
+            ),
+            (
+                "content_block_delta",
+                json!({"index": 0, "delta": {"type": "input_json_delta", "partial_json": "{oops"}}),
+            ),
+            (
+                "message_delta",
+                json!({"delta": {"stop_reason": "tool_use"}}),
+            ),
+            ("message_stop", json!({})),
+        ]);
+        assert!(matches!(bad_json, Err(ProviderError::BadResponse { .. })));
+    }
+
+    #[test]
+    fn request_merges_turns_and_declares_tools() {
+        let messages = vec![
+            Message::user_text("hi"),
+            Message {
+                role: Role::Assistant,
+                content: vec![ContentBlock::ToolUse {
+                    id: "t1".into(),
+                    name: "calculator".into(),
+                    input: json!({"expression": "2"}),
+                }],
+            },
+            Message {
+                role: Role::User,
+                content: vec![ContentBlock::ToolResult {
+                    tool_use_id: "t1".into(),
+                    content: "2".into(),
+                    is_error: false,
+                }],
+            },
+            Message::user_text("and?"),
+        ];
+        let tools = vec![super::super::provider::ToolDeclaration {
+            name: "calculator".into(),
+            description: "d".into(),
+            input_schema: json!({"type": "object"}),
+        }];
+        let body = request_body(&ProviderCall {
+            model: "claude-x",
+            system: "sys",
+            messages: &messages,
+            tools: &tools,
+            max_tokens: 100,
+        });
+        assert_eq!(body["stream"], true);
+        assert_eq!(body["system"], "sys");
+        assert_eq!(body["tools"][0]["input_schema"]["type"], "object");
+        let turns = body["messages"].as_array().unwrap();
+        assert_eq!(turns.len(), 3, "{body}");
+        assert_eq!(turns[2]["content"][0]["type"], "tool_result");
+        assert_eq!(turns[2]["content"][1]["text"], "and?");
+    }
+}

@@ -1,0 +1,192 @@
+//! What every provider shares: the call it is given, the errors it can end with, how an HTTP
+//! error response is classed, and how a streamed response body is read.
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use serde_json::Value;
+
+use longrun_workflows::payloads::Message;
+
+use super::sse::{SseDecoder, SseEvent};
+
+/// A tool as declared to a model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolDeclaration {
+    pub name: String,
+    pub description: String,
+    pub input_schema: Value,
+}
+
+/// One model turn, provider-neutral.
+#[derive(Debug, Clone)]
+pub struct ProviderCall<'a> {
+    /// The model's name at the provider (without the `provider/` prefix).
+    pub model: &'a str,
+    pub system: &'a str,
+    pub messages: &'a [Message],
+    pub tools: &'a [ToolDeclaration],
+    pub max_tokens: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ProviderError {
+    /// Worth another attempt (429, 529, 5xx, timeouts, broken connections), not before
+    /// `retry_after` when the provider said so.
+    #[error("{message}")]
+    Retryable {
+        message: String,
+        retry_after: Option<Duration>,
+    },
+    /// The provider refused the request (400, 401, 403, 404, 413, 422): retrying is useless.
+    #[error("the provider rejected the request ({status}): {message}")]
+    Rejected { status: u16, message: String },
+    /// The response could not be understood; `excerpt` shows where.
+    #[error("the provider's response could not be parsed: {reason}")]
+    BadResponse { reason: String, excerpt: String },
+}
+
+/// Longest excerpt of a bad response kept for the run's events.
+const EXCERPT_BYTES: usize = 512;
+
+pub(crate) fn excerpt(text: &str) -> String {
+    let mut cut = text.len().min(EXCERPT_BYTES);
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    text[..cut].to_string()
+}
+
+/// `retry-after` (seconds or an HTTP date) or `retry-after-ms`, capped at ten minutes.
+pub(crate) fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let cap = Duration::from_secs(600);
+    if let Some(ms) = headers
+        .get("retry-after-ms")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|ms| ms.is_finite() && *ms >= 0.0)
+    {
+        return Some(Duration::from_secs_f64(ms / 1000.0).min(cap));
+    }
+    let value = headers.get("retry-after")?.to_str().ok()?.trim();
+    if let Ok(seconds) = value.parse::<f64>() {
+        return (seconds.is_finite() && seconds >= 0.0)
+            .then(|| Duration::from_secs_f64(seconds).min(cap));
+    }
+    let when = chrono::DateTime::parse_from_rfc2822(value).ok()?;
+    let wait = when.signed_duration_since(chrono::Utc::now());
+    Some(wait.to_std().unwrap_or(Duration::ZERO).min(cap))
+}
+
+/// Classes a non-success HTTP response, reading the provider's error message from the body.
+pub(crate) async fn error_from_response(response: reqwest::Response) -> ProviderError {
+    let status = response.status().as_u16();
+    let wait = retry_after(response.headers());
+    let body = response.text().await.unwrap_or_default();
+    let message = serde_json::from_str::<Value>(&body)
+        .ok()
+        .and_then(|v| {
+            v.pointer("/error/message")
+                .or_else(|| v.get("message"))
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        })
+        .unwrap_or_else(|| excerpt(body.trim()));
+    match status {
+        408 | 409 | 425 | 429 | 500..=599 => ProviderError::Retryable {
+            message: format!("the provider answered {status}: {message}"),
+            retry_after: wait,
+        },
+        _ => ProviderError::Rejected { status, message },
+    }
+}
+
+/// Transport failures (connect, timeouts, a dropped stream) are worth retrying.
+pub(crate) fn transport_error(err: reqwest::Error) -> ProviderError {
+    let what = if err.is_timeout() {
+        "the provider timed out"
+    } else if err.is_connect() {
+        "cannot connect to the provider"
+    } else {
+        "the connection to the provider failed"
+    };
+    ProviderError::Retryable {
+        message: what.to_string(),
+        retry_after: None,
+    }
+}
+
+/// Reads a streamed (SSE) response, handing each event to `on_event` until it returns
+/// `Ok(true)` (done) or the stream ends.
+pub(crate) async fn read_stream(
+    response: reqwest::Response,
+    mut on_event: impl FnMut(SseEvent) -> Result<bool, ProviderError>,
+) -> Result<(), ProviderError> {
+    let mut decoder = SseDecoder::new();
+    let mut body = response.bytes_stream();
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(transport_error)?;
+        let events = decoder
+            .push(&chunk)
+            .map_err(|e| ProviderError::BadResponse {
+                reason: e.to_string(),
+                excerpt: excerpt(&String::from_utf8_lossy(&chunk)),
+            })?;
+        for event in events {
+            if on_event(event)? {
+                return Ok(());
+            }
+        }
+    }
+    if let Some(event) = decoder.finish() {
+        on_event(event)?;
+    }
+    Ok(())
+}
+
+/// Parses one event's JSON, or says which event could not be parsed.
+pub(crate) fn parse_event(event: &SseEvent) -> Result<Value, ProviderError> {
+    serde_json::from_str(&event.data).map_err(|e| ProviderError::BadResponse {
+        reason: format!("event {:?} is not JSON: {e}", event.event),
+        excerpt: excerpt(&event.data),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::{HeaderMap, HeaderValue};
+
+    #[test]
+    fn retry_after_reads_seconds_dates_and_milliseconds() {
+        let mut headers = HeaderMap::new();
+        headers.insert("retry-after", HeaderValue::from_static("2"));
+        assert_eq!(retry_after(&headers), Some(Duration::from_secs(2)));
+        headers.insert("retry-after", HeaderValue::from_static("100000"));
+        assert_eq!(retry_after(&headers), Some(Duration::from_secs(600)));
+        let soon = (chrono::Utc::now() + chrono::Duration::seconds(30)).to_rfc2822();
+        headers.insert("retry-after", HeaderValue::from_str(&soon).unwrap());
+        let wait = retry_after(&headers).unwrap();
+        assert!(
+            wait > Duration::from_secs(25) && wait <= Duration::from_secs(30),
+            "{wait:?}"
+        );
+        headers.insert(
+            "retry-after",
+            HeaderValue::from_static("Sun, 06 Nov 1994 08:49:37 GMT"),
+        );
+        assert_eq!(retry_after(&headers), Some(Duration::ZERO));
+        headers.insert("retry-after", HeaderValue::from_static("soon"));
+        assert_eq!(retry_after(&headers), None);
+        headers.insert("retry-after-ms", HeaderValue::from_static("1500"));
+        assert_eq!(retry_after(&headers), Some(Duration::from_millis(1500)));
+    }
+
+    #[test]
+    fn excerpts_cut_on_char_boundaries() {
+        let text = "é".repeat(600);
+        let cut = excerpt(&text);
+        assert!(cut.len() <= EXCERPT_BYTES);
+        assert!(cut.chars().all(|c| c == 'é'));
+    }
+}

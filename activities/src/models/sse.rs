@@ -1,0 +1,158 @@
+//! A Server-Sent Events decoder for provider streams: bytes in, complete events out. It
+//! accepts `\n`, `\r\n` and `\r` line ends, joins multi-line `data:`, ignores comments, and
+//! refuses an event larger than a bound instead of buffering without limit.
+
+/// Largest single event accepted, in bytes.
+pub const MAX_EVENT_BYTES: usize = 4 * 1024 * 1024;
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SseEvent {
+    /// The `event:` field; empty when absent (the default "message" type).
+    pub event: String,
+    pub data: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("a stream event is larger than {MAX_EVENT_BYTES} bytes")]
+pub struct EventTooLarge;
+
+#[derive(Debug, Default)]
+pub struct SseDecoder {
+    line: Vec<u8>,
+    event: String,
+    data: String,
+    has_data: bool,
+    /// The last byte was `\r`: a following `\n` belongs to the same line end.
+    after_cr: bool,
+    size: usize,
+}
+
+impl SseDecoder {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Feeds bytes; returns the events they completed.
+    pub fn push(&mut self, bytes: &[u8]) -> Result<Vec<SseEvent>, EventTooLarge> {
+        let mut out = Vec::new();
+        for &byte in bytes {
+            if self.after_cr {
+                self.after_cr = false;
+                if byte == b'\n' {
+                    continue;
+                }
+            }
+            match byte {
+                b'\n' => self.end_line(&mut out),
+                b'\r' => {
+                    self.after_cr = true;
+                    self.end_line(&mut out);
+                }
+                _ => {
+                    self.line.push(byte);
+                    self.size += 1;
+                    if self.size > MAX_EVENT_BYTES {
+                        return Err(EventTooLarge);
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Ends the stream: an event not followed by a blank line is still delivered.
+    pub fn finish(&mut self) -> Option<SseEvent> {
+        let mut out = Vec::new();
+        if !self.line.is_empty() {
+            self.end_line(&mut out);
+        }
+        self.end_line(&mut out);
+        out.pop()
+    }
+
+    fn end_line(&mut self, out: &mut Vec<SseEvent>) {
+        if self.line.is_empty() {
+            if self.has_data || !self.event.is_empty() {
+                out.push(SseEvent {
+                    event: std::mem::take(&mut self.event),
+                    data: std::mem::take(&mut self.data),
+                });
+            }
+            self.has_data = false;
+            self.size = 0;
+            return;
+        }
+        let line = String::from_utf8_lossy(&self.line).into_owned();
+        self.line.clear();
+        if line.starts_with(':') {
+            return;
+        }
+        let (field, value) = match line.split_once(':') {
+            Some((field, value)) => (field, value.strip_prefix(' ').unwrap_or(value)),
+            None => (line.as_str(), ""),
+        };
+        match field {
+            "event" => self.event = value.to_string(),
+            "data" => {
+                if self.has_data {
+                    self.data.push('\n');
+                }
+                self.data.push_str(value);
+                self.has_data = true;
+            }
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decode_in_chunks(input: &[u8], chunk: usize) -> Vec<SseEvent> {
+        let mut decoder = SseDecoder::new();
+        let mut events = Vec::new();
+        for piece in input.chunks(chunk) {
+            events.extend(decoder.push(piece).unwrap());
+        }
+        events.extend(decoder.finish());
+        events
+    }
+
+    #[test]
+    fn decodes_events_whatever_the_chunking_and_line_ends() {
+        let input = b"event: message_start\ndata: {\"a\":1}\n\n: keep-alive\n\ndata: line1\r\ndata: line2\r\n\r\nevent: end\rdata: x\r\rdata: tail";
+        let expected = vec![
+            SseEvent {
+                event: "message_start".into(),
+                data: "{\"a\":1}".into(),
+            },
+            SseEvent {
+                event: "".into(),
+                data: "line1\nline2".into(),
+            },
+            SseEvent {
+                event: "end".into(),
+                data: "x".into(),
+            },
+            SseEvent {
+                event: "".into(),
+                data: "tail".into(),
+            },
+        ];
+        for chunk in 1..=input.len() {
+            assert_eq!(
+                decode_in_chunks(input, chunk),
+                expected,
+                "chunk size {chunk}"
+            );
+        }
+    }
+
+    #[test]
+    fn refuses_an_unbounded_event() {
+        let mut decoder = SseDecoder::new();
+        let big = vec![b'a'; MAX_EVENT_BYTES + 1];
+        assert_eq!(decoder.push(&big), Err(EventTooLarge));
+    }
+}
