@@ -94,6 +94,43 @@ const KEYS: &[Key] = &[
         env: "LONGRUN_DEFAULT_MAX_STEPS",
         default: Some("20"),
     },
+    // Seconds a model call may take, and how many attempts it gets.
+    Key {
+        toml: "llm_timeout_s",
+        env: "LONGRUN_LLM_TIMEOUT_S",
+        default: Some("300"),
+    },
+    Key {
+        toml: "llm_max_attempts",
+        env: "LONGRUN_LLM_MAX_ATTEMPTS",
+        default: Some("10"),
+    },
+    // Seconds without a heartbeat after which a model or tool call is presumed lost (a dead
+    // worker) and retried; cancellation reaches calls through heartbeats too.
+    Key {
+        toml: "heartbeat_timeout_s",
+        env: "LONGRUN_HEARTBEAT_TIMEOUT_S",
+        default: Some("30"),
+    },
+    // Seconds a gated tool call waits for a decision (then it is denied), and a question for
+    // human input (then the run ends with the answer it has).
+    Key {
+        toml: "approval_timeout_s",
+        env: "LONGRUN_APPROVAL_TIMEOUT_S",
+        default: Some("86400"),
+    },
+    Key {
+        toml: "input_timeout_s",
+        env: "LONGRUN_INPUT_TIMEOUT_S",
+        default: Some("86400"),
+    },
+    // Comma-separated CIDRs, IPs or host names that http_fetch and webhooks may reach even
+    // though they are private (loopback, 10/8, …).
+    Key {
+        toml: "http_fetch_allow",
+        env: "LONGRUN_HTTP_FETCH_ALLOW",
+        default: None,
+    },
     Key {
         toml: "anthropic_api_key",
         env: "ANTHROPIC_API_KEY",
@@ -136,7 +173,7 @@ pub(crate) enum LogFormat {
 
 /// The validated configuration.
 #[derive(Debug)]
-// Provider keys and Redis are validated now and wired in as their features land.
+// Redis is validated now and wired in with rate limiting.
 #[allow(dead_code)]
 pub(crate) struct Config {
     pub(crate) listen: SocketAddr,
@@ -152,6 +189,12 @@ pub(crate) struct Config {
     pub(crate) log_format: LogFormat,
     pub(crate) shutdown_grace: Duration,
     pub(crate) default_max_steps: u32,
+    pub(crate) llm_timeout_s: u64,
+    pub(crate) llm_max_attempts: u32,
+    pub(crate) heartbeat_timeout_s: u64,
+    pub(crate) approval_timeout_s: u64,
+    pub(crate) input_timeout_s: u64,
+    pub(crate) http_fetch_allow: Vec<longrun_activities::tools::http_fetch::AllowRule>,
     pub(crate) anthropic_api_key: Option<SecretString>,
     pub(crate) anthropic_base_url: String,
     pub(crate) openai_api_key: Option<SecretString>,
@@ -373,6 +416,16 @@ impl Layers {
                 self.number("LONGRUN_SHUTDOWN_GRACE_S", 0u64..=3600)?,
             ),
             default_max_steps: self.number("LONGRUN_DEFAULT_MAX_STEPS", 1u32..=200)?,
+            llm_timeout_s: self.number("LONGRUN_LLM_TIMEOUT_S", 1u64..=86_400)?,
+            llm_max_attempts: self.number("LONGRUN_LLM_MAX_ATTEMPTS", 1u32..=100)?,
+            heartbeat_timeout_s: self.number("LONGRUN_HEARTBEAT_TIMEOUT_S", 1u64..=3600)?,
+            approval_timeout_s: self.number("LONGRUN_APPROVAL_TIMEOUT_S", 1u64..=30 * 86_400)?,
+            input_timeout_s: self.number("LONGRUN_INPUT_TIMEOUT_S", 1u64..=30 * 86_400)?,
+            http_fetch_allow: match self.string("LONGRUN_HTTP_FETCH_ALLOW") {
+                Some(text) => longrun_activities::tools::http_fetch::parse_allowlist(&text)
+                    .map_err(|e| self.invalid("LONGRUN_HTTP_FETCH_ALLOW", e))?,
+                None => Vec::new(),
+            },
             anthropic_api_key: self.string("ANTHROPIC_API_KEY").map(SecretString::from),
             anthropic_base_url: self
                 .url("LONGRUN_ANTHROPIC_BASE_URL", &["http", "https"])?

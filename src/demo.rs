@@ -58,7 +58,7 @@ pub(crate) async fn seed(store: &Store, data_dir: &Path) -> anyhow::Result<Strin
                     name: AGENT,
                     model: "offline/demo",
                     system_prompt: "You are a helpful assistant. Use the calculator for arithmetic.",
-                    tools: r#"[{"name":"calculator","requires_approval":false}]"#,
+                    tools: r#"[{"name":"calculator","requires_approval":false,"kind":"builtin"}]"#,
                     limits: "{}",
                 },
             )

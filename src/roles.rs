@@ -11,7 +11,9 @@ use prometheus::Registry;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use longrun_activities::{AgentActivities, ModelRouter};
+use longrun_activities::{
+    ActivitySettings, AgentActivities, ModelRouter, ProviderEndpoint, ProviderSettings,
+};
 use longrun_api::metrics::ApiMetrics;
 use longrun_api::scheduler::Scheduler;
 use longrun_api::{ApiSettings, AppState};
@@ -86,8 +88,36 @@ fn temporal_settings(config: &Config, address: String) -> TemporalSettings {
 fn api_settings(config: &Config) -> ApiSettings {
     ApiSettings {
         default_max_steps: config.default_max_steps,
-        tuning: ActivityTuning::default(),
+        tuning: ActivityTuning {
+            llm_timeout_s: config.llm_timeout_s,
+            llm_max_attempts: config.llm_max_attempts,
+            llm_heartbeat_s: config.heartbeat_timeout_s,
+            tool_heartbeat_s: config.heartbeat_timeout_s,
+            approval_timeout_s: config.approval_timeout_s,
+            input_timeout_s: config.input_timeout_s,
+            ..ActivityTuning::default()
+        },
     }
+}
+
+fn provider_settings(config: &Config) -> ProviderSettings {
+    let endpoint = |key: &Option<secrecy::SecretString>, base_url: &str| {
+        key.as_ref().map(|api_key| ProviderEndpoint {
+            base_url: base_url.to_string(),
+            api_key: api_key.clone(),
+        })
+    };
+    ProviderSettings {
+        anthropic: endpoint(&config.anthropic_api_key, &config.anthropic_base_url),
+        openai: endpoint(&config.openai_api_key, &config.openai_base_url),
+        ..ProviderSettings::default()
+    }
+}
+
+fn activity_settings(config: &Config) -> ActivitySettings {
+    let mut settings = ActivitySettings::new(&config.data_dir);
+    settings.http_fetch.allow = config.http_fetch_allow.clone();
+    settings
 }
 
 async fn bind_api(config: &Config) -> anyhow::Result<TcpListener> {
@@ -108,7 +138,12 @@ pub(crate) async fn api(config: Config) -> anyhow::Result<()> {
         .clone()
         .unwrap_or_else(|| "http://127.0.0.1:7233".into());
     let store = open_store(&config).await?;
+    let _listener = store
+        .listen_for_events()
+        .await
+        .context("cannot LISTEN for run events")?;
     let registry = Registry::new();
+    let shutdown = shutdown_signal();
     let state = AppState {
         store: store.clone(),
         scheduler: Arc::new(Scheduler::new(
@@ -118,8 +153,8 @@ pub(crate) async fn api(config: Config) -> anyhow::Result<()> {
         )),
         settings: Arc::new(api_settings(&config)),
         metrics: ApiMetrics::register(&registry)?,
+        shutdown: shutdown.clone(),
     };
-    let shutdown = shutdown_signal();
     let listener = bind_api(&config).await?;
     let metrics = tokio::spawn(telemetry::serve_metrics(
         config.metrics_listen,
@@ -181,7 +216,10 @@ fn build_worker(
     subscriber: Arc<dyn tracing::Subscriber + Send + Sync>,
 ) -> anyhow::Result<(temporalio_sdk::Runtime, temporalio_sdk::Worker)> {
     let runtime = longrun_worker::runtime(Some(subscriber))?;
-    let activities = AgentActivities::new(store, ModelRouter::new());
+    let models = ModelRouter::new(provider_settings(config))
+        .context("cannot build the HTTP client for model providers")?;
+    let activities = AgentActivities::new(store, models, activity_settings(config))
+        .context("cannot build the HTTP client for tools")?;
     let worker = longrun_worker::build(
         &runtime,
         client,
@@ -345,6 +383,7 @@ async fn dev_with_temporal(
         )),
         settings: Arc::new(api_settings(config)),
         metrics: ApiMetrics::register(&registry)?,
+        shutdown: shutdown.clone(),
     };
     let listener = bind_api(config).await?;
     let api_address = listener.local_addr()?;

@@ -9,9 +9,12 @@
 //! - tool output reaches the model only as a tool result, capped in size.
 
 mod agent;
+mod delivery;
 mod errors;
+mod metering;
 pub mod models;
 pub mod tools;
 
-pub use agent::AgentActivities;
-pub use models::ModelRouter;
+pub use agent::{ActivitySettings, AgentActivities};
+pub use delivery::new_webhook_secret;
+pub use models::{ModelRouter, ProviderEndpoint, ProviderSettings};

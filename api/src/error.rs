@@ -76,6 +76,13 @@ impl ApiError {
         }
     }
 
+    pub fn run_finished(status: &str) -> Self {
+        ApiError::Conflict {
+            code: "run_finished",
+            message: format!("the run has already finished ({status})"),
+        }
+    }
+
     pub fn run_not_found() -> Self {
         ApiError::NotFound {
             code: "run_not_found",

@@ -84,6 +84,8 @@ pub struct AppState {
     pub scheduler: Arc<Scheduler>,
     pub settings: Arc<ApiSettings>,
     pub metrics: ApiMetrics,
+    /// Becomes `true` when the server shuts down: long-lived responses (SSE) end then.
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
 }
 
 /// The whole API as a router, ready for `axum::serve` or for tests' `oneshot`.
@@ -99,6 +101,12 @@ pub fn router(state: AppState) -> Router {
             post(routes::runs::create).get(routes::runs::list),
         )
         .route("/v1/runs/{id}", get(routes::runs::get))
+        .route("/v1/runs/{id}/events", get(routes::events::stream))
+        .route("/v1/runs/{id}/cancel", post(routes::runs::cancel))
+        .route("/v1/runs/{id}/messages", post(routes::runs::message))
+        .route("/v1/runs/{id}/complete", post(routes::runs::complete))
+        .route("/v1/runs/{id}/approvals", post(routes::runs::approve))
+        .route("/v1/workspace", get(routes::workspace::get))
         .route("/healthz", get(routes::health::healthz))
         .route("/readyz", get(routes::health::readyz))
         .fallback(not_found)

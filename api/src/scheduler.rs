@@ -3,16 +3,19 @@
 
 use std::time::Duration;
 
-use temporalio_client::errors::WorkflowStartError;
+use temporalio_client::errors::{
+    WorkflowInteractionError, WorkflowStartError, WorkflowUpdateError,
+};
 use temporalio_client::{
-    Client, Priority, WorkflowIdConflictPolicy, WorkflowIdReusePolicy, WorkflowStartOptions,
+    Client, Priority, WorkflowCancelOptions, WorkflowExecuteUpdateOptions,
+    WorkflowIdConflictPolicy, WorkflowIdReusePolicy, WorkflowSignalOptions, WorkflowStartOptions,
 };
 use temporalio_common::search_attributes::SearchAttributes;
 use tokio::sync::OnceCell;
 
 use longrun_worker::TemporalSettings;
 use longrun_workflows::AgentRunWorkflow;
-use longrun_workflows::payloads::RunInput;
+use longrun_workflows::payloads::{ApprovalDecision, HumanMessage, RunInput};
 use longrun_workflows::search;
 
 use crate::error::ApiError;
@@ -20,6 +23,23 @@ use crate::tiers::Tier;
 
 /// How long a submission waits for Temporal before answering 503.
 const START_TIMEOUT: Duration = Duration::from_secs(5);
+/// An update waits for a worker to run the handler: allow for a busy one.
+const UPDATE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Maps the outcome of a signal or cancel: a closed workflow is a finished run.
+fn interaction(
+    outcome: Result<Result<(), WorkflowInteractionError>, tokio::time::error::Elapsed>,
+) -> Result<(), ApiError> {
+    match outcome {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(WorkflowInteractionError::NotFound(_))) => Err(ApiError::run_finished("closed")),
+        Ok(Err(err)) => {
+            tracing::warn!(error = %err, "workflow interaction failed");
+            Err(ApiError::SchedulerUnavailable)
+        }
+        Err(_) => Err(ApiError::SchedulerUnavailable),
+    }
+}
 
 pub struct Scheduler {
     temporal: TemporalSettings,
@@ -123,6 +143,92 @@ impl Scheduler {
                 Err(ApiError::SchedulerUnavailable)
             }
             Err(other) => Err(ApiError::Internal(other.to_string())),
+        }
+    }
+
+    async fn handle(
+        &self,
+        workflow_id: &str,
+    ) -> Result<temporalio_client::WorkflowHandle<Client, AgentRunWorkflow>, ApiError> {
+        let client = tokio::time::timeout(START_TIMEOUT, self.client())
+            .await
+            .map_err(|_| ApiError::SchedulerUnavailable)??;
+        Ok(client.get_workflow_handle::<AgentRunWorkflow>(workflow_id.to_string()))
+    }
+
+    /// Requests cancellation of a run's workflow.
+    pub async fn cancel(&self, workflow_id: &str) -> Result<(), ApiError> {
+        let handle = self.handle(workflow_id).await?;
+        let options = WorkflowCancelOptions::builder()
+            .reason("cancelled through the API".to_string())
+            .build();
+        interaction(tokio::time::timeout(START_TIMEOUT, handle.cancel(options)).await)
+    }
+
+    /// Signals human input to a run.
+    pub async fn send_message(
+        &self,
+        workflow_id: &str,
+        message: HumanMessage,
+    ) -> Result<(), ApiError> {
+        let handle = self.handle(workflow_id).await?;
+        interaction(
+            tokio::time::timeout(
+                START_TIMEOUT,
+                handle.signal(
+                    AgentRunWorkflow::message,
+                    message,
+                    WorkflowSignalOptions::default(),
+                ),
+            )
+            .await,
+        )
+    }
+
+    /// Signals a run waiting for input to end with the answer it has.
+    pub async fn complete(&self, workflow_id: &str) -> Result<(), ApiError> {
+        let handle = self.handle(workflow_id).await?;
+        interaction(
+            tokio::time::timeout(
+                START_TIMEOUT,
+                handle.signal(
+                    AgentRunWorkflow::complete,
+                    (),
+                    WorkflowSignalOptions::default(),
+                ),
+            )
+            .await,
+        )
+    }
+
+    /// Delivers an approval decision (an update: the workflow's validator may refuse it).
+    pub async fn decide(
+        &self,
+        workflow_id: &str,
+        decision: ApprovalDecision,
+    ) -> Result<bool, ApiError> {
+        let handle = self.handle(workflow_id).await?;
+        let outcome = tokio::time::timeout(
+            UPDATE_TIMEOUT,
+            handle.execute_update(
+                AgentRunWorkflow::decide,
+                decision,
+                WorkflowExecuteUpdateOptions::default(),
+            ),
+        )
+        .await
+        .map_err(|_| ApiError::SchedulerUnavailable)?;
+        match outcome {
+            Ok(approved) => Ok(approved),
+            Err(WorkflowUpdateError::Failed(failure)) => Err(ApiError::Conflict {
+                code: "approval_conflict",
+                message: failure.message.clone(),
+            }),
+            Err(WorkflowUpdateError::NotFound(_)) => Err(ApiError::run_finished("closed")),
+            Err(other) => {
+                tracing::warn!(error = %other, "approval update failed");
+                Err(ApiError::SchedulerUnavailable)
+            }
         }
     }
 

@@ -7,7 +7,7 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::{Result, Store, StoreError, now_ms};
+use crate::{Backend, Result, Store, StoreError, now_ms};
 
 #[derive(Debug, Clone)]
 pub struct NewEvent<'a> {
@@ -29,8 +29,9 @@ pub struct RunEvent {
     pub created_at: i64,
 }
 
-/// An event as seen by live subscribers. Stored events carry their sequence number; ephemeral
-/// ones (streaming text deltas) have none.
+/// An event as seen by live subscribers. Stored events carry their sequence number (and no
+/// data: subscribers read them from the table); ephemeral ones (streaming text deltas) carry
+/// their data and no sequence number.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LiveEvent {
     pub workspace_id: String,
@@ -102,14 +103,23 @@ impl Store {
         .bind(event.created_at)
         .execute(&mut *tx)
         .await?;
-        tx.commit().await?;
-        self.publish_ephemeral(LiveEvent {
+        let live = LiveEvent {
             workspace_id: new.workspace_id.to_string(),
             run_id: event.run_id.clone(),
             seq: Some(event.seq),
             kind: event.kind.clone(),
-            data: event.data.clone(),
-        });
+            data: String::new(),
+        };
+        if self.backend == Backend::Postgres {
+            // Delivered on commit, and only if the transaction commits.
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(crate::live::CHANNEL)
+                .bind(crate::live::notify_payload(&live))
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        self.publish_stored(live);
         Ok(event)
     }
 

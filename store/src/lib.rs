@@ -12,6 +12,8 @@ mod agents;
 mod api_keys;
 mod events;
 mod ids;
+mod live;
+mod messages;
 mod migrate;
 mod runs;
 mod usage;
@@ -21,7 +23,8 @@ pub use agents::{Agent, NewAgent};
 pub use api_keys::{ApiKey, AuthenticatedKey, NewApiKey, hash_secret};
 pub use events::{LiveEvent, NewEvent, RunEvent};
 pub use ids::{new_id, new_run_id};
-pub use migrate::MigrationReport;
+pub use messages::{NewMessage, StoredMessage};
+pub use migrate::{MigrationReport, latest_migration_version};
 pub use runs::{
     InsertRunOutcome, NewRun, Run, RunFinish, RunListFilter, RunUsage, TERMINAL_STATUSES,
 };
@@ -91,13 +94,16 @@ impl Default for StoreOptions {
     }
 }
 
-/// The store: a pool plus the in-process channel that carries freshly written run events to
-/// live subscribers in the same process.
+/// The store: a pool plus the channel that carries freshly written run events to live
+/// subscribers. On SQLite the channel is fed by this process's own writes; on Postgres by
+/// `LISTEN` (see [`Store::listen_for_events`]), so writers in other processes reach it too.
 #[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
     live: broadcast::Sender<LiveEvent>,
+    /// The connection URL, kept for the Postgres `LISTEN` connection.
+    url: std::sync::Arc<str>,
 }
 
 impl std::fmt::Debug for Store {
@@ -143,6 +149,7 @@ impl Store {
             pool,
             backend,
             live,
+            url: url.into(),
         })
     }
 
@@ -160,15 +167,10 @@ impl Store {
         self.pool.close().await;
     }
 
-    /// Subscribes to run events written by this process (see [`LiveEvent`]).
+    /// Subscribes to freshly written run events (see [`LiveEvent`]). Deliveries are hints:
+    /// a subscriber that lags or misses one reads the stored events from the database.
     pub fn subscribe_live(&self) -> broadcast::Receiver<LiveEvent> {
         self.live.subscribe()
-    }
-
-    /// Publishes an event that is not stored (a streaming text delta) to live subscribers.
-    pub fn publish_ephemeral(&self, event: LiveEvent) {
-        // No subscriber is not an error: nobody is watching.
-        let _ = self.live.send(event);
     }
 }
 

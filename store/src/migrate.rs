@@ -16,18 +16,31 @@ struct Migration {
     postgres: &'static str,
 }
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "initial",
-    sqlite: include_str!("../../migrations/sqlite/0001_initial.sql"),
-    postgres: include_str!("../../migrations/postgres/0001_initial.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "initial",
+        sqlite: include_str!("../../migrations/sqlite/0001_initial.sql"),
+        postgres: include_str!("../../migrations/postgres/0001_initial.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "conversations",
+        sqlite: include_str!("../../migrations/sqlite/0002_conversations.sql"),
+        postgres: include_str!("../../migrations/postgres/0002_conversations.sql"),
+    },
+];
 
 /// What [`Store::migrate`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MigrationReport {
     pub applied: Vec<i64>,
     pub current_version: i64,
+}
+
+/// The version the code expects the database to be at.
+pub fn latest_migration_version() -> i64 {
+    MIGRATIONS.last().map(|m| m.version).unwrap_or(0)
 }
 
 // An arbitrary constant shared by every longrun process: the advisory lock's key.

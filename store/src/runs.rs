@@ -47,6 +47,8 @@ pub struct Run {
     pub idempotency_key: Option<String>,
     pub request_hash: Option<String>,
     pub workflow_id: String,
+    /// Where the finished run is POSTed, if the client asked.
+    pub webhook_url: Option<String>,
     pub step: i64,
     pub usage: RunUsage,
     pub created_at: i64,
@@ -66,6 +68,7 @@ pub struct NewRun<'a> {
     /// Hash of the request body, so a reused idempotency key with another body is detected.
     pub request_hash: Option<&'a str>,
     pub workflow_id: &'a str,
+    pub webhook_url: Option<&'a str>,
 }
 
 #[derive(Debug, Clone)]
@@ -93,7 +96,7 @@ pub struct RunFinish<'a> {
 }
 
 const COLUMNS: &str = "id, workspace_id, agent_name, status, input, metadata, result, error_code, \
-    error_message, idempotency_key, request_hash, workflow_id, step, input_tokens, output_tokens, \
+    error_message, idempotency_key, request_hash, workflow_id, webhook_url, step, input_tokens, output_tokens, \
     cache_read_tokens, cache_write_tokens, tool_calls, agent_ms, cost_micro_usd, created_at, \
     started_at, finished_at, updated_at";
 
@@ -112,6 +115,7 @@ impl Run {
             idempotency_key: row.try_get("idempotency_key")?,
             request_hash: row.try_get("request_hash")?,
             workflow_id: row.try_get("workflow_id")?,
+            webhook_url: row.try_get("webhook_url")?,
             step: row.try_get("step")?,
             usage: RunUsage {
                 input_tokens: row.try_get("input_tokens")?,
@@ -141,8 +145,8 @@ impl Store {
         let now = now_ms();
         let inserted = sqlx::query(
             "INSERT INTO runs (id, workspace_id, agent_name, status, input, metadata, \
-                 idempotency_key, request_hash, workflow_id, created_at, updated_at) \
-             VALUES ($1, $2, $3, 'queued', $4, $5, $6, $7, $8, $9, $9) \
+                 idempotency_key, request_hash, workflow_id, webhook_url, created_at, updated_at) \
+             VALUES ($1, $2, $3, 'queued', $4, $5, $6, $7, $8, $10, $9, $9) \
              ON CONFLICT (workspace_id, idempotency_key) DO NOTHING",
         )
         .bind(new.id)
@@ -154,6 +158,7 @@ impl Store {
         .bind(new.request_hash)
         .bind(new.workflow_id)
         .bind(now)
+        .bind(new.webhook_url)
         .execute(&self.pool)
         .await?
         .rows_affected();

@@ -64,6 +64,21 @@ impl Store {
         row.as_ref().map(Workspace::from_row).transpose()
     }
 
+    /// The workspace's webhook signing secret, set to `candidate` the first time it is asked
+    /// for. Webhooks are signed with it (HMAC), so it is kept, not hashed.
+    pub async fn webhook_secret(&self, workspace_id: &str, candidate: &str) -> Result<String> {
+        let row = sqlx::query(
+            "UPDATE workspaces SET webhook_secret = COALESCE(webhook_secret, $1) \
+             WHERE id = $2 RETURNING webhook_secret",
+        )
+        .bind(candidate)
+        .bind(workspace_id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NotFound("workspace"))?;
+        Ok(row.try_get(0)?)
+    }
+
     pub async fn workspace(&self, workspace_id: &str) -> Result<Option<Workspace>> {
         let row = sqlx::query(&format!("SELECT {COLUMNS} FROM workspaces WHERE id = $1"))
             .bind(workspace_id)

@@ -390,6 +390,7 @@ async fn an_unreachable_scheduler_answers_503_and_leaves_no_run() {
         Options {
             with_worker: false,
             api_temporal: Some(format!("http://127.0.0.1:{closed_port}")),
+            ..Default::default()
         },
     )
     .await;

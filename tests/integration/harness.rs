@@ -11,13 +11,14 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use tokio::sync::oneshot;
 
-use longrun_activities::{AgentActivities, ModelRouter};
+use longrun_activities::{ActivitySettings, AgentActivities, ModelRouter, ProviderSettings};
 use longrun_api::metrics::ApiMetrics;
 use longrun_api::scheduler::Scheduler;
 use longrun_api::{ApiSettings, AppState};
 use longrun_store::{Store, StoreOptions, Workspace};
 use longrun_worker::dev_server::{self, DevServer, DevServerOptions};
 use longrun_worker::{TemporalSettings, WorkerSettings};
+use longrun_workflows::payloads::ActivityTuning;
 
 pub const NAMESPACE: &str = "default";
 
@@ -147,6 +148,19 @@ macro_rules! on_each_backend {
     };
 }
 
+/// What a test worker runs with.
+#[derive(Clone)]
+pub struct WorkerSetup {
+    /// The API's store: the worker keeps a pool of its own but shares its live channel, as
+    /// `longrun dev` does.
+    pub api_store: Store,
+    pub database_url: String,
+    pub temporal: String,
+    pub task_queue: String,
+    pub providers: ProviderSettings,
+    pub activities: ActivitySettings,
+}
+
 /// A worker on a thread of its own, with its own runtime, pool and Temporal client, like a
 /// separate process that can be stopped and started.
 pub struct TestWorker {
@@ -155,7 +169,15 @@ pub struct TestWorker {
 }
 
 impl TestWorker {
-    pub fn start(database_url: String, temporal: String, task_queue: String) -> Self {
+    pub fn start(setup: WorkerSetup) -> Self {
+        let WorkerSetup {
+            api_store,
+            database_url,
+            temporal,
+            task_queue,
+            providers,
+            activities,
+        } = setup;
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let (ready_tx, ready_rx) = std::sync::mpsc::channel::<()>();
         let thread = std::thread::spawn(move || {
@@ -167,7 +189,8 @@ impl TestWorker {
             runtime.block_on(async move {
                 let store = Store::connect(&database_url, &StoreOptions::default())
                     .await
-                    .unwrap();
+                    .unwrap()
+                    .sharing_live_events_with(&api_store);
                 let client = longrun_worker::connect(&temporal_settings(&temporal), "test-worker")
                     .await
                     .unwrap();
@@ -179,7 +202,8 @@ impl TestWorker {
                         task_queue,
                         shutdown_grace: Duration::from_secs(5),
                     },
-                    AgentActivities::new(store, ModelRouter::new()),
+                    AgentActivities::new(store, ModelRouter::new(providers).unwrap(), activities)
+                        .unwrap(),
                 )
                 .unwrap();
                 let shutdown = worker.shutdown_handle();
@@ -222,16 +246,24 @@ pub struct TestApp {
     pub base: String,
     pub store: Store,
     pub http: reqwest::Client,
-    pub task_queue: String,
     pub temporal: String,
-    pub db: TestDb,
     pub worker: Option<TestWorker>,
+    pub setup: WorkerSetup,
+    // Held for their lifetime: the database file and the sandboxes live in them.
+    _db: TestDb,
+    _data_dir: tempfile::TempDir,
+    _shutdown: tokio::sync::watch::Sender<bool>,
 }
 
 pub struct Options {
     pub with_worker: bool,
     /// Temporal address the API uses (an unreachable one tests 503s).
     pub api_temporal: Option<String>,
+    /// Timeouts handed to every run: short, so tests about waits and crashes are quick.
+    pub tuning: ActivityTuning,
+    pub providers: ProviderSettings,
+    /// `LONGRUN_HTTP_FETCH_ALLOW` of the worker (loopback fakes need it).
+    pub allow: &'static str,
 }
 
 impl Default for Options {
@@ -239,6 +271,16 @@ impl Default for Options {
         Self {
             with_worker: true,
             api_temporal: None,
+            tuning: ActivityTuning {
+                llm_max_attempts: 5,
+                llm_heartbeat_s: 2,
+                tool_heartbeat_s: 2,
+                approval_timeout_s: 60,
+                input_timeout_s: 60,
+                ..ActivityTuning::default()
+            },
+            providers: ProviderSettings::default(),
+            allow: "",
         }
     }
 }
@@ -253,6 +295,8 @@ impl TestApp {
         let store = db.open().await;
         let task_queue = format!("test-{}", longrun_store::new_run_id());
         let api_temporal = options.api_temporal.unwrap_or_else(|| temporal.clone());
+        let _listener = store.listen_for_events().await.unwrap();
+        let (shutdown_tx, shutdown) = tokio::sync::watch::channel(false);
         let state = AppState {
             store: store.clone(),
             scheduler: Arc::new(Scheduler::new(
@@ -260,8 +304,12 @@ impl TestApp {
                 task_queue.clone(),
                 "http://ui.test".into(),
             )),
-            settings: Arc::new(ApiSettings::default()),
+            settings: Arc::new(ApiSettings {
+                tuning: options.tuning.clone(),
+                ..ApiSettings::default()
+            }),
             metrics: ApiMetrics::register(&Registry::new()).unwrap(),
+            shutdown,
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address: SocketAddr = listener.local_addr().unwrap();
@@ -270,14 +318,28 @@ impl TestApp {
             longrun_api::router(state),
             std::future::pending(),
         ));
+        let data_dir = tempfile::tempdir().unwrap();
+        let mut activities = ActivitySettings::new(data_dir.path());
+        activities.http_fetch.allow =
+            longrun_activities::tools::http_fetch::parse_allowlist(options.allow).unwrap();
+        let setup = WorkerSetup {
+            api_store: store.clone(),
+            database_url: db.url.clone(),
+            temporal: temporal.clone(),
+            task_queue: task_queue.clone(),
+            providers: options.providers,
+            activities,
+        };
         let mut app = Self {
             base: format!("http://{address}"),
             store,
             http: reqwest::Client::new(),
-            task_queue,
             temporal,
-            db,
             worker: None,
+            setup,
+            _db: db,
+            _data_dir: data_dir,
+            _shutdown: shutdown_tx,
         };
         if options.with_worker {
             app.start_worker();
@@ -286,11 +348,7 @@ impl TestApp {
     }
 
     pub fn start_worker(&mut self) {
-        self.worker = Some(TestWorker::start(
-            self.db.url.clone(),
-            self.temporal.clone(),
-            self.task_queue.clone(),
-        ));
+        self.worker = Some(TestWorker::start(self.setup.clone()));
     }
 
     /// A workspace with an admin key and a `demo` agent (offline model, calculator).
@@ -377,5 +435,110 @@ impl TestApp {
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+}
+
+/// A Server-Sent Events reader over a live HTTP response.
+pub struct SseReader {
+    response: reqwest::Response,
+    decoder: longrun_activities::models::sse::SseDecoder,
+    ready: std::collections::VecDeque<longrun_activities::models::sse::SseEvent>,
+}
+
+impl SseReader {
+    /// Opens `GET /v1/runs/{id}/events`, optionally resuming after `last_event_id`.
+    pub async fn open(app: &TestApp, key: &str, run_id: &str, last_event_id: Option<i64>) -> Self {
+        let mut request = app
+            .http
+            .get(format!("{}/v1/runs/{run_id}/events", app.base))
+            .bearer_auth(key);
+        if let Some(id) = last_event_id {
+            request = request.header("last-event-id", id.to_string());
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(
+            response.headers()["content-type"].to_str().unwrap(),
+            "text/event-stream"
+        );
+        Self {
+            response,
+            decoder: Default::default(),
+            ready: Default::default(),
+        }
+    }
+
+    /// The next event, or `None` when the server ended the stream.
+    pub async fn next(
+        &mut self,
+        timeout: Duration,
+    ) -> Option<longrun_activities::models::sse::SseEvent> {
+        loop {
+            if let Some(event) = self.ready.pop_front() {
+                return Some(event);
+            }
+            let chunk = tokio::time::timeout(timeout, self.response.chunk())
+                .await
+                .expect("no event in time")
+                .unwrap()?;
+            self.ready.extend(self.decoder.push(&chunk).unwrap());
+        }
+    }
+}
+
+impl TestApp {
+    /// Polls the run until its status is `status`.
+    pub async fn wait_for_status(
+        &self,
+        key: &str,
+        run_id: &str,
+        status: &str,
+        timeout: Duration,
+    ) -> Value {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let (_, run) = self
+                .request("GET", &format!("/v1/runs/{run_id}"), Some(key), None)
+                .await;
+            if run["status"] == status {
+                return run;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "run {run_id} never reached {status}: {run}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// A workspace with an admin key and an agent of the given definition.
+    pub async fn tenant_with_agent(&self, slug: &str, agent: Value) -> (Workspace, String) {
+        let workspace = self
+            .store
+            .create_workspace(slug, slug, "pro")
+            .await
+            .unwrap();
+        let (_, key) = longrun_api::issue_api_key(&self.store, &workspace.id, "test", "admin")
+            .await
+            .unwrap();
+        let (status, body) = self
+            .request("POST", "/v1/agents", Some(&key), Some(agent))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        (workspace, key)
+    }
+
+    /// Submits a run of `agent` and returns its id.
+    pub async fn submit_to(&self, key: &str, agent: &str, input: &str) -> String {
+        let (status, body) = self
+            .request(
+                "POST",
+                "/v1/runs",
+                Some(key),
+                Some(serde_json::json!({"agent": agent, "input": input})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+        body["id"].as_str().unwrap().to_string()
     }
 }

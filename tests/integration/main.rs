@@ -4,8 +4,12 @@
 // Items of a test binary are public to its modules only.
 #![allow(unreachable_pub)]
 
+mod fakes;
 mod harness;
 
+mod agent_loop;
 mod api;
+mod durability;
 mod processes;
+mod replay;
 mod runs;

@@ -57,10 +57,15 @@ fn secret_from(stdout: &str) -> String {
         .to_string()
 }
 
-async fn wait_until_ready(base: &str) {
+async fn wait_until_ready(base: &str, processes: &mut [&mut Child]) {
     let http = reqwest::Client::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
     loop {
+        for process in processes.iter_mut() {
+            if let Ok(Some(status)) = process.try_wait() {
+                panic!("a longrun process exited before {base} answered: {status}");
+            }
+        }
         if let Ok(response) = http.get(format!("{base}/healthz")).send().await
             && response.status() == StatusCode::OK
         {
@@ -169,7 +174,7 @@ async fn api_and_worker_processes_share_one_database(db: TestDb) {
         .stderr(Stdio::inherit())
         .spawn()
         .unwrap();
-    wait_until_ready(&base).await;
+    wait_until_ready(&base, &mut [&mut api, &mut worker]).await;
 
     let http = reqwest::Client::new();
     let created = http
@@ -278,7 +283,7 @@ async fn dev_runs_the_demo_keeps_its_state_and_leaves_no_temporal_behind() {
         .to_string();
     let mut dev = start(&["--no-demo"]);
     let base = format!("http://127.0.0.1:{api_port}");
-    wait_until_ready(&base).await;
+    wait_until_ready(&base, &mut [&mut dev]).await;
     let runs: Value = reqwest::Client::new()
         .get(format!("{base}/v1/runs"))
         .bearer_auth(&key)
@@ -336,4 +341,131 @@ async fn bad_configuration_stops_with_the_variable_named() {
     let (code, _, stderr) = output_of(command).await;
     assert_ne!(code, 0);
     assert!(stderr.contains("LONGRUN_JWT_SECRET"), "{stderr}");
+}
+
+// A worker process SIGKILLed in the middle of a model call: the run completes on a new
+// worker, the model turn that had completed is not asked again, and the ledger has exactly
+// one row per billable unit.
+on_each_backend!(a_worker_killed_during_a_model_call_loses_nothing_and_repeats_nothing);
+async fn a_worker_killed_during_a_model_call_loses_nothing_and_repeats_nothing(db: TestDb) {
+    use crate::fakes::{FakeLlm, Format, Reply, Script};
+    let script = Script::new()
+        .turn(
+            1,
+            vec![Reply::Tools(vec![(
+                "toolu_1",
+                "calculator",
+                json!({"expression": "5*5"}),
+            )])],
+        )
+        .turn(
+            2,
+            vec![
+                Reply::Stall(Duration::from_secs(120), "never finished"),
+                Reply::Text("It is 25."),
+            ],
+        );
+    let fake = FakeLlm::start(Format::Anthropic, script).await;
+    let dir = tempfile::tempdir().unwrap();
+    let temporal = temporal_address();
+    let task_queue = format!("kill-{}", longrun_store::new_run_id());
+    let port = free_port().unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let configure = |command: &mut Command| {
+        command
+            .env("LONGRUN_DATABASE_URL", &db.url)
+            .env("LONGRUN_TEMPORAL_ADDRESS", &temporal)
+            .env("LONGRUN_TASK_QUEUE", &task_queue)
+            .env("LONGRUN_LISTEN", format!("127.0.0.1:{port}"))
+            .env("LONGRUN_JWT_SECRET", JWT_SECRET)
+            .env("LONGRUN_HEARTBEAT_TIMEOUT_S", "2")
+            .env("ANTHROPIC_API_KEY", "sk-test")
+            .env("LONGRUN_ANTHROPIC_BASE_URL", &fake.base_url);
+    };
+    let mut create = longrun(dir.path());
+    configure(&mut create);
+    create.args(["admin", "workspace", "create", "crash", "--tier", "pro"]);
+    let (code, stdout, stderr) = output_of(create).await;
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let key = secret_from(&stdout);
+
+    let mut api = longrun(dir.path());
+    configure(&mut api);
+    let mut api = api.arg("api").stderr(Stdio::inherit()).spawn().unwrap();
+    let start_worker = || {
+        let mut worker = longrun(dir.path());
+        configure(&mut worker);
+        worker
+            .arg("worker")
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap()
+    };
+    let mut worker = start_worker();
+    wait_until_ready(&base, &mut [&mut api, &mut worker]).await;
+    let http = reqwest::Client::new();
+    let created = http
+        .post(format!("{base}/v1/agents"))
+        .bearer_auth(&key)
+        .json(&json!({"name": "a", "model": "anthropic/claude-test", "tools": ["calculator"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let submitted: Value = http
+        .post(format!("{base}/v1/runs"))
+        .bearer_auth(&key)
+        .json(&json!({"agent": "a", "input": "5*5?"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let run_id = submitted["id"].as_str().unwrap().to_string();
+
+    // Turn 1 answered, turn 2 in flight: kill the worker.
+    fake.wait_for_requests(2, Duration::from_secs(60)).await;
+    signal(&worker, Signal::SIGKILL);
+    let _ = worker.wait().await;
+    let mut worker = start_worker();
+
+    let run = wait_for_run(&base, &key, &run_id).await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(run["result"], "It is 25.");
+    assert_eq!(
+        fake.requests_for_turn(1),
+        1,
+        "the completed model turn was not repeated"
+    );
+    assert_eq!(
+        fake.requests_for_turn(2),
+        2,
+        "the interrupted one was retried once"
+    );
+    assert!(fake.received().iter().all(|r| r.turn <= 2));
+
+    let store = longrun_store::Store::connect(&db.url, &Default::default())
+        .await
+        .unwrap();
+    let workspace = store.workspace_by_slug("crash").await.unwrap().unwrap();
+    let ledger = store
+        .usage_rows_of_run(&workspace.id, &run_id)
+        .await
+        .unwrap();
+    assert_eq!(
+        ledger,
+        [
+            ("agent_time".to_string(), 3),
+            ("llm".to_string(), 2),
+            ("tool".to_string(), 1)
+        ],
+        "one ledger row per billable unit"
+    );
+    assert_eq!(run["usage"]["input_tokens"], 200, "{run}");
+
+    signal(&api, Signal::SIGTERM);
+    signal(&worker, Signal::SIGTERM);
+    assert_eq!(exit_code(&mut api).await, 0);
+    assert_eq!(exit_code(&mut worker).await, 0);
 }

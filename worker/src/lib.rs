@@ -5,6 +5,7 @@
 //! `tokio::select!`/`join!`), never with `tokio::spawn`.
 
 pub mod dev_server;
+pub mod replay;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -5,7 +5,8 @@
 use temporalio_workflow::common::ActivityDefinition;
 
 use crate::payloads::{
-    FinishRunRequest, LlmRequest, LlmResponse, StartRunRequest, ToolOutcome, ToolRequest,
+    EventRequest, FinishRunRequest, LlmRequest, LlmResponse, StartRunRequest, ToolOutcome,
+    ToolRequest, WebhookRequest,
 };
 
 macro_rules! activity_contract {
@@ -42,6 +43,15 @@ activity_contract!(
 activity_contract!(
     /// One tool call: validates, runs, meters, records `tool.started`/`tool.completed`.
     RunTool, "run_tool", ToolRequest => ToolOutcome
+);
+activity_contract!(
+    /// Moves the run to a status and records the event that explains it (approval and input
+    /// waits); a local activity.
+    RecordEvent, "record_event", EventRequest => ()
+);
+activity_contract!(
+    /// POSTs the finished run to the client's webhook URL, signed; retried with backoff.
+    DeliverWebhook, "deliver_webhook", WebhookRequest => ()
 );
 activity_contract!(
     /// Writes the run's end (status, result, error) and the terminal `run.completed` event.

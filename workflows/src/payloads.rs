@@ -98,46 +98,139 @@ impl ExecutionRef {
     }
 }
 
-/// A tool an agent may call. Built-in tools are named; `requires_approval` gates a call on a
-/// human decision.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Where a tool runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum ToolKind {
+    /// One of longrun's own tools, by name.
+    #[default]
+    Builtin,
+    /// A POST to the workspace's URL, signed with the tool's secret (kept in the store, never
+    /// in workflow history).
+    Webhook,
+}
+
+/// A tool an agent may call. `requires_approval` gates each call on a human decision.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ToolSpec {
     pub name: String,
     #[serde(default)]
     pub requires_approval: bool,
+    #[serde(default)]
+    pub kind: ToolKind,
+    /// Declared to the model (webhook tools; built-ins have their own).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// JSON schema of the input (webhook tools; built-ins have their own).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_schema: Option<Value>,
+    /// Webhook tools: where the call is POSTed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+}
+
+impl ToolSpec {
+    pub fn builtin(name: &str) -> Self {
+        Self {
+            name: name.to_string(),
+            requires_approval: false,
+            kind: ToolKind::Builtin,
+            description: None,
+            input_schema: None,
+            url: None,
+        }
+    }
 }
 
 /// The agent as it was when the run was submitted: later edits do not change a running run.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AgentSnapshot {
     pub name: String,
     /// `provider/model-name`.
     pub model: String,
     pub system_prompt: String,
     pub tools: Vec<ToolSpec>,
+    /// When the model ends its turn with a question, wait for a human answer.
+    #[serde(default)]
+    pub await_input: bool,
+    /// Largest answer of one model turn, in tokens.
+    #[serde(default = "default_max_output_tokens")]
+    pub max_output_tokens: u32,
 }
 
-/// Spending limits of one run.
+fn default_max_output_tokens() -> u32 {
+    4096
+}
+
+/// Spending limits of one run, checked before each model call.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Budget {
     /// Model calls allowed, the first included.
     pub max_steps: u32,
+    /// Tokens (input, output and cache) the run may use in all.
+    #[serde(default)]
+    pub max_tokens: Option<u64>,
+    /// What the run may cost, in micro-USD.
+    #[serde(default)]
+    pub max_cost_micro_usd: Option<u64>,
+    /// Seconds from the run's start after which no new model call starts.
+    #[serde(default)]
+    pub max_duration_s: Option<u64>,
 }
 
 impl Default for Budget {
     fn default() -> Self {
-        Self { max_steps: 20 }
+        Self {
+            max_steps: 20,
+            max_tokens: None,
+            max_cost_micro_usd: None,
+            max_duration_s: None,
+        }
     }
 }
 
-/// Activity timeouts and retry limits, decided by the operator's configuration and carried in
-/// the input because workflow code may not read configuration itself.
+/// Activity timeouts, retry limits and waits, decided by the operator's configuration and
+/// carried in the input because workflow code may not read configuration itself.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ActivityTuning {
     pub llm_timeout_s: u64,
     pub llm_max_attempts: u32,
+    /// A model call that stops heartbeating this long is presumed dead (a crashed worker) and
+    /// retried elsewhere; cancellation also reaches it through heartbeats.
+    #[serde(default = "default_heartbeat_s")]
+    pub llm_heartbeat_s: u64,
     pub tool_timeout_s: u64,
+    #[serde(default = "default_heartbeat_s")]
+    pub tool_heartbeat_s: u64,
     pub store_timeout_s: u64,
+    /// How long a gated tool call waits for a decision before it is denied.
+    #[serde(default = "default_approval_timeout_s")]
+    pub approval_timeout_s: u64,
+    /// How long a run waits for human input before it ends with the answer it has.
+    #[serde(default = "default_input_timeout_s")]
+    pub input_timeout_s: u64,
+    /// Continue-as-new after this many steps in one execution (0: only when Temporal suggests).
+    #[serde(default = "default_continue_as_new_every")]
+    pub continue_as_new_every: u32,
+    /// How long a completion webhook is retried.
+    #[serde(default = "default_webhook_retry_s")]
+    pub webhook_retry_s: u64,
+}
+
+fn default_heartbeat_s() -> u64 {
+    30
+}
+fn default_approval_timeout_s() -> u64 {
+    24 * 3600
+}
+fn default_input_timeout_s() -> u64 {
+    24 * 3600
+}
+fn default_continue_as_new_every() -> u32 {
+    100
+}
+fn default_webhook_retry_s() -> u64 {
+    24 * 3600
 }
 
 impl Default for ActivityTuning {
@@ -145,8 +238,14 @@ impl Default for ActivityTuning {
         Self {
             llm_timeout_s: 300,
             llm_max_attempts: 10,
+            llm_heartbeat_s: default_heartbeat_s(),
             tool_timeout_s: 60,
+            tool_heartbeat_s: default_heartbeat_s(),
             store_timeout_s: 30,
+            approval_timeout_s: default_approval_timeout_s(),
+            input_timeout_s: default_input_timeout_s(),
+            continue_as_new_every: default_continue_as_new_every(),
+            webhook_retry_s: default_webhook_retry_s(),
         }
     }
 }
@@ -161,6 +260,28 @@ pub struct RunInput {
     pub budget: Budget,
     #[serde(default)]
     pub tuning: ActivityTuning,
+    /// Where to POST the finished run.
+    #[serde(default)]
+    pub webhook_url: Option<String>,
+    /// Set when this execution continues an earlier one (continue-as-new).
+    #[serde(default)]
+    pub resume: Option<ResumeState>,
+}
+
+/// What a continued execution needs of the one before it. The conversation itself stays in
+/// the store.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResumeState {
+    pub step: u32,
+    /// Sequence number of the next message of the conversation.
+    pub next_seq: u32,
+    pub usage: TokenUsage,
+    pub cost_micro_usd: u64,
+    /// When the run started (workflow time, epoch milliseconds).
+    pub started_at_ms: u64,
+    /// Messages not yet handed to the model (tool results, human input).
+    pub pending: Vec<Message>,
+    pub last_text: String,
 }
 
 /// How a run ended, as returned by the workflow and stored on the run row.
@@ -171,6 +292,8 @@ pub struct RunOutcome {
     pub error: Option<RunFailure>,
     pub steps: u32,
     pub usage: TokenUsage,
+    #[serde(default)]
+    pub cost_micro_usd: u64,
 }
 
 /// A machine-readable failure: `code` is a stable snake_case name (`provider_rejected`, …).
@@ -186,6 +309,9 @@ pub struct RunProgress {
     pub status: RunStatus,
     pub step: u32,
     pub usage: TokenUsage,
+    pub cost_micro_usd: u64,
+    /// Tool calls waiting for a decision.
+    pub pending_approvals: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -286,7 +412,8 @@ pub struct StartRunRequest {
     pub input: String,
 }
 
-/// Input of the `llm_call` activity: one model turn.
+/// Input of the `llm_call` activity: one model turn. Carries only the messages new since the
+/// previous turn; the activity stores them and reads the conversation from the store.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LlmRequest {
     pub run: RunRef,
@@ -294,8 +421,14 @@ pub struct LlmRequest {
     pub step: u32,
     pub model: String,
     pub system: String,
-    pub messages: Vec<Message>,
     pub tools: Vec<ToolSpec>,
+    pub max_output_tokens: u32,
+    /// Messages to store first, at `first_seq`, `first_seq + 1`, …
+    pub new_messages: Vec<Message>,
+    pub first_seq: u32,
+    /// Where the model's answer is stored. If an earlier attempt already stored it, the
+    /// provider is not called again.
+    pub response_seq: u32,
 }
 
 /// Output of the `llm_call` activity: the complete assistant message.
@@ -304,6 +437,9 @@ pub struct LlmResponse {
     pub content: Vec<ContentBlock>,
     pub stop_reason: StopReason,
     pub usage: TokenUsage,
+    /// What this turn cost, in micro-USD (0 when the model has no price).
+    #[serde(default)]
+    pub cost_micro_usd: u64,
 }
 
 impl LlmResponse {
@@ -312,6 +448,14 @@ impl LlmResponse {
             ContentBlock::ToolUse { id, name, input } => Some((id.as_str(), name.as_str(), input)),
             _ => None,
         })
+    }
+
+    pub fn text(&self) -> String {
+        Message {
+            role: Role::Assistant,
+            content: self.content.clone(),
+        }
+        .text()
     }
 }
 
@@ -324,8 +468,11 @@ pub struct ToolRequest {
     /// Position of this call among the step's tool calls (ledger keys need it).
     pub call_index: u32,
     pub call_id: String,
-    pub tool: String,
+    pub tool: ToolSpec,
     pub input: Value,
+    /// Heartbeat interval for long tools (0 for local activities, which cannot heartbeat).
+    #[serde(default)]
+    pub heartbeat_s: u64,
 }
 
 /// Output of the `run_tool` activity: what the model sees as the tool result.
@@ -335,12 +482,46 @@ pub struct ToolOutcome {
     pub is_error: bool,
 }
 
+/// Input of the `record_event` activity: a status change and the event that explains it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventRequest {
+    pub run: RunRef,
+    pub status: Option<RunStatus>,
+    pub step: u32,
+    pub kind: String,
+    /// Unique per run: the same key twice is the same event.
+    pub dedupe_key: String,
+    pub data: Value,
+}
+
 /// Input of the `finish_run` activity.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FinishRunRequest {
     pub run: RunRef,
     pub execution: ExecutionRef,
     pub outcome: RunOutcome,
+}
+
+/// Input of the `deliver_webhook` activity: POST the finished run to the client's URL.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WebhookRequest {
+    pub run: RunRef,
+    pub url: String,
+}
+
+/// A human's decision on a gated tool call (the `decide` update).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApprovalDecision {
+    pub tool_call_id: String,
+    pub approve: bool,
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// Human input to a run waiting for it (the `message` signal).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HumanMessage {
+    pub text: String,
 }
 
 #[cfg(test)]

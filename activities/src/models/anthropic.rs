@@ -243,6 +243,7 @@ impl StreamAssembler {
             content,
             stop_reason,
             usage: self.usage,
+            cost_micro_usd: 0,
         })
     }
 }

@@ -9,16 +9,18 @@
 use serde_json::json;
 
 use longrun_workflows::payloads::{
-    ContentBlock, LlmRequest, LlmResponse, Message, Role, StopReason, TokenUsage,
+    ContentBlock, LlmResponse, Message, Role, StopReason, TokenUsage,
 };
 
 use crate::tools::calculator;
 
 pub const MODEL_NAME: &str = "demo";
 
-pub fn respond(request: &LlmRequest) -> LlmResponse {
-    let content = match request.messages.last() {
-        Some(last) if last.role == Role::User => answer_user_turn(request, last),
+/// The answer to a conversation, given the names of the agent's tools and the step number
+/// (which makes tool call ids unique within the run).
+pub fn respond(system: &str, messages: &[Message], tools: &[&str], step: u32) -> LlmResponse {
+    let content = match messages.last() {
+        Some(last) if last.role == Role::User => answer_user_turn(messages, tools, step, last),
         _ => vec![text("I have nothing to answer.")],
     };
     let stop_reason = if content
@@ -29,9 +31,8 @@ pub fn respond(request: &LlmRequest) -> LlmResponse {
     } else {
         StopReason::EndTurn
     };
-    let input_chars: usize = request.system.len()
-        + request
-            .messages
+    let input_chars: usize = system.len()
+        + messages
             .iter()
             .map(|m| {
                 serde_json::to_string(&m.content)
@@ -52,10 +53,16 @@ pub fn respond(request: &LlmRequest) -> LlmResponse {
             output_tokens: output_chars.div_ceil(4) as u64,
             ..TokenUsage::default()
         },
+        cost_micro_usd: 0,
     }
 }
 
-fn answer_user_turn(request: &LlmRequest, last: &Message) -> Vec<ContentBlock> {
+fn answer_user_turn(
+    messages: &[Message],
+    tools: &[&str],
+    step: u32,
+    last: &Message,
+) -> Vec<ContentBlock> {
     let results: Vec<(&str, &str, bool)> = last
         .content
         .iter()
@@ -72,7 +79,7 @@ fn answer_user_turn(request: &LlmRequest, last: &Message) -> Vec<ContentBlock> {
         let sentences: Vec<String> = results
             .iter()
             .map(|(id, content, is_error)| {
-                let expression = expression_of_call(request, id).unwrap_or_default();
+                let expression = expression_of_call(messages, id).unwrap_or_default();
                 if *is_error {
                     format!("I could not compute {expression}: {content}")
                 } else {
@@ -83,12 +90,12 @@ fn answer_user_turn(request: &LlmRequest, last: &Message) -> Vec<ContentBlock> {
         return vec![text(&sentences.join(" "))];
     }
     let question = last.text();
-    let has_calculator = request.tools.iter().any(|t| t.name == "calculator");
+    let has_calculator = tools.contains(&"calculator");
     match calculator::find_expression(&question) {
         Some(expression) if has_calculator => vec![
             text(&format!("Let me calculate {expression}.")),
             ContentBlock::ToolUse {
-                id: format!("toolu_offline_{}", request.step),
+                id: format!("toolu_offline_{step}"),
                 name: "calculator".into(),
                 input: json!({ "expression": expression }),
             },
@@ -96,17 +103,16 @@ fn answer_user_turn(request: &LlmRequest, last: &Message) -> Vec<ContentBlock> {
         Some(expression) => vec![text(&format!(
             "I see the expression {expression}, but this agent has no calculator tool."
         ))],
-        None => vec![text(&format!(
-            "I am the offline demo model. Ask me to compute something, like \"What is 12 * (3 + 4)?\". You said: {}",
-            truncate(&question, 200)
-        ))],
+        None => vec![text(
+            "I am the offline demo model: I compute arithmetic with the calculator, like \"12 * (3 + 4)\". What would you like me to compute?",
+        )],
     }
 }
 
 /// The expression the model asked the calculator for, found by the tool call's id in the
 /// conversation.
-fn expression_of_call(request: &LlmRequest, call_id: &str) -> Option<String> {
-    request.messages.iter().rev().find_map(|m| {
+fn expression_of_call(messages: &[Message], call_id: &str) -> Option<String> {
+    messages.iter().rev().find_map(|m| {
         m.content.iter().find_map(|b| match b {
             ContentBlock::ToolUse { id, input, .. } if id == call_id => input
                 .get("expression")
@@ -123,49 +129,14 @@ fn text(text: &str) -> ContentBlock {
     }
 }
 
-fn truncate(text: &str, max_chars: usize) -> String {
-    match text.char_indices().nth(max_chars) {
-        Some((cut, _)) => format!("{}…", &text[..cut]),
-        None => text.to_string(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use longrun_workflows::payloads::{ExecutionRef, RunRef, ToolSpec};
-
-    fn request(messages: Vec<Message>, tools: &[&str]) -> LlmRequest {
-        LlmRequest {
-            run: RunRef {
-                run_id: "r".into(),
-                workspace_id: "w".into(),
-                workspace_slug: "demo".into(),
-                agent_name: "demo".into(),
-                tier: "pro".into(),
-            },
-            execution: ExecutionRef {
-                workflow_id: "wf".into(),
-                temporal_run_id: "t".into(),
-            },
-            step: 1,
-            model: "offline/demo".into(),
-            system: "be brief".into(),
-            messages,
-            tools: tools
-                .iter()
-                .map(|name| ToolSpec {
-                    name: name.to_string(),
-                    requires_approval: false,
-                })
-                .collect(),
-        }
-    }
 
     #[test]
     fn asks_the_calculator_then_answers_with_its_result() {
         let mut messages = vec![Message::user_text("What is 12 * (3 + 4)?")];
-        let first = respond(&request(messages.clone(), &["calculator"]));
+        let first = respond("be brief", &messages, &["calculator"], 1);
         assert_eq!(first.stop_reason, StopReason::ToolUse);
         let (id, name, input) = first.tool_calls().next().unwrap();
         assert_eq!(name, "calculator");
@@ -183,7 +154,7 @@ mod tests {
                 is_error: false,
             }],
         });
-        let second = respond(&request(messages, &["calculator"]));
+        let second = respond("be brief", &messages, &["calculator"], 2);
         assert_eq!(second.stop_reason, StopReason::EndTurn);
         assert_eq!(second.content, vec![text("12 * (3 + 4) = 84.")]);
         assert!(second.usage.input_tokens > first.usage.input_tokens);
@@ -191,9 +162,10 @@ mod tests {
 
     #[test]
     fn without_calculator_or_expression_it_just_answers() {
-        let plain = respond(&request(vec![Message::user_text("hello")], &["calculator"]));
+        let plain = respond("", &[Message::user_text("hello")], &["calculator"], 1);
         assert_eq!(plain.stop_reason, StopReason::EndTurn);
-        let no_tool = respond(&request(vec![Message::user_text("what is 1 + 1")], &[]));
+        assert!(plain.text().ends_with('?'), "it asks what to compute");
+        let no_tool = respond("", &[Message::user_text("what is 1 + 1")], &[], 1);
         assert_eq!(no_tool.stop_reason, StopReason::EndTurn);
         assert!(no_tool.tool_calls().next().is_none());
     }

@@ -10,6 +10,8 @@ pub struct SseEvent {
     /// The `event:` field; empty when absent (the default "message" type).
     pub event: String,
     pub data: String,
+    /// The `id:` field, when the event has one.
+    pub id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -21,6 +23,7 @@ pub struct SseDecoder {
     line: Vec<u8>,
     event: String,
     data: String,
+    id: Option<String>,
     has_data: bool,
     /// The last byte was `\r`: a following `\n` belongs to the same line end.
     after_cr: bool,
@@ -76,8 +79,10 @@ impl SseDecoder {
                 out.push(SseEvent {
                     event: std::mem::take(&mut self.event),
                     data: std::mem::take(&mut self.data),
+                    id: self.id.take(),
                 });
             }
+            self.id = None;
             self.has_data = false;
             self.size = 0;
             return;
@@ -93,6 +98,7 @@ impl SseDecoder {
         };
         match field {
             "event" => self.event = value.to_string(),
+            "id" => self.id = Some(value.to_string()),
             "data" => {
                 if self.has_data {
                     self.data.push('\n');
@@ -121,23 +127,27 @@ mod tests {
 
     #[test]
     fn decodes_events_whatever_the_chunking_and_line_ends() {
-        let input = b"event: message_start\ndata: {\"a\":1}\n\n: keep-alive\n\ndata: line1\r\ndata: line2\r\n\r\nevent: end\rdata: x\r\rdata: tail";
+        let input = b"event: message_start\nid: 7\ndata: {\"a\":1}\n\n: keep-alive\n\ndata: line1\r\ndata: line2\r\n\r\nevent: end\rdata: x\r\rdata: tail";
         let expected = vec![
             SseEvent {
                 event: "message_start".into(),
                 data: "{\"a\":1}".into(),
+                id: Some("7".into()),
             },
             SseEvent {
                 event: "".into(),
                 data: "line1\nline2".into(),
+                id: None,
             },
             SseEvent {
                 event: "end".into(),
                 data: "x".into(),
+                id: None,
             },
             SseEvent {
                 event: "".into(),
                 data: "tail".into(),
+                id: None,
             },
         ];
         for chunk in 1..=input.len() {

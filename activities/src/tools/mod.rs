@@ -2,13 +2,62 @@
 //! error tool result the model can react to, never a failed run.
 
 pub mod calculator;
+pub mod files;
+pub mod http_fetch;
+pub mod webhook;
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
-use longrun_workflows::payloads::ToolOutcome;
+use longrun_workflows::payloads::{ToolKind, ToolOutcome, ToolSpec};
+
+use crate::models::ToolDeclaration;
 
 /// Built-in tools, by name.
-pub const BUILTIN_TOOLS: &[&str] = &["calculator"];
+pub const BUILTIN_TOOLS: &[&str] = &[
+    "calculator",
+    "http_fetch",
+    "read_file",
+    "write_file",
+    "list_files",
+];
+
+/// How a tool is declared to the model: built-ins by their own description and schema,
+/// webhook tools by what the agent declared.
+pub fn declaration(spec: &ToolSpec) -> ToolDeclaration {
+    let (description, schema) = match (spec.kind, spec.name.as_str()) {
+        (ToolKind::Builtin, "calculator") => (
+            calculator::DESCRIPTION.to_string(),
+            calculator::input_schema(),
+        ),
+        (ToolKind::Builtin, "http_fetch") => (
+            http_fetch::DESCRIPTION.to_string(),
+            http_fetch::input_schema(),
+        ),
+        (ToolKind::Builtin, "read_file") => (
+            files::READ_FILE_DESCRIPTION.to_string(),
+            files::read_file_schema(),
+        ),
+        (ToolKind::Builtin, "write_file") => (
+            files::WRITE_FILE_DESCRIPTION.to_string(),
+            files::write_file_schema(),
+        ),
+        (ToolKind::Builtin, "list_files") => (
+            files::LIST_FILES_DESCRIPTION.to_string(),
+            files::list_files_schema(),
+        ),
+        _ => (
+            spec.description.clone().unwrap_or_default(),
+            spec.input_schema
+                .clone()
+                .unwrap_or_else(|| json!({"type": "object"})),
+        ),
+    };
+    ToolDeclaration {
+        name: spec.name.clone(),
+        description,
+        input_schema: schema,
+    }
+}
 
 /// Largest tool output handed to the model, in bytes; longer output is cut.
 pub const MAX_OUTPUT_BYTES: usize = 64 * 1024;

@@ -32,6 +32,11 @@ pub(crate) struct CreateAgent {
     tools: Vec<ToolItem>,
     #[serde(default)]
     limits: AgentLimits,
+    /// When the model ends its turn with a question, wait for a human answer.
+    #[serde(default)]
+    await_input: bool,
+    #[serde(default)]
+    max_output_tokens: Option<u32>,
 }
 
 /// A tool as written in a request: a bare name, or an object.
@@ -48,6 +53,16 @@ struct ToolObject {
     name: String,
     #[serde(default)]
     requires_approval: bool,
+    #[serde(default, rename = "type")]
+    kind: Option<String>,
+    #[serde(default)]
+    url: Option<String>,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    input_schema: Option<Value>,
+    #[serde(default)]
+    secret: Option<String>,
 }
 
 /// Per-agent defaults for a run's budget.
@@ -56,22 +71,170 @@ struct ToolObject {
 pub(crate) struct AgentLimits {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) max_steps: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) max_tokens: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) max_cost_usd: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) max_duration_s: Option<u64>,
 }
 
-/// Agent names and workspace slugs appear in URLs, workflow ids, search attributes and logs:
-/// keep them plain.
-pub fn valid_name(name: &str) -> bool {
-    let bytes = name.as_bytes();
-    !bytes.is_empty()
-        && bytes.len() <= 64
-        && (bytes[0].is_ascii_lowercase() || bytes[0].is_ascii_digit())
-        && bytes
-            .iter()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-' || *b == b'_')
+impl AgentLimits {
+    /// Checks each limit, naming it under `prefix` (`limits` or `budget`).
+    pub(crate) fn validate(&self, prefix: &str) -> Result<(), ApiError> {
+        if let Some(steps) = self.max_steps
+            && !(1..=MAX_STEPS_LIMIT).contains(&steps)
+        {
+            return Err(ApiError::invalid(
+                &format!("{prefix}.max_steps"),
+                format!("must be between 1 and {MAX_STEPS_LIMIT}"),
+            ));
+        }
+        if self.max_tokens == Some(0) {
+            return Err(ApiError::invalid(
+                &format!("{prefix}.max_tokens"),
+                "must be positive",
+            ));
+        }
+        if let Some(cost) = self.max_cost_usd
+            && !(cost.is_finite() && cost > 0.0 && cost <= 1_000_000.0)
+        {
+            return Err(ApiError::invalid(
+                &format!("{prefix}.max_cost_usd"),
+                "must be a positive number of dollars up to 1000000",
+            ));
+        }
+        if self.max_duration_s == Some(0) {
+            return Err(ApiError::invalid(
+                &format!("{prefix}.max_duration_s"),
+                "must be positive",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A validated agent, ready to store.
+pub(crate) struct ValidAgent {
+    name: String,
+    model: String,
+    system_prompt: String,
+    /// Tool declarations as stored: webhook secrets included (never shown again).
+    tools: Vec<Value>,
+    limits: AgentLimits,
+    settings: AgentSettings,
+}
+
+/// Agent settings that are neither tools nor limits, stored with the limits.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub(crate) struct AgentSettings {
+    #[serde(default)]
+    pub(crate) await_input: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) max_output_tokens: Option<u32>,
+}
+
+const MAX_WEBHOOK_SCHEMA_BYTES: usize = 16 * 1024;
+const MAX_DESCRIPTION_BYTES: usize = 4 * 1024;
+
+/// Tool names as providers accept them.
+fn valid_tool_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+fn validate_tool(index: usize, item: ToolItem) -> Result<Value, ApiError> {
+    let field = format!("tools[{index}]");
+    let object = match item {
+        ToolItem::Name(name) => ToolObject {
+            name,
+            requires_approval: false,
+            kind: None,
+            url: None,
+            description: None,
+            input_schema: None,
+            secret: None,
+        },
+        ToolItem::Spec(object) => object,
+    };
+    match object.kind.as_deref().unwrap_or("builtin") {
+        "builtin" => {
+            if !BUILTIN_TOOLS.contains(&object.name.as_str()) {
+                return Err(ApiError::invalid(
+                    &field,
+                    format!(
+                        "unknown tool {:?}; built-in tools are: {}",
+                        object.name,
+                        BUILTIN_TOOLS.join(", ")
+                    ),
+                ));
+            }
+            if object.url.is_some() || object.secret.is_some() || object.input_schema.is_some() {
+                return Err(ApiError::invalid(
+                    &field,
+                    "url, secret and input_schema belong to webhook tools (\"type\": \"webhook\")",
+                ));
+            }
+            Ok(
+                json!({ "name": object.name, "requires_approval": object.requires_approval, "kind": "builtin" }),
+            )
+        }
+        "webhook" => {
+            if !valid_tool_name(&object.name) || BUILTIN_TOOLS.contains(&object.name.as_str()) {
+                return Err(ApiError::invalid(
+                    &format!("{field}.name"),
+                    "1 to 64 characters of a-z, A-Z, 0-9, '_' and '-', not a built-in tool's name",
+                ));
+            }
+            let url = object
+                .url
+                .filter(|u| {
+                    (u.starts_with("https://") || u.starts_with("http://")) && u.len() <= 2048
+                })
+                .ok_or_else(|| {
+                    ApiError::invalid(&format!("{field}.url"), "an http(s) URL is required")
+                })?;
+            let schema = object
+                .input_schema
+                .unwrap_or_else(|| json!({"type": "object"}));
+            if !schema.is_object() || schema.to_string().len() > MAX_WEBHOOK_SCHEMA_BYTES {
+                return Err(ApiError::invalid(
+                    &format!("{field}.input_schema"),
+                    format!("a JSON schema object of at most {MAX_WEBHOOK_SCHEMA_BYTES} bytes"),
+                ));
+            }
+            let description = object.description.unwrap_or_default();
+            if description.len() > MAX_DESCRIPTION_BYTES {
+                return Err(ApiError::invalid(
+                    &format!("{field}.description"),
+                    "too long",
+                ));
+            }
+            if let Some(secret) = &object.secret
+                && (secret.is_empty() || secret.len() > 256)
+            {
+                return Err(ApiError::invalid(
+                    &format!("{field}.secret"),
+                    "1 to 256 characters",
+                ));
+            }
+            Ok(json!({
+                "name": object.name, "requires_approval": object.requires_approval, "kind": "webhook",
+                "url": url, "description": description, "input_schema": schema, "secret": object.secret,
+            }))
+        }
+        other => Err(ApiError::invalid(
+            &format!("{field}.type"),
+            format!("{other:?} is not builtin or webhook"),
+        )),
+    }
 }
 
 impl CreateAgent {
-    fn validate(self) -> Result<(String, String, String, Vec<ToolSpec>, AgentLimits), ApiError> {
+    fn validate(self) -> Result<ValidAgent, ApiError> {
         if !valid_name(&self.name) {
             return Err(ApiError::invalid(
                 "name",
@@ -91,72 +254,105 @@ impl CreateAgent {
                 format!("more than {MAX_TOOLS} tools"),
             ));
         }
-        let mut tools: Vec<ToolSpec> = Vec::with_capacity(self.tools.len());
+        let mut tools: Vec<Value> = Vec::with_capacity(self.tools.len());
         for (index, item) in self.tools.into_iter().enumerate() {
-            let spec = match item {
-                ToolItem::Name(name) => ToolSpec {
-                    name,
-                    requires_approval: false,
-                },
-                ToolItem::Spec(object) => ToolSpec {
-                    name: object.name,
-                    requires_approval: object.requires_approval,
-                },
-            };
-            if !BUILTIN_TOOLS.contains(&spec.name.as_str()) {
+            let tool = validate_tool(index, item)?;
+            if tools.iter().any(|t| t["name"] == tool["name"]) {
                 return Err(ApiError::invalid(
                     &format!("tools[{index}]"),
-                    format!(
-                        "unknown tool {:?}; built-in tools are: {}",
-                        spec.name,
-                        BUILTIN_TOOLS.join(", ")
-                    ),
+                    format!("tool {} is listed twice", tool["name"]),
                 ));
             }
-            if tools.iter().any(|t| t.name == spec.name) {
-                return Err(ApiError::invalid(
-                    &format!("tools[{index}]"),
-                    format!("tool {:?} is listed twice", spec.name),
-                ));
-            }
-            tools.push(spec);
+            tools.push(tool);
         }
-        if let Some(steps) = self.limits.max_steps
-            && !(1..=MAX_STEPS_LIMIT).contains(&steps)
+        self.limits.validate("limits")?;
+        if let Some(n) = self.max_output_tokens
+            && !(1..=200_000).contains(&n)
         {
             return Err(ApiError::invalid(
-                "limits.max_steps",
-                format!("must be between 1 and {MAX_STEPS_LIMIT}"),
+                "max_output_tokens",
+                "must be between 1 and 200000",
             ));
         }
-        Ok((
-            self.name,
-            self.model,
-            self.system_prompt,
+        Ok(ValidAgent {
+            name: self.name,
+            model: self.model,
+            system_prompt: self.system_prompt,
             tools,
-            self.limits,
-        ))
+            limits: self.limits,
+            settings: AgentSettings {
+                await_input: self.await_input,
+                max_output_tokens: self.max_output_tokens,
+            },
+        })
     }
 }
 
-/// The stored tools of an agent, as the workflow sees them.
+/// Agent names and workspace slugs appear in URLs, workflow ids, search attributes and logs:
+/// keep them plain.
+pub fn valid_name(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    !bytes.is_empty()
+        && bytes.len() <= 64
+        && (bytes[0].is_ascii_lowercase() || bytes[0].is_ascii_digit())
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-' || *b == b'_')
+}
+
+/// The stored tools of an agent, as the workflow sees them (no secrets: `ToolSpec` has no
+/// field for them, so they never enter workflow history).
 pub(crate) fn stored_tools(agent: &Agent) -> Result<Vec<ToolSpec>, ApiError> {
     serde_json::from_str(&agent.tools)
         .map_err(|e| ApiError::Internal(format!("agent {} has corrupt tools: {e}", agent.id)))
 }
 
-pub(crate) fn stored_limits(agent: &Agent) -> Result<AgentLimits, ApiError> {
+/// Limits and settings, stored together as one JSON object.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+struct StoredLimits {
+    #[serde(flatten)]
+    limits: AgentLimits,
+    #[serde(flatten)]
+    settings: AgentSettings,
+}
+
+fn stored(agent: &Agent) -> Result<StoredLimits, ApiError> {
     serde_json::from_str(&agent.limits)
         .map_err(|e| ApiError::Internal(format!("agent {} has corrupt limits: {e}", agent.id)))
 }
 
+pub(crate) fn stored_limits(agent: &Agent) -> Result<AgentLimits, ApiError> {
+    Ok(stored(agent)?.limits)
+}
+
+pub(crate) fn stored_settings(agent: &Agent) -> Result<AgentSettings, ApiError> {
+    Ok(stored(agent)?.settings)
+}
+
 fn view(agent: &Agent) -> Result<Value, ApiError> {
+    let mut tools: Vec<Value> = serde_json::from_str(&agent.tools)
+        .map_err(|e| ApiError::Internal(format!("agent {} has corrupt tools: {e}", agent.id)))?;
+    for tool in &mut tools {
+        if let Some(object) = tool.as_object_mut() {
+            // Secrets are write-only.
+            let has_secret = object.remove("secret").is_some_and(|s| !s.is_null());
+            if object.get("kind").and_then(Value::as_str) == Some("webhook") {
+                object.insert("has_secret".into(), json!(has_secret));
+            }
+            if let Some(kind) = object.remove("kind") {
+                object.insert("type".into(), kind);
+            }
+        }
+    }
+    let StoredLimits { limits, settings } = stored(agent)?;
     Ok(json!({
         "name": agent.name,
         "model": agent.model,
         "system_prompt": agent.system_prompt,
-        "tools": stored_tools(agent)?,
-        "limits": stored_limits(agent)?,
+        "tools": tools,
+        "limits": limits,
+        "await_input": settings.await_input,
+        "max_output_tokens": settings.max_output_tokens,
         "created_at": rfc3339(agent.created_at),
         "updated_at": rfc3339(agent.updated_at),
     }))
@@ -167,11 +363,18 @@ pub(crate) async fn create(
     tenant: Tenant,
     Json(body): Json<CreateAgent>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let (name, model, system_prompt, tools, limits) = body.validate()?;
+    let ValidAgent {
+        name,
+        model,
+        system_prompt,
+        tools,
+        limits,
+        settings,
+    } = body.validate()?;
     let tools_json =
         serde_json::to_string(&tools).map_err(|e| ApiError::Internal(e.to_string()))?;
-    let limits_json =
-        serde_json::to_string(&limits).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let limits_json = serde_json::to_string(&StoredLimits { limits, settings })
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
     let agent = state
         .store
         .create_agent(

@@ -2,8 +2,10 @@
 //! or the scheduler, and shape responses; they hold no SQL.
 
 pub(crate) mod agents;
+pub(crate) mod events;
 pub(crate) mod health;
 pub(crate) mod runs;
+pub(crate) mod workspace;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 

@@ -13,13 +13,15 @@ use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
 use longrun_store::{InsertRunOutcome, NewRun, Run, RunListFilter, new_run_id};
-use longrun_workflows::payloads::{AgentSnapshot, Budget, RunInput, RunRef, RunStatus};
+use longrun_workflows::payloads::{
+    AgentSnapshot, ApprovalDecision, Budget, HumanMessage, RunInput, RunRef, RunStatus,
+};
 
 use crate::AppState;
 use crate::auth::Tenant;
 use crate::error::ApiError;
 use crate::extract::{Json, Query};
-use crate::routes::agents::{MAX_STEPS_LIMIT, stored_limits, stored_tools};
+use crate::routes::agents::{AgentLimits, stored_limits, stored_settings, stored_tools};
 use crate::routes::rfc3339;
 use crate::tiers::Tier;
 
@@ -34,17 +36,14 @@ const MAX_PAGE: i64 = 100;
 pub(crate) struct CreateRun {
     agent: String,
     input: String,
+    /// Overrides the agent's limits for this run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    budget: Option<BudgetRequest>,
+    budget: Option<AgentLimits>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     metadata: Option<Map<String, Value>>,
-}
-
-#[derive(Debug, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-struct BudgetRequest {
+    /// Where the finished run is POSTed, signed with the workspace's webhook secret.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    max_steps: Option<u32>,
+    webhook_url: Option<String>,
 }
 
 fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
@@ -102,13 +101,14 @@ pub(crate) async fn create(
         }
         None => None,
     };
-    let requested_steps = body.budget.as_ref().and_then(|b| b.max_steps);
-    if let Some(steps) = requested_steps
-        && !(1..=MAX_STEPS_LIMIT).contains(&steps)
+    let requested = body.budget.clone().unwrap_or_default();
+    requested.validate("budget")?;
+    if let Some(url) = &body.webhook_url
+        && (!(url.starts_with("https://") || url.starts_with("http://")) || url.len() > 2048)
     {
         return Err(ApiError::invalid(
-            "budget.max_steps",
-            format!("must be between 1 and {MAX_STEPS_LIMIT}"),
+            "webhook_url",
+            "an http(s) URL of at most 2048 bytes",
         ));
     }
 
@@ -124,10 +124,26 @@ pub(crate) async fn create(
             workspace.id, workspace.tier
         ))
     })?;
+    let agent_limits = stored_limits(&agent)?;
+    let settings = stored_settings(&agent)?;
+    let tier_seconds = tier.max_run().as_secs();
     let budget = Budget {
-        max_steps: requested_steps
-            .or(stored_limits(&agent)?.max_steps)
+        max_steps: requested
+            .max_steps
+            .or(agent_limits.max_steps)
             .unwrap_or(state.settings.default_max_steps),
+        max_tokens: requested.max_tokens.or(agent_limits.max_tokens),
+        max_cost_micro_usd: requested
+            .max_cost_usd
+            .or(agent_limits.max_cost_usd)
+            .map(|usd| (usd * 1e6).round() as u64),
+        // The tier's longest run bounds every run (it is also the workflow's timeout).
+        max_duration_s: Some(
+            requested
+                .max_duration_s
+                .or(agent_limits.max_duration_s)
+                .map_or(tier_seconds, |s| s.min(tier_seconds)),
+        ),
     };
 
     let request_hash = {
@@ -147,6 +163,7 @@ pub(crate) async fn create(
             idempotency_key: idempotency_key.as_deref(),
             request_hash: Some(&request_hash),
             workflow_id: &workflow_id,
+            webhook_url: body.webhook_url.as_deref(),
         })
         .await?;
 
@@ -179,10 +196,14 @@ pub(crate) async fn create(
                 model: agent.model.clone(),
                 system_prompt: agent.system_prompt.clone(),
                 tools: stored_tools(&agent)?,
+                await_input: settings.await_input,
+                max_output_tokens: settings.max_output_tokens.unwrap_or(4096),
             },
             input: run.input.clone(),
             budget,
             tuning: state.settings.tuning.clone(),
+            webhook_url: run.webhook_url.clone(),
+            resume: None,
         };
         if let Err(err) = state
             .scheduler
@@ -286,6 +307,118 @@ pub(crate) async fn get(
     Ok(axum::Json(view(&state, &run, true)))
 }
 
+/// A live run of the workspace, or the error a client should see: 404 for another
+/// workspace's run or none, 409 `run_finished` for a run that ended.
+async fn live_run(state: &AppState, tenant: &Tenant, run_id: &str) -> Result<Run, ApiError> {
+    let run = state
+        .store
+        .run(&tenant.workspace.id, run_id)
+        .await?
+        .ok_or_else(ApiError::run_not_found)?;
+    if run.is_terminal() {
+        return Err(ApiError::run_finished(&run.status));
+    }
+    Ok(run)
+}
+
+/// `POST /v1/runs/{id}/cancel`: cancels the workflow; in-flight activities stop at their next
+/// heartbeat, and the run ends `cancelled`.
+pub(crate) async fn cancel(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    Path(run_id): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    let run = live_run(&state, &tenant, &run_id).await?;
+    state.scheduler.cancel(&run.workflow_id).await?;
+    Ok((StatusCode::ACCEPTED, axum::Json(view(&state, &run, false))))
+}
+
+pub(crate) const MAX_MESSAGE_BYTES: usize = 64 * 1024;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PostMessage {
+    text: String,
+}
+
+/// `POST /v1/runs/{id}/messages`: human input, joining the conversation at the next turn.
+pub(crate) async fn message(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    Path(run_id): Path<String>,
+    Json(body): Json<PostMessage>,
+) -> Result<impl IntoResponse, ApiError> {
+    if body.text.trim().is_empty() || body.text.len() > MAX_MESSAGE_BYTES {
+        return Err(ApiError::invalid(
+            "text",
+            format!("1 to {MAX_MESSAGE_BYTES} bytes"),
+        ));
+    }
+    let run = live_run(&state, &tenant, &run_id).await?;
+    state
+        .scheduler
+        .send_message(&run.workflow_id, HumanMessage { text: body.text })
+        .await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        axum::Json(json!({ "accepted": true })),
+    ))
+}
+
+/// `POST /v1/runs/{id}/complete`: ends a run waiting for input with the answer it has.
+pub(crate) async fn complete(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    Path(run_id): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    let run = live_run(&state, &tenant, &run_id).await?;
+    state.scheduler.complete(&run.workflow_id).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        axum::Json(json!({ "accepted": true })),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PostApproval {
+    tool_call_id: String,
+    approve: bool,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+/// `POST /v1/runs/{id}/approvals`: approves or denies a gated tool call (a Temporal update:
+/// the workflow's validator refuses unknown or already-decided calls).
+pub(crate) async fn approve(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    Path(run_id): Path<String>,
+    Json(body): Json<PostApproval>,
+) -> Result<impl IntoResponse, ApiError> {
+    if body.tool_call_id.is_empty() || body.tool_call_id.len() > 256 {
+        return Err(ApiError::invalid("tool_call_id", "1 to 256 characters"));
+    }
+    if body.reason.as_ref().is_some_and(|r| r.len() > 4096) {
+        return Err(ApiError::invalid("reason", "at most 4096 bytes"));
+    }
+    let run = live_run(&state, &tenant, &run_id).await?;
+    let decision = ApprovalDecision {
+        tool_call_id: body.tool_call_id,
+        approve: body.approve,
+        reason: body.reason,
+    };
+    let approved = state
+        .scheduler
+        .decide(&run.workflow_id, decision.clone())
+        .await?;
+    Ok(axum::Json(json!({
+        "tool_call_id": decision.tool_call_id,
+        "approve": approved,
+        "reason": decision.reason,
+    })))
+}
+
 /// A run as clients see it. Lists leave out the (possibly large) input.
 fn view(state: &AppState, run: &Run, with_input: bool) -> Value {
     let error = run.error_code.as_ref().map(
@@ -304,6 +437,7 @@ fn view(state: &AppState, run: &Run, with_input: bool) -> Value {
         "error": error,
         "metadata": metadata,
         "workflow_id": run.workflow_id,
+        "webhook_url": run.webhook_url,
         "temporal_ui_url": state.scheduler.ui_link(&run.workflow_id),
         "step": run.step,
         "usage": {

@@ -1,0 +1,113 @@
+//! Completion webhooks: the finished run POSTed to the client's URL, signed the Standard
+//! Webhooks way with the workspace's secret. Failures retry (the workflow's retry policy
+//! backs off for up to a day); a URL that points somewhere forbidden does not.
+
+use base64::Engine;
+use serde_json::json;
+use temporalio_sdk::activities::ActivityError;
+
+use longrun_store::Store;
+use longrun_workflows::payloads::WebhookRequest;
+
+use crate::errors::{from_store, non_retryable, retryable};
+use crate::tools::http_fetch::{HttpFetchSettings, check_url};
+use crate::tools::webhook::{secret_bytes, sign};
+
+/// A new Standard Webhooks secret: `whsec_` and 32 random bytes in base64.
+pub fn new_webhook_secret() -> Result<String, getrandom::Error> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes)?;
+    Ok(format!(
+        "whsec_{}",
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    ))
+}
+
+pub(crate) async fn deliver_run(
+    store: &Store,
+    http: &reqwest::Client,
+    settings: &HttpFetchSettings,
+    request: &WebhookRequest,
+    attempt: u32,
+) -> Result<(), ActivityError> {
+    let run_ref = &request.run;
+    let run = store
+        .run(&run_ref.workspace_id, &run_ref.run_id)
+        .await
+        .map_err(from_store)?
+        .ok_or_else(|| non_retryable("run_not_found", "the run no longer exists"))?;
+    let url = check_url(settings, &request.url)
+        .map_err(|refused| non_retryable("webhook_refused", refused.to_string()))?;
+    let candidate =
+        new_webhook_secret().map_err(|e| retryable("no_randomness", e.to_string(), None))?;
+    let secret = store
+        .webhook_secret(&run_ref.workspace_id, &candidate)
+        .await
+        .map_err(from_store)?;
+    let body = json!({
+        "type": "run.completed",
+        "run": {
+            "id": run.id,
+            "agent": run.agent_name,
+            "status": run.status,
+            "result": run.result,
+            "error": run.error_code.as_ref().map(|code| json!({"code": code, "message": run.error_message})),
+            "workflow_id": run.workflow_id,
+            "step": run.step,
+            "usage": {
+                "input_tokens": run.usage.input_tokens,
+                "output_tokens": run.usage.output_tokens,
+                "cache_read_tokens": run.usage.cache_read_tokens,
+                "cache_write_tokens": run.usage.cache_write_tokens,
+                "tool_calls": run.usage.tool_calls,
+                "agent_ms": run.usage.agent_ms,
+                "cost_usd": run.usage.cost_micro_usd as f64 / 1e6,
+            },
+            "metadata": run.metadata.as_deref().and_then(|m| serde_json::from_str::<serde_json::Value>(m).ok()),
+        }
+    })
+    .to_string();
+    // One id per run: receivers deduplicate retries by it.
+    let message_id = format!("msg_{}", run.id);
+    let timestamp = longrun_store::now_ms() / 1000;
+    let signature = sign(&secret_bytes(&secret), &message_id, timestamp, &body);
+    let response = http
+        .post(url)
+        .header("content-type", "application/json")
+        .header("webhook-id", &message_id)
+        .header("webhook-timestamp", timestamp.to_string())
+        .header("webhook-signature", signature)
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| {
+            retryable(
+                "webhook_failed",
+                format!(
+                    "attempt {attempt}: the webhook endpoint is unreachable: {}",
+                    short(&e)
+                ),
+                None,
+            )
+        })?;
+    let status = response.status();
+    if status.is_success() {
+        return Ok(());
+    }
+    Err(retryable(
+        "webhook_failed",
+        format!("attempt {attempt}: the webhook endpoint answered {status}"),
+        None,
+    ))
+}
+
+/// A transport error without the URL (which may carry tokens in its query).
+fn short(err: &reqwest::Error) -> &'static str {
+    if err.is_timeout() {
+        "timed out"
+    } else if err.is_connect() {
+        "connection refused or unreachable"
+    } else {
+        "request failed"
+    }
+}

@@ -1,0 +1,124 @@
+//! Run conversations: the messages of each run, by sequence number. The workflow carries only
+//! the messages new to each step; the model activity stores them and reads the whole
+//! conversation from here, so workflow histories grow with the number of steps, not with the
+//! square of the conversation's length.
+
+use sqlx::Row;
+
+use crate::{Result, Store, StoreError, now_ms};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredMessage {
+    pub seq: i64,
+    pub role: String,
+    /// JSON array of content blocks.
+    pub content: String,
+    /// JSON object: what produced the message (stop reason, usage, time), for model turns.
+    pub meta: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewMessage<'a> {
+    pub seq: i64,
+    pub role: &'a str,
+    pub content: &'a str,
+    pub meta: Option<&'a str>,
+}
+
+impl Store {
+    /// Stores messages at their sequence numbers. A sequence number already taken keeps its
+    /// first message: the workflow produces the same messages on every replay and retry.
+    pub async fn put_messages(
+        &self,
+        workspace_id: &str,
+        run_id: &str,
+        messages: &[NewMessage<'_>],
+    ) -> Result<()> {
+        if messages.is_empty() {
+            return Ok(());
+        }
+        // Scoping: the run must belong to the workspace before anything is written for it.
+        let owned = sqlx::query("SELECT 1 FROM runs WHERE workspace_id = $1 AND id = $2")
+            .bind(workspace_id)
+            .bind(run_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        if owned.is_none() {
+            return Err(StoreError::NotFound("run"));
+        }
+        let mut tx = self.pool.begin().await?;
+        let now = now_ms();
+        for message in messages {
+            sqlx::query(
+                "INSERT INTO run_messages (run_id, seq, workspace_id, role, content, meta, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (run_id, seq) DO NOTHING",
+            )
+            .bind(run_id)
+            .bind(message.seq)
+            .bind(workspace_id)
+            .bind(message.role)
+            .bind(message.content)
+            .bind(message.meta)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Messages of a run with `seq < before`, in order.
+    pub async fn messages_before(
+        &self,
+        workspace_id: &str,
+        run_id: &str,
+        before: i64,
+    ) -> Result<Vec<StoredMessage>> {
+        let rows = sqlx::query(
+            "SELECT seq, role, content, meta FROM run_messages \
+             WHERE workspace_id = $1 AND run_id = $2 AND seq < $3 ORDER BY seq",
+        )
+        .bind(workspace_id)
+        .bind(run_id)
+        .bind(before)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(StoredMessage {
+                    seq: row.try_get("seq")?,
+                    role: row.try_get("role")?,
+                    content: row.try_get("content")?,
+                    meta: row.try_get("meta")?,
+                })
+            })
+            .collect()
+    }
+
+    /// The message at `seq`, if stored.
+    pub async fn message_at(
+        &self,
+        workspace_id: &str,
+        run_id: &str,
+        seq: i64,
+    ) -> Result<Option<StoredMessage>> {
+        let row = sqlx::query(
+            "SELECT seq, role, content, meta FROM run_messages \
+             WHERE workspace_id = $1 AND run_id = $2 AND seq = $3",
+        )
+        .bind(workspace_id)
+        .bind(run_id)
+        .bind(seq)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| {
+            Ok(StoredMessage {
+                seq: row.try_get("seq")?,
+                role: row.try_get("role")?,
+                content: row.try_get("content")?,
+                meta: row.try_get("meta")?,
+            })
+        })
+        .transpose()
+    }
+}

@@ -1,0 +1,291 @@
+//! Durability: continue-as-new keeps the conversation, histories replay against the current
+//! code, and webhooks (tools and completion) are signed and delivered.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use serde_json::{Value, json};
+
+use longrun_activities::tools::webhook::{secret_bytes, sign};
+use longrun_activities::{ProviderEndpoint, ProviderSettings};
+
+use crate::fakes::{FakeLlm, Format, Reply, Script};
+use crate::harness::{Options, TestApp, TestDb, temporal_settings};
+
+const MINUTE: Duration = Duration::from_secs(60);
+
+fn providers(fake: &FakeLlm) -> ProviderSettings {
+    ProviderSettings {
+        anthropic: Some(ProviderEndpoint {
+            base_url: fake.base_url.clone(),
+            api_key: "sk-test".to_string().into(),
+        }),
+        ..ProviderSettings::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn continue_as_new_keeps_the_conversation_and_bills_each_step_once() {
+    let calc = |id: &'static str, e: &str| {
+        Reply::Tools(vec![(id, "calculator", json!({"expression": e}))])
+    };
+    let script = Script::new()
+        .turn(1, vec![calc("t1", "1+1")])
+        .turn(2, vec![calc("t2", "2+2")])
+        .turn(3, vec![calc("t3", "3+3")])
+        .turn(4, vec![Reply::Text("2, 4 and 6.")]);
+    let fake = FakeLlm::start(Format::Anthropic, script).await;
+    let mut options = Options {
+        providers: providers(&fake),
+        ..Default::default()
+    };
+    options.tuning.continue_as_new_every = 2;
+    let app = TestApp::start_with(TestDb::sqlite(), options).await;
+    let (workspace, key) = app
+        .tenant_with_agent(
+            "can",
+            json!({"name": "a", "model": "anthropic/claude-test", "tools": ["calculator"]}),
+        )
+        .await;
+    let run_id = app.submit_to(&key, "a", "add things").await;
+    let run = app.wait_for_run(&key, &run_id, MINUTE).await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(run["step"], 4);
+    let last = &fake.received()[3].body["messages"];
+    assert_eq!(
+        last.as_array().unwrap().len(),
+        7,
+        "the whole conversation reached turn 4: {last}"
+    );
+    assert_eq!(last[6]["content"][0]["content"], "6");
+    assert_eq!(fake.received().len(), 4, "no model turn ran twice");
+    let ledger = app
+        .store
+        .usage_rows_of_run(&workspace.id, &run_id)
+        .await
+        .unwrap();
+    assert_eq!(
+        ledger,
+        [
+            ("agent_time".to_string(), 7),
+            ("llm".to_string(), 4),
+            ("tool".to_string(), 3)
+        ]
+    );
+    assert_eq!(run["usage"]["input_tokens"], 400);
+
+    let client = longrun_worker::connect(&temporal_settings(&app.temporal), "test")
+        .await
+        .unwrap();
+    let workflow_id = run["workflow_id"].as_str().unwrap();
+    let executions = client
+        .count_workflows(format!("WorkflowId = '{workflow_id}'"), Default::default())
+        .await
+        .unwrap();
+    assert_eq!(executions.count(), 2, "one continue-as-new after two steps");
+}
+
+/// Requests a receiver got: headers and body.
+type Inbox = Arc<Mutex<Vec<(HeaderMap, String)>>>;
+
+/// A loopback webhook receiver answering with `statuses` in turn (the last repeats) and the
+/// body `{"answer": 42}`.
+async fn receiver(statuses: Vec<u16>) -> (String, Inbox) {
+    let inbox: Inbox = Arc::default();
+    let state = (inbox.clone(), Arc::new(Mutex::new(statuses)));
+    async fn handle(
+        State((inbox, statuses)): State<(Inbox, Arc<Mutex<Vec<u16>>>)>,
+        headers: HeaderMap,
+        body: Bytes,
+    ) -> (StatusCode, axum::Json<Value>) {
+        inbox
+            .lock()
+            .unwrap()
+            .push((headers, String::from_utf8_lossy(&body).into_owned()));
+        let mut statuses = statuses.lock().unwrap();
+        let status = if statuses.len() > 1 {
+            statuses.remove(0)
+        } else {
+            statuses[0]
+        };
+        (
+            StatusCode::from_u16(status).unwrap(),
+            axum::Json(json!({"answer": 42})),
+        )
+    }
+    let router = Router::new().route("/hook", post(handle)).with_state(state);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    (url, inbox)
+}
+
+fn verify(headers: &HeaderMap, body: &str, secret: &str) {
+    let id = headers["webhook-id"].to_str().unwrap();
+    let timestamp: i64 = headers["webhook-timestamp"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let expected = sign(&secret_bytes(secret), id, timestamp, body);
+    assert_eq!(
+        headers["webhook-signature"].to_str().unwrap(),
+        expected,
+        "signature"
+    );
+    let now = longrun_store::now_ms() / 1000;
+    assert!((now - timestamp).abs() < 600);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webhook_tool_posts_signed_input_and_returns_the_answer() {
+    let (url, inbox) = receiver(vec![200]).await;
+    let script = Script::new()
+        .turn(
+            1,
+            vec![Reply::Tools(vec![(
+                "t_hook",
+                "lookup",
+                json!({"order": "A-1"}),
+            )])],
+        )
+        .turn(2, vec![Reply::Text("It is 42.")]);
+    let fake = FakeLlm::start(Format::Anthropic, script).await;
+    let app = TestApp::start_with(
+        TestDb::sqlite(),
+        Options {
+            providers: providers(&fake),
+            allow: "127.0.0.1",
+            ..Default::default()
+        },
+    )
+    .await;
+    let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    let agent = json!({"name": "hooked", "model": "anthropic/claude-test", "tools": [
+        {"name": "lookup", "type": "webhook", "url": url, "description": "Looks an order up.",
+         "input_schema": {"type": "object", "properties": {"order": {"type": "string"}}}, "secret": secret}
+    ]});
+    let (_, key) = app.tenant_with_agent("hooks", agent).await;
+    let (_, shown) = app
+        .request("GET", "/v1/agents/hooked", Some(&key), None)
+        .await;
+    assert!(
+        shown["tools"][0].get("secret").is_none(),
+        "secrets are write-only: {shown}"
+    );
+    assert_eq!(shown["tools"][0]["has_secret"], true);
+
+    let run_id = app.submit_to(&key, "hooked", "where is A-1?").await;
+    let run = app.wait_for_run(&key, &run_id, MINUTE).await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    let first = &fake.received()[0].body;
+    assert_eq!(first["tools"][0]["name"], "lookup");
+    assert_eq!(first["tools"][0]["description"], "Looks an order up.");
+    let calls = inbox.lock().unwrap().clone();
+    assert_eq!(calls.len(), 1);
+    let (headers, body) = &calls[0];
+    assert_eq!(
+        serde_json::from_str::<Value>(body).unwrap(),
+        json!({"order": "A-1"})
+    );
+    verify(headers, body, secret);
+    let result = &fake.received()[1].body["messages"][2]["content"][0];
+    assert_eq!(result["is_error"], false);
+    assert!(
+        result["content"].as_str().unwrap().contains("42"),
+        "{result}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_private_address_is_refused_to_tools_unless_allowlisted() {
+    let (url, inbox) = receiver(vec![200]).await;
+    let url: &'static str = Box::leak(url.into_boxed_str());
+    let script = Script::new()
+        .turn(
+            1,
+            vec![Reply::Tools(vec![(
+                "t_fetch",
+                "http_fetch",
+                json!({"url": url}),
+            )])],
+        )
+        .turn(2, vec![Reply::Text("Could not.")]);
+    let fake = FakeLlm::start(Format::Anthropic, script).await;
+    let app = TestApp::start_with(
+        TestDb::sqlite(),
+        Options {
+            providers: providers(&fake),
+            ..Default::default()
+        },
+    )
+    .await;
+    let (_, key) = app
+        .tenant_with_agent(
+            "ssrf",
+            json!({"name": "a", "model": "anthropic/claude-test", "tools": ["http_fetch"]}),
+        )
+        .await;
+    let run_id = app.submit_to(&key, "a", "fetch").await;
+    let run = app.wait_for_run(&key, &run_id, MINUTE).await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    let result = &fake.received()[1].body["messages"][2]["content"][0];
+    assert_eq!(result["is_error"], true, "{result}");
+    assert!(
+        result["content"].as_str().unwrap().contains("refused"),
+        "{result}"
+    );
+    assert!(
+        inbox.lock().unwrap().is_empty(),
+        "nothing reached the private address"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_finished_run_is_posted_to_its_webhook_signed_and_retried() {
+    let (url, inbox) = receiver(vec![500, 200]).await;
+    let app = TestApp::start_with(
+        TestDb::sqlite(),
+        Options {
+            allow: "127.0.0.1",
+            ..Default::default()
+        },
+    )
+    .await;
+    let (_, key) = app.tenant("notify").await;
+    let (status, body) = app
+        .request("POST", "/v1/runs", Some(&key), Some(json!({"agent": "demo", "input": "What is 3 * 3?", "webhook_url": url, "metadata": {"ticket": 7}})))
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let run_id = body["id"].as_str().unwrap().to_string();
+    app.wait_for_run(&key, &run_id, MINUTE).await;
+    let deadline = tokio::time::Instant::now() + MINUTE;
+    while inbox.lock().unwrap().len() < 2 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the webhook was not retried to success"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (_, workspace) = app.request("GET", "/v1/workspace", Some(&key), None).await;
+    let secret = workspace["webhook_secret"].as_str().unwrap();
+    assert!(secret.starts_with("whsec_"));
+    let calls = inbox.lock().unwrap().clone();
+    assert_eq!(
+        calls[0].0["webhook-id"], calls[1].0["webhook-id"],
+        "one id across retries"
+    );
+    let (headers, body) = &calls[1];
+    verify(headers, body, secret);
+    let payload: Value = serde_json::from_str(body).unwrap();
+    assert_eq!(payload["type"], "run.completed");
+    assert_eq!(payload["run"]["id"], run_id.as_str());
+    assert_eq!(payload["run"]["status"], "succeeded");
+    assert_eq!(payload["run"]["result"], "3 * 3 = 9.");
+    assert_eq!(payload["run"]["metadata"]["ticket"], 7);
+}
