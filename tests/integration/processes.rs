@@ -31,7 +31,7 @@ fn longrun(data_dir: &Path) -> Command {
         .env("LONGRUN_DATA_DIR", data_dir)
         .env(
             "LONGRUN_METRICS_LISTEN",
-            format!("127.0.0.1:{}", free_port().unwrap()),
+            "127.0.0.1:0",
         )
         .env("RUST_LOG", "warn")
         .stdin(Stdio::null())
@@ -55,6 +55,39 @@ fn secret_from(stdout: &str) -> String {
         .unwrap_or_else(|| panic!("no key printed: {stdout}"))
         .trim()
         .to_string()
+}
+
+/// Starts `longrun api` on a port of its choosing and returns it with its base URL, read
+/// from its log (port 0 cannot collide with another test's port).
+async fn spawn_api(mut command: Command) -> (Child, String) {
+    command
+        .env("LONGRUN_LISTEN", "127.0.0.1:0")
+        .env("LONGRUN_LOG_FORMAT", "json")
+        .env("RUST_LOG", "info")
+        .arg("api")
+        .stderr(Stdio::piped());
+    let mut child = command.spawn().unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let address = tokio::time::timeout(Duration::from_secs(60), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            eprintln!("{line}");
+            let Ok(entry) = serde_json::from_str::<Value>(&line) else { continue };
+            if entry["fields"]["message"] == "API listening" {
+                return entry["fields"]["address"].as_str().map(str::to_string);
+            }
+        }
+        None
+    })
+    .await
+    .expect("the API did not say where it listens")
+    .expect("the API exited before listening");
+    // Keep draining its log so it never blocks on a full pipe.
+    tokio::spawn(async move {
+        while let Ok(Some(line)) = lines.next_line().await {
+            eprintln!("{line}");
+        }
+    });
+    (child, format!("http://{address}"))
 }
 
 async fn wait_until_ready(base: &str, processes: &mut [&mut Child]) {
@@ -139,14 +172,11 @@ async fn api_and_worker_processes_share_one_database(db: TestDb) {
     let dir = tempfile::tempdir().unwrap();
     let temporal = temporal_address();
     let task_queue = format!("proc-{}", longrun_store::new_run_id());
-    let port = free_port().unwrap();
-    let base = format!("http://127.0.0.1:{port}");
     let configure = |command: &mut Command| {
         command
             .env("LONGRUN_DATABASE_URL", &db.url)
             .env("LONGRUN_TEMPORAL_ADDRESS", &temporal)
             .env("LONGRUN_TASK_QUEUE", &task_queue)
-            .env("LONGRUN_LISTEN", format!("127.0.0.1:{port}"))
             .env("LONGRUN_JWT_SECRET", JWT_SECRET);
     };
 
@@ -166,7 +196,7 @@ async fn api_and_worker_processes_share_one_database(db: TestDb) {
 
     let mut api = longrun(dir.path());
     configure(&mut api);
-    let mut api = api.arg("api").stderr(Stdio::inherit()).spawn().unwrap();
+    let (mut api, base) = spawn_api(api).await;
     let mut worker = longrun(dir.path());
     configure(&mut worker);
     let mut worker = worker
@@ -209,65 +239,58 @@ async fn api_and_worker_processes_share_one_database(db: TestDb) {
     );
 }
 
+/// Starts `longrun dev` on fresh ports and reads its output until `until` is printed;
+/// returns the process, the transcript and the API's address.
+async fn start_dev(data_dir: &Path, extra: &[&str], until: &str) -> (Child, String, String, u16, u16) {
+    let temporal_port = free_port().unwrap();
+    let ui_port = free_port().unwrap();
+    let mut command = longrun(data_dir);
+    command
+        .env("LONGRUN_LISTEN", "127.0.0.1:0")
+        .arg("dev")
+        .args(["--temporal-port", &temporal_port.to_string()])
+        .args(["--ui-port", &ui_port.to_string()])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    let mut dev = command.spawn().unwrap();
+    let mut lines = BufReader::new(dev.stdout.take().unwrap()).lines();
+    let mut transcript = String::new();
+    let mut base = String::new();
+    let finished = tokio::time::timeout(Duration::from_secs(120), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            transcript.push_str(&line);
+            transcript.push('\n');
+            if let Some(rest) = line.strip_prefix("API on ") {
+                base = rest.split_whitespace().next().unwrap_or_default().to_string();
+            }
+            if line.starts_with(until) {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    assert!(matches!(finished, Ok(true)), "`{until}` never came:\n{transcript}");
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    (dev, transcript, base, temporal_port, ui_port)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dev_runs_the_demo_keeps_its_state_and_leaves_no_temporal_behind() {
     let dir = tempfile::tempdir().unwrap();
     let data_dir = dir.path().join("data");
-    let temporal_port = free_port().unwrap();
-    let ui_port = free_port().unwrap();
-    let api_port = free_port().unwrap();
-    let start = |extra: &[&str]| {
-        let mut command = longrun(&data_dir);
-        command
-            .env("LONGRUN_LISTEN", format!("127.0.0.1:{api_port}"))
-            .arg("dev")
-            .args(["--temporal-port", &temporal_port.to_string()])
-            .args(["--ui-port", &ui_port.to_string()])
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
-        command.spawn().unwrap()
-    };
-
-    let mut dev = start(&[]);
-    let mut lines = BufReader::new(dev.stdout.take().unwrap()).lines();
-    let mut transcript = String::new();
-    let outcome = tokio::time::timeout(Duration::from_secs(120), async {
-        while let Some(line) = lines.next_line().await.unwrap() {
-            transcript.push_str(&line);
-            transcript.push('\n');
-            if line.starts_with("longrun dev keeps serving") {
-                return;
-            }
-        }
-    })
-    .await;
-    assert!(outcome.is_ok(), "no demo result in time:\n{transcript}");
-    assert!(
-        transcript.contains("Demo run succeeded: 12 * (3 + 4) = 84."),
-        "{transcript}"
-    );
+    let (mut dev, transcript, _, _, ui_port) =
+        start_dev(&data_dir, &[], "longrun dev keeps serving").await;
+    assert!(transcript.contains("Demo run succeeded: 12 * (3 + 4) = 84."), "{transcript}");
     let ui_link =
         format!("Temporal UI: http://127.0.0.1:{ui_port}/namespaces/default/workflows/run-demo-");
     assert!(transcript.contains(&ui_link), "{transcript}");
-    for kind in [
-        "run.started",
-        "llm.completed",
-        "tool.started",
-        "tool.completed",
-        "run.completed: succeeded",
-    ] {
-        assert!(
-            transcript.contains(kind),
-            "{kind} not printed:\n{transcript}"
-        );
+    for kind in ["run.started", "llm.completed", "tool.started", "tool.completed", "run.completed: succeeded"] {
+        assert!(transcript.contains(kind), "{kind} not printed:\n{transcript}");
     }
     let data_marker = data_dir.display().to_string();
-    assert_eq!(
-        temporal_processes_mentioning(&data_marker).len(),
-        1,
-        "dev runs one Temporal child"
-    );
+    assert_eq!(temporal_processes_mentioning(&data_marker).len(), 1, "dev runs one Temporal child");
 
     signal(&dev, Signal::SIGINT);
     assert_eq!(exit_code(&mut dev).await, 0);
@@ -277,13 +300,8 @@ async fn dev_runs_the_demo_keeps_its_state_and_leaves_no_temporal_behind() {
     );
 
     // A second start keeps the workspace, the key, the run and its Temporal history.
-    let key = std::fs::read_to_string(data_dir.join("demo-api-key"))
-        .unwrap()
-        .trim()
-        .to_string();
-    let mut dev = start(&["--no-demo"]);
-    let base = format!("http://127.0.0.1:{api_port}");
-    wait_until_ready(&base, &mut [&mut dev]).await;
+    let key = std::fs::read_to_string(data_dir.join("demo-api-key")).unwrap().trim().to_string();
+    let (mut dev, _, base, temporal_port, _) = start_dev(&data_dir, &["--no-demo"], "Demo API key in").await;
     let runs: Value = reqwest::Client::new()
         .get(format!("{base}/v1/runs"))
         .bearer_auth(&key)
@@ -297,21 +315,14 @@ async fn dev_runs_the_demo_keeps_its_state_and_leaves_no_temporal_behind() {
     assert_eq!(runs.len(), 1, "{runs:?}");
     assert_eq!(runs[0]["status"], "succeeded");
     let workflow_id = runs[0]["workflow_id"].as_str().unwrap();
-    let client = longrun_worker::connect(
-        &temporal_settings(&format!("http://127.0.0.1:{temporal_port}")),
-        "test",
-    )
-    .await
-    .unwrap();
+    let client = longrun_worker::connect(&temporal_settings(&format!("http://127.0.0.1:{temporal_port}")), "test")
+        .await
+        .unwrap();
     let count = client
         .count_workflows(format!("WorkflowId = '{workflow_id}'"), Default::default())
         .await
         .unwrap();
-    assert_eq!(
-        count.count(),
-        1,
-        "the Temporal history survived the restart"
-    );
+    assert_eq!(count.count(), 1, "the Temporal history survived the restart");
     signal(&dev, Signal::SIGTERM);
     assert_eq!(exit_code(&mut dev).await, 0);
     assert!(temporal_processes_mentioning(&data_marker).is_empty());
@@ -369,14 +380,11 @@ async fn a_worker_killed_during_a_model_call_loses_nothing_and_repeats_nothing(d
     let dir = tempfile::tempdir().unwrap();
     let temporal = temporal_address();
     let task_queue = format!("kill-{}", longrun_store::new_run_id());
-    let port = free_port().unwrap();
-    let base = format!("http://127.0.0.1:{port}");
     let configure = |command: &mut Command| {
         command
             .env("LONGRUN_DATABASE_URL", &db.url)
             .env("LONGRUN_TEMPORAL_ADDRESS", &temporal)
             .env("LONGRUN_TASK_QUEUE", &task_queue)
-            .env("LONGRUN_LISTEN", format!("127.0.0.1:{port}"))
             .env("LONGRUN_JWT_SECRET", JWT_SECRET)
             .env("LONGRUN_HEARTBEAT_TIMEOUT_S", "2")
             .env("ANTHROPIC_API_KEY", "sk-test")
@@ -391,7 +399,7 @@ async fn a_worker_killed_during_a_model_call_loses_nothing_and_repeats_nothing(d
 
     let mut api = longrun(dir.path());
     configure(&mut api);
-    let mut api = api.arg("api").stderr(Stdio::inherit()).spawn().unwrap();
+    let (mut api, base) = spawn_api(api).await;
     let start_worker = || {
         let mut worker = longrun(dir.path());
         configure(&mut worker);
