@@ -29,10 +29,7 @@ fn longrun(data_dir: &Path) -> Command {
     }
     command
         .env("LONGRUN_DATA_DIR", data_dir)
-        .env(
-            "LONGRUN_METRICS_LISTEN",
-            "127.0.0.1:0",
-        )
+        .env("LONGRUN_METRICS_LISTEN", "127.0.0.1:0")
         .env("RUST_LOG", "warn")
         .stdin(Stdio::null())
         .kill_on_drop(true);
@@ -71,7 +68,9 @@ async fn spawn_api(mut command: Command) -> (Child, String) {
     let address = tokio::time::timeout(Duration::from_secs(60), async {
         while let Some(line) = lines.next_line().await.unwrap() {
             eprintln!("{line}");
-            let Ok(entry) = serde_json::from_str::<Value>(&line) else { continue };
+            let Ok(entry) = serde_json::from_str::<Value>(&line) else {
+                continue;
+            };
             if entry["fields"]["message"] == "API listening" {
                 return entry["fields"]["address"].as_str().map(str::to_string);
             }
@@ -241,7 +240,11 @@ async fn api_and_worker_processes_share_one_database(db: TestDb) {
 
 /// Starts `longrun dev` on fresh ports and reads its output until `until` is printed;
 /// returns the process, the transcript and the API's address.
-async fn start_dev(data_dir: &Path, extra: &[&str], until: &str) -> (Child, String, String, u16, u16) {
+async fn start_dev(
+    data_dir: &Path,
+    extra: &[&str],
+    until: &str,
+) -> (Child, String, String, u16, u16) {
     let temporal_port = free_port().unwrap();
     let ui_port = free_port().unwrap();
     let mut command = longrun(data_dir);
@@ -262,7 +265,11 @@ async fn start_dev(data_dir: &Path, extra: &[&str], until: &str) -> (Child, Stri
             transcript.push_str(&line);
             transcript.push('\n');
             if let Some(rest) = line.strip_prefix("API on ") {
-                base = rest.split_whitespace().next().unwrap_or_default().to_string();
+                base = rest
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or_default()
+                    .to_string();
             }
             if line.starts_with(until) {
                 return true;
@@ -271,7 +278,10 @@ async fn start_dev(data_dir: &Path, extra: &[&str], until: &str) -> (Child, Stri
         false
     })
     .await;
-    assert!(matches!(finished, Ok(true)), "`{until}` never came:\n{transcript}");
+    assert!(
+        matches!(finished, Ok(true)),
+        "`{until}` never came:\n{transcript}"
+    );
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
     (dev, transcript, base, temporal_port, ui_port)
 }
@@ -282,15 +292,31 @@ async fn dev_runs_the_demo_keeps_its_state_and_leaves_no_temporal_behind() {
     let data_dir = dir.path().join("data");
     let (mut dev, transcript, _, _, ui_port) =
         start_dev(&data_dir, &[], "longrun dev keeps serving").await;
-    assert!(transcript.contains("Demo run succeeded: 12 * (3 + 4) = 84."), "{transcript}");
+    assert!(
+        transcript.contains("Demo run succeeded: 12 * (3 + 4) = 84."),
+        "{transcript}"
+    );
     let ui_link =
         format!("Temporal UI: http://127.0.0.1:{ui_port}/namespaces/default/workflows/run-demo-");
     assert!(transcript.contains(&ui_link), "{transcript}");
-    for kind in ["run.started", "llm.completed", "tool.started", "tool.completed", "run.completed: succeeded"] {
-        assert!(transcript.contains(kind), "{kind} not printed:\n{transcript}");
+    for kind in [
+        "run.started",
+        "llm.completed",
+        "tool.started",
+        "tool.completed",
+        "run.completed: succeeded",
+    ] {
+        assert!(
+            transcript.contains(kind),
+            "{kind} not printed:\n{transcript}"
+        );
     }
     let data_marker = data_dir.display().to_string();
-    assert_eq!(temporal_processes_mentioning(&data_marker).len(), 1, "dev runs one Temporal child");
+    assert_eq!(
+        temporal_processes_mentioning(&data_marker).len(),
+        1,
+        "dev runs one Temporal child"
+    );
 
     signal(&dev, Signal::SIGINT);
     assert_eq!(exit_code(&mut dev).await, 0);
@@ -300,8 +326,12 @@ async fn dev_runs_the_demo_keeps_its_state_and_leaves_no_temporal_behind() {
     );
 
     // A second start keeps the workspace, the key, the run and its Temporal history.
-    let key = std::fs::read_to_string(data_dir.join("demo-api-key")).unwrap().trim().to_string();
-    let (mut dev, _, base, temporal_port, _) = start_dev(&data_dir, &["--no-demo"], "Demo API key in").await;
+    let key = std::fs::read_to_string(data_dir.join("demo-api-key"))
+        .unwrap()
+        .trim()
+        .to_string();
+    let (mut dev, _, base, temporal_port, _) =
+        start_dev(&data_dir, &["--no-demo"], "Demo API key in").await;
     let runs: Value = reqwest::Client::new()
         .get(format!("{base}/v1/runs"))
         .bearer_auth(&key)
@@ -315,14 +345,21 @@ async fn dev_runs_the_demo_keeps_its_state_and_leaves_no_temporal_behind() {
     assert_eq!(runs.len(), 1, "{runs:?}");
     assert_eq!(runs[0]["status"], "succeeded");
     let workflow_id = runs[0]["workflow_id"].as_str().unwrap();
-    let client = longrun_worker::connect(&temporal_settings(&format!("http://127.0.0.1:{temporal_port}")), "test")
-        .await
-        .unwrap();
+    let client = longrun_worker::connect(
+        &temporal_settings(&format!("http://127.0.0.1:{temporal_port}")),
+        "test",
+    )
+    .await
+    .unwrap();
     let count = client
         .count_workflows(format!("WorkflowId = '{workflow_id}'"), Default::default())
         .await
         .unwrap();
-    assert_eq!(count.count(), 1, "the Temporal history survived the restart");
+    assert_eq!(
+        count.count(),
+        1,
+        "the Temporal history survived the restart"
+    );
     signal(&dev, Signal::SIGTERM);
     assert_eq!(exit_code(&mut dev).await, 0);
     assert!(temporal_processes_mentioning(&data_marker).is_empty());
