@@ -64,6 +64,7 @@ impl Store {
             created_at: now,
             updated_at: now,
         };
+        let mut tx = self.tenant(workspace_id).await?;
         sqlx::query(&format!(
             "INSERT INTO agents ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
         ))
@@ -76,33 +77,72 @@ impl Store {
         .bind(&agent.limits)
         .bind(agent.created_at)
         .bind(agent.updated_at)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .map_err(|e| match unique_violation(&e) {
             Some(_) => StoreError::Conflict("agent"),
             None => e.into(),
         })?;
+        tx.commit().await?;
         Ok(agent)
     }
 
+    /// Replaces an agent's definition (its name stays); `None` if there is no such agent.
+    pub async fn update_agent(&self, workspace_id: &str, new: NewAgent<'_>) -> Result<Option<Agent>> {
+        let mut tx = self.tenant(workspace_id).await?;
+        let row = sqlx::query(&format!(
+            "UPDATE agents SET model = $1, system_prompt = $2, tools = $3, limits = $4, \
+                 updated_at = $5 \
+             WHERE workspace_id = $6 AND name = $7 RETURNING {COLUMNS}"
+        ))
+        .bind(new.model)
+        .bind(new.system_prompt)
+        .bind(new.tools)
+        .bind(new.limits)
+        .bind(now_ms())
+        .bind(workspace_id)
+        .bind(new.name)
+        .fetch_optional(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        row.as_ref().map(Agent::from_row).transpose()
+    }
+
+    /// Deletes an agent; runs already submitted keep their snapshot of it.
+    pub async fn delete_agent(&self, workspace_id: &str, name: &str) -> Result<bool> {
+        let mut tx = self.tenant(workspace_id).await?;
+        let deleted = sqlx::query("DELETE FROM agents WHERE workspace_id = $1 AND name = $2")
+            .bind(workspace_id)
+            .bind(name)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        Ok(deleted == 1)
+    }
+
     pub async fn agent(&self, workspace_id: &str, name: &str) -> Result<Option<Agent>> {
+        let mut tx = self.tenant(workspace_id).await?;
         let row = sqlx::query(&format!(
             "SELECT {COLUMNS} FROM agents WHERE workspace_id = $1 AND name = $2"
         ))
         .bind(workspace_id)
         .bind(name)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *tx)
         .await?;
+        tx.commit().await?;
         row.as_ref().map(Agent::from_row).transpose()
     }
 
     pub async fn list_agents(&self, workspace_id: &str) -> Result<Vec<Agent>> {
+        let mut tx = self.tenant(workspace_id).await?;
         let rows = sqlx::query(&format!(
             "SELECT {COLUMNS} FROM agents WHERE workspace_id = $1 ORDER BY name"
         ))
         .bind(workspace_id)
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *tx)
         .await?;
+        tx.commit().await?;
         rows.iter().map(Agent::from_row).collect()
     }
 }

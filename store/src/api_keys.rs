@@ -70,6 +70,7 @@ impl Store {
             created_at: now_ms(),
             last_used_at: None,
         };
+        let mut tx = self.tenant(new.workspace_id).await?;
         sqlx::query(
             "INSERT INTO api_keys (id, workspace_id, name, role, prefix, secret_hash, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -81,12 +82,13 @@ impl Store {
         .bind(&key.prefix)
         .bind(new.secret_hash)
         .bind(key.created_at)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .map_err(|e| match unique_violation(&e) {
             Some(_) => StoreError::Conflict("api key"),
             None => e.into(),
         })?;
+        tx.commit().await?;
         Ok(key)
     }
 
@@ -97,16 +99,20 @@ impl Store {
         prefix: &str,
         secret_hash: &str,
     ) -> Result<Option<AuthenticatedKey>> {
+        // Which workspace a key belongs to is what authentication finds out: a cross-tenant
+        // read by nature.
+        let mut tx = self.system().await?;
         let rows = sqlx::query(
             "SELECT k.id, k.workspace_id, k.name, k.role, k.prefix, k.created_at, k.last_used_at, \
-                    k.secret_hash, w.slug, w.name AS workspace_name, w.tier, \
-                    w.created_at AS workspace_created_at \
+                    k.secret_hash, w.slug, w.name AS workspace_name, w.tier, w.quota_overrides, \
+                    w.alert_webhook_url, w.created_at AS workspace_created_at \
              FROM api_keys k JOIN workspaces w ON w.id = k.workspace_id \
              WHERE k.prefix = $1 AND k.revoked_at IS NULL",
         )
         .bind(prefix)
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *tx)
         .await?;
+        tx.commit().await?;
         for row in rows {
             let stored: String = row.try_get("secret_hash")?;
             if !constant_time_eq(stored.as_bytes(), secret_hash.as_bytes()) {
@@ -118,6 +124,8 @@ impl Store {
                 slug: row.try_get("slug")?,
                 name: row.try_get("workspace_name")?,
                 tier: row.try_get("tier")?,
+                quota_overrides: row.try_get("quota_overrides")?,
+                alert_webhook_url: row.try_get("alert_webhook_url")?,
                 created_at: row.try_get("workspace_created_at")?,
             };
             let now = now_ms();
@@ -125,14 +133,16 @@ impl Store {
                 .last_used_at
                 .is_none_or(|t| now - t > LAST_USED_GRANULARITY_MS)
             {
+                let mut tx = self.tenant(&key.workspace_id).await?;
                 sqlx::query(
                     "UPDATE api_keys SET last_used_at = $1 WHERE id = $2 AND workspace_id = $3",
                 )
                 .bind(now)
                 .bind(&key.id)
                 .bind(&key.workspace_id)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await?;
+                tx.commit().await?;
             }
             return Ok(Some(AuthenticatedKey { key, workspace }));
         }
@@ -140,14 +150,33 @@ impl Store {
     }
 
     pub async fn list_api_keys(&self, workspace_id: &str) -> Result<Vec<ApiKey>> {
+        let mut tx = self.tenant(workspace_id).await?;
         let rows = sqlx::query(
             "SELECT id, workspace_id, name, role, prefix, created_at, last_used_at FROM api_keys \
              WHERE workspace_id = $1 AND revoked_at IS NULL ORDER BY id",
         )
         .bind(workspace_id)
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *tx)
         .await?;
+        tx.commit().await?;
         rows.iter().map(ApiKey::from_row).collect()
+    }
+
+    /// Revokes a key at once; returns whether a live key of the workspace was revoked.
+    pub async fn revoke_api_key(&self, workspace_id: &str, key_id: &str) -> Result<bool> {
+        let mut tx = self.tenant(workspace_id).await?;
+        let revoked = sqlx::query(
+            "UPDATE api_keys SET revoked_at = $1 \
+             WHERE workspace_id = $2 AND id = $3 AND revoked_at IS NULL",
+        )
+        .bind(now_ms())
+        .bind(workspace_id)
+        .bind(key_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok(revoked == 1)
     }
 }
 

@@ -57,7 +57,7 @@ impl Store {
     /// Appends an event to a run's log and returns it; if an event with the same dedupe key
     /// exists, returns that one and writes nothing.
     pub async fn append_event(&self, new: NewEvent<'_>) -> Result<RunEvent> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.tenant(new.workspace_id).await?;
         // The write comes first: it takes the run row's lock (Postgres) or the database write
         // lock (SQLite) before anything is read, so concurrent appends queue up instead of
         // racing for the same sequence number.
@@ -131,6 +131,7 @@ impl Store {
         after: i64,
         limit: i64,
     ) -> Result<Vec<RunEvent>> {
+        let mut tx = self.tenant(workspace_id).await?;
         let rows = sqlx::query(
             "SELECT run_id, seq, kind, data, created_at FROM run_events \
              WHERE workspace_id = $1 AND run_id = $2 AND seq > $3 ORDER BY seq LIMIT $4",
@@ -139,8 +140,9 @@ impl Store {
         .bind(run_id)
         .bind(after)
         .bind(limit)
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *tx)
         .await?;
+        tx.commit().await?;
         rows.iter().map(RunEvent::from_row).collect()
     }
 }

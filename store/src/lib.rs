@@ -26,16 +26,17 @@ pub use ids::{new_id, new_run_id};
 pub use messages::{NewMessage, StoredMessage};
 pub use migrate::{MigrationReport, latest_migration_version};
 pub use runs::{
-    InsertRunOutcome, NewRun, Run, RunFinish, RunListFilter, RunUsage, TERMINAL_STATUSES,
+    Admission, AdmitOutcome, InsertRunOutcome, NewRun, Run, RunFinish, RunListFilter, RunUsage,
+    TERMINAL_STATUSES,
 };
-pub use usage::{LedgerOutcome, NewUsageEvent, UsageKind};
+pub use usage::{LedgerOutcome, NewUsageEvent, UsageKind, UsageTotals};
 pub use workspaces::Workspace;
 
 use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{AnyPool, Executor};
+use sqlx::{AnyPool, Executor, Row};
 use tokio::sync::broadcast;
 
 /// Which database a [`Store`] talks to. The SQL is the same; a few operational statements
@@ -132,12 +133,24 @@ impl Store {
             .acquire_timeout(options.acquire_timeout)
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
-                    if backend == Backend::Sqlite {
-                        let pragmas = format!(
-                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = {busy_timeout_ms};"
-                        );
-                        conn.execute(sqlx::raw_sql(&pragmas)).await?;
+                    match backend {
+                        Backend::Sqlite => {
+                            let pragmas = format!(
+                                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                                 PRAGMA foreign_keys = ON; PRAGMA busy_timeout = {busy_timeout_ms};"
+                            );
+                            conn.execute(sqlx::raw_sql(&pragmas)).await?;
+                        }
+                        // Work as the application role, to which row-level security applies
+                        // (a superuser or table owner would bypass it). Before the first
+                        // migration the role does not exist yet; `migrate` switches then.
+                        Backend::Postgres => {
+                            conn.execute(sqlx::raw_sql(
+                                "SELECT set_config('role', 'longrun_app', false) \
+                                 WHERE EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'longrun_app')",
+                            ))
+                            .await?;
+                        }
                     }
                     Ok(())
                 })
@@ -171,6 +184,56 @@ impl Store {
     /// a subscriber that lags or misses one reads the stored events from the database.
     pub fn subscribe_live(&self) -> broadcast::Receiver<LiveEvent> {
         self.live.subscribe()
+    }
+}
+
+/// A database transaction, scoped (on Postgres) to one workspace or to the system.
+pub(crate) type Tx = sqlx::Transaction<'static, sqlx::Any>;
+
+impl Store {
+    /// A transaction in which row-level security (Postgres) shows only the rows of
+    /// `workspace_id`: a query that forgot its `WHERE workspace_id` still cannot read another
+    /// tenant's rows. On SQLite a plain transaction.
+    pub(crate) async fn tenant(&self, workspace_id: &str) -> Result<Tx> {
+        let mut tx = self.pool.begin().await?;
+        if self.backend == Backend::Postgres {
+            sqlx::query("SELECT set_config('longrun.workspace_id', $1, true)")
+                .bind(workspace_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        Ok(tx)
+    }
+
+    /// A transaction for the few operations that are cross-tenant by nature: finding the
+    /// workspace of an API key or an email, operator commands, the billing export, repairs.
+    pub(crate) async fn system(&self) -> Result<Tx> {
+        let mut tx = self.pool.begin().await?;
+        if self.backend == Backend::Postgres {
+            sqlx::query("SELECT set_config('longrun.scope', 'system', true)")
+                .execute(&mut *tx)
+                .await?;
+        }
+        Ok(tx)
+    }
+
+    /// Rows of `table` visible inside a transaction of `workspace_id` to a query with no
+    /// `WHERE` at all: the isolation check of row-level security.
+    pub async fn rows_visible_to(&self, workspace_id: &str, table: &str) -> Result<i64> {
+        const TABLES: &[&str] = &[
+            "workspaces", "api_keys", "agents", "runs", "run_events", "run_messages",
+            "usage_events", "users", "revoked_tokens", "audit_log", "usage_alerts",
+        ];
+        if !TABLES.contains(&table) {
+            return Err(StoreError::NotFound("table"));
+        }
+        let mut tx = self.tenant(workspace_id).await?;
+        let count: i64 = sqlx::query(&format!("SELECT CAST(COUNT(*) AS BIGINT) FROM {table}"))
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get(0)?;
+        tx.commit().await?;
+        Ok(count)
     }
 }
 

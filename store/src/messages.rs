@@ -37,16 +37,16 @@ impl Store {
         if messages.is_empty() {
             return Ok(());
         }
+        let mut tx = self.tenant(workspace_id).await?;
         // Scoping: the run must belong to the workspace before anything is written for it.
         let owned = sqlx::query("SELECT 1 FROM runs WHERE workspace_id = $1 AND id = $2")
             .bind(workspace_id)
             .bind(run_id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *tx)
             .await?;
         if owned.is_none() {
             return Err(StoreError::NotFound("run"));
         }
-        let mut tx = self.pool.begin().await?;
         let now = now_ms();
         for message in messages {
             sqlx::query(
@@ -74,6 +74,7 @@ impl Store {
         run_id: &str,
         before: i64,
     ) -> Result<Vec<StoredMessage>> {
+        let mut tx = self.tenant(workspace_id).await?;
         let rows = sqlx::query(
             "SELECT seq, role, content, meta FROM run_messages \
              WHERE workspace_id = $1 AND run_id = $2 AND seq < $3 ORDER BY seq",
@@ -81,8 +82,9 @@ impl Store {
         .bind(workspace_id)
         .bind(run_id)
         .bind(before)
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *tx)
         .await?;
+        tx.commit().await?;
         rows.iter()
             .map(|row| {
                 Ok(StoredMessage {
@@ -102,6 +104,7 @@ impl Store {
         run_id: &str,
         seq: i64,
     ) -> Result<Option<StoredMessage>> {
+        let mut tx = self.tenant(workspace_id).await?;
         let row = sqlx::query(
             "SELECT seq, role, content, meta FROM run_messages \
              WHERE workspace_id = $1 AND run_id = $2 AND seq = $3",
@@ -109,8 +112,9 @@ impl Store {
         .bind(workspace_id)
         .bind(run_id)
         .bind(seq)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *tx)
         .await?;
+        tx.commit().await?;
         row.map(|row| {
             Ok(StoredMessage {
                 seq: row.try_get("seq")?,

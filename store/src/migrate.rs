@@ -29,6 +29,18 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0002_conversations.sql"),
         postgres: include_str!("../../migrations/postgres/0002_conversations.sql"),
     },
+    Migration {
+        version: 3,
+        name: "tenancy",
+        sqlite: include_str!("../../migrations/sqlite/0003_tenancy.sql"),
+        postgres: include_str!("../../migrations/postgres/0003_tenancy.sql"),
+    },
+    Migration {
+        version: 4,
+        name: "row_level_security",
+        sqlite: include_str!("../../migrations/sqlite/0004_row_level_security.sql"),
+        postgres: include_str!("../../migrations/postgres/0004_row_level_security.sql"),
+    },
 ];
 
 /// What [`Store::migrate`] did.
@@ -51,6 +63,10 @@ impl Store {
     /// changed since it was applied, because the database would no longer match the code.
     pub async fn migrate(&self) -> Result<MigrationReport> {
         let mut conn = self.pool.acquire().await?;
+        if self.backend == Backend::Postgres {
+            // Migrations run as the connecting (owner) role, not as longrun_app.
+            conn.execute("RESET ROLE").await?;
+        }
         match self.backend {
             // IMMEDIATE takes the write lock up front; a deferred transaction that reads and
             // then writes can fail with SQLITE_BUSY instead of waiting.
@@ -72,6 +88,14 @@ impl Store {
                 // The original error matters more than a failed rollback.
                 let _ = conn.execute("ROLLBACK").await;
             }
+        }
+        if self.backend == Backend::Postgres {
+            // Back to the application role before the connection returns to the pool.
+            conn.execute(sqlx::raw_sql(
+                "SELECT set_config('role', 'longrun_app', false) \
+                 WHERE EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'longrun_app')",
+            ))
+            .await?;
         }
         outcome
     }

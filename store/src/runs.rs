@@ -7,7 +7,7 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::{Result, Store, StoreError, now_ms};
+use crate::{Result, Store, StoreError, Tx, now_ms};
 
 /// Statuses after which a run never changes again. Must match `RunStatus::is_terminal` in
 /// the workflows crate (a test in the api crate checks it).
@@ -20,6 +20,34 @@ pub const TERMINAL_STATUSES: &[&str] = &[
 ];
 
 const TERMINAL_SQL: &str = "('succeeded', 'failed', 'cancelled', 'budget_exhausted', 'timed_out')";
+
+/// Statuses that hold one of the workspace's concurrent-run slots.
+const ACTIVE_SQL: &str =
+    "('queued', 'running', 'waiting_input', 'waiting_approval', 'paused_quota')";
+
+/// What a workspace may start now: its concurrency cap and the period's quotas (`None`:
+/// unlimited).
+#[derive(Debug, Clone, Default)]
+pub struct Admission {
+    pub max_active_runs: Option<i64>,
+    /// Start of the quota period (epoch milliseconds).
+    pub period_start_ms: i64,
+    pub max_tokens: Option<i64>,
+    pub max_agent_ms: Option<i64>,
+}
+
+#[derive(Debug, Clone)]
+pub enum AdmitOutcome {
+    Created(Run),
+    /// The idempotency key was used before: that run.
+    Existing(Run),
+    ConcurrencyLimit { active: i64, limit: i64 },
+    QuotaExhausted {
+        metric: &'static str,
+        used: i64,
+        limit: i64,
+    },
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct RunUsage {
@@ -142,6 +170,81 @@ impl Store {
     /// Inserts a `queued` run. With an idempotency key that the workspace already used, nothing
     /// is written and the existing run comes back instead, even under concurrent submissions.
     pub async fn insert_run(&self, new: NewRun<'_>) -> Result<InsertRunOutcome> {
+        let mut tx = self.tenant(new.workspace_id).await?;
+        let outcome = insert_run_in(&mut tx, &new).await?;
+        tx.commit().await?;
+        Ok(outcome)
+    }
+
+    /// Admits a run: under the workspace's lock, so concurrent submissions cannot overtake
+    /// each other, checks the concurrency cap and the period's quotas, then inserts it
+    /// `queued`. A reused idempotency key returns the existing run without counting it again.
+    pub async fn admit_run(&self, new: NewRun<'_>, limits: &Admission) -> Result<AdmitOutcome> {
+        let mut tx = self.tenant(new.workspace_id).await?;
+        // The write comes first: it takes the workspace row's lock (Postgres) or the database
+        // write lock (SQLite) before anything is counted.
+        let locked = sqlx::query("UPDATE workspaces SET admissions = admissions + 1 WHERE id = $1")
+            .bind(new.workspace_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if locked == 0 {
+            return Err(StoreError::NotFound("workspace"));
+        }
+        if let Some(key) = new.idempotency_key {
+            let existing = sqlx::query(&format!(
+                "SELECT {COLUMNS} FROM runs WHERE workspace_id = $1 AND idempotency_key = $2"
+            ))
+            .bind(new.workspace_id)
+            .bind(key)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some(row) = existing {
+                let run = Run::from_row(&row)?;
+                tx.rollback().await?;
+                return Ok(AdmitOutcome::Existing(run));
+            }
+        }
+        if let Some(limit) = limits.max_active_runs {
+            let active: i64 = sqlx::query(&format!(
+                "SELECT CAST(COUNT(*) AS BIGINT) FROM runs \
+                 WHERE workspace_id = $1 AND status IN {ACTIVE_SQL}"
+            ))
+            .bind(new.workspace_id)
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get(0)?;
+            if active >= limit {
+                tx.rollback().await?;
+                return Ok(AdmitOutcome::ConcurrencyLimit { active, limit });
+            }
+        }
+        if limits.max_tokens.is_some() || limits.max_agent_ms.is_some() {
+            let used = crate::usage::usage_since(&mut tx, new.workspace_id, limits.period_start_ms).await?;
+            if let Some(limit) = limits.max_tokens
+                && used.tokens() >= limit
+            {
+                tx.rollback().await?;
+                return Ok(AdmitOutcome::QuotaExhausted { metric: "tokens", used: used.tokens(), limit });
+            }
+            if let Some(limit) = limits.max_agent_ms
+                && used.agent_ms >= limit
+            {
+                tx.rollback().await?;
+                return Ok(AdmitOutcome::QuotaExhausted { metric: "agent_ms", used: used.agent_ms, limit });
+            }
+        }
+        let outcome = insert_run_in(&mut tx, &new).await?;
+        tx.commit().await?;
+        Ok(match outcome {
+            InsertRunOutcome::Created(run) => AdmitOutcome::Created(run),
+            InsertRunOutcome::Existing(run) => AdmitOutcome::Existing(run),
+        })
+    }
+}
+
+async fn insert_run_in(tx: &mut Tx, new: &NewRun<'_>) -> Result<InsertRunOutcome> {
+    {
         let now = now_ms();
         let inserted = sqlx::query(
             "INSERT INTO runs (id, workspace_id, agent_name, status, input, metadata, \
@@ -159,36 +262,46 @@ impl Store {
         .bind(new.workflow_id)
         .bind(now)
         .bind(new.webhook_url)
-        .execute(&self.pool)
+        .execute(&mut **tx)
         .await?
         .rows_affected();
-        if inserted == 1 {
-            let run = self
-                .run(new.workspace_id, new.id)
-                .await?
-                .ok_or(StoreError::NotFound("run"))?;
-            return Ok(InsertRunOutcome::Created(run));
-        }
-        let key = new.idempotency_key.ok_or(StoreError::Conflict("run id"))?;
+        let (query, value) = if inserted == 1 {
+            ("id", new.id)
+        } else {
+            (
+                "idempotency_key",
+                new.idempotency_key.ok_or(StoreError::Conflict("run id"))?,
+            )
+        };
         let row = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM runs WHERE workspace_id = $1 AND idempotency_key = $2"
+            "SELECT {COLUMNS} FROM runs WHERE workspace_id = $1 AND {query} = $2"
         ))
         .bind(new.workspace_id)
-        .bind(key)
-        .fetch_optional(&self.pool)
+        .bind(value)
+        .fetch_optional(&mut **tx)
         .await?
         .ok_or(StoreError::NotFound("run"))?;
-        Ok(InsertRunOutcome::Existing(Run::from_row(&row)?))
+        let run = Run::from_row(&row)?;
+        Ok(if inserted == 1 {
+            InsertRunOutcome::Created(run)
+        } else {
+            InsertRunOutcome::Existing(run)
+        })
     }
+}
+
+impl Store {
 
     pub async fn run(&self, workspace_id: &str, run_id: &str) -> Result<Option<Run>> {
+        let mut tx = self.tenant(workspace_id).await?;
         let row = sqlx::query(&format!(
             "SELECT {COLUMNS} FROM runs WHERE workspace_id = $1 AND id = $2"
         ))
         .bind(workspace_id)
         .bind(run_id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *tx)
         .await?;
+        tx.commit().await?;
         row.as_ref().map(Run::from_row).transpose()
     }
 
@@ -200,6 +313,7 @@ impl Store {
     ) -> Result<Vec<Run>> {
         // Optional filters are expressed in SQL so that the statement text stays fixed
         // (one prepared statement) and placeholders keep their numbers.
+        let mut tx = self.tenant(workspace_id).await?;
         let rows = sqlx::query(&format!(
             "SELECT {COLUMNS} FROM runs WHERE workspace_id = $1 \
                AND ($2 IS NULL OR status = $2) AND ($3 IS NULL OR id < $3) \
@@ -209,23 +323,26 @@ impl Store {
         .bind(filter.status)
         .bind(filter.before)
         .bind(filter.limit)
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *tx)
         .await?;
+        tx.commit().await?;
         rows.iter().map(Run::from_row).collect()
     }
 
     /// Removes a run whose workflow could not be started, so no row stays `queued` forever and
     /// a retry with the same idempotency key can try again.
     pub async fn delete_unstarted_run(&self, workspace_id: &str, run_id: &str) -> Result<bool> {
+        let mut tx = self.tenant(workspace_id).await?;
         let deleted = sqlx::query(
             "DELETE FROM runs WHERE workspace_id = $1 AND id = $2 AND status = 'queued' \
                AND NOT EXISTS (SELECT 1 FROM run_events e WHERE e.run_id = runs.id)",
         )
         .bind(workspace_id)
         .bind(run_id)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?
         .rows_affected();
+        tx.commit().await?;
         Ok(deleted == 1)
     }
 
@@ -239,6 +356,7 @@ impl Store {
         step: i64,
     ) -> Result<bool> {
         let now = now_ms();
+        let mut tx = self.tenant(workspace_id).await?;
         let changed = sqlx::query(&format!(
             "UPDATE runs SET status = $1, step = $2, updated_at = $3, \
                  started_at = COALESCE(started_at, $3) \
@@ -249,9 +367,10 @@ impl Store {
         .bind(now)
         .bind(workspace_id)
         .bind(run_id)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?
         .rows_affected();
+        tx.commit().await?;
         Ok(changed == 1)
     }
 
@@ -264,6 +383,7 @@ impl Store {
         finish: RunFinish<'_>,
     ) -> Result<bool> {
         let now = now_ms();
+        let mut tx = self.tenant(workspace_id).await?;
         let changed = sqlx::query(&format!(
             "UPDATE runs SET status = $1, result = $2, error_code = $3, error_message = $4, \
                  step = $5, finished_at = $6, updated_at = $6, \
@@ -278,9 +398,53 @@ impl Store {
         .bind(now)
         .bind(workspace_id)
         .bind(run_id)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?
         .rows_affected();
+        tx.commit().await?;
         Ok(changed == 1)
+    }
+
+    /// Runs of a workspace with `status` (to resume paused runs, for instance).
+    pub async fn runs_with_status(&self, workspace_id: &str, status: &str) -> Result<Vec<Run>> {
+        let mut tx = self.tenant(workspace_id).await?;
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM runs WHERE workspace_id = $1 AND status = $2 ORDER BY id"
+        ))
+        .bind(workspace_id)
+        .bind(status)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        rows.iter().map(Run::from_row).collect()
+    }
+
+    /// Live runs of every workspace not updated since `before_ms`: candidates for the sweep
+    /// that repairs rows of workflows that closed without saying so (timeouts, terminations).
+    pub async fn stale_live_runs(&self, before_ms: i64, limit: i64) -> Result<Vec<Run>> {
+        let mut tx = self.system().await?;
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM runs WHERE status IN {ACTIVE_SQL} AND updated_at < $1 \
+             ORDER BY updated_at LIMIT $2"
+        ))
+        .bind(before_ms)
+        .bind(limit)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        rows.iter().map(Run::from_row).collect()
+    }
+
+    /// Marks a live run as still watched (the sweep found its workflow open).
+    pub async fn touch_run(&self, workspace_id: &str, run_id: &str) -> Result<()> {
+        let mut tx = self.tenant(workspace_id).await?;
+        sqlx::query("UPDATE runs SET updated_at = $1 WHERE workspace_id = $2 AND id = $3")
+            .bind(now_ms())
+            .bind(workspace_id)
+            .bind(run_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
     }
 }

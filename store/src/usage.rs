@@ -2,7 +2,9 @@
 //! key, so a retried or replayed activity never bills twice. The run's running totals move in
 //! the same transaction as the row, so they can never disagree with the ledger.
 
-use crate::{Result, Store, new_id, now_ms};
+use sqlx::Row;
+
+use crate::{Result, Store, StoreError, Tx, new_id, now_ms};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UsageKind {
@@ -58,7 +60,15 @@ impl Store {
     /// Appends ledger rows and adds them to their run's totals, atomically. Rows whose key is
     /// already in the ledger are skipped (and reported as duplicates).
     pub async fn record_usage(&self, rows: &[NewUsageEvent<'_>]) -> Result<Vec<LedgerOutcome>> {
-        let mut tx = self.pool.begin().await?;
+        let Some(first) = rows.first() else {
+            return Ok(Vec::new());
+        };
+        if rows.iter().any(|r| r.workspace_id != first.workspace_id) {
+            return Err(StoreError::Corrupt(
+                "one metering write spans several workspaces".into(),
+            ));
+        }
+        let mut tx = self.tenant(first.workspace_id).await?;
         let mut outcomes = Vec::with_capacity(rows.len());
         let now = now_ms();
         for row in rows {
@@ -130,17 +140,74 @@ impl Store {
         workspace_id: &str,
         run_id: &str,
     ) -> Result<Vec<(String, i64)>> {
-        use sqlx::Row;
+        let mut tx = self.tenant(workspace_id).await?;
         let rows = sqlx::query(
             "SELECT kind, CAST(COUNT(*) AS BIGINT) AS n FROM usage_events \
              WHERE workspace_id = $1 AND run_id = $2 GROUP BY kind ORDER BY kind",
         )
         .bind(workspace_id)
         .bind(run_id)
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *tx)
         .await?;
+        tx.commit().await?;
         rows.iter()
             .map(|r| Ok((r.try_get("kind")?, r.try_get("n")?)))
             .collect()
+    }
+}
+
+/// Usage summed over a span of time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct UsageTotals {
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    pub cache_read_tokens: i64,
+    pub cache_write_tokens: i64,
+    pub tool_calls: i64,
+    pub agent_ms: i64,
+    pub cost_micro_usd: i64,
+}
+
+impl UsageTotals {
+    /// Tokens of every kind: what token quotas count.
+    pub fn tokens(&self) -> i64 {
+        self.input_tokens + self.output_tokens + self.cache_read_tokens + self.cache_write_tokens
+    }
+}
+
+/// Usage of a workspace since `from_ms`, inside a transaction.
+pub(crate) async fn usage_since(tx: &mut Tx, workspace_id: &str, from_ms: i64) -> Result<UsageTotals> {
+    let row = sqlx::query(
+        "SELECT CAST(COALESCE(SUM(input_tokens), 0) AS BIGINT), \
+                CAST(COALESCE(SUM(output_tokens), 0) AS BIGINT), \
+                CAST(COALESCE(SUM(cache_read_tokens), 0) AS BIGINT), \
+                CAST(COALESCE(SUM(cache_write_tokens), 0) AS BIGINT), \
+                CAST(COALESCE(SUM(tool_calls), 0) AS BIGINT), \
+                CAST(COALESCE(SUM(agent_ms), 0) AS BIGINT), \
+                CAST(COALESCE(SUM(cost_micro_usd), 0) AS BIGINT) \
+         FROM usage_events WHERE workspace_id = $1 AND occurred_at >= $2",
+    )
+    .bind(workspace_id)
+    .bind(from_ms)
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(UsageTotals {
+        input_tokens: row.try_get(0)?,
+        output_tokens: row.try_get(1)?,
+        cache_read_tokens: row.try_get(2)?,
+        cache_write_tokens: row.try_get(3)?,
+        tool_calls: row.try_get(4)?,
+        agent_ms: row.try_get(5)?,
+        cost_micro_usd: row.try_get(6)?,
+    })
+}
+
+impl Store {
+    /// A workspace's usage since `from_ms` (the start of its quota period).
+    pub async fn usage_since(&self, workspace_id: &str, from_ms: i64) -> Result<UsageTotals> {
+        let mut tx = self.tenant(workspace_id).await?;
+        let totals = usage_since(&mut tx, workspace_id, from_ms).await?;
+        tx.commit().await?;
+        Ok(totals)
     }
 }
