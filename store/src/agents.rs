@@ -88,7 +88,11 @@ impl Store {
     }
 
     /// Replaces an agent's definition (its name stays); `None` if there is no such agent.
-    pub async fn update_agent(&self, workspace_id: &str, new: NewAgent<'_>) -> Result<Option<Agent>> {
+    pub async fn update_agent(
+        &self,
+        workspace_id: &str,
+        new: NewAgent<'_>,
+    ) -> Result<Option<Agent>> {
         let mut tx = self.tenant(workspace_id).await?;
         let row = sqlx::query(&format!(
             "UPDATE agents SET model = $1, system_prompt = $2, tools = $3, limits = $4, \

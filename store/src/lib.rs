@@ -221,8 +221,17 @@ impl Store {
     /// `WHERE` at all: the isolation check of row-level security.
     pub async fn rows_visible_to(&self, workspace_id: &str, table: &str) -> Result<i64> {
         const TABLES: &[&str] = &[
-            "workspaces", "api_keys", "agents", "runs", "run_events", "run_messages",
-            "usage_events", "users", "revoked_tokens", "audit_log", "usage_alerts",
+            "workspaces",
+            "api_keys",
+            "agents",
+            "runs",
+            "run_events",
+            "run_messages",
+            "usage_events",
+            "users",
+            "revoked_tokens",
+            "audit_log",
+            "usage_alerts",
         ];
         if !TABLES.contains(&table) {
             return Err(StoreError::NotFound("table"));

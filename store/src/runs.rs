@@ -41,7 +41,10 @@ pub enum AdmitOutcome {
     Created(Run),
     /// The idempotency key was used before: that run.
     Existing(Run),
-    ConcurrencyLimit { active: i64, limit: i64 },
+    ConcurrencyLimit {
+        active: i64,
+        limit: i64,
+    },
     QuotaExhausted {
         metric: &'static str,
         used: i64,
@@ -220,18 +223,27 @@ impl Store {
             }
         }
         if limits.max_tokens.is_some() || limits.max_agent_ms.is_some() {
-            let used = crate::usage::usage_since(&mut tx, new.workspace_id, limits.period_start_ms).await?;
+            let used = crate::usage::usage_since(&mut tx, new.workspace_id, limits.period_start_ms)
+                .await?;
             if let Some(limit) = limits.max_tokens
                 && used.tokens() >= limit
             {
                 tx.rollback().await?;
-                return Ok(AdmitOutcome::QuotaExhausted { metric: "tokens", used: used.tokens(), limit });
+                return Ok(AdmitOutcome::QuotaExhausted {
+                    metric: "tokens",
+                    used: used.tokens(),
+                    limit,
+                });
             }
             if let Some(limit) = limits.max_agent_ms
                 && used.agent_ms >= limit
             {
                 tx.rollback().await?;
-                return Ok(AdmitOutcome::QuotaExhausted { metric: "agent_ms", used: used.agent_ms, limit });
+                return Ok(AdmitOutcome::QuotaExhausted {
+                    metric: "agent_ms",
+                    used: used.agent_ms,
+                    limit,
+                });
             }
         }
         let outcome = insert_run_in(&mut tx, &new).await?;
@@ -291,7 +303,6 @@ async fn insert_run_in(tx: &mut Tx, new: &NewRun<'_>) -> Result<InsertRunOutcome
 }
 
 impl Store {
-
     pub async fn run(&self, workspace_id: &str, run_id: &str) -> Result<Option<Run>> {
         let mut tx = self.tenant(workspace_id).await?;
         let row = sqlx::query(&format!(

@@ -176,7 +176,11 @@ impl UsageTotals {
 }
 
 /// Usage of a workspace since `from_ms`, inside a transaction.
-pub(crate) async fn usage_since(tx: &mut Tx, workspace_id: &str, from_ms: i64) -> Result<UsageTotals> {
+pub(crate) async fn usage_since(
+    tx: &mut Tx,
+    workspace_id: &str,
+    from_ms: i64,
+) -> Result<UsageTotals> {
     let row = sqlx::query(
         "SELECT CAST(COALESCE(SUM(input_tokens), 0) AS BIGINT), \
                 CAST(COALESCE(SUM(output_tokens), 0) AS BIGINT), \

@@ -107,11 +107,16 @@ impl Store {
 
     /// Moves a workspace to another tier.
     pub async fn set_tier(&self, workspace_id: &str, tier: &str) -> Result<()> {
-        self.update_workspace(workspace_id, "tier", Some(tier)).await
+        self.update_workspace(workspace_id, "tier", Some(tier))
+            .await
     }
 
     /// Replaces the workspace's quota overrides (a JSON object, or none).
-    pub async fn set_quota_overrides(&self, workspace_id: &str, overrides: Option<&str>) -> Result<()> {
+    pub async fn set_quota_overrides(
+        &self,
+        workspace_id: &str,
+        overrides: Option<&str>,
+    ) -> Result<()> {
         self.update_workspace(workspace_id, "quota_overrides", overrides)
             .await
     }
@@ -121,15 +126,22 @@ impl Store {
             .await
     }
 
-    async fn update_workspace(&self, workspace_id: &str, column: &str, value: Option<&str>) -> Result<()> {
+    async fn update_workspace(
+        &self,
+        workspace_id: &str,
+        column: &str,
+        value: Option<&str>,
+    ) -> Result<()> {
         // `column` is one of this module's own constants, never input.
         let mut tx = self.tenant(workspace_id).await?;
-        let changed = sqlx::query(&format!("UPDATE workspaces SET {column} = $1 WHERE id = $2"))
-            .bind(value)
-            .bind(workspace_id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+        let changed = sqlx::query(&format!(
+            "UPDATE workspaces SET {column} = $1 WHERE id = $2"
+        ))
+        .bind(value)
+        .bind(workspace_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
         tx.commit().await?;
         if changed == 0 {
             return Err(StoreError::NotFound("workspace"));

@@ -427,7 +427,10 @@ async fn row_level_security_hides_other_tenants_from_unscoped_queries(store: Sto
         // SQLite has no row-level security: the workspace id in every query is the wall.
         longrun_store::Backend::Sqlite => assert_eq!(visible, 2),
     }
-    assert!(store.rows_visible_to(&a, "pg_authid").await.is_err(), "only tenant tables");
+    assert!(
+        store.rows_visible_to(&a, "pg_authid").await.is_err(),
+        "only tenant tables"
+    );
 }
 
 on_each_backend!(admission_holds_the_concurrency_cap_under_a_burst);
@@ -444,7 +447,10 @@ async fn admission_holds_the_concurrency_cap_under_a_burst(store: Store) {
         let limits = limits.clone();
         tasks.push(tokio::spawn(async move {
             let id = new_run_id();
-            store.admit_run(new_run(&ws, &id, None), &limits).await.unwrap()
+            store
+                .admit_run(new_run(&ws, &id, None), &limits)
+                .await
+                .unwrap()
         }));
     }
     let mut admitted = 0;
@@ -461,12 +467,31 @@ async fn admission_holds_the_concurrency_cap_under_a_burst(store: Store) {
     }
     assert_eq!((admitted, refused), (5, 95));
     // A finished run frees its slot.
-    let runs = store.list_runs(&ws, RunListFilter { status: None, before: None, limit: 10 }).await.unwrap();
-    let finish = RunFinish { status: "succeeded", result: None, error_code: None, error_message: None, step: 1 };
+    let runs = store
+        .list_runs(
+            &ws,
+            RunListFilter {
+                status: None,
+                before: None,
+                limit: 10,
+            },
+        )
+        .await
+        .unwrap();
+    let finish = RunFinish {
+        status: "succeeded",
+        result: None,
+        error_code: None,
+        error_message: None,
+        step: 1,
+    };
     store.finish_run(&ws, &runs[0].id, finish).await.unwrap();
     let id = new_run_id();
     assert!(matches!(
-        store.admit_run(new_run(&ws, &id, None), &limits).await.unwrap(),
+        store
+            .admit_run(new_run(&ws, &id, None), &limits)
+            .await
+            .unwrap(),
         longrun_store::AdmitOutcome::Created(_)
     ));
 }
@@ -479,7 +504,10 @@ async fn admission_refuses_a_spent_quota_and_counts_usage_by_period(store: Store
     let mut old = usage(&ws, &id, "k-old", 1000);
     old.occurred_at = now_ms() - 40 * 86_400_000;
     store.record_usage(&[old]).await.unwrap();
-    store.record_usage(&[usage(&ws, &id, "k-new", 10)]).await.unwrap();
+    store
+        .record_usage(&[usage(&ws, &id, "k-new", 10)])
+        .await
+        .unwrap();
     let period_start = now_ms() - 86_400_000;
     let used = store.usage_since(&ws, period_start).await.unwrap();
     assert_eq!(used.tokens(), 30, "only this period's usage counts");
@@ -489,14 +517,25 @@ async fn admission_refuses_a_spent_quota_and_counts_usage_by_period(store: Store
         ..Default::default()
     };
     let id = new_run_id();
-    match store.admit_run(new_run(&ws, &id, None), &limits(30)).await.unwrap() {
-        longrun_store::AdmitOutcome::QuotaExhausted { metric, used, limit } => {
+    match store
+        .admit_run(new_run(&ws, &id, None), &limits(30))
+        .await
+        .unwrap()
+    {
+        longrun_store::AdmitOutcome::QuotaExhausted {
+            metric,
+            used,
+            limit,
+        } => {
             assert_eq!((metric, used, limit), ("tokens", 30, 30));
         }
         other => panic!("unexpected {other:?}"),
     }
     assert!(matches!(
-        store.admit_run(new_run(&ws, &id, None), &limits(31)).await.unwrap(),
+        store
+            .admit_run(new_run(&ws, &id, None), &limits(31))
+            .await
+            .unwrap(),
         longrun_store::AdmitOutcome::Created(_)
     ));
 }
@@ -506,13 +545,28 @@ async fn revoked_keys_stop_authenticating_at_once(store: Store) {
     let ws = workspace(&store, "revoke").await;
     let secret = "lr_revokeme_secret";
     let key = store
-        .create_api_key(NewApiKey { workspace_id: &ws, name: "k", role: "member", prefix: "lr_revokeme", secret_hash: &hash_secret(secret) })
+        .create_api_key(NewApiKey {
+            workspace_id: &ws,
+            name: "k",
+            role: "member",
+            prefix: "lr_revokeme",
+            secret_hash: &hash_secret(secret),
+        })
         .await
         .unwrap();
     let other = workspace(&store, "other").await;
-    assert!(!store.revoke_api_key(&other, &key.id).await.unwrap(), "another workspace cannot revoke it");
+    assert!(
+        !store.revoke_api_key(&other, &key.id).await.unwrap(),
+        "another workspace cannot revoke it"
+    );
     assert!(store.revoke_api_key(&ws, &key.id).await.unwrap());
-    assert!(store.authenticate_api_key("lr_revokeme", &hash_secret(secret)).await.unwrap().is_none());
+    assert!(
+        store
+            .authenticate_api_key("lr_revokeme", &hash_secret(secret))
+            .await
+            .unwrap()
+            .is_none()
+    );
     assert!(store.list_api_keys(&ws).await.unwrap().is_empty());
     assert!(!store.revoke_api_key(&ws, &key.id).await.unwrap());
 }
@@ -522,16 +576,50 @@ async fn conversations_keep_the_first_message_at_each_sequence_number(store: Sto
     let ws = workspace(&store, "conv").await;
     let id = new_run_id();
     store.insert_run(new_run(&ws, &id, None)).await.unwrap();
-    let message = |seq, content| longrun_store::NewMessage { seq, role: "user", content, meta: None };
-    store.put_messages(&ws, &id, &[message(0, "[1]"), message(1, "[2]")]).await.unwrap();
-    store.put_messages(&ws, &id, &[message(1, "[changed]"), message(2, "[3]")]).await.unwrap();
+    let message = |seq, content| longrun_store::NewMessage {
+        seq,
+        role: "user",
+        content,
+        meta: None,
+    };
+    store
+        .put_messages(&ws, &id, &[message(0, "[1]"), message(1, "[2]")])
+        .await
+        .unwrap();
+    store
+        .put_messages(&ws, &id, &[message(1, "[changed]"), message(2, "[3]")])
+        .await
+        .unwrap();
     let stored = store.messages_before(&ws, &id, 10).await.unwrap();
     let contents: Vec<&str> = stored.iter().map(|m| m.content.as_str()).collect();
     assert_eq!(contents, ["[1]", "[2]", "[3]"]);
-    assert_eq!(store.message_at(&ws, &id, 2).await.unwrap().unwrap().content, "[3]");
+    assert_eq!(
+        store
+            .message_at(&ws, &id, 2)
+            .await
+            .unwrap()
+            .unwrap()
+            .content,
+        "[3]"
+    );
     let other = workspace(&store, "other").await;
-    assert!(store.put_messages(&other, &id, &[message(5, "[x]")]).await.is_err());
-    assert!(store.messages_before(&other, &id, 10).await.unwrap().is_empty());
+    assert!(
+        store
+            .put_messages(&other, &id, &[message(5, "[x]")])
+            .await
+            .is_err()
+    );
+    assert!(
+        store
+            .messages_before(&other, &id, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let secret = store.webhook_secret(&ws, "whsec_first").await.unwrap();
-    assert_eq!(store.webhook_secret(&ws, "whsec_second").await.unwrap(), secret, "created once");
+    assert_eq!(
+        store.webhook_secret(&ws, "whsec_second").await.unwrap(),
+        secret,
+        "created once"
+    );
 }
