@@ -3,8 +3,11 @@
 use anyhow::{Context, bail};
 use clap::Subcommand;
 
-use longrun_api::tiers::Tier;
-use longrun_store::StoreError;
+use std::time::Duration;
+
+use longrun_activities::quota::{TIERS, with_override};
+use longrun_store::{NewAudit, StoreError};
+use longrun_workflows::AgentRunWorkflow;
 
 use crate::config::Config;
 use crate::roles::open_store;
@@ -33,6 +36,20 @@ pub(crate) enum WorkspaceCommand {
         /// Display name; defaults to the slug.
         #[arg(long)]
         name: Option<String>,
+    },
+    /// Moves a workspace to another tier; paused runs check the new limits at once.
+    SetTier {
+        slug: String,
+        #[arg(value_parser = ["free", "starter", "pro", "enterprise"])]
+        tier: String,
+    },
+    /// Overrides one of the tier's limits for a workspace: requests_per_minute,
+    /// concurrent_runs, agent_minutes_per_month, tokens_per_month or max_run_s; a number or
+    /// "unlimited".
+    SetQuota {
+        slug: String,
+        field: String,
+        value: String,
     },
 }
 
@@ -71,9 +88,11 @@ pub(crate) async fn run(config: &Config, command: AdminCommand) -> anyhow::Resul
             if !longrun_api::valid_name(&slug) {
                 bail!("invalid slug {slug:?}: 1 to 64 characters of a-z, 0-9, '-' and '_'");
             }
-            let tier = Tier::parse(&tier).context("unknown tier")?;
+            if !TIERS.contains(&tier.as_str()) {
+                bail!("unknown tier {tier:?}");
+            }
             let workspace = store
-                .create_workspace(&slug, name.as_deref().unwrap_or(&slug), tier.as_str())
+                .create_workspace(&slug, name.as_deref().unwrap_or(&slug), &tier)
                 .await
                 .map_err(|e| match e {
                     StoreError::Conflict(_) => anyhow::anyhow!("workspace {slug:?} already exists"),
@@ -87,6 +106,47 @@ pub(crate) async fn run(config: &Config, command: AdminCommand) -> anyhow::Resul
                 workspace.slug, workspace.id, workspace.tier
             );
             println!("API key (shown once): {secret}");
+        }
+        AdminCommand::Workspace {
+            command: WorkspaceCommand::SetTier { slug, tier },
+        } => {
+            let workspace = store
+                .workspace_by_slug(&slug)
+                .await?
+                .with_context(|| format!("no workspace {slug:?}"))?;
+            store.set_tier(&workspace.id, &tier).await?;
+            audit_operator(
+                &store,
+                &workspace.id,
+                "workspace.set_tier",
+                &serde_json::json!({"from": workspace.tier, "to": tier}),
+            )
+            .await?;
+            println!("workspace {slug}: tier {} → {tier}", workspace.tier);
+            resume_paused(config, &store, &workspace.id).await;
+        }
+        AdminCommand::Workspace {
+            command: WorkspaceCommand::SetQuota { slug, field, value },
+        } => {
+            let workspace = store
+                .workspace_by_slug(&slug)
+                .await?
+                .with_context(|| format!("no workspace {slug:?}"))?;
+            let overrides = with_override(workspace.quota_overrides.as_deref(), &field, &value)?;
+            // Checked against the tier before it is stored.
+            config.tiers.limits(&workspace.tier, Some(&overrides))?;
+            store
+                .set_quota_overrides(&workspace.id, Some(&overrides))
+                .await?;
+            audit_operator(
+                &store,
+                &workspace.id,
+                "workspace.set_quota",
+                &serde_json::json!({"field": field, "value": value}),
+            )
+            .await?;
+            println!("workspace {slug}: {field} = {value} (overrides: {overrides})");
+            resume_paused(config, &store, &workspace.id).await;
         }
         AdminCommand::Key {
             command: KeyCommand::Create { slug, name, role },
@@ -104,4 +164,67 @@ pub(crate) async fn run(config: &Config, command: AdminCommand) -> anyhow::Resul
     }
     store.close().await;
     Ok(())
+}
+
+async fn audit_operator(
+    store: &longrun_store::Store,
+    workspace_id: &str,
+    action: &str,
+    data: &serde_json::Value,
+) -> anyhow::Result<()> {
+    store
+        .audit(NewAudit {
+            workspace_id: Some(workspace_id),
+            actor: "operator",
+            action,
+            target: None,
+            data: &data.to_string(),
+            ip: None,
+        })
+        .await?;
+    Ok(())
+}
+
+/// Signals the workspace's runs paused at the hard cap to check their limits again. Best
+/// effort: a run not reached now checks by itself within LONGRUN_QUOTA_RECHECK_S.
+async fn resume_paused(config: &Config, store: &longrun_store::Store, workspace_id: &str) {
+    let paused = match store.runs_with_status(workspace_id, "paused_quota").await {
+        Ok(runs) if !runs.is_empty() => runs,
+        Ok(_) => return,
+        Err(err) => {
+            eprintln!("cannot list paused runs: {err}");
+            return;
+        }
+    };
+    let address = config
+        .temporal_address
+        .clone()
+        .unwrap_or_else(|| "http://127.0.0.1:7233".into());
+    let settings = longrun_worker::TemporalSettings {
+        address,
+        namespace: config.temporal_namespace.clone(),
+        connect_timeout: Duration::from_secs(3),
+    };
+    let client = match longrun_worker::connect(&settings, "longrun-admin").await {
+        Ok(client) => client,
+        Err(err) => {
+            eprintln!(
+                "{} paused run(s) will resume at their next check ({err})",
+                paused.len()
+            );
+            return;
+        }
+    };
+    let mut resumed = 0;
+    for run in &paused {
+        let handle = client.get_workflow_handle::<AgentRunWorkflow>(run.workflow_id.clone());
+        if handle
+            .signal(AgentRunWorkflow::resume, (), Default::default())
+            .await
+            .is_ok()
+        {
+            resumed += 1;
+        }
+    }
+    println!("asked {resumed} paused run(s) to check their limits again");
 }

@@ -124,6 +124,35 @@ const KEYS: &[Key] = &[
         env: "LONGRUN_INPUT_TIMEOUT_S",
         default: Some("86400"),
     },
+    // Whether POST /v1/auth/register creates workspaces (true or false).
+    Key {
+        toml: "allow_signup",
+        env: "LONGRUN_ALLOW_SIGNUP",
+        default: Some("true"),
+    },
+    // Lifetime of login tokens, seconds.
+    Key {
+        toml: "jwt_ttl_s",
+        env: "LONGRUN_JWT_TTL_S",
+        default: Some("3600"),
+    },
+    // Seconds between a paused run's own checks of the hard cap.
+    Key {
+        toml: "quota_recheck_s",
+        env: "LONGRUN_QUOTA_RECHECK_S",
+        default: Some("300"),
+    },
+    // Workflow tasks and activities one worker runs at once.
+    Key {
+        toml: "worker_workflow_slots",
+        env: "LONGRUN_WORKER_WORKFLOW_SLOTS",
+        default: Some("100"),
+    },
+    Key {
+        toml: "worker_activity_slots",
+        env: "LONGRUN_WORKER_ACTIVITY_SLOTS",
+        default: Some("100"),
+    },
     // Comma-separated CIDRs, IPs or host names that http_fetch and webhooks may reach even
     // though they are private (loopback, 10/8, …).
     Key {
@@ -173,8 +202,6 @@ pub(crate) enum LogFormat {
 
 /// The validated configuration.
 #[derive(Debug)]
-// Redis is validated now and wired in with rate limiting.
-#[allow(dead_code)]
 pub(crate) struct Config {
     pub(crate) listen: SocketAddr,
     pub(crate) metrics_listen: SocketAddr,
@@ -195,6 +222,12 @@ pub(crate) struct Config {
     pub(crate) approval_timeout_s: u64,
     pub(crate) input_timeout_s: u64,
     pub(crate) http_fetch_allow: Vec<longrun_activities::tools::http_fetch::AllowRule>,
+    pub(crate) allow_signup: bool,
+    pub(crate) jwt_ttl_s: i64,
+    pub(crate) quota_recheck_s: u64,
+    pub(crate) worker_workflow_slots: usize,
+    pub(crate) worker_activity_slots: usize,
+    pub(crate) tiers: longrun_activities::quota::Tiers,
     pub(crate) anthropic_api_key: Option<SecretString>,
     pub(crate) anthropic_base_url: String,
     pub(crate) openai_api_key: Option<SecretString>,
@@ -205,6 +238,7 @@ pub(crate) struct Config {
 #[derive(Debug, Default)]
 pub(crate) struct Layers {
     values: BTreeMap<&'static str, (String, String)>,
+    tiers: BTreeMap<String, BTreeMap<String, serde_json::Value>>,
 }
 
 impl Layers {
@@ -242,6 +276,16 @@ impl Layers {
             .parse()
             .map_err(|e: toml::de::Error| file_error(e.to_string()))?;
         for (name, value) in table {
+            if name == "tiers" {
+                // `[tiers.<name>]` tables: the tier table's values (see README).
+                let tiers = serde_json::to_value(&value).map_err(|e| file_error(e.to_string()))?;
+                self.tiers = serde_json::from_value(tiers).map_err(|e| {
+                    file_error(format!(
+                        "tiers: expected [tiers.<name>] tables of values: {e}"
+                    ))
+                })?;
+                continue;
+            }
             let key = KEYS
                 .iter()
                 .find(|k| k.toml == name)
@@ -421,6 +465,27 @@ impl Layers {
             heartbeat_timeout_s: self.number("LONGRUN_HEARTBEAT_TIMEOUT_S", 1u64..=3600)?,
             approval_timeout_s: self.number("LONGRUN_APPROVAL_TIMEOUT_S", 1u64..=30 * 86_400)?,
             input_timeout_s: self.number("LONGRUN_INPUT_TIMEOUT_S", 1u64..=30 * 86_400)?,
+            allow_signup: match self.required("LONGRUN_ALLOW_SIGNUP")?.as_str() {
+                "true" | "1" | "yes" => true,
+                "false" | "0" | "no" => false,
+                other => {
+                    return Err(self.invalid(
+                        "LONGRUN_ALLOW_SIGNUP",
+                        format!("{other:?} is not true or false"),
+                    ));
+                }
+            },
+            jwt_ttl_s: self.number("LONGRUN_JWT_TTL_S", 60i64..=30 * 86_400)?,
+            quota_recheck_s: self.number("LONGRUN_QUOTA_RECHECK_S", 1u64..=86_400)?,
+            worker_workflow_slots: self.number("LONGRUN_WORKER_WORKFLOW_SLOTS", 1usize..=10_000)?,
+            worker_activity_slots: self.number("LONGRUN_WORKER_ACTIVITY_SLOTS", 1usize..=10_000)?,
+            tiers: longrun_activities::quota::Tiers::with_config(&self.tiers).map_err(|e| {
+                ConfigError::Invalid {
+                    key: "tiers",
+                    origin: "the configuration file".into(),
+                    message: e.to_string(),
+                }
+            })?,
             http_fetch_allow: match self.string("LONGRUN_HTTP_FETCH_ALLOW") {
                 Some(text) => longrun_activities::tools::http_fetch::parse_allowlist(&text)
                     .map_err(|e| self.invalid("LONGRUN_HTTP_FETCH_ALLOW", e))?,

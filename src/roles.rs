@@ -14,9 +14,11 @@ use tokio::sync::watch;
 use longrun_activities::{
     ActivitySettings, AgentActivities, ModelRouter, ProviderEndpoint, ProviderSettings,
 };
+use longrun_api::jwt::JwtKeys;
 use longrun_api::metrics::ApiMetrics;
+use longrun_api::ratelimit::RateLimiter;
 use longrun_api::scheduler::Scheduler;
-use longrun_api::{ApiSettings, AppState};
+use longrun_api::{ApiSettings, AppState, AuthSettings};
 use longrun_store::{Store, StoreOptions};
 use longrun_worker::dev_server::{self, DevServer, DevServerOptions};
 use longrun_worker::{TemporalSettings, WorkerSettings};
@@ -95,9 +97,38 @@ fn api_settings(config: &Config) -> ApiSettings {
             tool_heartbeat_s: config.heartbeat_timeout_s,
             approval_timeout_s: config.approval_timeout_s,
             input_timeout_s: config.input_timeout_s,
+            quota_recheck_s: config.quota_recheck_s,
             ..ActivityTuning::default()
         },
     }
+}
+
+/// The API's shared state: what every handler may use.
+fn app_state(
+    config: &Config,
+    store: Store,
+    scheduler: Scheduler,
+    registry: &Registry,
+    shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<AppState> {
+    let limiter = match &config.redis_url {
+        Some(url) => RateLimiter::redis(url).context("LONGRUN_REDIS_URL")?,
+        None => RateLimiter::in_process(),
+    };
+    let jwt = config
+        .jwt_secret
+        .clone()
+        .map(|secret| JwtKeys::new(secret, config.jwt_ttl_s));
+    Ok(AppState {
+        store,
+        scheduler: Arc::new(scheduler),
+        settings: Arc::new(api_settings(config)),
+        metrics: ApiMetrics::register(registry)?,
+        tiers: Arc::new(config.tiers.clone()),
+        auth: Arc::new(AuthSettings::new(jwt, config.allow_signup)?),
+        limiter: Arc::new(limiter),
+        shutdown,
+    })
 }
 
 fn provider_settings(config: &Config) -> ProviderSettings {
@@ -117,6 +148,7 @@ fn provider_settings(config: &Config) -> ProviderSettings {
 fn activity_settings(config: &Config) -> ActivitySettings {
     let mut settings = ActivitySettings::new(&config.data_dir);
     settings.http_fetch.allow = config.http_fetch_allow.clone();
+    settings.tiers = config.tiers.clone();
     settings
 }
 
@@ -144,17 +176,18 @@ pub(crate) async fn api(config: Config) -> anyhow::Result<()> {
         .context("cannot LISTEN for run events")?;
     let registry = Registry::new();
     let shutdown = shutdown_signal();
-    let state = AppState {
-        store: store.clone(),
-        scheduler: Arc::new(Scheduler::new(
-            temporal_settings(&config, address),
-            config.task_queue.clone(),
-            config.temporal_ui_url.clone(),
-        )),
-        settings: Arc::new(api_settings(&config)),
-        metrics: ApiMetrics::register(&registry)?,
-        shutdown: shutdown.clone(),
-    };
+    let scheduler = Scheduler::new(
+        temporal_settings(&config, address),
+        config.task_queue.clone(),
+        config.temporal_ui_url.clone(),
+    );
+    let state = app_state(
+        &config,
+        store.clone(),
+        scheduler,
+        &registry,
+        shutdown.clone(),
+    )?;
     let listener = bind_api(&config).await?;
     let metrics = tokio::spawn(telemetry::serve_metrics(
         config.metrics_listen,
@@ -226,6 +259,8 @@ fn build_worker(
         &WorkerSettings {
             task_queue: config.task_queue.clone(),
             shutdown_grace: config.shutdown_grace,
+            workflow_slots: config.worker_workflow_slots,
+            activity_slots: config.worker_activity_slots,
         },
         activities,
     )?;
@@ -252,9 +287,15 @@ pub(crate) async fn worker(
     let Some(client) = connect_with_retry(&settings, "longrun-worker", &shutdown).await? else {
         return Ok(());
     };
+    let sweep = tokio::spawn(longrun_worker::sweep::run(
+        store.clone(),
+        client.clone(),
+        Duration::from_secs(30),
+    ));
     let (_runtime, mut worker) = build_worker(&config, client, store.clone(), subscriber)?;
     tracing::info!(task_queue = %config.task_queue, "worker polling");
     drive_worker(&mut worker, shutdown).await?;
+    sweep.abort();
     metrics.await.context("metrics task panicked")??;
     store.close().await;
     Ok(())
@@ -307,14 +348,16 @@ async fn dev_temporal(
 }
 
 /// The JWT secret of `longrun dev`: generated once and kept in the data dir.
-fn dev_jwt_secret(data_dir: &Path) -> anyhow::Result<()> {
+fn dev_jwt_secret(data_dir: &Path) -> anyhow::Result<secrecy::SecretString> {
     let path = data_dir.join("jwt-secret");
-    if path.exists() {
-        return Ok(());
+    if !path.exists() {
+        let mut bytes = [0u8; 32];
+        getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+        write_private(&path, &hex::encode(bytes))?;
     }
-    let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
-    write_private(&path, &hex::encode(bytes))
+    let secret = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(secret.trim().to_string().into())
 }
 
 /// Writes a file only its owner can read.
@@ -340,7 +383,9 @@ pub(crate) async fn dev(
 ) -> anyhow::Result<()> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("cannot create the data dir {}", config.data_dir.display()))?;
-    dev_jwt_secret(&config.data_dir)?;
+    if config.jwt_secret.is_none() {
+        config.jwt_secret = Some(dev_jwt_secret(&config.data_dir)?);
+    }
     let shutdown = shutdown_signal();
     let (address, ui_url, mut server) = dev_temporal(&config, &args).await?;
     if let Some(ui) = &ui_url {
@@ -373,18 +418,19 @@ async fn dev_with_temporal(
     let demo_key = demo::seed(&store, &config.data_dir).await?;
 
     let registry = Registry::new();
-    let state = AppState {
-        store: store.clone(),
-        scheduler: Arc::new(Scheduler::with_client(
-            client.clone(),
-            settings,
-            config.task_queue.clone(),
-            config.temporal_ui_url.clone(),
-        )),
-        settings: Arc::new(api_settings(config)),
-        metrics: ApiMetrics::register(&registry)?,
-        shutdown: shutdown.clone(),
-    };
+    let scheduler = Scheduler::with_client(
+        client.clone(),
+        settings,
+        config.task_queue.clone(),
+        config.temporal_ui_url.clone(),
+    );
+    let state = app_state(
+        config,
+        store.clone(),
+        scheduler,
+        &registry,
+        shutdown.clone(),
+    )?;
     let listener = bind_api(config).await?;
     let api_address = listener.local_addr()?;
     let api = tokio::spawn(longrun_api::serve(
@@ -396,6 +442,11 @@ async fn dev_with_temporal(
         config.metrics_listen,
         registry,
         stopped(shutdown.clone()),
+    ));
+    let sweep = tokio::spawn(longrun_worker::sweep::run(
+        store.clone(),
+        client.clone(),
+        Duration::from_secs(30),
     ));
     let (_runtime, mut worker) = build_worker(config, client, store.clone(), subscriber)?;
     println!(
@@ -421,6 +472,7 @@ async fn dev_with_temporal(
     };
 
     let worker_result = drive_worker(&mut worker, shutdown).await;
+    sweep.abort();
     if let Some(task) = demo_task {
         task.abort();
     }

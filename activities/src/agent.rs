@@ -19,9 +19,11 @@ use longrun_workflows::payloads::{
     WebhookRequest,
 };
 
+use crate::enforcement;
 use crate::errors::{from_store, non_retryable, retryable};
 use crate::metering::Meter;
 use crate::models::{ModelError, ModelRouter, ProviderError, ToolDeclaration, Turn};
+use crate::quota::Tiers;
 use crate::tools::{self, http_fetch::HttpFetchSettings};
 
 /// What the activities need besides the store and the models.
@@ -33,6 +35,8 @@ pub struct ActivitySettings {
     pub sandboxes: PathBuf,
     /// How long a webhook tool call may take.
     pub webhook_timeout: Duration,
+    /// Tier limits, for the hard cap and usage alerts.
+    pub tiers: Tiers,
 }
 
 impl ActivitySettings {
@@ -41,6 +45,7 @@ impl ActivitySettings {
             http_fetch: HttpFetchSettings::default(),
             sandboxes: data_dir.join("workspaces"),
             webhook_timeout: Duration::from_secs(30),
+            tiers: Tiers::default(),
         }
     }
 }
@@ -273,6 +278,19 @@ impl AgentActivities {
             // An earlier attempt got the answer and stored it, then failed to report it.
             Some(stored) => stored_turn(&stored)?,
             None => {
+                let standing = enforcement::standing(&self.store, &self.settings.tiers, run)
+                    .await
+                    .map_err(from_store)?;
+                if let Some(pause) = standing.as_ref().and_then(enforcement::over_hard_cap) {
+                    // Nothing is spent over the hard cap: the workflow pauses the run.
+                    return Ok(LlmResponse {
+                        content: Vec::new(),
+                        stop_reason: StopReason::EndTurn,
+                        usage: TokenUsage::default(),
+                        cost_micro_usd: 0,
+                        paused: Some(pause),
+                    });
+                }
                 let (response, agent_ms) = self.call_model(&ctx, &request).await?;
                 let meta = TurnMeta {
                     stop_reason: response.stop_reason,
@@ -311,6 +329,20 @@ impl AgentActivities {
             .llm(&request, &response, agent_ms)
             .await
             .map_err(from_store)?;
+        if let Some(standing) = enforcement::standing(&self.store, &self.settings.tiers, run)
+            .await
+            .map_err(from_store)?
+        {
+            enforcement::raise_alerts(
+                &self.store,
+                &self.guarded_http,
+                &self.settings.http_fetch,
+                run,
+                &standing,
+            )
+            .await
+            .map_err(from_store)?;
+        }
         self.event(
             run,
             "llm.completed",
@@ -473,6 +505,7 @@ fn stored_turn(stored: &StoredMessage) -> Result<(LlmResponse, i64), ActivityErr
             stop_reason: meta.stop_reason,
             usage: meta.usage,
             cost_micro_usd: meta.cost_micro_usd,
+            paused: None,
         },
         meta.agent_ms,
     ))

@@ -10,9 +10,11 @@
 
 mod agent;
 mod delivery;
+mod enforcement;
 mod errors;
 mod metering;
 pub mod models;
+pub mod quota;
 pub mod tools;
 
 pub use agent::{ActivitySettings, AgentActivities};

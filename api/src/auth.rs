@@ -3,7 +3,6 @@
 //! [`Tenant`], which only a valid, unrevoked key produces.
 
 use axum::extract::FromRequestParts;
-use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 
 use longrun_store::{Workspace, hash_secret};
@@ -65,12 +64,94 @@ pub fn key_prefix(secret: &str) -> Option<&str> {
     Some(&secret[..KEY_SCHEME.len() + KEY_PREFIX_CHARS])
 }
 
-/// The authenticated caller: a workspace and the key (and its role) that proved it.
+/// What a credential may do in its workspace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Everything in the workspace.
+    Admin,
+    /// Runs, events, reading agents, quota, usage.
+    Member,
+    /// Usage only.
+    Billing,
+}
+
+impl Role {
+    pub const ALL: [Role; 3] = [Role::Admin, Role::Member, Role::Billing];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Member => "member",
+            Role::Billing => "billing",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Role> {
+        Self::ALL.into_iter().find(|r| r.as_str() == text)
+    }
+}
+
+/// The authenticated caller: a workspace, what proved it (an API key or a user's token), and
+/// its role. Produced only by the access middleware ([`crate::access`]).
 #[derive(Debug, Clone)]
 pub struct Tenant {
     pub workspace: Workspace,
-    pub key_id: String,
-    pub role: String,
+    pub role: Role,
+    /// `key:<id>` or `user:<id>`: who acted, for the audit log.
+    pub actor: String,
+    /// For a JWT: its id and expiry (epoch seconds), which logout revokes.
+    pub token: Option<(String, i64)>,
+}
+
+/// Finds who presents `Authorization: Bearer …`: an API key (`lr_…`) or a JWT.
+pub(crate) async fn authenticate(
+    state: &AppState,
+    header: Option<&str>,
+) -> Result<Tenant, ApiError> {
+    let token = header
+        .and_then(|h| {
+            h.strip_prefix("Bearer ")
+                .or_else(|| h.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+        .filter(|t| !t.is_empty() && t.len() <= 4096)
+        .ok_or(ApiError::Unauthorized)?;
+    if token.starts_with("lr_") {
+        let prefix = key_prefix(token).ok_or(ApiError::Unauthorized)?;
+        let found = state
+            .store
+            .authenticate_api_key(prefix, &hash_secret(token))
+            .await?
+            .ok_or(ApiError::Unauthorized)?;
+        return Ok(Tenant {
+            workspace: found.workspace,
+            role: Role::parse(&found.key.role).ok_or(ApiError::Unauthorized)?,
+            actor: format!("key:{}", found.key.id),
+            token: None,
+        });
+    }
+    let keys = state.auth.jwt.as_ref().ok_or(ApiError::Unauthorized)?;
+    let claims = keys
+        .verify(token, longrun_store::now_ms() / 1000)
+        .map_err(|_| ApiError::Unauthorized)?;
+    if state
+        .store
+        .token_revoked(&claims.workspace, &claims.jti)
+        .await?
+    {
+        return Err(ApiError::Unauthorized);
+    }
+    let workspace = state
+        .store
+        .workspace(&claims.workspace)
+        .await?
+        .ok_or(ApiError::Unauthorized)?;
+    Ok(Tenant {
+        workspace,
+        role: Role::parse(&claims.role).ok_or(ApiError::Unauthorized)?,
+        actor: format!("user:{}", claims.sub),
+        token: Some((claims.jti, claims.exp)),
+    })
 }
 
 impl FromRequestParts<AppState> for Tenant {
@@ -78,34 +159,14 @@ impl FromRequestParts<AppState> for Tenant {
 
     async fn from_request_parts(
         parts: &mut Parts,
-        state: &AppState,
+        _state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        if let Some(tenant) = parts.extensions.get::<Tenant>() {
-            return Ok(tenant.clone());
-        }
-        let header = parts
-            .headers
-            .get(AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .ok_or(ApiError::Unauthorized)?;
-        let token = header
-            .strip_prefix("Bearer ")
-            .or_else(|| header.strip_prefix("bearer "))
-            .map(str::trim)
-            .ok_or(ApiError::Unauthorized)?;
-        let prefix = key_prefix(token).ok_or(ApiError::Unauthorized)?;
-        let found = state
-            .store
-            .authenticate_api_key(prefix, &hash_secret(token))
-            .await?
-            .ok_or(ApiError::Unauthorized)?;
-        let tenant = Tenant {
-            workspace: found.workspace,
-            key_id: found.key.id,
-            role: found.key.role,
-        };
-        parts.extensions.insert(tenant.clone());
-        Ok(tenant)
+        // Set by the access middleware, which every tenant route sits behind.
+        parts
+            .extensions
+            .get::<Tenant>()
+            .cloned()
+            .ok_or(ApiError::Unauthorized)
     }
 }
 

@@ -28,6 +28,20 @@ pub enum ApiError {
     Conflict { code: &'static str, message: String },
     #[error("the scheduler (Temporal) is unavailable; retry later")]
     SchedulerUnavailable,
+    #[error("{message}")]
+    Forbidden { code: &'static str, message: String },
+    #[error("too many requests; retry in {retry_after_s} s")]
+    RateLimited { retry_after_s: u64 },
+    #[error(
+        "the workspace already has {active} of its {limit} concurrent runs; retry when one ends"
+    )]
+    ConcurrencyLimit { active: i64, limit: i64 },
+    #[error("the monthly {metric} quota is used up: {used} of {limit}")]
+    QuotaExhausted {
+        metric: &'static str,
+        used: i64,
+        limit: i64,
+    },
     #[error("internal error")]
     Internal(String),
 }
@@ -47,6 +61,11 @@ impl ApiError {
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::SchedulerUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
+            ApiError::RateLimited { .. } | ApiError::ConcurrencyLimit { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
+            ApiError::QuotaExhausted { .. } => StatusCode::PAYMENT_REQUIRED,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -61,7 +80,18 @@ impl ApiError {
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::Conflict { code, .. } => code,
             ApiError::SchedulerUnavailable => "scheduler_unavailable",
+            ApiError::Forbidden { code, .. } => code,
+            ApiError::RateLimited { .. } => "rate_limited",
+            ApiError::ConcurrencyLimit { .. } => "concurrency_limit",
+            ApiError::QuotaExhausted { .. } => "quota_exhausted",
             ApiError::Internal(_) => "internal",
+        }
+    }
+
+    pub fn forbidden(message: String) -> Self {
+        ApiError::Forbidden {
+            code: "forbidden",
+            message,
         }
     }
 
@@ -100,10 +130,36 @@ impl From<StoreError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
-        let body = Json(json!({
-            "error": { "code": self.code(), "message": self.to_string() }
-        }));
-        let mut response = (status, body).into_response();
+        let mut error = json!({ "code": self.code(), "message": self.to_string() });
+        match &self {
+            ApiError::QuotaExhausted {
+                metric,
+                used,
+                limit,
+            } => {
+                error["metric"] = json!(metric);
+                error["used"] = json!(used);
+                error["limit"] = json!(limit);
+            }
+            ApiError::ConcurrencyLimit { active, limit } => {
+                error["active"] = json!(active);
+                error["limit"] = json!(limit);
+            }
+            _ => {}
+        }
+        let mut response = (status, Json(json!({ "error": error }))).into_response();
+        match &self {
+            ApiError::RateLimited { retry_after_s } => {
+                response
+                    .headers_mut()
+                    .insert("retry-after", (*retry_after_s).into());
+            }
+            // A slot frees when a run ends: a short pause is a fair guess.
+            ApiError::ConcurrencyLimit { .. } => {
+                response.headers_mut().insert("retry-after", 5u64.into());
+            }
+            _ => {}
+        }
         if let ApiError::Internal(detail) = self {
             response
                 .extensions_mut()

@@ -7,15 +7,18 @@
 //! - every error leaves as `{"error":{"code","message"}}` through [`error::ApiError`];
 //! - every input has a size limit (1 MiB bodies, smaller per-field limits).
 
+pub mod access;
 pub mod auth;
 pub mod error;
 pub mod extract;
+pub mod jwt;
 pub mod metrics;
+pub mod passwords;
+pub mod ratelimit;
 mod routes;
+pub mod scheduler;
 
 pub use routes::agents::valid_name;
-pub mod scheduler;
-pub mod tiers;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -26,16 +29,18 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use tokio::net::TcpListener;
 use tracing::Instrument;
 
+use longrun_activities::quota::Tiers;
 use longrun_store::Store;
 use longrun_workflows::payloads::ActivityTuning;
 
 use crate::error::{ApiError, InternalErrorDetail};
 use crate::extract::MAX_BODY_BYTES;
 use crate::metrics::ApiMetrics;
+use crate::ratelimit::RateLimiter;
 use crate::scheduler::Scheduler;
 
 /// Settings the handlers need beyond their dependencies.
@@ -77,6 +82,32 @@ pub async fn issue_api_key(
     Ok((key, generated.secret))
 }
 
+/// How callers prove who they are.
+pub struct AuthSettings {
+    /// Signs and checks users' tokens; without it only API keys work.
+    pub jwt: Option<jwt::JwtKeys>,
+    /// Whether `POST /v1/auth/register` creates workspaces.
+    pub allow_signup: bool,
+    /// A hash no password matches: logins for unknown emails are checked against it, so they
+    /// take as long as wrong passwords.
+    pub decoy_hash: String,
+}
+
+impl AuthSettings {
+    pub fn new(
+        jwt: Option<jwt::JwtKeys>,
+        allow_signup: bool,
+    ) -> Result<Self, passwords::HashError> {
+        let mut random = [0u8; 32];
+        getrandom::fill(&mut random).map_err(|e| passwords::HashError::new(e.to_string()))?;
+        Ok(Self {
+            jwt,
+            allow_signup,
+            decoy_hash: passwords::hash(&hex::encode(random))?,
+        })
+    }
+}
+
 /// Everything a handler may use, passed explicitly.
 #[derive(Clone)]
 pub struct AppState {
@@ -84,29 +115,43 @@ pub struct AppState {
     pub scheduler: Arc<Scheduler>,
     pub settings: Arc<ApiSettings>,
     pub metrics: ApiMetrics,
+    pub tiers: Arc<Tiers>,
+    pub auth: Arc<AuthSettings>,
+    pub limiter: Arc<RateLimiter>,
     /// Becomes `true` when the server shuts down: long-lived responses (SSE) end then.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
 }
 
 /// The whole API as a router, ready for `axum::serve` or for tests' `oneshot`.
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    use routes::{agents, audit, auth as login, keys, quota, runs, workspace};
+    // Tenant routes sit behind the access gate (authentication, role, rate limit); see
+    // `access::ROUTES` for who may use which.
+    let tenant = Router::new()
+        .route("/v1/auth/logout", post(login::logout))
+        .route("/v1/workspace", get(workspace::get).put(workspace::update))
+        .route("/v1/api-keys", post(keys::create).get(keys::list))
+        .route("/v1/api-keys/{id}", delete(keys::revoke))
+        .route("/v1/audit", get(audit::list))
+        .route("/v1/agents", post(agents::create).get(agents::list))
         .route(
-            "/v1/agents",
-            post(routes::agents::create).get(routes::agents::list),
+            "/v1/agents/{name}",
+            get(agents::get).put(agents::update).delete(agents::delete),
         )
-        .route("/v1/agents/{name}", get(routes::agents::get))
-        .route(
-            "/v1/runs",
-            post(routes::runs::create).get(routes::runs::list),
-        )
-        .route("/v1/runs/{id}", get(routes::runs::get))
+        .route("/v1/runs", post(runs::create).get(runs::list))
+        .route("/v1/runs/{id}", get(runs::get))
         .route("/v1/runs/{id}/events", get(routes::events::stream))
-        .route("/v1/runs/{id}/cancel", post(routes::runs::cancel))
-        .route("/v1/runs/{id}/messages", post(routes::runs::message))
-        .route("/v1/runs/{id}/complete", post(routes::runs::complete))
-        .route("/v1/runs/{id}/approvals", post(routes::runs::approve))
-        .route("/v1/workspace", get(routes::workspace::get))
+        .route("/v1/runs/{id}/cancel", post(runs::cancel))
+        .route("/v1/runs/{id}/messages", post(runs::message))
+        .route("/v1/runs/{id}/complete", post(runs::complete))
+        .route("/v1/runs/{id}/approvals", post(runs::approve))
+        .route("/v1/runs/{id}/resume", post(runs::resume))
+        .route("/v1/quota", get(quota::get))
+        .route_layer(middleware::from_fn_with_state(state.clone(), access::gate));
+    Router::new()
+        .merge(tenant)
+        .route("/v1/auth/register", post(login::register))
+        .route("/v1/auth/login", post(login::login))
         .route("/healthz", get(routes::health::healthz))
         .route("/readyz", get(routes::health::readyz))
         .fallback(not_found)
@@ -122,9 +167,12 @@ pub async fn serve(
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }
 
 async fn not_found() -> ApiError {
@@ -158,7 +206,13 @@ async fn observe(State(state): State<AppState>, request: Request, next: Next) ->
         .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
         .map(str::to_string)
         .unwrap_or_else(|| longrun_store::new_id("req"));
-    let span = tracing::info_span!("http", %method, %route, request_id = %request_id);
+    let span = tracing::info_span!(
+        "http",
+        %method,
+        %route,
+        request_id = %request_id,
+        workspace = tracing::field::Empty
+    );
     let mut response = next.run(request).instrument(span.clone()).await;
     let status = response.status();
     let elapsed = started.elapsed();

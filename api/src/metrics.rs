@@ -5,11 +5,15 @@ use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry};
 
 pub const HTTP_REQUESTS_TOTAL: &str = "longrun_http_requests_total";
 pub const HTTP_REQUEST_DURATION_SECONDS: &str = "longrun_http_request_duration_seconds";
+pub const RATE_LIMIT_DECISIONS_TOTAL: &str = "longrun_rate_limit_decisions_total";
+pub const ADMISSIONS_REFUSED_TOTAL: &str = "longrun_admissions_refused_total";
 
 #[derive(Clone)]
 pub struct ApiMetrics {
     pub(crate) requests: IntCounterVec,
     pub(crate) duration: HistogramVec,
+    pub(crate) rate_limit: IntCounterVec,
+    pub(crate) admissions_refused: IntCounterVec,
 }
 
 impl ApiMetrics {
@@ -32,8 +36,29 @@ impl ApiMetrics {
             ]),
             &["method", "route", "status"],
         )?;
+        let rate_limit = IntCounterVec::new(
+            Opts::new(
+                RATE_LIMIT_DECISIONS_TOTAL,
+                "Rate-limit decisions, by tier and decision.",
+            ),
+            &["tier", "decision"],
+        )?;
+        let admissions_refused = IntCounterVec::new(
+            Opts::new(
+                ADMISSIONS_REFUSED_TOTAL,
+                "Run submissions refused at admission, by reason and tier.",
+            ),
+            &["reason", "tier"],
+        )?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(duration.clone()))?;
-        Ok(Self { requests, duration })
+        registry.register(Box::new(rate_limit.clone()))?;
+        registry.register(Box::new(admissions_refused.clone()))?;
+        Ok(Self {
+            requests,
+            duration,
+            rate_limit,
+            admissions_refused,
+        })
     }
 }

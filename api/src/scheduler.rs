@@ -19,7 +19,7 @@ use longrun_workflows::payloads::{ApprovalDecision, HumanMessage, RunInput};
 use longrun_workflows::search;
 
 use crate::error::ApiError;
-use crate::tiers::Tier;
+use longrun_activities::quota::Limits;
 
 /// How long a submission waits for Temporal before answering 503.
 const START_TIMEOUT: Duration = Duration::from_secs(5);
@@ -102,7 +102,7 @@ impl Scheduler {
     pub async fn start_run(
         &self,
         workflow_id: &str,
-        tier: Tier,
+        limits: &Limits,
         input: RunInput,
     ) -> Result<(), ApiError> {
         let client = tokio::time::timeout(START_TIMEOUT, self.client())
@@ -111,7 +111,7 @@ impl Scheduler {
         let attributes = SearchAttributes::new([
             search::WORKSPACE.value_set(input.run.workspace_slug.clone()),
             search::AGENT.value_set(input.run.agent_name.clone()),
-            search::TIER.value_set(tier.as_str().to_string()),
+            search::TIER.value_set(input.run.tier.clone()),
             search::STATUS.value_set("queued".to_string()),
         ]);
         let summary = format!(
@@ -119,13 +119,14 @@ impl Scheduler {
             input.run.agent_name, input.run.workspace_slug
         );
         let priority = Priority::builder()
-            .priority_key(tier.priority_key())
+            .priority_key(limits.priority)
             .fairness_key(input.run.workspace_id.clone())
+            .fairness_weight(limits.fairness_weight)
             .build();
         let options = WorkflowStartOptions::new(self.task_queue.clone(), workflow_id.to_string())
             .id_conflict_policy(WorkflowIdConflictPolicy::UseExisting)
             .id_reuse_policy(WorkflowIdReusePolicy::RejectDuplicate)
-            .execution_timeout(tier.max_run())
+            .execution_timeout(Duration::from_secs(limits.max_run_s))
             .search_attributes(attributes)
             .static_summary(summary)
             .priority(priority)
@@ -178,6 +179,22 @@ impl Scheduler {
                 handle.signal(
                     AgentRunWorkflow::message,
                     message,
+                    WorkflowSignalOptions::default(),
+                ),
+            )
+            .await,
+        )
+    }
+
+    /// Signals a run paused at the quota's hard cap to check again.
+    pub async fn resume(&self, workflow_id: &str) -> Result<(), ApiError> {
+        let handle = self.handle(workflow_id).await?;
+        interaction(
+            tokio::time::timeout(
+                START_TIMEOUT,
+                handle.signal(
+                    AgentRunWorkflow::resume,
+                    (),
                     WorkflowSignalOptions::default(),
                 ),
             )

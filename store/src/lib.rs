@@ -8,6 +8,7 @@
 //! - Queries are written once in portable SQL (`$N` placeholders, ids as text, times as epoch
 //!   milliseconds, JSON as text) and run unchanged on both backends through `AnyPool`.
 
+mod accounts;
 mod agents;
 mod api_keys;
 mod events;
@@ -19,6 +20,7 @@ mod runs;
 mod usage;
 mod workspaces;
 
+pub use accounts::{AuditEntry, NewAudit, User};
 pub use agents::{Agent, NewAgent};
 pub use api_keys::{ApiKey, AuthenticatedKey, NewApiKey, hash_secret};
 pub use events::{LiveEvent, NewEvent, RunEvent};

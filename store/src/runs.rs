@@ -416,6 +416,20 @@ impl Store {
         Ok(changed == 1)
     }
 
+    /// How many of the workspace's runs hold a concurrency slot now.
+    pub async fn active_runs(&self, workspace_id: &str) -> Result<i64> {
+        let mut tx = self.tenant(workspace_id).await?;
+        let count: i64 = sqlx::query(&format!(
+            "SELECT CAST(COUNT(*) AS BIGINT) FROM runs WHERE workspace_id = $1 AND status IN {ACTIVE_SQL}"
+        ))
+        .bind(workspace_id)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get(0)?;
+        tx.commit().await?;
+        Ok(count)
+    }
+
     /// Runs of a workspace with `status` (to resume paused runs, for instance).
     pub async fn runs_with_status(&self, workspace_id: &str, status: &str) -> Result<Vec<Run>> {
         let mut tx = self.tenant(workspace_id).await?;

@@ -12,15 +12,18 @@ use serde_json::Value;
 use tokio::sync::oneshot;
 
 use longrun_activities::{ActivitySettings, AgentActivities, ModelRouter, ProviderSettings};
+use longrun_api::jwt::JwtKeys;
 use longrun_api::metrics::ApiMetrics;
+use longrun_api::ratelimit::RateLimiter;
 use longrun_api::scheduler::Scheduler;
-use longrun_api::{ApiSettings, AppState};
+use longrun_api::{ApiSettings, AppState, AuthSettings};
 use longrun_store::{Store, StoreOptions, Workspace};
 use longrun_worker::dev_server::{self, DevServer, DevServerOptions};
 use longrun_worker::{TemporalSettings, WorkerSettings};
 use longrun_workflows::payloads::ActivityTuning;
 
 pub const NAMESPACE: &str = "default";
+pub const TEST_JWT_SECRET: &str = "integration-test-secret-0123456789abcdef";
 
 /// The Temporal frontend for this test process: `LONGRUN_TEST_TEMPORAL_ADDRESS`, or an
 /// in-memory dev server started once and stopped when the process ends.
@@ -151,6 +154,8 @@ macro_rules! on_each_backend {
 /// What a test worker runs with.
 #[derive(Clone)]
 pub struct WorkerSetup {
+    /// Workflow tasks at once (1 makes dispatch order visible).
+    pub workflow_slots: usize,
     /// The API's store: the worker keeps a pool of its own but shares its live channel, as
     /// `longrun dev` does.
     pub api_store: Store,
@@ -171,6 +176,7 @@ pub struct TestWorker {
 impl TestWorker {
     pub fn start(setup: WorkerSetup) -> Self {
         let WorkerSetup {
+            workflow_slots,
             api_store,
             database_url,
             temporal,
@@ -201,6 +207,8 @@ impl TestWorker {
                     &WorkerSettings {
                         task_queue,
                         shutdown_grace: Duration::from_secs(5),
+                        workflow_slots,
+                        activity_slots: workflow_slots.max(4),
                     },
                     AgentActivities::new(store, ModelRouter::new(providers).unwrap(), activities)
                         .unwrap(),
@@ -264,6 +272,11 @@ pub struct Options {
     pub providers: ProviderSettings,
     /// `LONGRUN_HTTP_FETCH_ALLOW` of the worker (loopback fakes need it).
     pub allow: &'static str,
+    pub tiers: longrun_activities::quota::Tiers,
+    /// `LONGRUN_REDIS_URL` of the API.
+    pub redis: Option<String>,
+    pub allow_signup: bool,
+    pub workflow_slots: usize,
 }
 
 impl Default for Options {
@@ -281,6 +294,10 @@ impl Default for Options {
             },
             providers: ProviderSettings::default(),
             allow: "",
+            tiers: longrun_activities::quota::Tiers::default(),
+            redis: None,
+            allow_signup: true,
+            workflow_slots: 100,
         }
     }
 }
@@ -309,6 +326,18 @@ impl TestApp {
                 ..ApiSettings::default()
             }),
             metrics: ApiMetrics::register(&Registry::new()).unwrap(),
+            tiers: Arc::new(options.tiers.clone()),
+            auth: Arc::new(
+                AuthSettings::new(
+                    Some(JwtKeys::new(TEST_JWT_SECRET.to_string().into(), 3600)),
+                    options.allow_signup,
+                )
+                .unwrap(),
+            ),
+            limiter: Arc::new(match &options.redis {
+                Some(url) => RateLimiter::redis(url).unwrap(),
+                None => RateLimiter::in_process(),
+            }),
             shutdown,
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -320,9 +349,11 @@ impl TestApp {
         ));
         let data_dir = tempfile::tempdir().unwrap();
         let mut activities = ActivitySettings::new(data_dir.path());
+        activities.tiers = options.tiers.clone();
         activities.http_fetch.allow =
             longrun_activities::tools::http_fetch::parse_allowlist(options.allow).unwrap();
         let setup = WorkerSetup {
+            workflow_slots: options.workflow_slots,
             api_store: store.clone(),
             database_url: db.url.clone(),
             temporal: temporal.clone(),

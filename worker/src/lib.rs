@@ -6,6 +6,7 @@
 
 pub mod dev_server;
 pub mod replay;
+pub mod sweep;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,6 +14,7 @@ use std::time::Duration;
 use temporalio_client::{Client, ClientOptions, Connection, ConnectionOptions};
 use temporalio_common::telemetry::TelemetryOptions;
 use temporalio_sdk::runtime::RuntimeOptions;
+use temporalio_sdk::runtime::worker_tuner::{FixedSizeSlotSupplier, TunerHolder};
 use temporalio_sdk::{Runtime, Worker, WorkerOptions};
 
 use longrun_activities::AgentActivities;
@@ -75,6 +77,10 @@ pub struct WorkerSettings {
     /// How long running activities may take to finish after shutdown starts, before they are
     /// cancelled.
     pub shutdown_grace: Duration,
+    /// Workflow tasks processed at once.
+    pub workflow_slots: usize,
+    /// Activities (and local activities) run at once.
+    pub activity_slots: usize,
 }
 
 /// The Temporal runtime for the current tokio runtime, with the SDK's logs forwarded into the
@@ -104,6 +110,16 @@ pub fn build(
         .map_err(|e| WorkerError::Build(e.to_string()))?
         .register_activities(activities)
         .graceful_shutdown_period(settings.shutdown_grace)
+        .tuner(
+            TunerHolder::builder()
+                .workflow_task_slot_supplier(FixedSizeSlotSupplier::new(settings.workflow_slots))
+                .activity_task_slot_supplier(FixedSizeSlotSupplier::new(settings.activity_slots))
+                .local_activity_task_slot_supplier(FixedSizeSlotSupplier::new(
+                    settings.activity_slots,
+                ))
+                .nexus_task_slot_supplier(FixedSizeSlotSupplier::new(1))
+                .build(),
+        )
         .build();
     Worker::new(runtime, client, options).map_err(|e| WorkerError::Build(e.to_string()))
 }

@@ -45,6 +45,8 @@ pub struct AgentRunWorkflow {
     /// Human messages not yet handed to the model.
     inbox: Vec<String>,
     complete_requested: bool,
+    /// A `resume` signal arrived while paused at the quota's hard cap.
+    resume_requested: bool,
 }
 
 /// The loop's own state, carried across continue-as-new.
@@ -56,6 +58,8 @@ struct Loop {
     last_text: String,
     /// Step count when this execution began, for continue-as-new pacing.
     first_step: u32,
+    /// Pauses at the hard cap so far (event keys need it).
+    pauses: u32,
 }
 
 #[workflow_methods]
@@ -83,6 +87,7 @@ impl AgentRunWorkflow {
                     started_at_ms: resume.started_at_ms,
                     last_text: resume.last_text.clone(),
                     first_step: resume.step,
+                    pauses: 0,
                 }
             }
             None => {
@@ -108,6 +113,7 @@ impl AgentRunWorkflow {
                     started_at_ms: workflow_ms(ctx),
                     last_text: String::new(),
                     first_step: 0,
+                    pauses: 0,
                 }
             }
         };
@@ -169,6 +175,15 @@ impl AgentRunWorkflow {
                     return finish(ctx, &input, &execution, ending, step).await;
                 }
             };
+            if let Some(pause) = &response.paused {
+                // Over the hard cap: nothing was spent. Wait, then try this step again.
+                state.step -= 1;
+                ctx.state_mut(|s| s.progress.step = state.step);
+                if let Err(ending) = pause_for_quota(ctx, &input, &mut state, pause).await {
+                    return finish(ctx, &input, &execution, ending, state.step).await;
+                }
+                continue;
+            }
             state.next_seq = response_seq + 1;
             state.pending.clear();
             ctx.state_mut(|s| {
@@ -243,6 +258,12 @@ impl AgentRunWorkflow {
     #[signal]
     pub fn message(&mut self, _ctx: &mut SyncWorkflowContext<Self>, message: HumanMessage) {
         self.inbox.push(message.text);
+    }
+
+    /// Asks a run paused at the quota's hard cap to check again.
+    #[signal]
+    pub fn resume(&mut self, _ctx: &mut SyncWorkflowContext<Self>, _input: ()) {
+        self.resume_requested = true;
     }
 
     /// Ends a run that is waiting for input, with the answer it has.
@@ -499,6 +520,44 @@ async fn end_of_turn(
         return TurnEnd::Finish(Ending::Succeeded(text.to_string()));
     }
     TurnEnd::Continue
+}
+
+/// Pauses a run over its workspace's hard cap until a `resume` signal (a raised limit, a
+/// changed tier) or the periodic recheck; the caller then tries the step again.
+async fn pause_for_quota(
+    ctx: &mut WorkflowContext<AgentRunWorkflow>,
+    input: &RunInput,
+    state: &mut Loop,
+    pause: &crate::payloads::QuotaPause,
+) -> Result<(), Ending> {
+    state.pauses += 1;
+    let n = state.pauses;
+    record(
+        ctx,
+        input,
+        Some(RunStatus::PausedQuota),
+        state.step,
+        "quota.paused",
+        format!("quota.paused/{n}"),
+        serde_json::json!({ "metric": pause.metric, "used": pause.used, "cap": pause.cap }),
+    )
+    .await?;
+    ctx.state_mut(|s| s.resume_requested = false);
+    let recheck = Duration::from_secs(input.tuning.quota_recheck_s);
+    if let Waited::Cancelled = wait_until(ctx, recheck, |s| s.resume_requested).await {
+        return Err(Ending::Cancelled);
+    }
+    ctx.state_mut(|s| s.resume_requested = false);
+    record(
+        ctx,
+        input,
+        Some(RunStatus::Running),
+        state.step,
+        "quota.resumed",
+        format!("quota.resumed/{n}"),
+        serde_json::json!({}),
+    )
+    .await
 }
 
 /// One tool call: approval first when the tool is gated, then the call itself. A tool that

@@ -215,6 +215,14 @@ pub struct ActivityTuning {
     /// How long a completion webhook is retried.
     #[serde(default = "default_webhook_retry_s")]
     pub webhook_retry_s: u64,
+    /// How often a run paused at the quota's hard cap checks again by itself (it also checks
+    /// on a `resume` signal).
+    #[serde(default = "default_quota_recheck_s")]
+    pub quota_recheck_s: u64,
+}
+
+fn default_quota_recheck_s() -> u64 {
+    300
 }
 
 fn default_heartbeat_s() -> u64 {
@@ -246,6 +254,7 @@ impl Default for ActivityTuning {
             input_timeout_s: default_input_timeout_s(),
             continue_as_new_every: default_continue_as_new_every(),
             webhook_retry_s: default_webhook_retry_s(),
+            quota_recheck_s: default_quota_recheck_s(),
         }
     }
 }
@@ -440,6 +449,19 @@ pub struct LlmResponse {
     /// What this turn cost, in micro-USD (0 when the model has no price).
     #[serde(default)]
     pub cost_micro_usd: u64,
+    /// Set instead of an answer when the workspace is over its hard cap: the provider was not
+    /// called, and the run should pause.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paused: Option<QuotaPause>,
+}
+
+/// Why a model turn did not happen: the workspace's usage is over its hard cap.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuotaPause {
+    /// `tokens` or `agent_minutes`.
+    pub metric: String,
+    pub used: u64,
+    pub cap: u64,
 }
 
 impl LlmResponse {

@@ -54,6 +54,7 @@ pub fn respond(system: &str, messages: &[Message], tools: &[&str], step: u32) ->
             ..TokenUsage::default()
         },
         cost_micro_usd: 0,
+        paused: None,
     }
 }
 

@@ -234,6 +234,7 @@ impl StreamAssembler {
             stop_reason,
             usage: self.usage,
             cost_micro_usd: 0,
+            paused: None,
         })
     }
 }

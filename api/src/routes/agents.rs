@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use longrun_activities::models::split_model;
 use longrun_activities::tools::BUILTIN_TOOLS;
-use longrun_store::{Agent, NewAgent, StoreError};
+use longrun_store::{Agent, NewAgent, NewAudit, StoreError};
 use longrun_workflows::payloads::ToolSpec;
 
 use crate::AppState;
@@ -395,7 +395,94 @@ pub(crate) async fn create(
             },
             other => other.into(),
         })?;
+    audit_agent(&state, &tenant, "agent.create", &agent).await?;
     Ok((StatusCode::CREATED, axum::Json(view(&agent)?)))
+}
+
+async fn audit_agent(
+    state: &AppState,
+    tenant: &Tenant,
+    action: &str,
+    agent: &Agent,
+) -> Result<(), ApiError> {
+    state
+        .store
+        .audit(NewAudit {
+            workspace_id: Some(&tenant.workspace.id),
+            actor: &tenant.actor,
+            action,
+            target: Some(&agent.name),
+            data: &json!({ "model": agent.model }).to_string(),
+            ip: None,
+        })
+        .await?;
+    Ok(())
+}
+
+/// `PUT /v1/agents/{name}`: replaces the agent's definition. Runs already submitted keep the
+/// snapshot they started with.
+pub(crate) async fn update(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    Path(path_name): Path<String>,
+    Json(body): Json<CreateAgent>,
+) -> Result<impl IntoResponse, ApiError> {
+    if body.name != path_name {
+        return Err(ApiError::invalid(
+            "name",
+            "must be the agent's name in the path (agents cannot be renamed)",
+        ));
+    }
+    let ValidAgent {
+        name,
+        model,
+        system_prompt,
+        tools,
+        limits,
+        settings,
+    } = body.validate()?;
+    let tools_json =
+        serde_json::to_string(&tools).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let limits_json = serde_json::to_string(&StoredLimits { limits, settings })
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let agent = state
+        .store
+        .update_agent(
+            &tenant.workspace.id,
+            NewAgent {
+                name: &name,
+                model: &model,
+                system_prompt: &system_prompt,
+                tools: &tools_json,
+                limits: &limits_json,
+            },
+        )
+        .await?
+        .ok_or_else(|| ApiError::agent_not_found(&name))?;
+    audit_agent(&state, &tenant, "agent.update", &agent).await?;
+    Ok(axum::Json(view(&agent)?))
+}
+
+/// `DELETE /v1/agents/{name}`.
+pub(crate) async fn delete(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    Path(name): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    let agent = state
+        .store
+        .agent(&tenant.workspace.id, &name)
+        .await?
+        .ok_or_else(|| ApiError::agent_not_found(&name))?;
+    if !state
+        .store
+        .delete_agent(&tenant.workspace.id, &name)
+        .await?
+    {
+        return Err(ApiError::agent_not_found(&name));
+    }
+    audit_agent(&state, &tenant, "agent.delete", &agent).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 pub(crate) async fn list(

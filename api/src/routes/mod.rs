@@ -2,8 +2,12 @@
 //! or the scheduler, and shape responses; they hold no SQL.
 
 pub(crate) mod agents;
+pub(crate) mod audit;
+pub(crate) mod auth;
 pub(crate) mod events;
 pub(crate) mod health;
+pub(crate) mod keys;
+pub(crate) mod quota;
 pub(crate) mod runs;
 pub(crate) mod workspace;
 

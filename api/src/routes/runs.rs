@@ -12,7 +12,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
-use longrun_store::{InsertRunOutcome, NewRun, Run, RunListFilter, new_run_id};
+use longrun_activities::quota::period_of;
+use longrun_store::{Admission, AdmitOutcome, NewRun, Run, RunListFilter, new_run_id};
 use longrun_workflows::payloads::{
     AgentSnapshot, ApprovalDecision, Budget, HumanMessage, RunInput, RunRef, RunStatus,
 };
@@ -23,7 +24,6 @@ use crate::error::ApiError;
 use crate::extract::{Json, Query};
 use crate::routes::agents::{AgentLimits, stored_limits, stored_settings, stored_tools};
 use crate::routes::rfc3339;
-use crate::tiers::Tier;
 
 pub(crate) const MAX_INPUT_BYTES: usize = 256 * 1024;
 const MAX_METADATA_BYTES: usize = 16 * 1024;
@@ -118,15 +118,13 @@ pub(crate) async fn create(
         .agent(&workspace.id, &body.agent)
         .await?
         .ok_or_else(|| ApiError::agent_not_found(&body.agent))?;
-    let tier = Tier::parse(&workspace.tier).ok_or_else(|| {
-        ApiError::Internal(format!(
-            "workspace {} has tier {:?}",
-            workspace.id, workspace.tier
-        ))
-    })?;
+    let limits = state
+        .tiers
+        .limits(&workspace.tier, workspace.quota_overrides.as_deref())
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
     let agent_limits = stored_limits(&agent)?;
     let settings = stored_settings(&agent)?;
-    let tier_seconds = tier.max_run().as_secs();
+    let tier_seconds = limits.max_run_s;
     let budget = Budget {
         max_steps: requested
             .max_steps
@@ -152,24 +150,64 @@ pub(crate) async fn create(
     };
     let run_id = new_run_id();
     let workflow_id = workflow_id(&workspace.slug, &run_id);
+    let period = period_of(longrun_store::now_ms());
+    let admission = Admission {
+        max_active_runs: limits.concurrent_runs.map(|n| n as i64),
+        period_start_ms: period.start_ms,
+        max_tokens: limits.tokens_per_month.map(|n| n as i64),
+        max_agent_ms: limits
+            .agent_minutes_per_month
+            .map(|minutes| (minutes * 60_000) as i64),
+    };
     let outcome = state
         .store
-        .insert_run(NewRun {
-            id: &run_id,
-            workspace_id: &workspace.id,
-            agent_name: &agent.name,
-            input: &body.input,
-            metadata: metadata.as_deref(),
-            idempotency_key: idempotency_key.as_deref(),
-            request_hash: Some(&request_hash),
-            workflow_id: &workflow_id,
-            webhook_url: body.webhook_url.as_deref(),
-        })
+        .admit_run(
+            NewRun {
+                id: &run_id,
+                workspace_id: &workspace.id,
+                agent_name: &agent.name,
+                input: &body.input,
+                metadata: metadata.as_deref(),
+                idempotency_key: idempotency_key.as_deref(),
+                request_hash: Some(&request_hash),
+                workflow_id: &workflow_id,
+                webhook_url: body.webhook_url.as_deref(),
+            },
+            &admission,
+        )
         .await?;
 
+    let refused = |reason: &str| {
+        state
+            .metrics
+            .admissions_refused
+            .with_label_values(&[reason, &workspace.tier])
+            .inc();
+    };
     let (run, created) = match outcome {
-        InsertRunOutcome::Created(run) => (run, true),
-        InsertRunOutcome::Existing(run) => {
+        AdmitOutcome::ConcurrencyLimit { active, limit } => {
+            refused("concurrency_limit");
+            return Err(ApiError::ConcurrencyLimit { active, limit });
+        }
+        AdmitOutcome::QuotaExhausted {
+            metric,
+            used,
+            limit,
+        } => {
+            refused("quota_exhausted");
+            let (metric, used, limit) = match metric {
+                // Agent time is sold in minutes.
+                "agent_ms" => ("agent_minutes", used / 60_000, limit / 60_000),
+                other => (other, used, limit),
+            };
+            return Err(ApiError::QuotaExhausted {
+                metric,
+                used,
+                limit,
+            });
+        }
+        AdmitOutcome::Created(run) => (run, true),
+        AdmitOutcome::Existing(run) => {
             if run.request_hash.as_deref() != Some(request_hash.as_str()) {
                 return Err(ApiError::Conflict {
                     code: "idempotency_key_reused",
@@ -189,7 +227,7 @@ pub(crate) async fn create(
                 workspace_id: workspace.id.clone(),
                 workspace_slug: workspace.slug.clone(),
                 agent_name: agent.name.clone(),
-                tier: tier.as_str().to_string(),
+                tier: workspace.tier.clone(),
             },
             agent: AgentSnapshot {
                 name: agent.name.clone(),
@@ -207,7 +245,7 @@ pub(crate) async fn create(
         };
         if let Err(err) = state
             .scheduler
-            .start_run(&run.workflow_id, tier, input)
+            .start_run(&run.workflow_id, &limits, input)
             .await
         {
             if created {
@@ -359,6 +397,21 @@ pub(crate) async fn message(
         .scheduler
         .send_message(&run.workflow_id, HumanMessage { text: body.text })
         .await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        axum::Json(json!({ "accepted": true })),
+    ))
+}
+
+/// `POST /v1/runs/{id}/resume`: asks a run paused at the quota's hard cap to check again
+/// (it pauses again if the workspace is still over it).
+pub(crate) async fn resume(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    Path(run_id): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    let run = live_run(&state, &tenant, &run_id).await?;
+    state.scheduler.resume(&run.workflow_id).await?;
     Ok((
         StatusCode::ACCEPTED,
         axum::Json(json!({ "accepted": true })),

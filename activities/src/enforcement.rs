@@ -1,0 +1,193 @@
+//! Quotas while runs run: the hard cap checked before each model call (over it, the run
+//! pauses instead of spending), and usage alerts at 80 %, 100 % and 200 % of each monthly
+//! quota, raised once per threshold and period as an audit entry, a run event and a signed
+//! POST to the workspace's `alert_webhook_url`.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use longrun_store::{NewAudit, NewEvent, Store, UsageTotals, Workspace};
+use longrun_workflows::payloads::{QuotaPause, RunRef};
+
+use crate::delivery::new_webhook_secret;
+use crate::quota::{ALERT_THRESHOLDS, Limits, Period, Tiers, period_of};
+use crate::tools::http_fetch::{HttpFetchSettings, check_url};
+use crate::tools::webhook::{secret_bytes, sign};
+
+/// The workspace, its limits, the period and what it used so far.
+pub(crate) struct Standing {
+    pub(crate) workspace: Workspace,
+    pub(crate) limits: Limits,
+    pub(crate) period: Period,
+    pub(crate) used: UsageTotals,
+}
+
+pub(crate) async fn standing(
+    store: &Store,
+    tiers: &Tiers,
+    run: &RunRef,
+) -> Result<Option<Standing>, longrun_store::StoreError> {
+    let Some(workspace) = store.workspace(&run.workspace_id).await? else {
+        return Ok(None);
+    };
+    let limits = match tiers.limits(&workspace.tier, workspace.quota_overrides.as_deref()) {
+        Ok(limits) => limits,
+        Err(err) => {
+            // A broken override must not stop a run: enforce nothing, and say so.
+            tracing::error!(workspace = %workspace.id, error = %err, "cannot read the workspace's limits");
+            return Ok(None);
+        }
+    };
+    if limits.tokens_per_month.is_none() && limits.agent_minutes_per_month.is_none() {
+        return Ok(None);
+    }
+    let period = period_of(longrun_store::now_ms());
+    let used = store.usage_since(&workspace.id, period.start_ms).await?;
+    Ok(Some(Standing {
+        workspace,
+        limits,
+        period,
+        used,
+    }))
+}
+
+/// Whether the workspace is over its hard cap (2× the monthly quota; 1× on free).
+pub(crate) fn over_hard_cap(standing: &Standing) -> Option<QuotaPause> {
+    let tokens = standing.used.tokens().max(0) as u64;
+    if let Some(cap) = standing.limits.token_cap()
+        && tokens >= cap
+    {
+        return Some(QuotaPause {
+            metric: "tokens".into(),
+            used: tokens,
+            cap,
+        });
+    }
+    let agent_ms = standing.used.agent_ms.max(0) as u64;
+    if let Some(cap) = standing.limits.agent_ms_cap()
+        && agent_ms >= cap
+    {
+        return Some(QuotaPause {
+            metric: "agent_minutes".into(),
+            used: agent_ms / 60_000,
+            cap: cap / 60_000,
+        });
+    }
+    None
+}
+
+/// Raises the alerts `standing` has crossed that were not raised yet this period.
+pub(crate) async fn raise_alerts(
+    store: &Store,
+    http: &reqwest::Client,
+    http_settings: &HttpFetchSettings,
+    run: &RunRef,
+    standing: &Standing,
+) -> Result<(), longrun_store::StoreError> {
+    let metrics = [
+        (
+            "tokens",
+            standing.used.tokens().max(0) as u64,
+            standing.limits.tokens_per_month,
+        ),
+        (
+            "agent_minutes",
+            (standing.used.agent_ms.max(0) as u64) / 60_000,
+            standing.limits.agent_minutes_per_month,
+        ),
+    ];
+    for (metric, used, limit) in metrics {
+        let Some(limit) = limit.filter(|l| *l > 0) else {
+            continue;
+        };
+        for threshold in ALERT_THRESHOLDS {
+            if used.saturating_mul(100) < limit.saturating_mul(threshold) {
+                continue;
+            }
+            let workspace = &standing.workspace;
+            let period = &standing.period.label;
+            if !store
+                .raise_alert(&workspace.id, period, metric, threshold as i64)
+                .await?
+            {
+                continue;
+            }
+            let data = json!({
+                "metric": metric, "threshold_percent": threshold, "used": used, "limit": limit,
+                "period": period, "run_id": run.run_id,
+            });
+            store
+                .audit(NewAudit {
+                    workspace_id: Some(&workspace.id),
+                    actor: "system",
+                    action: "quota.alert",
+                    target: Some(metric),
+                    data: &data.to_string(),
+                    ip: None,
+                })
+                .await?;
+            store
+                .append_event(NewEvent {
+                    workspace_id: &workspace.id,
+                    run_id: &run.run_id,
+                    kind: "quota.alert",
+                    dedupe_key: &format!("quota.alert/{period}/{metric}/{threshold}"),
+                    data: &data.to_string(),
+                })
+                .await?;
+            if let Some(url) = &workspace.alert_webhook_url {
+                notify(store, http, http_settings, workspace, url, &data).await;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// POSTs an alert to the workspace's URL, signed; best effort (the audit log has it anyway).
+async fn notify(
+    store: &Store,
+    http: &reqwest::Client,
+    http_settings: &HttpFetchSettings,
+    workspace: &Workspace,
+    url: &str,
+    data: &serde_json::Value,
+) {
+    let Ok(url) = check_url(http_settings, url) else {
+        tracing::warn!(workspace = %workspace.id, "the alert webhook URL is refused");
+        return;
+    };
+    let Ok(candidate) = new_webhook_secret() else {
+        return;
+    };
+    let Ok(secret) = store.webhook_secret(&workspace.id, &candidate).await else {
+        return;
+    };
+    let body = json!({ "type": "quota.alert", "alert": data }).to_string();
+    let id = format!(
+        "msg_alert_{}_{}_{}_{}",
+        workspace.id,
+        data["period"].as_str().unwrap_or_default(),
+        data["metric"].as_str().unwrap_or_default(),
+        data["threshold_percent"]
+    );
+    let timestamp = longrun_store::now_ms() / 1000;
+    let signature = sign(&secret_bytes(&secret), &id, timestamp, &body);
+    let sent = http
+        .post(url)
+        .timeout(Duration::from_secs(5))
+        .header("content-type", "application/json")
+        .header("webhook-id", &id)
+        .header("webhook-timestamp", timestamp.to_string())
+        .header("webhook-signature", signature)
+        .body(body)
+        .send()
+        .await;
+    match sent {
+        Ok(response) if response.status().is_success() => {}
+        Ok(response) => {
+            tracing::warn!(workspace = %workspace.id, status = %response.status(), "the alert webhook refused the alert")
+        }
+        Err(_) => tracing::warn!(workspace = %workspace.id, "the alert webhook is unreachable"),
+    }
+}

@@ -1,0 +1,302 @@
+//! `/v1/auth`: registering a workspace, logging in, logging out.
+//!
+//! Login answers a wrong email and a wrong password the same way, in the same time (an
+//! unknown email is checked against a decoy hash), and is rate-limited per client address and
+//! per email.
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, FromRequestParts, State};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::response::IntoResponse;
+use serde::Deserialize;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use longrun_store::{NewAudit, StoreError, new_id};
+
+use crate::AppState;
+use crate::auth::Tenant;
+use crate::error::ApiError;
+use crate::extract::Json;
+use crate::jwt::Claims;
+use crate::passwords::{self, MAX_PASSWORD_LEN, MIN_PASSWORD_LEN};
+use crate::routes::rfc3339;
+use crate::valid_name;
+
+/// Login attempts per minute from one address, and for one email.
+const LOGINS_PER_IP: u64 = 20;
+const LOGINS_PER_EMAIL: u64 = 10;
+/// Sign-ups per minute from one address.
+const SIGNUPS_PER_IP: u64 = 5;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Register {
+    workspace: String,
+    email: String,
+    password: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Login {
+    email: String,
+    password: String,
+}
+
+/// The client's address, as the connection shows it (proxies in front would need their own
+/// trusted header; none is read, so it cannot be forged).
+pub(crate) struct ClientIp(String);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientIp(
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|ConnectInfo(address)| address.ip().to_string())
+                .unwrap_or_else(|| "unknown".into()),
+        ))
+    }
+}
+
+/// Emails are compared lower-cased; a minimal shape check, not RFC 5322.
+fn normalise_email(email: &str) -> Result<String, ApiError> {
+    let email = email.trim().to_lowercase();
+    let valid = email.len() <= 254
+        && email.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty() && domain.contains('.') && !domain.starts_with('.')
+        })
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control());
+    if !valid {
+        return Err(ApiError::invalid("email", "not an email address"));
+    }
+    Ok(email)
+}
+
+async fn limit(state: &AppState, key: String, per_minute: u64) -> Result<(), ApiError> {
+    let decision = state.limiter.check(&key, per_minute).await;
+    if decision.allowed {
+        Ok(())
+    } else {
+        Err(ApiError::RateLimited {
+            retry_after_s: decision.retry_after_s,
+        })
+    }
+}
+
+fn issue_token(
+    state: &AppState,
+    user_id: &str,
+    workspace_id: &str,
+    role: &str,
+) -> Result<(String, i64), ApiError> {
+    let keys = state
+        .auth
+        .jwt
+        .as_ref()
+        .ok_or_else(|| ApiError::Internal("LONGRUN_JWT_SECRET is not configured".into()))?;
+    let now = longrun_store::now_ms() / 1000;
+    let claims = Claims {
+        sub: user_id.to_string(),
+        workspace: workspace_id.to_string(),
+        role: role.to_string(),
+        exp: now + keys.ttl_s,
+        iat: now,
+        jti: new_id("jti"),
+    };
+    Ok((keys.sign(&claims), claims.exp))
+}
+
+pub(crate) async fn register(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    Json(body): Json<Register>,
+) -> Result<impl IntoResponse, ApiError> {
+    if !state.auth.allow_signup {
+        return Err(ApiError::Forbidden {
+            code: "signup_disabled",
+            message: "sign-up is turned off on this server".into(),
+        });
+    }
+    limit(&state, format!("signup-ip:{ip}"), SIGNUPS_PER_IP).await?;
+    if !valid_name(&body.workspace) {
+        return Err(ApiError::invalid(
+            "workspace",
+            "1 to 64 characters of a-z, 0-9, '-' and '_', starting with a letter or digit",
+        ));
+    }
+    let email = normalise_email(&body.email)?;
+    if body.password.chars().count() < MIN_PASSWORD_LEN || body.password.len() > MAX_PASSWORD_LEN {
+        return Err(ApiError::invalid(
+            "password",
+            format!("{MIN_PASSWORD_LEN} to {MAX_PASSWORD_LEN} characters"),
+        ));
+    }
+    let hash = tokio::task::spawn_blocking(move || passwords::hash(&body.password))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let (workspace, user) = state
+        .store
+        .register(&body.workspace, &body.workspace, "free", &email, &hash)
+        .await
+        .map_err(|e| match e {
+            StoreError::Conflict(what) => ApiError::Conflict {
+                code: if what == "email" {
+                    "email_taken"
+                } else {
+                    "workspace_exists"
+                },
+                message: format!("this {what} is already registered"),
+            },
+            other => other.into(),
+        })?;
+    let (token, expires_at) = issue_token(&state, &user.id, &workspace.id, &user.role)?;
+    state
+        .store
+        .audit(NewAudit {
+            workspace_id: Some(&workspace.id),
+            actor: &format!("user:{}", user.id),
+            action: "auth.register",
+            target: Some(&workspace.slug),
+            data: &json!({ "email": email, "tier": workspace.tier }).to_string(),
+            ip: Some(&ip),
+        })
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(json!({
+            "workspace_id": workspace.id,
+            "user_id": user.id,
+            "token": token,
+            "expires_at": rfc3339(expires_at * 1000),
+        })),
+    ))
+}
+
+pub(crate) async fn login(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    Json(body): Json<Login>,
+) -> Result<impl IntoResponse, ApiError> {
+    limit(&state, format!("login-ip:{ip}"), LOGINS_PER_IP).await?;
+    let email = body.email.trim().to_lowercase();
+    let email_key = hex::encode(Sha256::digest(email.as_bytes()));
+    limit(&state, format!("login-email:{email_key}"), LOGINS_PER_EMAIL).await?;
+    if email.len() > 254 || body.password.len() > MAX_PASSWORD_LEN {
+        return Err(ApiError::Unauthorized);
+    }
+    let found = state.store.user_by_email(&email).await?;
+    let stored = found.as_ref().map(|(user, _)| user.password_hash.clone());
+    let decoy = state.auth.decoy_hash.clone();
+    let password = body.password;
+    let ok = tokio::task::spawn_blocking(move || {
+        passwords::verify(&password, stored.as_deref(), &decoy)
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let (user, workspace) = match found {
+        Some(account) if ok => account,
+        other => {
+            let workspace_id = other.map(|(user, _)| user.workspace_id);
+            return Err(login_failed(&state, workspace_id.as_deref(), &email_key, &ip).await);
+        }
+    };
+    let (token, expires_at) = issue_token(&state, &user.id, &workspace.id, &user.role)?;
+    state
+        .store
+        .audit(NewAudit {
+            workspace_id: Some(&workspace.id),
+            actor: &format!("user:{}", user.id),
+            action: "auth.login",
+            target: None,
+            data: "{}",
+            ip: Some(&ip),
+        })
+        .await?;
+    Ok(axum::Json(json!({
+        "token": token,
+        "expires_at": rfc3339(expires_at * 1000),
+        "workspace_id": workspace.id,
+    })))
+}
+
+/// Records a failed login (by the email's hash: the audit log keeps no guessed emails) and
+/// answers 401 whatever was wrong.
+async fn login_failed(
+    state: &AppState,
+    workspace_id: Option<&str>,
+    email_key: &str,
+    ip: &str,
+) -> ApiError {
+    let recorded = state
+        .store
+        .audit(NewAudit {
+            workspace_id,
+            actor: &format!("email:{email_key}"),
+            action: "auth.login_failed",
+            target: None,
+            data: "{}",
+            ip: Some(ip),
+        })
+        .await;
+    match recorded {
+        Ok(()) => ApiError::Unauthorized,
+        Err(err) => err.into(),
+    }
+}
+
+pub(crate) async fn logout(
+    State(state): State<AppState>,
+    tenant: Tenant,
+) -> Result<impl IntoResponse, ApiError> {
+    let Some((jti, exp)) = &tenant.token else {
+        return Err(ApiError::InvalidRequest(
+            "logout revokes a login token; revoke API keys with DELETE /v1/api-keys/{id}".into(),
+        ));
+    };
+    state
+        .store
+        .revoke_token(&tenant.workspace.id, jti, exp * 1000)
+        .await?;
+    state
+        .store
+        .audit(NewAudit {
+            workspace_id: Some(&tenant.workspace.id),
+            actor: &tenant.actor,
+            action: "auth.logout",
+            target: None,
+            data: "{}",
+            ip: None,
+        })
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_normalised_and_checked() {
+        assert_eq!(
+            normalise_email(" Ada@Example.COM ").unwrap(),
+            "ada@example.com"
+        );
+        for bad in [
+            "",
+            "ada",
+            "@example.com",
+            "ada@example",
+            "ada@.com",
+            "a da@example.com",
+        ] {
+            assert!(normalise_email(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,285 @@
+//! Accounts: users (who log in with an email and password), revoked tokens, the audit log and
+//! the usage alerts raised.
+
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::workspaces::COLUMNS as WORKSPACE_COLUMNS;
+use crate::{Result, Store, StoreError, Workspace, new_id, now_ms, unique_violation};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub id: String,
+    pub workspace_id: String,
+    pub email: String,
+    pub password_hash: String,
+    pub role: String,
+    pub created_at: i64,
+}
+
+impl User {
+    fn from_row(row: &AnyRow) -> Result<Self> {
+        Ok(Self {
+            id: row.try_get("id")?,
+            workspace_id: row.try_get("workspace_id")?,
+            email: row.try_get("email")?,
+            password_hash: row.try_get("password_hash")?,
+            role: row.try_get("role")?,
+            created_at: row.try_get("created_at")?,
+        })
+    }
+}
+
+/// An audit entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEntry {
+    pub id: String,
+    pub workspace_id: Option<String>,
+    /// Who acted: `key:<id>`, `user:<id>`, `operator`, `system`, or an email that failed.
+    pub actor: String,
+    /// What happened: `auth.register`, `auth.login`, `auth.login_failed`, `api_key.create`, …
+    pub action: String,
+    pub target: Option<String>,
+    /// JSON object.
+    pub data: String,
+    pub ip: Option<String>,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewAudit<'a> {
+    pub workspace_id: Option<&'a str>,
+    pub actor: &'a str,
+    pub action: &'a str,
+    pub target: Option<&'a str>,
+    pub data: &'a str,
+    pub ip: Option<&'a str>,
+}
+
+impl Store {
+    /// Creates a workspace and its first (admin) user in one transaction; a taken slug or
+    /// email is [`StoreError::Conflict`].
+    pub async fn register(
+        &self,
+        slug: &str,
+        name: &str,
+        tier: &str,
+        email: &str,
+        password_hash: &str,
+    ) -> Result<(Workspace, User)> {
+        let now = now_ms();
+        let workspace = Workspace {
+            id: new_id("ws"),
+            slug: slug.to_string(),
+            name: name.to_string(),
+            tier: tier.to_string(),
+            quota_overrides: None,
+            alert_webhook_url: None,
+            created_at: now,
+        };
+        let user = User {
+            id: new_id("usr"),
+            workspace_id: workspace.id.clone(),
+            email: email.to_string(),
+            password_hash: password_hash.to_string(),
+            role: "admin".into(),
+            created_at: now,
+        };
+        // A new tenant's rows: system scope, as no workspace transaction can exist yet.
+        let mut tx = self.system().await?;
+        let conflict = |e: sqlx::Error| match unique_violation(&e) {
+            Some(name) if name.contains("email") => StoreError::Conflict("email"),
+            Some(_) => StoreError::Conflict("workspace slug"),
+            None => e.into(),
+        };
+        sqlx::query(
+            "INSERT INTO workspaces (id, slug, name, tier, created_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&workspace.id)
+        .bind(&workspace.slug)
+        .bind(&workspace.name)
+        .bind(&workspace.tier)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(conflict)?;
+        sqlx::query(
+            "INSERT INTO users (id, workspace_id, email, password_hash, role, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&user.id)
+        .bind(&user.workspace_id)
+        .bind(&user.email)
+        .bind(&user.password_hash)
+        .bind(&user.role)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(conflict)?;
+        tx.commit().await?;
+        Ok((workspace, user))
+    }
+
+    /// The user with this email, and their workspace: what login needs before it knows the
+    /// workspace (a cross-tenant read by nature).
+    pub async fn user_by_email(&self, email: &str) -> Result<Option<(User, Workspace)>> {
+        let mut tx = self.system().await?;
+        let row = sqlx::query(
+            "SELECT id, workspace_id, email, password_hash, role, created_at FROM users WHERE email = $1",
+        )
+        .bind(email)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            tx.commit().await?;
+            return Ok(None);
+        };
+        let user = User::from_row(&row)?;
+        let workspace = sqlx::query(&format!(
+            "SELECT {WORKSPACE_COLUMNS} FROM workspaces WHERE id = $1"
+        ))
+        .bind(&user.workspace_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Some((user, Workspace::from_row(&workspace)?)))
+    }
+
+    /// Revokes a token id until `expires_at` (after which it is dead anyway).
+    pub async fn revoke_token(&self, workspace_id: &str, jti: &str, expires_at: i64) -> Result<()> {
+        let mut tx = self.tenant(workspace_id).await?;
+        sqlx::query(
+            "INSERT INTO revoked_tokens (jti, workspace_id, expires_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (jti) DO NOTHING",
+        )
+        .bind(jti)
+        .bind(workspace_id)
+        .bind(expires_at)
+        .execute(&mut *tx)
+        .await?;
+        // Expired revocations are dead weight: drop the workspace's old ones on the way.
+        sqlx::query("DELETE FROM revoked_tokens WHERE workspace_id = $1 AND expires_at < $2")
+            .bind(workspace_id)
+            .bind(now_ms())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn token_revoked(&self, workspace_id: &str, jti: &str) -> Result<bool> {
+        let mut tx = self.tenant(workspace_id).await?;
+        let row = sqlx::query("SELECT 1 FROM revoked_tokens WHERE workspace_id = $1 AND jti = $2")
+            .bind(workspace_id)
+            .bind(jti)
+            .fetch_optional(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(row.is_some())
+    }
+
+    /// Appends to the audit log.
+    pub async fn audit(&self, entry: NewAudit<'_>) -> Result<()> {
+        let mut tx = match entry.workspace_id {
+            Some(workspace_id) => self.tenant(workspace_id).await?,
+            None => self.system().await?,
+        };
+        sqlx::query(
+            "INSERT INTO audit_log (id, workspace_id, actor, action, target, data, ip, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(new_id("aud"))
+        .bind(entry.workspace_id)
+        .bind(entry.actor)
+        .bind(entry.action)
+        .bind(entry.target)
+        .bind(entry.data)
+        .bind(entry.ip)
+        .bind(now_ms())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The workspace's audit log, newest first; `before` continues a page.
+    pub async fn audit_log(
+        &self,
+        workspace_id: &str,
+        before: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<AuditEntry>> {
+        let mut tx = self.tenant(workspace_id).await?;
+        let rows = sqlx::query(
+            "SELECT id, workspace_id, actor, action, target, data, ip, created_at FROM audit_log \
+             WHERE workspace_id = $1 AND ($2 IS NULL OR id < $2) ORDER BY id DESC LIMIT $3",
+        )
+        .bind(workspace_id)
+        .bind(before)
+        .bind(limit)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        rows.iter()
+            .map(|row| {
+                Ok(AuditEntry {
+                    id: row.try_get("id")?,
+                    workspace_id: row.try_get("workspace_id")?,
+                    actor: row.try_get("actor")?,
+                    action: row.try_get("action")?,
+                    target: row.try_get("target")?,
+                    data: row.try_get("data")?,
+                    ip: row.try_get("ip")?,
+                    created_at: row.try_get("created_at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Records that an alert was raised; `false` if it had been already (once per threshold,
+    /// metric and period, however many processes race).
+    pub async fn raise_alert(
+        &self,
+        workspace_id: &str,
+        period: &str,
+        metric: &str,
+        threshold: i64,
+    ) -> Result<bool> {
+        let mut tx = self.tenant(workspace_id).await?;
+        let inserted = sqlx::query(
+            "INSERT INTO usage_alerts (workspace_id, period, metric, threshold, created_at) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (workspace_id, period, metric, threshold) DO NOTHING",
+        )
+        .bind(workspace_id)
+        .bind(period)
+        .bind(metric)
+        .bind(threshold)
+        .bind(now_ms())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok(inserted == 1)
+    }
+
+    /// Alerts raised in a period: `(metric, threshold, raised at)`.
+    pub async fn alerts(
+        &self,
+        workspace_id: &str,
+        period: &str,
+    ) -> Result<Vec<(String, i64, i64)>> {
+        let mut tx = self.tenant(workspace_id).await?;
+        let rows = sqlx::query(
+            "SELECT metric, threshold, created_at FROM usage_alerts \
+             WHERE workspace_id = $1 AND period = $2 ORDER BY metric, threshold",
+        )
+        .bind(workspace_id)
+        .bind(period)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+            .collect()
+    }
+}
