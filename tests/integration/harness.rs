@@ -122,6 +122,14 @@ impl TestDb {
         })
     }
 
+    /// The same database again, for a second instance (the first keeps the files alive).
+    pub fn same_as(other: &TestDb) -> Self {
+        Self {
+            url: other.url.clone(),
+            _dir: None,
+        }
+    }
+
     pub async fn open(&self) -> Store {
         let store = Store::connect(&self.url, &StoreOptions::default())
             .await
@@ -430,6 +438,36 @@ impl TestApp {
         let text = response.text().await.unwrap();
         let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
         (status, value)
+    }
+
+    /// Like [`Self::request`], but a streaming answer (SSE) is not read to its end: its status
+    /// and a note stand in for the body.
+    pub async fn request_or_stream(
+        &self,
+        method: &str,
+        path: &str,
+        key: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        if !path.ends_with("/events") {
+            return self.request(method, path, key, body).await;
+        }
+        let mut request = self
+            .http
+            .request(method.parse().unwrap(), format!("{}{path}", self.base));
+        if let Some(key) = key {
+            request = request.bearer_auth(key);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        if status == StatusCode::OK {
+            return (status, Value::String("(an event stream)".into()));
+        }
+        let text = response.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
     }
 
     pub async fn submit(&self, key: &str, input: &str) -> Value {

@@ -13,3 +13,4 @@ mod durability;
 mod processes;
 mod replay;
 mod runs;
+mod tenancy;

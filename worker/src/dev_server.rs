@@ -20,10 +20,15 @@ use tokio::process::{Child, Command};
 
 use crate::{TemporalSettings, WorkerError, connect};
 
-/// The dynamic config that makes the dev server honour fairness keys (TEMPORAL_NOTES.md).
-pub const FAIRNESS_DYNAMIC_CONFIG: [&str; 2] = [
+/// The dynamic config of longrun's dev servers: fairness keys honoured (TEMPORAL_NOTES.md),
+/// and one task queue partition, so priority and fairness order dispatch across the whole
+/// queue rather than within each of several partitions (a single machine gains nothing from
+/// partitions).
+pub const DEV_DYNAMIC_CONFIG: [&str; 4] = [
     "matching.useNewMatcher=true",
     "matching.enableFairness=true",
+    "matching.numTaskqueueReadPartitions=1",
+    "matching.numTaskqueueWritePartitions=1",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -142,7 +147,7 @@ impl DevServer {
         for (name, kind) in &options.search_attributes {
             args.extend(["--search-attribute".into(), format!("{name}={kind}")]);
         }
-        for value in FAIRNESS_DYNAMIC_CONFIG {
+        for value in DEV_DYNAMIC_CONFIG {
             args.extend(["--dynamic-config-value".into(), value.into()]);
         }
         if let Some(parent) = options.log_file.parent() {

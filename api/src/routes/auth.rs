@@ -29,7 +29,7 @@ use crate::valid_name;
 const LOGINS_PER_IP: u64 = 20;
 const LOGINS_PER_EMAIL: u64 = 10;
 /// Sign-ups per minute from one address.
-const SIGNUPS_PER_IP: u64 = 5;
+const SIGNUPS_PER_IP: u64 = 10;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -1,0 +1,890 @@
+//! Tenancy: accounts and tokens, roles, the audit log, isolation of every route, rate limits,
+//! admission caps and quotas, the hard cap mid-run, usage alerts, priority and fairness.
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use longrun_activities::quota::with_override;
+use longrun_api::access::ROUTES;
+use longrun_api::auth::Role;
+use longrun_store::Workspace;
+
+use crate::harness::{Options, TestApp, TestDb, temporal_settings};
+use crate::on_each_backend;
+
+const MINUTE: Duration = Duration::from_secs(60);
+
+/// A workspace of `tier`, with `overrides` applied, and a key of each role.
+async fn workspace(
+    app: &TestApp,
+    slug: &str,
+    tier: &str,
+    overrides: &[(&str, &str)],
+) -> (Workspace, [String; 3]) {
+    let workspace = app.store.create_workspace(slug, slug, tier).await.unwrap();
+    let mut json: Option<String> = None;
+    for (field, value) in overrides {
+        json = Some(with_override(json.as_deref(), field, value).unwrap());
+    }
+    if json.is_some() {
+        app.store
+            .set_quota_overrides(&workspace.id, json.as_deref())
+            .await
+            .unwrap();
+    }
+    let mut keys = Vec::new();
+    for role in Role::ALL {
+        let (_, key) =
+            longrun_api::issue_api_key(&app.store, &workspace.id, role.as_str(), role.as_str())
+                .await
+                .unwrap();
+        keys.push(key);
+    }
+    let workspace = app.store.workspace(&workspace.id).await.unwrap().unwrap();
+    (workspace, keys.try_into().unwrap())
+}
+
+async fn demo_agent(app: &TestApp, key: &str) {
+    let (status, body) = app
+        .request(
+            "POST",
+            "/v1/agents",
+            Some(key),
+            Some(json!({"name": "demo", "model": "offline/demo", "tools": ["calculator"]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn register_login_logout_and_token_tampering() {
+    let app = TestApp::start_with(
+        TestDb::sqlite(),
+        Options {
+            with_worker: false,
+            ..Default::default()
+        },
+    )
+    .await;
+    let register = json!({"workspace": "acme", "email": "Ada@Example.com", "password": "correct horse battery"});
+    let (status, body) = app
+        .request("POST", "/v1/auth/register", None, Some(register.clone()))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let token = body["token"].as_str().unwrap().to_string();
+    assert!(body["workspace_id"].as_str().unwrap().starts_with("ws_"));
+    let (status, _) = app.request("GET", "/v1/runs", Some(&token), None).await;
+    assert_eq!(status, StatusCode::OK, "a registration token works");
+    let (_, quota) = app.request("GET", "/v1/quota", Some(&token), None).await;
+    assert_eq!(quota["tier"], "free", "new workspaces start on free");
+
+    // Duplicates and bad input.
+    let (status, body) = app
+        .request("POST", "/v1/auth/register", None, Some(register))
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (StatusCode::CONFLICT, Some("workspace_exists"))
+    );
+    let (status, body) = app
+        .request("POST", "/v1/auth/register", None, Some(json!({"workspace": "acme2", "email": "ada@example.com", "password": "correct horse battery"})))
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (StatusCode::CONFLICT, Some("email_taken"))
+    );
+    for (body, field) in [
+        (
+            json!({"workspace": "x", "email": "x@example.com", "password": "short"}),
+            "password",
+        ),
+        (
+            json!({"workspace": "Bad Slug", "email": "x@example.com", "password": "long enough!"}),
+            "workspace",
+        ),
+        (
+            json!({"workspace": "x", "email": "not-an-email", "password": "long enough!"}),
+            "email",
+        ),
+    ] {
+        let (status, response) = app
+            .request("POST", "/v1/auth/register", None, Some(body))
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{response}");
+        assert!(
+            response["error"]["message"]
+                .as_str()
+                .unwrap()
+                .starts_with(field),
+            "{response}"
+        );
+    }
+
+    // Login: the right password works; a wrong one and an unknown email look the same.
+    let login = |email: &str, password: &str| json!({"email": email, "password": password});
+    let (status, body) = app
+        .request(
+            "POST",
+            "/v1/auth/login",
+            None,
+            Some(login("ada@example.com", "correct horse battery")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let session = body["token"].as_str().unwrap().to_string();
+    let timed = |email: &'static str| {
+        let app = &app;
+        async move {
+            let started = Instant::now();
+            let (status, body) = app
+                .request(
+                    "POST",
+                    "/v1/auth/login",
+                    None,
+                    Some(login(email, "wrong password!")),
+                )
+                .await;
+            (status, body, started.elapsed())
+        }
+    };
+    let (s1, b1, wrong_password) = timed("ada@example.com").await;
+    let (s2, b2, unknown_email) = timed("nobody@example.com").await;
+    assert_eq!(
+        (s1, s2),
+        (StatusCode::UNAUTHORIZED, StatusCode::UNAUTHORIZED)
+    );
+    assert_eq!(b1, b2, "the same answer");
+    let ratio = wrong_password.as_secs_f64() / unknown_email.as_secs_f64();
+    assert!(
+        (0.33..3.0).contains(&ratio),
+        "similar time: {wrong_password:?} vs {unknown_email:?}"
+    );
+
+    // Tampering: every variant is a plain 401.
+    let [header, payload, signature]: [&str; 3] =
+        session.split('.').collect::<Vec<_>>().try_into().unwrap();
+    let mut claims: Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+    claims["exp"] = json!(1);
+    let expired = URL_SAFE_NO_PAD.encode(claims.to_string());
+    claims["exp"] = json!(4_000_000_000i64);
+    claims["workspace"] = json!("ws_someone_else");
+    let forged = URL_SAFE_NO_PAD.encode(claims.to_string());
+    let none = URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#);
+    let expired_but_signed = {
+        let keys =
+            longrun_api::jwt::JwtKeys::new(crate::harness::TEST_JWT_SECRET.to_string().into(), 1);
+        let mut c: longrun_api::jwt::Claims =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+        c.exp = 1;
+        keys.sign(&c)
+    };
+    for bad in [
+        format!("{header}.{expired}.{signature}"),
+        format!("{header}.{forged}.{signature}"),
+        format!("{none}.{payload}."),
+        format!("{none}.{forged}."),
+        expired_but_signed,
+        format!("{header}.{payload}.{}", "A".repeat(43)),
+    ] {
+        let (status, body) = app.request("GET", "/v1/runs", Some(&bad), None).await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (StatusCode::UNAUTHORIZED, Some("unauthorized")),
+            "{bad}"
+        );
+    }
+
+    // Logout revokes the token at once; another session is unaffected.
+    let (status, _) = app
+        .request("POST", "/v1/auth/logout", Some(&session), None)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = app.request("GET", "/v1/runs", Some(&session), None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = app.request("GET", "/v1/runs", Some(&token), None).await;
+    assert_eq!(status, StatusCode::OK);
+
+    // The audit log saw it all.
+    let (_, audit) = app
+        .request("GET", "/v1/audit?limit=100", Some(&token), None)
+        .await;
+    let actions: BTreeSet<&str> = audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    for action in [
+        "auth.register",
+        "auth.login",
+        "auth.login_failed",
+        "auth.logout",
+    ] {
+        assert!(
+            actions.contains(action),
+            "{action} missing from {actions:?}"
+        );
+    }
+
+    // Login is rate-limited per email.
+    let mut limited = false;
+    for _ in 0..12 {
+        let (status, _) = app
+            .request(
+                "POST",
+                "/v1/auth/login",
+                None,
+                Some(login("ada@example.com", "wrong password!")),
+            )
+            .await;
+        limited |= status == StatusCode::TOO_MANY_REQUESTS;
+    }
+    assert!(limited, "repeated failures are throttled");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signup_can_be_turned_off() {
+    let app = TestApp::start_with(
+        TestDb::sqlite(),
+        Options {
+            with_worker: false,
+            allow_signup: false,
+            ..Default::default()
+        },
+    )
+    .await;
+    let (status, body) = app
+        .request(
+            "POST",
+            "/v1/auth/register",
+            None,
+            Some(json!({"workspace": "x", "email": "x@example.com", "password": "long enough!"})),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("signup_disabled"))
+    );
+}
+
+/// A concrete path for a route template.
+fn path_of(route: &str, run_id: &str, key_id: &str) -> String {
+    route
+        .replace(
+            "{id}",
+            if route.starts_with("/v1/api-keys") {
+                key_id
+            } else {
+                run_id
+            },
+        )
+        .replace("{name}", "demo")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_route_admits_exactly_the_roles_it_declares() {
+    let app = TestApp::start_with(
+        TestDb::sqlite(),
+        Options {
+            with_worker: false,
+            ..Default::default()
+        },
+    )
+    .await;
+    let (workspace, keys) = workspace(&app, "roles", "pro", &[]).await;
+    demo_agent(&app, &keys[0]).await;
+    let run_id = app.submit_to(&keys[0], "demo", "What is 1 + 1?").await;
+    let spare = app.store.list_api_keys(&workspace.id).await.unwrap()[2]
+        .id
+        .clone();
+    for (method, route, admitted) in ROUTES {
+        for (role, key) in Role::ALL.iter().zip(&keys) {
+            if *route == "/v1/auth/logout"
+                || (*route == "/v1/api-keys/{id}" && admitted.contains(role))
+            {
+                continue; // logout needs a token; revoking would cut the table short
+            }
+            let path = path_of(route, &run_id, &spare);
+            let body = (method != "GET").then(|| json!({}));
+            let (status, response) = app
+                .request_or_stream(method.as_str(), &path, Some(key), body)
+                .await;
+            if admitted.contains(role) {
+                assert!(
+                    status != StatusCode::FORBIDDEN && status != StatusCode::UNAUTHORIZED,
+                    "{} may use {method} {route}: {status} {response}",
+                    role.as_str()
+                );
+            } else {
+                assert_eq!(
+                    status,
+                    StatusCode::FORBIDDEN,
+                    "{} may not use {method} {route}: {response}",
+                    role.as_str()
+                );
+                assert_eq!(response["error"]["code"], "forbidden");
+            }
+        }
+    }
+}
+
+on_each_backend!(another_workspace_gets_nothing_from_any_route);
+async fn another_workspace_gets_nothing_from_any_route(db: TestDb) {
+    let app = TestApp::start_with(
+        db,
+        Options {
+            with_worker: false,
+            ..Default::default()
+        },
+    )
+    .await;
+    let (a, a_keys) = workspace(&app, "victim", "pro", &[]).await;
+    let (_, b_keys) = workspace(&app, "intruder", "pro", &[]).await;
+    demo_agent(&app, &a_keys[0]).await;
+    let (status, _) = app
+        .request("POST", "/v1/agents", Some(&a_keys[0]), Some(json!({"name": "secret-agent", "model": "offline/demo", "system_prompt": "TOP-SECRET-PROMPT"})))
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let run_id = app.submit_to(&a_keys[0], "demo", "What is 40 + 2?").await;
+    let a_key_id = app.store.list_api_keys(&a.id).await.unwrap()[0].id.clone();
+    // What the intruder must not learn (names and ids it sent itself may come back in errors).
+    let secrets = [
+        "TOP-SECRET-PROMPT",
+        "40 + 2",
+        a.id.as_str(),
+        a.slug.as_str(),
+    ];
+    for (method, route, _) in ROUTES {
+        if *route == "/v1/auth/logout" {
+            continue;
+        }
+        let path = path_of(route, &run_id, &a_key_id).replace("/demo", "/secret-agent");
+        let body = match (method.as_str(), *route) {
+            ("GET", _) => None,
+            (_, "/v1/runs/{id}/approvals") => Some(json!({"tool_call_id": "x", "approve": true})),
+            (_, "/v1/runs/{id}/messages") => Some(json!({"text": "hi"})),
+            _ => Some(json!({})),
+        };
+        let (status, response) = app
+            .request_or_stream(method.as_str(), &path, Some(&b_keys[0]), body)
+            .await;
+        let text = response.to_string();
+        for secret in secrets {
+            assert!(
+                !text.contains(secret),
+                "{method} {route} leaked {secret}: {text}"
+            );
+        }
+        if route.contains('{') {
+            assert!(
+                matches!(
+                    status,
+                    StatusCode::NOT_FOUND
+                        | StatusCode::FORBIDDEN
+                        | StatusCode::UNPROCESSABLE_ENTITY
+                ),
+                "{method} {route} on another workspace's resource: {status} {text}"
+            );
+        }
+    }
+    // Nothing of A was touched.
+    let (_, run) = app
+        .request("GET", &format!("/v1/runs/{run_id}"), Some(&a_keys[0]), None)
+        .await;
+    assert_eq!(run["status"], "queued");
+    assert!(app.store.agent(&a.id, "demo").await.unwrap().is_some());
+    assert_eq!(app.store.list_api_keys(&a.id).await.unwrap().len(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_keys_are_shown_once_listed_without_secrets_and_revoked_at_once() {
+    let app = TestApp::start_with(
+        TestDb::sqlite(),
+        Options {
+            with_worker: false,
+            ..Default::default()
+        },
+    )
+    .await;
+    let (_, keys) = workspace(&app, "keys", "pro", &[]).await;
+    let (status, created) = app
+        .request(
+            "POST",
+            "/v1/api-keys",
+            Some(&keys[0]),
+            Some(json!({"name": "ci", "role": "member"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let secret = created["secret"].as_str().unwrap().to_string();
+    let (_, listed) = app
+        .request("GET", "/v1/api-keys", Some(&keys[0]), None)
+        .await;
+    let text = listed.to_string();
+    assert!(!text.contains(&secret) && !text.contains("hash"), "{text}");
+    assert!(
+        listed["api_keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|k| k["id"] == created["id"] && k["prefix"].as_str().is_some())
+    );
+    let (status, _) = app.request("GET", "/v1/runs", Some(&secret), None).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = app
+        .request(
+            "DELETE",
+            &format!("/v1/api-keys/{}", created["id"].as_str().unwrap()),
+            Some(&keys[0]),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = app.request("GET", "/v1/runs", Some(&secret), None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "revoked at once");
+    let (status, body) = app
+        .request(
+            "POST",
+            "/v1/api-keys",
+            Some(&keys[0]),
+            Some(json!({"name": "x", "role": "root"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let (_, audit) = app.request("GET", "/v1/audit", Some(&keys[0]), None).await;
+    let actions: Vec<&str> = audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        &actions[..2],
+        ["api_key.revoke", "api_key.create"],
+        "newest first"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_are_rate_limited_per_workspace_with_headers() {
+    let app = TestApp::start_with(
+        TestDb::sqlite(),
+        Options {
+            with_worker: false,
+            ..Default::default()
+        },
+    )
+    .await;
+    let (_, keys) = workspace(&app, "chatty", "pro", &[("requests_per_minute", "5")]).await;
+    let (_, other) = workspace(&app, "quiet", "pro", &[("requests_per_minute", "5")]).await;
+    for n in 0..5 {
+        let response = app
+            .http
+            .get(format!("{}/v1/runs", app.base))
+            .bearer_auth(&keys[1])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.headers()["ratelimit-limit"], "5");
+        assert_eq!(
+            response.headers()["ratelimit-remaining"],
+            (4 - n).to_string().as_str()
+        );
+        assert!(response.headers().contains_key("ratelimit-reset"));
+    }
+    let refused = app
+        .http
+        .get(format!("{}/v1/runs", app.base))
+        .bearer_auth(&keys[0])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        refused.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "the limit is the workspace's, whatever the key"
+    );
+    assert_eq!(
+        refused.headers()["retry-after"],
+        "12",
+        "5/min: one every 12 s"
+    );
+    assert_eq!(refused.headers()["ratelimit-remaining"], "0");
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "rate_limited");
+    let (status, _) = app.request("GET", "/v1/runs", Some(&other[0]), None).await;
+    assert_eq!(status, StatusCode::OK, "another workspace is not affected");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_api_instances_sharing_redis_share_one_limit() {
+    let Ok(redis) = std::env::var("LONGRUN_TEST_REDIS_URL") else {
+        assert!(
+            std::env::var("LONGRUN_TEST_REQUIRE_SERVICES").is_err(),
+            "LONGRUN_TEST_REDIS_URL is required"
+        );
+        eprintln!("LONGRUN_TEST_REDIS_URL is unset: the shared-limit test does not run");
+        return;
+    };
+    let db = TestDb::sqlite();
+    let same = TestDb::same_as(&db);
+    let first = TestApp::start_with(
+        db,
+        Options {
+            with_worker: false,
+            redis: Some(redis.clone()),
+            ..Default::default()
+        },
+    )
+    .await;
+    let (_, keys) = workspace(
+        &first,
+        &format!("shared-{}", &longrun_store::new_run_id()[20..]),
+        "pro",
+        &[("requests_per_minute", "20")],
+    )
+    .await;
+    // A second instance on the same database and Redis.
+    let second = TestApp::start_with(
+        same,
+        Options {
+            with_worker: false,
+            redis: Some(redis),
+            ..Default::default()
+        },
+    )
+    .await;
+    let mut allowed = 0;
+    let mut tasks = Vec::new();
+    for n in 0..60 {
+        let app = if n % 2 == 0 {
+            first.base.clone()
+        } else {
+            second.base.clone()
+        };
+        let key = keys[1].clone();
+        tasks.push(tokio::spawn(async move {
+            reqwest::Client::new()
+                .get(format!("{app}/v1/runs"))
+                .bearer_auth(key)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }));
+    }
+    for task in tasks {
+        if task.await.unwrap() == StatusCode::OK {
+            allowed += 1;
+        }
+    }
+    assert!(
+        (20..=21).contains(&allowed),
+        "{allowed} requests passed a shared limit of 20/min"
+    );
+}
+
+on_each_backend!(a_burst_of_submissions_admits_exactly_the_concurrency_cap);
+async fn a_burst_of_submissions_admits_exactly_the_concurrency_cap(db: TestDb) {
+    let app = TestApp::start_with(
+        db,
+        Options {
+            with_worker: false,
+            ..Default::default()
+        },
+    )
+    .await;
+    let (_, keys) = workspace(&app, "burst", "starter", &[("requests_per_minute", "1000")]).await;
+    demo_agent(&app, &keys[0]).await;
+    let mut tasks = Vec::new();
+    for n in 0..100 {
+        let base = app.base.clone();
+        let key = keys[1].clone();
+        tasks.push(tokio::spawn(async move {
+            let response = reqwest::Client::new()
+                .post(format!("{base}/v1/runs"))
+                .bearer_auth(key)
+                .json(&json!({"agent": "demo", "input": format!("What is {n} + 1?")}))
+                .send()
+                .await
+                .unwrap();
+            let retry_after = response.headers().get("retry-after").is_some();
+            (
+                response.status(),
+                retry_after,
+                response.json::<Value>().await.unwrap(),
+            )
+        }));
+    }
+    let (mut admitted, mut refused) = (0, 0);
+    for task in tasks {
+        let (status, retry_after, body) = task.await.unwrap();
+        match status {
+            StatusCode::ACCEPTED => admitted += 1,
+            StatusCode::TOO_MANY_REQUESTS => {
+                assert_eq!(body["error"]["code"], "concurrency_limit", "{body}");
+                assert_eq!(body["error"]["limit"], 5);
+                assert!(retry_after);
+                refused += 1;
+            }
+            other => panic!("unexpected {other}: {body}"),
+        }
+    }
+    assert_eq!(
+        (admitted, refused),
+        (5, 95),
+        "starter allows 5 concurrent runs"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spent_quota_refuses_new_runs_with_the_numbers() {
+    let app = TestApp::start(TestDb::sqlite()).await;
+    let (_, keys) = workspace(&app, "spent", "pro", &[("tokens_per_month", "100")]).await;
+    demo_agent(&app, &keys[0]).await;
+    let run_id = app.submit_to(&keys[1], "demo", "What is 5 * 5?").await;
+    let run = app.wait_for_run(&keys[1], &run_id, MINUTE).await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    let used = run["usage"]["input_tokens"].as_i64().unwrap()
+        + run["usage"]["output_tokens"].as_i64().unwrap();
+    assert!(used >= 100, "{used}");
+    let (status, body) = app
+        .request(
+            "POST",
+            "/v1/runs",
+            Some(&keys[1]),
+            Some(json!({"agent": "demo", "input": "again"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::PAYMENT_REQUIRED, "{body}");
+    assert_eq!(body["error"]["code"], "quota_exhausted");
+    assert_eq!(body["error"]["metric"], "tokens");
+    assert_eq!(body["error"]["used"], used);
+    assert_eq!(body["error"]["limit"], 100);
+    let (_, quota) = app.request("GET", "/v1/quota", Some(&keys[1]), None).await;
+    assert_eq!(quota["used"]["tokens"], used);
+    assert_eq!(quota["remaining"]["tokens"], 0);
+    assert_eq!(quota["limits"]["tokens_per_month"], 100);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_pauses_at_the_hard_cap_resumes_when_raised_and_alerts_fire_once() {
+    let mut options = Options::default();
+    options.tuning.quota_recheck_s = 3600;
+    let app = TestApp::start_with(TestDb::sqlite(), options).await;
+    // Free: the hard cap is the quota itself.
+    let (workspace, keys) = workspace(
+        &app,
+        "capped",
+        "free",
+        &[("tokens_per_month", "150"), ("requests_per_minute", "1000")],
+    )
+    .await;
+    demo_agent(&app, &keys[0]).await;
+    let first = app.submit_to(&keys[1], "demo", "What is 2 + 2?").await;
+    assert_eq!(
+        app.wait_for_run(&keys[1], &first, MINUTE).await["status"],
+        "succeeded"
+    );
+    let second = app.submit_to(&keys[1], "demo", "What is 3 + 3?").await;
+    let paused = app
+        .wait_for_status(&keys[1], &second, "paused_quota", MINUTE)
+        .await;
+    assert!(paused["finished_at"].is_null());
+    let tokens_when_paused = app
+        .store
+        .usage_since(&workspace.id, 0)
+        .await
+        .unwrap()
+        .tokens();
+
+    // Raising the limit (what `longrun admin workspace set-quota` does) and signalling.
+    let overrides = with_override(
+        workspace.quota_overrides.as_deref(),
+        "tokens_per_month",
+        "100000",
+    )
+    .unwrap();
+    app.store
+        .set_quota_overrides(&workspace.id, Some(&overrides))
+        .await
+        .unwrap();
+    let client = longrun_worker::connect(&temporal_settings(&app.temporal), "test")
+        .await
+        .unwrap();
+    let handle = client.get_workflow_handle::<longrun_workflows::AgentRunWorkflow>(
+        paused["workflow_id"].as_str().unwrap().to_string(),
+    );
+    handle
+        .signal(
+            longrun_workflows::AgentRunWorkflow::resume,
+            (),
+            Default::default(),
+        )
+        .await
+        .unwrap();
+    let run = app.wait_for_run(&keys[1], &second, MINUTE).await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(run["result"], "3 + 3 = 6.");
+    let events = app
+        .store
+        .events_after(&workspace.id, &second, 0, 100)
+        .await
+        .unwrap();
+    let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
+    let paused_at = kinds
+        .iter()
+        .position(|k| *k == "quota.paused")
+        .expect("quota.paused");
+    let resumed_at = kinds
+        .iter()
+        .position(|k| *k == "quota.resumed")
+        .expect("quota.resumed");
+    assert!(paused_at < resumed_at);
+    let tokens_after = app
+        .store
+        .usage_since(&workspace.id, 0)
+        .await
+        .unwrap()
+        .tokens();
+    assert!(
+        tokens_after > tokens_when_paused,
+        "it went on spending only after the raise"
+    );
+
+    // Alerts at 80 %, 100 % (and, on the old 150-token quota, 200 % could not be reached
+    // before the raise): each once.
+    let (_, quota) = app.request("GET", "/v1/quota", Some(&keys[0]), None).await;
+    let raised: Vec<(String, i64)> = quota["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["metric"].as_str().unwrap().to_string(),
+                a["threshold_percent"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert!(raised.contains(&("tokens".to_string(), 80)), "{raised:?}");
+    assert!(raised.contains(&("tokens".to_string(), 100)), "{raised:?}");
+    let (_, audit) = app
+        .request("GET", "/v1/audit?limit=200", Some(&keys[0]), None)
+        .await;
+    let alerts: Vec<(String, i64)> = audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "quota.alert")
+        .map(|e| {
+            (
+                e["data"]["metric"].as_str().unwrap().to_string(),
+                e["data"]["threshold_percent"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    let unique: BTreeSet<_> = alerts.iter().cloned().collect();
+    assert_eq!(alerts.len(), unique.len(), "each alert once: {alerts:?}");
+    assert_eq!(alerts.len(), raised.len());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pro_run_is_dispatched_before_queued_free_runs() {
+    let mut app = TestApp::start_with(
+        TestDb::sqlite(),
+        Options {
+            with_worker: false,
+            workflow_slots: 1,
+            ..Default::default()
+        },
+    )
+    .await;
+    let (free, free_keys) = workspace(
+        &app,
+        "freebies",
+        "free",
+        &[("concurrent_runs", "100"), ("requests_per_minute", "1000")],
+    )
+    .await;
+    let (pro, pro_keys) = workspace(&app, "payers", "pro", &[]).await;
+    demo_agent(&app, &free_keys[0]).await;
+    demo_agent(&app, &pro_keys[0]).await;
+    let mut free_runs = Vec::new();
+    for n in 0..20 {
+        free_runs.push(
+            app.submit_to(&free_keys[1], "demo", &format!("What is {n} + 1?"))
+                .await,
+        );
+    }
+    let pro_run = app.submit_to(&pro_keys[1], "demo", "What is 7 * 6?").await;
+    app.start_worker();
+    let pro_started = app.wait_for_run(&pro_keys[1], &pro_run, MINUTE).await["started_at"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut before = 0;
+    for id in &free_runs {
+        let run = app
+            .wait_for_run(&free_keys[1], id, Duration::from_secs(180))
+            .await;
+        if run["started_at"].as_str().unwrap() < pro_started.as_str() {
+            before += 1;
+        }
+    }
+    assert_eq!(before, 0, "no free run started before the pro run");
+    let _ = (free, pro);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tenants_of_one_tier_are_interleaved_not_first_come_first_served() {
+    let mut app = TestApp::start_with(
+        TestDb::sqlite(),
+        Options {
+            with_worker: false,
+            workflow_slots: 1,
+            ..Default::default()
+        },
+    )
+    .await;
+    let overrides = [("concurrent_runs", "100"), ("requests_per_minute", "1000")];
+    let (_, a_keys) = workspace(&app, "early", "starter", &overrides).await;
+    let (_, b_keys) = workspace(&app, "late", "starter", &overrides).await;
+    demo_agent(&app, &a_keys[0]).await;
+    demo_agent(&app, &b_keys[0]).await;
+    let mut runs = Vec::new();
+    for n in 0..30 {
+        runs.push((
+            "early",
+            a_keys[1].clone(),
+            app.submit_to(&a_keys[1], "demo", &format!("What is {n} + 2?"))
+                .await,
+        ));
+    }
+    for n in 0..30 {
+        runs.push((
+            "late",
+            b_keys[1].clone(),
+            app.submit_to(&b_keys[1], "demo", &format!("What is {n} + 3?"))
+                .await,
+        ));
+    }
+    app.start_worker();
+    let mut starts = Vec::new();
+    for (tenant, key, id) in &runs {
+        let run = app.wait_for_run(key, id, Duration::from_secs(300)).await;
+        starts.push((run["started_at"].as_str().unwrap().to_string(), *tenant));
+    }
+    starts.sort();
+    let late_in_first_half = starts[..30].iter().filter(|(_, t)| *t == "late").count();
+    assert!(
+        late_in_first_half >= 8,
+        "the later tenant got {late_in_first_half} of the first 30 starts: served first-come-first-served"
+    );
+}
