@@ -11,6 +11,7 @@
 mod accounts;
 mod agents;
 mod api_keys;
+mod billing;
 mod events;
 mod ids;
 mod live;
@@ -23,6 +24,7 @@ mod workspaces;
 pub use accounts::{AuditEntry, NewAudit, User};
 pub use agents::{Agent, NewAgent};
 pub use api_keys::{ApiKey, AuthenticatedKey, NewApiKey, hash_secret};
+pub use billing::{DAY_MS, ExportCursor, ExportRow, GroupBy, UsageGroup, day_label};
 pub use events::{LiveEvent, NewEvent, RunEvent};
 pub use ids::{new_id, new_run_id};
 pub use messages::{NewMessage, StoredMessage};
@@ -197,7 +199,7 @@ impl Store {
     /// `workspace_id`: a query that forgot its `WHERE workspace_id` still cannot read another
     /// tenant's rows. On SQLite a plain transaction.
     pub(crate) async fn tenant(&self, workspace_id: &str) -> Result<Tx> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         if self.backend == Backend::Postgres {
             sqlx::query("SELECT set_config('longrun.workspace_id', $1, true)")
                 .bind(workspace_id)
@@ -210,13 +212,24 @@ impl Store {
     /// A transaction for the few operations that are cross-tenant by nature: finding the
     /// workspace of an API key or an email, operator commands, the billing export, repairs.
     pub(crate) async fn system(&self) -> Result<Tx> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         if self.backend == Backend::Postgres {
             sqlx::query("SELECT set_config('longrun.scope', 'system', true)")
                 .execute(&mut *tx)
                 .await?;
         }
         Ok(tx)
+    }
+
+    /// SQLite transactions take the write lock up front: a deferred transaction that reads and
+    /// then writes cannot wait for a concurrent writer (SQLite returns `SQLITE_BUSY` at once,
+    /// ignoring `busy_timeout`, to avoid a deadlock), so under load most multi-statement writes
+    /// would fail. Taken at `BEGIN`, the lock is simply waited for.
+    async fn begin(&self) -> Result<Tx> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
     }
 
     /// Rows of `table` visible inside a transaction of `workspace_id` to a query with no

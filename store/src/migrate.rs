@@ -41,6 +41,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0004_row_level_security.sql"),
         postgres: include_str!("../../migrations/postgres/0004_row_level_security.sql"),
     },
+    Migration {
+        version: 5,
+        name: "billing",
+        sqlite: include_str!("../../migrations/sqlite/0005_billing.sql"),
+        postgres: include_str!("../../migrations/postgres/0005_billing.sql"),
+    },
 ];
 
 /// What [`Store::migrate`] did.

@@ -126,13 +126,13 @@ pub struct RunFinish<'a> {
     pub step: i64,
 }
 
-const COLUMNS: &str = "id, workspace_id, agent_name, status, input, metadata, result, error_code, \
+pub(crate) const COLUMNS: &str = "id, workspace_id, agent_name, status, input, metadata, result, error_code, \
     error_message, idempotency_key, request_hash, workflow_id, webhook_url, step, input_tokens, output_tokens, \
     cache_read_tokens, cache_write_tokens, tool_calls, agent_ms, cost_micro_usd, created_at, \
     started_at, finished_at, updated_at";
 
 impl Run {
-    fn from_row(row: &AnyRow) -> Result<Self> {
+    pub(crate) fn from_row(row: &AnyRow) -> Result<Self> {
         Ok(Self {
             id: row.try_get("id")?,
             workspace_id: row.try_get("workspace_id")?,

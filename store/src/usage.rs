@@ -175,35 +175,13 @@ impl UsageTotals {
     }
 }
 
-/// Usage of a workspace since `from_ms`, inside a transaction.
+/// Usage of a workspace since `from_ms`, inside a transaction (rollups where they exist).
 pub(crate) async fn usage_since(
     tx: &mut Tx,
     workspace_id: &str,
     from_ms: i64,
 ) -> Result<UsageTotals> {
-    let row = sqlx::query(
-        "SELECT CAST(COALESCE(SUM(input_tokens), 0) AS BIGINT), \
-                CAST(COALESCE(SUM(output_tokens), 0) AS BIGINT), \
-                CAST(COALESCE(SUM(cache_read_tokens), 0) AS BIGINT), \
-                CAST(COALESCE(SUM(cache_write_tokens), 0) AS BIGINT), \
-                CAST(COALESCE(SUM(tool_calls), 0) AS BIGINT), \
-                CAST(COALESCE(SUM(agent_ms), 0) AS BIGINT), \
-                CAST(COALESCE(SUM(cost_micro_usd), 0) AS BIGINT) \
-         FROM usage_events WHERE workspace_id = $1 AND occurred_at >= $2",
-    )
-    .bind(workspace_id)
-    .bind(from_ms)
-    .fetch_one(&mut **tx)
-    .await?;
-    Ok(UsageTotals {
-        input_tokens: row.try_get(0)?,
-        output_tokens: row.try_get(1)?,
-        cache_read_tokens: row.try_get(2)?,
-        cache_write_tokens: row.try_get(3)?,
-        tool_calls: row.try_get(4)?,
-        agent_ms: row.try_get(5)?,
-        cost_micro_usd: row.try_get(6)?,
-    })
+    crate::billing::usage_since(tx, workspace_id, from_ms).await
 }
 
 impl Store {
