@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use temporalio_macros::activities;
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
 
-use longrun_store::{LiveEvent, NewEvent, NewMessage, RunFinish, Store, StoredMessage};
+use longrun_store::{LiveEvent, NewEvent, NewMessage, RunFinish, Store, StoredMessage, now_ms};
 use longrun_workflows::contracts;
 use longrun_workflows::payloads::{
     ContentBlock, EventRequest, FinishRunRequest, LlmRequest, LlmResponse, Message, Role, RunRef,
@@ -22,7 +22,9 @@ use longrun_workflows::payloads::{
 use crate::enforcement;
 use crate::errors::{from_store, non_retryable, retryable};
 use crate::metering::Meter;
+use crate::metrics::ActivityMetrics;
 use crate::models::{ModelError, ModelRouter, ProviderError, ToolDeclaration, Turn};
+use crate::prices::Prices;
 use crate::quota::Tiers;
 use crate::tools::{self, http_fetch::HttpFetchSettings};
 
@@ -37,6 +39,11 @@ pub struct ActivitySettings {
     pub webhook_timeout: Duration,
     /// Tier limits, for the hard cap and usage alerts.
     pub tiers: Tiers,
+    /// What billable units cost.
+    pub prices: Prices,
+    /// Test knob: fail each model and tool activity's first attempt right after its ledger
+    /// rows committed, to prove retries neither bill twice nor lose a row.
+    pub fail_first_attempt_after_metering: bool,
 }
 
 impl ActivitySettings {
@@ -46,6 +53,8 @@ impl ActivitySettings {
             sandboxes: data_dir.join("workspaces"),
             webhook_timeout: Duration::from_secs(30),
             tiers: Tiers::default(),
+            prices: Prices::default(),
+            fail_first_attempt_after_metering: false,
         }
     }
 }
@@ -58,6 +67,7 @@ pub struct AgentActivities {
     /// Client for tool and webhook calls: it refuses private addresses unless allowlisted.
     guarded_http: reqwest::Client,
     meter: Meter,
+    metrics: ActivityMetrics,
 }
 
 impl AgentActivities {
@@ -65,15 +75,29 @@ impl AgentActivities {
         store: Store,
         models: ModelRouter,
         settings: ActivitySettings,
+        metrics: ActivityMetrics,
     ) -> Result<Self, reqwest::Error> {
         let guarded_http = tools::http_fetch::guarded_client(&settings.http_fetch)?;
         Ok(Self {
-            meter: Meter::new(store.clone()),
+            meter: Meter::new(store.clone(), settings.prices.clone(), metrics.clone()),
             store,
             models,
             settings,
             guarded_http,
+            metrics,
         })
+    }
+
+    /// The test knob of [`ActivitySettings::fail_first_attempt_after_metering`].
+    fn injected_fault(&self, ctx: &ActivityContext) -> Result<(), ActivityError> {
+        if self.settings.fail_first_attempt_after_metering && ctx.info().attempt == 1 {
+            return Err(retryable(
+                "injected_fault",
+                "a fault injected after metering (test)",
+                None,
+            ));
+        }
+        Ok(())
     }
 
     async fn event(
@@ -92,8 +116,9 @@ impl AgentActivities {
                 data: &data.to_string(),
             })
             .await
-            .map(|_| ())
-            .map_err(from_store)
+            .map_err(from_store)?;
+        self.metrics.events.with_label_values(&[kind]).inc();
+        Ok(())
     }
 }
 
@@ -116,6 +141,9 @@ struct TurnMeta {
     usage: TokenUsage,
     cost_micro_usd: u64,
     agent_ms: i64,
+    /// When the call ended (epoch ms): its ledger rows' time, and the price table's date.
+    #[serde(default)]
+    occurred_at: i64,
 }
 
 fn parse_message(stored: &StoredMessage) -> Result<Message, ActivityError> {
@@ -269,7 +297,7 @@ impl AgentActivities {
             .map_err(from_store)?;
 
         let answer_seq = i64::from(request.response_seq);
-        let (response, agent_ms) = match self
+        let (response, agent_ms, occurred_at) = match self
             .store
             .message_at(&run.workspace_id, &run.run_id, answer_seq)
             .await
@@ -291,12 +319,18 @@ impl AgentActivities {
                         paused: Some(pause),
                     });
                 }
-                let (response, agent_ms) = self.call_model(&ctx, &request).await?;
+                let (mut response, agent_ms) = self.call_model(&ctx, &request).await?;
+                let occurred_at = now_ms();
+                response.cost_micro_usd = self
+                    .meter
+                    .price_turn(&request.model, &response.usage, agent_ms, occurred_at)
+                    .total();
                 let meta = TurnMeta {
                     stop_reason: response.stop_reason,
                     usage: response.usage,
                     cost_micro_usd: response.cost_micro_usd,
                     agent_ms,
+                    occurred_at,
                 };
                 let content = serde_json::to_string(&response.content).unwrap_or_default();
                 let meta = serde_json::to_string(&meta).unwrap_or_default();
@@ -321,14 +355,15 @@ impl AgentActivities {
                     .map_err(from_store)?
                 {
                     Some(stored) => stored_turn(&stored)?,
-                    None => (response, agent_ms),
+                    None => (response, agent_ms, occurred_at),
                 }
             }
         };
         self.meter
-            .llm(&request, &response, agent_ms)
+            .llm(&request, &response.usage, agent_ms, occurred_at)
             .await
             .map_err(from_store)?;
+        self.injected_fault(&ctx)?;
         if let Some(standing) = enforcement::standing(&self.store, &self.settings.tiers, run)
             .await
             .map_err(from_store)?
@@ -389,10 +424,23 @@ impl AgentActivities {
             is_error: outcome.is_error,
         };
         let agent_ms = elapsed_ms(started);
+        self.metrics
+            .tool_duration
+            .with_label_values(&[request.tool.name.as_str()])
+            .observe(started.elapsed().as_secs_f64());
+        if outcome.is_error {
+            self.metrics
+                .tool_errors
+                .with_label_values(&[request.tool.name.as_str()])
+                .inc();
+        }
+        // A retried tool call meters under the same keys; its time is that of the attempt
+        // that first committed.
         self.meter
-            .tool(&request, agent_ms)
+            .tool(&request, agent_ms, now_ms())
             .await
             .map_err(from_store)?;
+        self.injected_fault(&ctx)?;
         self.event(
             &request.run,
             "tool.completed",
@@ -453,7 +501,15 @@ impl AgentActivities {
                 },
             )
             .await
-            .map_err(from_store)?;
+            .map_err(from_store)
+            .map(|finished| {
+                if finished {
+                    self.metrics
+                        .runs_finished
+                        .with_label_values(&[outcome.status.as_str(), run.tier.as_str()])
+                        .inc();
+                }
+            })?;
         self.event(
             run,
             "run.completed",
@@ -467,6 +523,23 @@ impl AgentActivities {
             }),
         )
         .await
+    }
+
+    #[activity(definition = contracts::RollupDay)]
+    pub async fn rollup_day(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        day_start_ms: i64,
+    ) -> Result<i64, ActivityError> {
+        self.store
+            .rollup_day(day_start_ms)
+            .await
+            .map_err(|err| match err {
+                longrun_store::StoreError::Corrupt(message) => {
+                    non_retryable("invalid_day", message)
+                }
+                other => from_store(other),
+            })
     }
 
     #[activity(definition = contracts::DeliverWebhook)]
@@ -486,8 +559,8 @@ impl AgentActivities {
     }
 }
 
-/// A stored model turn, as the activity returns it.
-fn stored_turn(stored: &StoredMessage) -> Result<(LlmResponse, i64), ActivityError> {
+/// A stored model turn, as the activity returns it, with its time and when it happened.
+fn stored_turn(stored: &StoredMessage) -> Result<(LlmResponse, i64, i64), ActivityError> {
     let message = parse_message(stored)?;
     let meta: TurnMeta = stored
         .meta
@@ -508,6 +581,7 @@ fn stored_turn(stored: &StoredMessage) -> Result<(LlmResponse, i64), ActivityErr
             paused: None,
         },
         meta.agent_ms,
+        meta.occurred_at,
     ))
 }
 
@@ -572,9 +646,41 @@ impl AgentActivities {
         };
         batcher.flush();
         let agent_ms = elapsed_ms(started);
+        let (provider, model) =
+            crate::models::split_model(&request.model).unwrap_or(("unknown", "unknown"));
+        self.metrics
+            .llm_duration
+            .with_label_values(&[provider, model])
+            .observe(started.elapsed().as_secs_f64());
         match result {
-            Ok(response) => Ok((response, agent_ms)),
-            Err(err) => Err(self.model_failure(request, err).await),
+            Ok(response) => {
+                let usage = &response.usage;
+                for (kind, n) in [
+                    ("input", usage.input_tokens),
+                    ("output", usage.output_tokens),
+                    ("cache_read", usage.cache_read_tokens),
+                    ("cache_write", usage.cache_write_tokens),
+                ] {
+                    self.metrics
+                        .llm_tokens
+                        .with_label_values(&[provider, model, kind])
+                        .inc_by(n);
+                }
+                Ok((response, agent_ms))
+            }
+            Err(err) => {
+                let class = match &err {
+                    ModelError::Provider(ProviderError::Retryable { .. }) => "retryable",
+                    ModelError::Provider(ProviderError::Rejected { .. }) => "rejected",
+                    ModelError::Provider(ProviderError::BadResponse { .. }) => "bad_response",
+                    _ => "not_configured",
+                };
+                self.metrics
+                    .llm_errors
+                    .with_label_values(&[provider, model, class])
+                    .inc();
+                Err(self.model_failure(request, err).await)
+            }
         }
     }
 

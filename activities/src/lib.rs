@@ -13,7 +13,9 @@ mod delivery;
 mod enforcement;
 mod errors;
 mod metering;
+pub mod metrics;
 pub mod models;
+pub mod prices;
 pub mod quota;
 pub mod tools;
 

@@ -615,6 +615,9 @@ async fn call_tool(
                 .start_to_close_timeout(Duration::from_secs(tuning.tool_timeout_s))
                 .retry_policy(RetryPolicy::builder().maximum_attempts(attempts).build())
                 .summary(tool.to_string())
+                // Reconciliation reads the step and call of each tool call from history;
+                // a local activity's marker holds its input only when asked to.
+                .include_arguments_in_marker(true)
                 .build(),
         )
         .await

@@ -54,6 +54,11 @@ activity_contract!(
     DeliverWebhook, "deliver_webhook", WebhookRequest => ()
 );
 activity_contract!(
+    /// Aggregates one UTC day of the ledger (its start, epoch ms) into the daily rollup;
+    /// returns the day's ledger rows.
+    RollupDay, "rollup_day", i64 => i64
+);
+activity_contract!(
     /// Writes the run's end (status, result, error) and the terminal `run.completed` event.
     FinishRun, "finish_run", FinishRunRequest => ()
 );

@@ -14,6 +14,8 @@
 pub mod agent_run;
 pub mod contracts;
 pub mod payloads;
+pub mod rollup;
 pub mod search;
 
 pub use agent_run::AgentRunWorkflow;
+pub use rollup::UsageRollupWorkflow;

@@ -531,6 +531,18 @@ pub struct WebhookRequest {
     pub url: String,
 }
 
+/// Input of `UsageRollupWorkflow`: how many past days to roll up (again).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RollupInput {
+    pub days: u32,
+}
+
+/// Output of `UsageRollupWorkflow`: each day rolled up (its start) and its ledger rows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RollupOutcome {
+    pub days: Vec<(i64, i64)>,
+}
+
 /// A human's decision on a gated tool call (the `decide` update).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApprovalDecision {
