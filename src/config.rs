@@ -124,6 +124,12 @@ const KEYS: &[Key] = &[
         env: "LONGRUN_INPUT_TIMEOUT_S",
         default: Some("86400"),
     },
+    // The operator's credential for GET /v1/billing/export (at least 32 bytes); unset: no export.
+    Key {
+        toml: "billing_token",
+        env: "LONGRUN_BILLING_TOKEN",
+        default: None,
+    },
     // Whether POST /v1/auth/register creates workspaces (true or false).
     Key {
         toml: "allow_signup",
@@ -223,11 +229,13 @@ pub(crate) struct Config {
     pub(crate) input_timeout_s: u64,
     pub(crate) http_fetch_allow: Vec<longrun_activities::tools::http_fetch::AllowRule>,
     pub(crate) allow_signup: bool,
+    pub(crate) billing_token: Option<SecretString>,
     pub(crate) jwt_ttl_s: i64,
     pub(crate) quota_recheck_s: u64,
     pub(crate) worker_workflow_slots: usize,
     pub(crate) worker_activity_slots: usize,
     pub(crate) tiers: longrun_activities::quota::Tiers,
+    pub(crate) prices: longrun_activities::prices::Prices,
     pub(crate) anthropic_api_key: Option<SecretString>,
     pub(crate) anthropic_base_url: String,
     pub(crate) openai_api_key: Option<SecretString>,
@@ -239,6 +247,7 @@ pub(crate) struct Config {
 pub(crate) struct Layers {
     values: BTreeMap<&'static str, (String, String)>,
     tiers: BTreeMap<String, BTreeMap<String, serde_json::Value>>,
+    prices: longrun_activities::prices::Prices,
 }
 
 impl Layers {
@@ -276,6 +285,13 @@ impl Layers {
             .parse()
             .map_err(|e: toml::de::Error| file_error(e.to_string()))?;
         for (name, value) in table {
+            if name == "prices" {
+                // `[[prices.models]]`, `[[prices.agent_minute]]`, `[[prices.tool_call]]`.
+                let prices = serde_json::to_value(&value).map_err(|e| file_error(e.to_string()))?;
+                self.prices = serde_json::from_value(prices)
+                    .map_err(|e| file_error(format!("prices: {e}")))?;
+                continue;
+            }
             if name == "tiers" {
                 // `[tiers.<name>]` tables: the tier table's values (see README).
                 let tiers = serde_json::to_value(&value).map_err(|e| file_error(e.to_string()))?;
@@ -476,6 +492,12 @@ impl Layers {
                 }
             },
             jwt_ttl_s: self.number("LONGRUN_JWT_TTL_S", 60i64..=30 * 86_400)?,
+            billing_token: match self.string("LONGRUN_BILLING_TOKEN") {
+                Some(token) if token.len() < 32 => {
+                    return Err(self.invalid("LONGRUN_BILLING_TOKEN", "must be at least 32 bytes"));
+                }
+                other => other.map(SecretString::from),
+            },
             quota_recheck_s: self.number("LONGRUN_QUOTA_RECHECK_S", 1u64..=86_400)?,
             worker_workflow_slots: self.number("LONGRUN_WORKER_WORKFLOW_SLOTS", 1usize..=10_000)?,
             worker_activity_slots: self.number("LONGRUN_WORKER_ACTIVITY_SLOTS", 1usize..=10_000)?,
@@ -486,6 +508,14 @@ impl Layers {
                     message: e.to_string(),
                 }
             })?,
+            prices: {
+                self.prices.validate().map_err(|e| ConfigError::Invalid {
+                    key: "prices",
+                    origin: "the configuration file".into(),
+                    message: e.to_string(),
+                })?;
+                self.prices.clone()
+            },
             http_fetch_allow: match self.string("LONGRUN_HTTP_FETCH_ALLOW") {
                 Some(text) => longrun_activities::tools::http_fetch::parse_allowlist(&text)
                     .map_err(|e| self.invalid("LONGRUN_HTTP_FETCH_ALLOW", e))?,

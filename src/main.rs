@@ -2,6 +2,7 @@
 //! telemetry, and hands over to a role (`dev`, `api`, `worker`) or an operator command.
 
 mod admin;
+mod billing;
 mod config;
 mod demo;
 mod roles;
@@ -66,6 +67,14 @@ enum Command {
         #[command(subcommand)]
         command: admin::AdminCommand,
     },
+    /// Billing jobs: the ledger export and its reconciliation with Temporal.
+    Billing {
+        #[command(subcommand)]
+        command: billing::BillingCommand,
+    },
+    /// Replays workflow histories (JSON from `fetch_history`) against this build's workflow
+    /// code: run before deploying a change to workflows/.
+    Replay { files: Vec<std::path::PathBuf> },
 }
 
 fn main() -> ExitCode {
@@ -101,6 +110,8 @@ fn main() -> ExitCode {
             Command::Worker => roles::worker(config, subscriber).await,
             Command::Migrate => admin::migrate(&config).await,
             Command::Admin { command } => admin::run(&config, command).await,
+            Command::Billing { command } => billing::run(&config, command).await,
+            Command::Replay { files } => replay(files).await,
         }
     });
     match outcome {
@@ -111,6 +122,31 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+async fn replay(files: Vec<std::path::PathBuf>) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let mut histories = Vec::with_capacity(files.len());
+    for file in &files {
+        histories
+            .push(std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?);
+    }
+    let outcomes = longrun_worker::replay::replay_histories(&histories).await?;
+    let mut failed = 0;
+    for (file, outcome) in files.iter().zip(outcomes) {
+        match outcome {
+            Ok(()) => println!("ok\t{}", file.display()),
+            Err(err) => {
+                failed += 1;
+                println!("FAILED\t{}\t{err}", file.display());
+            }
+        }
+    }
+    anyhow::ensure!(
+        failed == 0,
+        "{failed} history(ies) do not replay against this build"
+    );
+    Ok(())
 }
 
 fn configuration_error(err: config::ConfigError) -> ExitCode {

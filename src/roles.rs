@@ -11,6 +11,7 @@ use prometheus::Registry;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use longrun_activities::metrics::ActivityMetrics;
 use longrun_activities::{
     ActivitySettings, AgentActivities, ModelRouter, ProviderEndpoint, ProviderSettings,
 };
@@ -125,7 +126,10 @@ fn app_state(
         settings: Arc::new(api_settings(config)),
         metrics: ApiMetrics::register(registry)?,
         tiers: Arc::new(config.tiers.clone()),
-        auth: Arc::new(AuthSettings::new(jwt, config.allow_signup)?),
+        auth: Arc::new(AuthSettings {
+            billing_token: config.billing_token.clone(),
+            ..AuthSettings::new(jwt, config.allow_signup)?
+        }),
         limiter: Arc::new(limiter),
         shutdown,
     })
@@ -149,6 +153,7 @@ fn activity_settings(config: &Config) -> ActivitySettings {
     let mut settings = ActivitySettings::new(&config.data_dir);
     settings.http_fetch.allow = config.http_fetch_allow.clone();
     settings.tiers = config.tiers.clone();
+    settings.prices = config.prices.clone();
     settings
 }
 
@@ -247,11 +252,13 @@ fn build_worker(
     client: temporalio_client::Client,
     store: Store,
     subscriber: Arc<dyn tracing::Subscriber + Send + Sync>,
+    registry: &Registry,
 ) -> anyhow::Result<(temporalio_sdk::Runtime, temporalio_sdk::Worker)> {
     let runtime = longrun_worker::runtime(Some(subscriber))?;
     let models = ModelRouter::new(provider_settings(config))
         .context("cannot build the HTTP client for model providers")?;
-    let activities = AgentActivities::new(store, models, activity_settings(config))
+    let metrics = ActivityMetrics::register(registry)?;
+    let activities = AgentActivities::new(store, models, activity_settings(config), metrics)
         .context("cannot build the HTTP client for tools")?;
     let worker = longrun_worker::build(
         &runtime,
@@ -267,6 +274,16 @@ fn build_worker(
     Ok((runtime, worker))
 }
 
+/// Creates the daily usage rollup Schedule if missing; a failure is logged, not fatal (the
+/// next worker start tries again; quotas read the ledger meanwhile).
+async fn ensure_schedules(client: &temporalio_client::Client, task_queue: &str) {
+    match longrun_worker::ensure_rollup_schedule(client, task_queue).await {
+        Ok(true) => tracing::info!("created the daily usage rollup schedule"),
+        Ok(false) => {}
+        Err(err) => tracing::warn!(error = %err, "cannot create the daily usage rollup schedule"),
+    }
+}
+
 /// `longrun worker`: the Temporal worker against the configured database and Temporal.
 pub(crate) async fn worker(
     config: Config,
@@ -278,21 +295,24 @@ pub(crate) async fn worker(
         .unwrap_or_else(|| "http://127.0.0.1:7233".into());
     let store = open_store(&config).await?;
     let shutdown = shutdown_signal();
+    let registry = Registry::new();
     let metrics = tokio::spawn(telemetry::serve_metrics(
         config.metrics_listen,
-        Registry::new(),
+        registry.clone(),
         stopped(shutdown.clone()),
     ));
     let settings = temporal_settings(&config, address);
     let Some(client) = connect_with_retry(&settings, "longrun-worker", &shutdown).await? else {
         return Ok(());
     };
+    ensure_schedules(&client, &config.task_queue).await;
     let sweep = tokio::spawn(longrun_worker::sweep::run(
         store.clone(),
         client.clone(),
         Duration::from_secs(30),
     ));
-    let (_runtime, mut worker) = build_worker(&config, client, store.clone(), subscriber)?;
+    let (_runtime, mut worker) =
+        build_worker(&config, client, store.clone(), subscriber, &registry)?;
     tracing::info!(task_queue = %config.task_queue, "worker polling");
     drive_worker(&mut worker, shutdown).await?;
     sweep.abort();
@@ -440,15 +460,17 @@ async fn dev_with_temporal(
     ));
     let metrics = tokio::spawn(telemetry::serve_metrics(
         config.metrics_listen,
-        registry,
+        registry.clone(),
         stopped(shutdown.clone()),
     ));
+    ensure_schedules(&client, &config.task_queue).await;
     let sweep = tokio::spawn(longrun_worker::sweep::run(
         store.clone(),
         client.clone(),
         Duration::from_secs(30),
     ));
-    let (_runtime, mut worker) = build_worker(config, client, store.clone(), subscriber)?;
+    let (_runtime, mut worker) =
+        build_worker(config, client, store.clone(), subscriber, &registry)?;
     println!(
         "API on http://{api_address}  ·  Temporal UI {}",
         config.temporal_ui_url

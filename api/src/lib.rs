@@ -9,6 +9,7 @@
 
 pub mod access;
 pub mod auth;
+pub mod billing;
 pub mod error;
 pub mod extract;
 pub mod jwt;
@@ -91,6 +92,8 @@ pub struct AuthSettings {
     /// A hash no password matches: logins for unknown emails are checked against it, so they
     /// take as long as wrong passwords.
     pub decoy_hash: String,
+    /// The operator's credential for the cross-workspace billing export.
+    pub billing_token: Option<secrecy::SecretString>,
 }
 
 impl AuthSettings {
@@ -104,6 +107,7 @@ impl AuthSettings {
             jwt,
             allow_signup,
             decoy_hash: passwords::hash(&hex::encode(random))?,
+            billing_token: None,
         })
     }
 }
@@ -147,11 +151,13 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/runs/{id}/approvals", post(runs::approve))
         .route("/v1/runs/{id}/resume", post(runs::resume))
         .route("/v1/quota", get(quota::get))
+        .route("/v1/usage", get(routes::usage::get))
         .route_layer(middleware::from_fn_with_state(state.clone(), access::gate));
     Router::new()
         .merge(tenant)
         .route("/v1/auth/register", post(login::register))
         .route("/v1/auth/login", post(login::login))
+        .route("/v1/billing/export", get(routes::billing::export))
         .route("/healthz", get(routes::health::healthz))
         .route("/readyz", get(routes::health::readyz))
         .fallback(not_found)

@@ -10,6 +10,7 @@ use temporalio_client::{
     Client, Priority, WorkflowCancelOptions, WorkflowExecuteUpdateOptions,
     WorkflowIdConflictPolicy, WorkflowIdReusePolicy, WorkflowSignalOptions, WorkflowStartOptions,
 };
+use temporalio_common::MemoValues;
 use temporalio_common::search_attributes::SearchAttributes;
 use tokio::sync::OnceCell;
 
@@ -123,7 +124,15 @@ impl Scheduler {
             .fairness_key(input.run.workspace_id.clone())
             .fairness_weight(limits.fairness_weight)
             .build();
+        // Shown in the Temporal UI beside the run: what it may spend, and on what model.
+        let mut memo = MemoValues::new();
+        memo.insert("model", input.agent.model.clone());
+        memo.insert(
+            "budget",
+            serde_json::to_value(&input.budget).unwrap_or(serde_json::Value::Null),
+        );
         let options = WorkflowStartOptions::new(self.task_queue.clone(), workflow_id.to_string())
+            .memo(memo)
             .id_conflict_policy(WorkflowIdConflictPolicy::UseExisting)
             .id_reuse_policy(WorkflowIdReusePolicy::RejectDuplicate)
             .execution_timeout(Duration::from_secs(limits.max_run_s))

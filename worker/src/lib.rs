@@ -5,6 +5,7 @@
 //! `tokio::select!`/`join!`), never with `tokio::spawn`.
 
 pub mod dev_server;
+pub mod reconcile;
 pub mod replay;
 pub mod sweep;
 
@@ -18,7 +19,8 @@ use temporalio_sdk::runtime::worker_tuner::{FixedSizeSlotSupplier, TunerHolder};
 use temporalio_sdk::{Runtime, Worker, WorkerOptions};
 
 use longrun_activities::AgentActivities;
-use longrun_workflows::AgentRunWorkflow;
+use longrun_workflows::payloads::RollupInput;
+use longrun_workflows::{AgentRunWorkflow, UsageRollupWorkflow};
 
 #[derive(Debug, thiserror::Error)]
 pub enum WorkerError {
@@ -108,6 +110,8 @@ pub fn build(
     let options = WorkerOptions::new(settings.task_queue.clone())
         .register_workflow::<AgentRunWorkflow>()
         .map_err(|e| WorkerError::Build(e.to_string()))?
+        .register_workflow::<UsageRollupWorkflow>()
+        .map_err(|e| WorkerError::Build(e.to_string()))?
         .register_activities(activities)
         .graceful_shutdown_period(settings.shutdown_grace)
         .tuner(
@@ -122,4 +126,44 @@ pub fn build(
         )
         .build();
     Worker::new(runtime, client, options).map_err(|e| WorkerError::Build(e.to_string()))
+}
+
+/// The id of the Schedule that starts the daily usage rollup.
+pub const ROLLUP_SCHEDULE_ID: &str = "longrun-usage-rollup";
+
+/// Creates the daily rollup Schedule (00:15 UTC; the last 3 days) unless it exists: every
+/// worker calls this at start, and only the first creates it.
+pub async fn ensure_rollup_schedule(
+    client: &Client,
+    task_queue: &str,
+) -> Result<bool, WorkerError> {
+    use temporalio_client::schedules::{
+        CreateScheduleOptions, ScheduleAction, ScheduleError, ScheduleSpec,
+    };
+    let options = CreateScheduleOptions::builder()
+        .action(ScheduleAction::start_workflow(
+            UsageRollupWorkflow::run,
+            RollupInput { days: 3 },
+            task_queue,
+            "longrun-usage-rollup",
+        ))
+        .spec(
+            ScheduleSpec::builder()
+                .cron_strings(vec!["15 0 * * *".to_string()])
+                .timezone_name("UTC")
+                .build(),
+        )
+        .note("Rolls the usage ledger up into usage_daily (longrun).")
+        .build();
+    match client.create_schedule(ROLLUP_SCHEDULE_ID, options).await {
+        Ok(_) => Ok(true),
+        Err(ScheduleError::Rpc(status))
+            if status.code() == temporalio_client::tonic::Code::AlreadyExists =>
+        {
+            Ok(false)
+        }
+        Err(err) => Err(WorkerError::Build(format!(
+            "cannot create the rollup schedule: {err}"
+        ))),
+    }
 }

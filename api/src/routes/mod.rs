@@ -4,11 +4,13 @@
 pub(crate) mod agents;
 pub(crate) mod audit;
 pub(crate) mod auth;
+pub(crate) mod billing;
 pub(crate) mod events;
 pub(crate) mod health;
 pub(crate) mod keys;
 pub(crate) mod quota;
 pub(crate) mod runs;
+pub(crate) mod usage;
 pub(crate) mod workspace;
 
 use chrono::{DateTime, SecondsFormat, Utc};
