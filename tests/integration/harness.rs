@@ -24,6 +24,7 @@ use longrun_workflows::payloads::ActivityTuning;
 
 pub const NAMESPACE: &str = "default";
 pub const TEST_JWT_SECRET: &str = "integration-test-secret-0123456789abcdef";
+pub const BILLING_TOKEN: &str = "billing-operator-token-0123456789abcdef";
 
 /// The Temporal frontend for this test process: `LONGRUN_TEST_TEMPORAL_ADDRESS`, or an
 /// in-memory dev server started once and stopped when the process ends.
@@ -218,8 +219,13 @@ impl TestWorker {
                         workflow_slots,
                         activity_slots: workflow_slots.max(4),
                     },
-                    AgentActivities::new(store, ModelRouter::new(providers).unwrap(), activities)
-                        .unwrap(),
+                    AgentActivities::new(
+                        store,
+                        ModelRouter::new(providers).unwrap(),
+                        activities,
+                        longrun_activities::metrics::ActivityMetrics::unregistered(),
+                    )
+                    .unwrap(),
                 )
                 .unwrap();
                 let shutdown = worker.shutdown_handle();
@@ -285,6 +291,9 @@ pub struct Options {
     pub redis: Option<String>,
     pub allow_signup: bool,
     pub workflow_slots: usize,
+    pub prices: longrun_activities::prices::Prices,
+    /// Fail each model and tool activity's first attempt right after metering.
+    pub fail_after_metering: bool,
 }
 
 impl Default for Options {
@@ -306,6 +315,8 @@ impl Default for Options {
             redis: None,
             allow_signup: true,
             workflow_slots: 100,
+            prices: longrun_activities::prices::Prices::default(),
+            fail_after_metering: false,
         }
     }
 }
@@ -335,13 +346,14 @@ impl TestApp {
             }),
             metrics: ApiMetrics::register(&Registry::new()).unwrap(),
             tiers: Arc::new(options.tiers.clone()),
-            auth: Arc::new(
-                AuthSettings::new(
+            auth: Arc::new(AuthSettings {
+                billing_token: Some(BILLING_TOKEN.to_string().into()),
+                ..AuthSettings::new(
                     Some(JwtKeys::new(TEST_JWT_SECRET.to_string().into(), 3600)),
                     options.allow_signup,
                 )
-                .unwrap(),
-            ),
+                .unwrap()
+            }),
             limiter: Arc::new(match &options.redis {
                 Some(url) => RateLimiter::redis(url).unwrap(),
                 None => RateLimiter::in_process(),
@@ -358,6 +370,8 @@ impl TestApp {
         let data_dir = tempfile::tempdir().unwrap();
         let mut activities = ActivitySettings::new(data_dir.path());
         activities.tiers = options.tiers.clone();
+        activities.prices = options.prices.clone();
+        activities.fail_first_attempt_after_metering = options.fail_after_metering;
         activities.http_fetch.allow =
             longrun_activities::tools::http_fetch::parse_allowlist(options.allow).unwrap();
         let setup = WorkerSetup {

@@ -9,6 +9,7 @@ mod harness;
 
 mod agent_loop;
 mod api;
+mod billing;
 mod durability;
 mod processes;
 mod replay;

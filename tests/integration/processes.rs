@@ -509,6 +509,29 @@ async fn a_worker_killed_during_a_model_call_loses_nothing_and_repeats_nothing(d
     );
     assert_eq!(run["usage"]["input_tokens"], 200, "{run}");
 
+    // The billing jobs agree: the ledger matches what Temporal executed, and the export has
+    // each row once.
+    let period = longrun_store::day_label(longrun_store::now_ms())[..7].to_string();
+    let mut reconcile = longrun(dir.path());
+    configure(&mut reconcile);
+    reconcile.args(["billing", "reconcile", "--period", &period]);
+    let (code, stdout, stderr) = output_of(reconcile).await;
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(
+        stdout.contains("1 finished runs checked, 0 still live skipped, 0 difference(s)"),
+        "{stdout}"
+    );
+    let mut export = longrun(dir.path());
+    configure(&mut export);
+    export.args(["billing", "export", "--period", &period, "--format", "csv"]);
+    let (code, stdout, stderr) = output_of(export).await;
+    assert_eq!(code, 0, "{stderr}");
+    let rows: Vec<&str> = stdout
+        .lines()
+        .filter(|line| line.contains(&run_id))
+        .collect();
+    assert_eq!(rows.len(), 6, "{stdout}");
+
     signal(&api, Signal::SIGTERM);
     signal(&worker, Signal::SIGTERM);
     assert_eq!(exit_code(&mut api).await, 0);
