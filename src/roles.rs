@@ -1,8 +1,9 @@
 //! The long-running roles: `api`, `worker`, and `dev` (both plus a Temporal dev server and a
 //! demo run, in one process).
 
+use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -18,6 +19,7 @@ use longrun_activities::{
 use longrun_api::jwt::JwtKeys;
 use longrun_api::metrics::ApiMetrics;
 use longrun_api::ratelimit::RateLimiter;
+use longrun_api::readiness::Readiness;
 use longrun_api::scheduler::Scheduler;
 use longrun_api::{ApiSettings, AppState, AuthSettings};
 use longrun_store::{Store, StoreOptions};
@@ -26,7 +28,11 @@ use longrun_worker::{TemporalSettings, WorkerSettings};
 use longrun_workflows::payloads::ActivityTuning;
 
 use crate::config::Config;
+use crate::telemetry::MetricsExtras;
 use crate::{demo, telemetry};
+
+/// How often readiness is checked for `longrun_ready` when nothing asks `/readyz`.
+const READINESS_REFRESH: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Args)]
 pub(crate) struct DevArgs {
@@ -120,9 +126,13 @@ fn app_state(
         .jwt_secret
         .clone()
         .map(|secret| JwtKeys::new(secret, config.jwt_ttl_s));
+    let scheduler = Arc::new(scheduler);
+    let limiter = Arc::new(limiter);
+    let readiness = longrun_api::readiness::api_readiness(registry, &store, &scheduler, &limiter)?;
     Ok(AppState {
         store,
-        scheduler: Arc::new(scheduler),
+        scheduler,
+        readiness,
         settings: Arc::new(api_settings(config)),
         metrics: ApiMetrics::register(registry)?,
         tiers: Arc::new(config.tiers.clone()),
@@ -130,7 +140,7 @@ fn app_state(
             billing_token: config.billing_token.clone(),
             ..AuthSettings::new(jwt, config.allow_signup)?
         }),
-        limiter: Arc::new(limiter),
+        limiter,
         shutdown,
     })
 }
@@ -194,9 +204,20 @@ pub(crate) async fn api(config: Config) -> anyhow::Result<()> {
         shutdown.clone(),
     )?;
     let listener = bind_api(&config).await?;
+    tokio::spawn(
+        state
+            .readiness
+            .clone()
+            .refresh(READINESS_REFRESH, shutdown.clone()),
+    );
+    let extras = MetricsExtras {
+        readiness: Some(state.readiness.clone()),
+        ..Default::default()
+    };
     let metrics = tokio::spawn(telemetry::serve_metrics(
         config.metrics_listen,
         registry,
+        extras,
         stopped(shutdown.clone()),
     ));
     longrun_api::serve(listener, longrun_api::router(state), stopped(shutdown))
@@ -253,8 +274,12 @@ fn build_worker(
     store: Store,
     subscriber: Arc<dyn tracing::Subscriber + Send + Sync>,
     registry: &Registry,
+    sdk_metrics: &OnceLock<SocketAddr>,
 ) -> anyhow::Result<(temporalio_sdk::Runtime, temporalio_sdk::Worker)> {
-    let runtime = longrun_worker::runtime(Some(subscriber))?;
+    let (runtime, sdk_address) = longrun_worker::runtime(Some(subscriber), true)?;
+    if let Some(address) = sdk_address {
+        let _ = sdk_metrics.set(address);
+    }
     let models = ModelRouter::new(provider_settings(config))
         .context("cannot build the HTTP client for model providers")?;
     let metrics = ActivityMetrics::register(registry)?;
@@ -296,23 +321,61 @@ pub(crate) async fn worker(
     let store = open_store(&config).await?;
     let shutdown = shutdown_signal();
     let registry = Registry::new();
+    // The worker is ready when its database and Temporal answer; until the first connection
+    // Temporal counts as down.
+    let temporal: Arc<OnceLock<temporalio_client::Client>> = Arc::default();
+    let readiness = {
+        let store = store.clone();
+        let temporal = temporal.clone();
+        Readiness::new(&registry)?
+            .check("database", move || {
+                let store = store.clone();
+                async move { store.ping().await.map_err(|e| e.to_string()) }
+            })
+            .check("temporal", move || {
+                let client = temporal.get().cloned();
+                async move {
+                    match client {
+                        Some(client) => longrun_worker::ping(&client).await,
+                        None => Err("not connected yet".to_string()),
+                    }
+                }
+            })
+    };
+    tokio::spawn(
+        readiness
+            .clone()
+            .refresh(READINESS_REFRESH, shutdown.clone()),
+    );
+    let extras = MetricsExtras {
+        readiness: Some(readiness),
+        ..Default::default()
+    };
     let metrics = tokio::spawn(telemetry::serve_metrics(
         config.metrics_listen,
         registry.clone(),
+        extras.clone(),
         stopped(shutdown.clone()),
     ));
     let settings = temporal_settings(&config, address);
     let Some(client) = connect_with_retry(&settings, "longrun-worker", &shutdown).await? else {
         return Ok(());
     };
+    let _ = temporal.set(client.clone());
     ensure_schedules(&client, &config.task_queue).await;
     let sweep = tokio::spawn(longrun_worker::sweep::run(
         store.clone(),
         client.clone(),
         Duration::from_secs(30),
     ));
-    let (_runtime, mut worker) =
-        build_worker(&config, client, store.clone(), subscriber, &registry)?;
+    let (_runtime, mut worker) = build_worker(
+        &config,
+        client,
+        store.clone(),
+        subscriber,
+        &registry,
+        &extras.sdk,
+    )?;
     tracing::info!(task_queue = %config.task_queue, "worker polling");
     drive_worker(&mut worker, shutdown).await?;
     sweep.abort();
@@ -451,6 +514,7 @@ async fn dev_with_temporal(
         &registry,
         shutdown.clone(),
     )?;
+    let readiness = state.readiness.clone();
     let listener = bind_api(config).await?;
     let api_address = listener.local_addr()?;
     let api = tokio::spawn(longrun_api::serve(
@@ -458,9 +522,16 @@ async fn dev_with_temporal(
         longrun_api::router(state),
         stopped(shutdown.clone()),
     ));
+    // One listener for both roles: the API's readiness covers the worker's dependencies too.
+    let extras = MetricsExtras {
+        readiness: Some(readiness.clone()),
+        ..Default::default()
+    };
+    tokio::spawn(readiness.refresh(READINESS_REFRESH, shutdown.clone()));
     let metrics = tokio::spawn(telemetry::serve_metrics(
         config.metrics_listen,
         registry.clone(),
+        extras.clone(),
         stopped(shutdown.clone()),
     ));
     ensure_schedules(&client, &config.task_queue).await;
@@ -469,8 +540,14 @@ async fn dev_with_temporal(
         client.clone(),
         Duration::from_secs(30),
     ));
-    let (_runtime, mut worker) =
-        build_worker(config, client, store.clone(), subscriber, &registry)?;
+    let (_runtime, mut worker) = build_worker(
+        config,
+        client,
+        store.clone(),
+        subscriber,
+        &registry,
+        &extras.sdk,
+    )?;
     println!(
         "API on http://{api_address}  ·  Temporal UI {}",
         config.temporal_ui_url

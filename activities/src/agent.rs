@@ -238,6 +238,12 @@ fn beat_every(timeout: Option<Duration>) -> Duration {
 #[activities]
 impl AgentActivities {
     #[activity(definition = contracts::StartRun)]
+    #[tracing::instrument(name = "activity", skip_all, fields(
+        kind = %"start_run",
+        run_id = %request.run.run_id,
+        workspace = %request.run.workspace_slug,
+        request_id = request.run.request_id.as_deref().unwrap_or_default(),
+    ))]
     pub async fn start_run(
         self: Arc<Self>,
         _ctx: ActivityContext,
@@ -263,6 +269,12 @@ impl AgentActivities {
     }
 
     #[activity(definition = contracts::LlmCall)]
+    #[tracing::instrument(name = "activity", skip_all, fields(
+        kind = %"llm_call",
+        run_id = %request.run.run_id,
+        workspace = %request.run.workspace_slug,
+        request_id = request.run.request_id.as_deref().unwrap_or_default(),
+    ))]
     pub async fn llm_call(
         self: Arc<Self>,
         ctx: ActivityContext,
@@ -394,6 +406,12 @@ impl AgentActivities {
     }
 
     #[activity(definition = contracts::RunTool)]
+    #[tracing::instrument(name = "activity", skip_all, fields(
+        kind = %"run_tool",
+        run_id = %request.run.run_id,
+        workspace = %request.run.workspace_slug,
+        request_id = request.run.request_id.as_deref().unwrap_or_default(),
+    ))]
     pub async fn run_tool(
         self: Arc<Self>,
         ctx: ActivityContext,
@@ -458,6 +476,12 @@ impl AgentActivities {
     }
 
     #[activity(definition = contracts::RecordEvent)]
+    #[tracing::instrument(name = "activity", skip_all, fields(
+        kind = %"record_event",
+        run_id = %request.run.run_id,
+        workspace = %request.run.workspace_slug,
+        request_id = request.run.request_id.as_deref().unwrap_or_default(),
+    ))]
     pub async fn record_event(
         self: Arc<Self>,
         _ctx: ActivityContext,
@@ -480,6 +504,12 @@ impl AgentActivities {
     }
 
     #[activity(definition = contracts::FinishRun)]
+    #[tracing::instrument(name = "activity", skip_all, fields(
+        kind = %"finish_run",
+        run_id = %request.run.run_id,
+        workspace = %request.run.workspace_slug,
+        request_id = request.run.request_id.as_deref().unwrap_or_default(),
+    ))]
     pub async fn finish_run(
         self: Arc<Self>,
         _ctx: ActivityContext,
@@ -543,6 +573,12 @@ impl AgentActivities {
     }
 
     #[activity(definition = contracts::DeliverWebhook)]
+    #[tracing::instrument(name = "activity", skip_all, fields(
+        kind = %"deliver_webhook",
+        run_id = %request.run.run_id,
+        workspace = %request.run.workspace_slug,
+        request_id = request.run.request_id.as_deref().unwrap_or_default(),
+    ))]
     pub async fn deliver_webhook(
         self: Arc<Self>,
         ctx: ActivityContext,

@@ -16,6 +16,7 @@ pub mod jwt;
 pub mod metrics;
 pub mod passwords;
 pub mod ratelimit;
+pub mod readiness;
 mod routes;
 pub mod scheduler;
 
@@ -122,6 +123,8 @@ pub struct AppState {
     pub tiers: Arc<Tiers>,
     pub auth: Arc<AuthSettings>,
     pub limiter: Arc<RateLimiter>,
+    /// What `/readyz` checks.
+    pub readiness: readiness::Readiness,
     /// Becomes `true` when the server shuts down: long-lived responses (SSE) end then.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
 }
@@ -195,6 +198,11 @@ async fn method_not_allowed() -> Response {
     response
 }
 
+/// The id of the request being served (`X-Request-Id`, or generated): handlers carry it into
+/// what they start, so the workflow's activities log it too.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
 /// Request id, one log line per request, metrics by route template, and the single place
 /// where internal errors are logged.
 async fn observe(State(state): State<AppState>, request: Request, next: Next) -> Response {
@@ -212,6 +220,10 @@ async fn observe(State(state): State<AppState>, request: Request, next: Next) ->
         .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
         .map(str::to_string)
         .unwrap_or_else(|| longrun_store::new_id("req"));
+    let mut request = request;
+    request
+        .extensions_mut()
+        .insert(RequestId(request_id.clone()));
     let span = tracing::info_span!(
         "http",
         %method,

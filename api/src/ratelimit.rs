@@ -192,6 +192,11 @@ impl RateLimiter {
     }
 
     /// For readiness: whether Redis answers (`None` when not configured).
+    /// Whether limits are shared through Redis (else they are per instance by design).
+    pub fn shares_limits(&self) -> bool {
+        self.redis.is_some()
+    }
+
     pub async fn ping(&self) -> Option<Result<(), String>> {
         let (pool, _) = self.redis.as_ref()?;
         let outcome = tokio::time::timeout(Duration::from_secs(1), async {

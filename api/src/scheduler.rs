@@ -127,6 +127,9 @@ impl Scheduler {
         // Shown in the Temporal UI beside the run: what it may spend, and on what model.
         let mut memo = MemoValues::new();
         memo.insert("model", input.agent.model.clone());
+        if let Some(request_id) = &input.run.request_id {
+            memo.insert("request_id", request_id.clone());
+        }
         memo.insert(
             "budget",
             serde_json::to_value(&input.budget).unwrap_or(serde_json::Value::Null),

@@ -86,18 +86,58 @@ pub struct WorkerSettings {
 }
 
 /// The Temporal runtime for the current tokio runtime, with the SDK's logs forwarded into the
-/// process's `tracing` subscriber (they are invisible otherwise).
+/// process's `tracing` subscriber (they are invisible otherwise). With `sdk_metrics`, the SDK's
+/// own series (task latencies, slots, poll results, failures) are exported on an ephemeral
+/// loopback port, returned so the process's `/metrics` can include them: the SDK's exporter
+/// owns its registry, and one scrape target per process is what operators expect.
 pub fn runtime(
     subscriber: Option<Arc<dyn tracing::Subscriber + Send + Sync>>,
-) -> Result<Runtime, WorkerError> {
-    let telemetry = TelemetryOptions::builder()
-        .maybe_subscriber_override(subscriber)
-        .build();
+    sdk_metrics: bool,
+) -> Result<(Runtime, Option<std::net::SocketAddr>), WorkerError> {
+    use temporalio_common::telemetry::{
+        PrometheusExporterOptions, start_prometheus_metric_exporter,
+    };
+    let exporter = if sdk_metrics {
+        let options = PrometheusExporterOptions::builder()
+            .socket_addr(std::net::SocketAddr::from(([127, 0, 0, 1], 0)))
+            .counters_total_suffix(true)
+            .unit_suffix(true)
+            .use_seconds_for_durations(true)
+            .build();
+        Some(
+            start_prometheus_metric_exporter(options)
+                .map_err(|e| WorkerError::Runtime(e.to_string()))?,
+        )
+    } else {
+        None
+    };
+    let telemetry =
+        TelemetryOptions::builder()
+            .maybe_subscriber_override(subscriber)
+            .maybe_metrics(exporter.as_ref().map(|e| {
+                e.meter.clone() as Arc<dyn temporalio_common::telemetry::metrics::CoreMeter>
+            }))
+            .build();
     let options = RuntimeOptions::builder()
         .telemetry_options(telemetry)
         .build()
         .map_err(WorkerError::Runtime)?;
-    Runtime::from_current_tokio(options).map_err(|e| WorkerError::Runtime(e.to_string()))
+    let runtime =
+        Runtime::from_current_tokio(options).map_err(|e| WorkerError::Runtime(e.to_string()))?;
+    Ok((runtime, exporter.map(|e| e.bound_addr)))
+}
+
+/// Whether the Temporal frontend answers on this client's connection (readiness).
+pub async fn ping(client: &Client) -> Result<(), String> {
+    use temporalio_client::tonic::IntoRequest;
+    use temporalio_common::protos::temporal::api::workflowservice::v1::GetSystemInfoRequest;
+    client
+        .connection()
+        .workflow_service()
+        .get_system_info(GetSystemInfoRequest::default().into_request())
+        .await
+        .map(|_| ())
+        .map_err(|status| status.message().to_string())
 }
 
 /// A worker for `AgentRunWorkflow` and its activities on the configured task queue.

@@ -78,6 +78,10 @@ pub struct RunRef {
     pub workspace_slug: String,
     pub agent_name: String,
     pub tier: String,
+    /// The `X-Request-Id` of the submission, so an activity's log lines can be joined to the
+    /// API's. Absent in runs started before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
 }
 
 /// The Temporal execution an activity runs for. Activity ids repeat across executions, so

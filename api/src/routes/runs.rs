@@ -75,6 +75,7 @@ pub(crate) fn workflow_id(workspace_slug: &str, run_id: &str) -> String {
 pub(crate) async fn create(
     State(state): State<AppState>,
     tenant: Tenant,
+    request_id: Option<axum::Extension<crate::RequestId>>,
     headers: HeaderMap,
     Json(body): Json<CreateRun>,
 ) -> Result<impl IntoResponse, ApiError> {
@@ -228,6 +229,7 @@ pub(crate) async fn create(
                 workspace_slug: workspace.slug.clone(),
                 agent_name: agent.name.clone(),
                 tier: workspace.tier.clone(),
+                request_id: request_id.map(|axum::Extension(id)| id.0),
             },
             agent: AgentSnapshot {
                 name: agent.name.clone(),
