@@ -209,7 +209,7 @@ impl TestWorker {
                 let client = longrun_worker::connect(&temporal_settings(&temporal), "test-worker")
                     .await
                     .unwrap();
-                let temporal_runtime = longrun_worker::runtime(None).unwrap();
+                let temporal_runtime = longrun_worker::runtime(None, false).unwrap().0;
                 let mut worker = longrun_worker::build(
                     &temporal_runtime,
                     client,
@@ -333,18 +333,24 @@ impl TestApp {
         let api_temporal = options.api_temporal.unwrap_or_else(|| temporal.clone());
         let _listener = store.listen_for_events().await.unwrap();
         let (shutdown_tx, shutdown) = tokio::sync::watch::channel(false);
+        let scheduler = Arc::new(Scheduler::new(
+            temporal_settings(&api_temporal),
+            task_queue.clone(),
+            "http://ui.test".into(),
+        ));
+        let limiter = Arc::new(match &options.redis {
+            Some(url) => RateLimiter::redis(url).unwrap(),
+            None => RateLimiter::in_process(),
+        });
+        let registry = Registry::new();
         let state = AppState {
             store: store.clone(),
-            scheduler: Arc::new(Scheduler::new(
-                temporal_settings(&api_temporal),
-                task_queue.clone(),
-                "http://ui.test".into(),
-            )),
+            scheduler: scheduler.clone(),
             settings: Arc::new(ApiSettings {
                 tuning: options.tuning.clone(),
                 ..ApiSettings::default()
             }),
-            metrics: ApiMetrics::register(&Registry::new()).unwrap(),
+            metrics: ApiMetrics::register(&registry).unwrap(),
             tiers: Arc::new(options.tiers.clone()),
             auth: Arc::new(AuthSettings {
                 billing_token: Some(BILLING_TOKEN.to_string().into()),
@@ -354,10 +360,11 @@ impl TestApp {
                 )
                 .unwrap()
             }),
-            limiter: Arc::new(match &options.redis {
-                Some(url) => RateLimiter::redis(url).unwrap(),
-                None => RateLimiter::in_process(),
-            }),
+            limiter: limiter.clone(),
+            readiness: longrun_api::readiness::api_readiness(
+                &registry, &store, &scheduler, &limiter,
+            )
+            .unwrap(),
             shutdown,
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -3,6 +3,7 @@
 
 use std::path::Path;
 use std::process::Stdio;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use nix::sys::signal::{Signal, kill};
@@ -54,20 +55,37 @@ fn secret_from(stdout: &str) -> String {
         .to_string()
 }
 
+/// Everything a process wrote to stderr so far.
+type Log = Arc<Mutex<String>>;
+
+fn keep(log: &Log, line: &str) {
+    eprintln!("{line}");
+    let mut log = log.lock().unwrap();
+    log.push_str(line);
+    log.push('\n');
+}
+
 /// Starts `longrun api` on a port of its choosing and returns it with its base URL, read
 /// from its log (port 0 cannot collide with another test's port).
-async fn spawn_api(mut command: Command) -> (Child, String) {
+async fn spawn_api(command: Command) -> (Child, String) {
+    let (child, base, _) = spawn_api_logged(command, "info").await;
+    (child, base)
+}
+
+/// [`spawn_api`] with this `RUST_LOG`, keeping the log.
+async fn spawn_api_logged(mut command: Command, rust_log: &str) -> (Child, String, Log) {
     command
         .env("LONGRUN_LISTEN", "127.0.0.1:0")
         .env("LONGRUN_LOG_FORMAT", "json")
-        .env("RUST_LOG", "info")
+        .env("RUST_LOG", rust_log)
         .arg("api")
         .stderr(Stdio::piped());
     let mut child = command.spawn().unwrap();
+    let log = Log::default();
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
     let address = tokio::time::timeout(Duration::from_secs(60), async {
         while let Some(line) = lines.next_line().await.unwrap() {
-            eprintln!("{line}");
+            keep(&log, &line);
             let Ok(entry) = serde_json::from_str::<Value>(&line) else {
                 continue;
             };
@@ -81,12 +99,32 @@ async fn spawn_api(mut command: Command) -> (Child, String) {
     .expect("the API did not say where it listens")
     .expect("the API exited before listening");
     // Keep draining its log so it never blocks on a full pipe.
+    let kept = log.clone();
     tokio::spawn(async move {
         while let Ok(Some(line)) = lines.next_line().await {
-            eprintln!("{line}");
+            keep(&kept, &line);
         }
     });
-    (child, format!("http://{address}"))
+    (child, format!("http://{address}"), log)
+}
+
+/// Starts `longrun worker` with JSON logs at this `RUST_LOG`, keeping the log.
+fn spawn_worker_logged(mut command: Command, rust_log: &str) -> (Child, Log) {
+    command
+        .env("LONGRUN_LOG_FORMAT", "json")
+        .env("RUST_LOG", rust_log)
+        .arg("worker")
+        .stderr(Stdio::piped());
+    let mut child = command.spawn().unwrap();
+    let log = Log::default();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let kept = log.clone();
+    tokio::spawn(async move {
+        while let Ok(Some(line)) = lines.next_line().await {
+            keep(&kept, &line);
+        }
+    });
+    (child, log)
 }
 
 async fn wait_until_ready(base: &str, processes: &mut [&mut Child]) {
@@ -532,6 +570,484 @@ async fn a_worker_killed_during_a_model_call_loses_nothing_and_repeats_nothing(d
         .collect();
     assert_eq!(rows.len(), 6, "{stdout}");
 
+    signal(&api, Signal::SIGTERM);
+    signal(&worker, Signal::SIGTERM);
+    assert_eq!(exit_code(&mut api).await, 0);
+    assert_eq!(exit_code(&mut worker).await, 0);
+}
+
+/// Series of a Prometheus text exposition: `(name, label names and values)`.
+fn series(text: &str) -> Vec<(String, std::collections::BTreeMap<String, String>)> {
+    text.lines()
+        .filter(|line| !line.starts_with('#') && !line.trim().is_empty())
+        .map(|line| {
+            let name_end = line.find(['{', ' ']).unwrap_or(line.len());
+            let mut labels = std::collections::BTreeMap::new();
+            if line[name_end..].starts_with('{') {
+                let body = &line[name_end + 1..line.rfind('}').unwrap()];
+                for pair in body.split("\",").filter(|p| !p.is_empty()) {
+                    let (key, value) = pair.split_once("=\"").unwrap();
+                    labels.insert(
+                        key.trim_start_matches(',').to_string(),
+                        value.trim_end_matches('"').to_string(),
+                    );
+                }
+            }
+            (line[..name_end].to_string(), labels)
+        })
+        .collect()
+}
+
+/// `(name, label names)` of every series named `name`.
+fn has_series(text: &str, name: &str, labels: &[(&str, &str)]) -> bool {
+    series(text).iter().any(|(n, l)| {
+        n == name
+            && labels
+                .iter()
+                .all(|(k, v)| l.get(*k).is_some_and(|got| *v == "*" || got == v))
+    })
+}
+
+async fn get_text(url: &str) -> (StatusCode, String) {
+    let response = reqwest::get(url).await.unwrap();
+    (response.status(), response.text().await.unwrap())
+}
+
+// One full run through separate api and worker processes logging at debug level: both
+// processes' metrics (ours and the Temporal SDK's) name the series operators alert on, no
+// tenant id is a label, the worker answers /readyz, the request id reaches the worker's
+// activity logs, and no secret reaches any log line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_run_is_observable_and_its_logs_hold_no_secret() {
+    use crate::fakes::{FakeLlm, Format, Reply, Script};
+    const PROVIDER_KEY: &str = "sk-ant-test-9f3b1c2d7e5a4b6c8d0e";
+    const BILLING_TOKEN: &str = "billing-token-0b6e1f9a3c5d7e2f4a6b8c0d";
+    const PASSWORD: &str = "a long and secret passphrase 7c1e";
+    const REQUEST_ID: &str = "req-observe-5d2c9a";
+    let script = Script::new()
+        .turn(
+            1,
+            vec![Reply::Tools(vec![(
+                "toolu_1",
+                "calculator",
+                json!({"expression": "6*7"}),
+            )])],
+        )
+        .turn(2, vec![Reply::Text("It is 42.")]);
+    let fake = FakeLlm::start(Format::Anthropic, script).await;
+    // Completion webhooks arrive here, signed with the workspace's secret.
+    let (hook_tx, mut hook_rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let hook_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hook_url = format!("http://{}/hook", hook_listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let app = axum::Router::new().route(
+            "/hook",
+            axum::routing::post(move |body: String| {
+                let tx = hook_tx.clone();
+                async move {
+                    let _ = tx.send(body);
+                    "ok"
+                }
+            }),
+        );
+        axum::serve(hook_listener, app).await
+    });
+
+    let db = TestDb::sqlite();
+    let dir = tempfile::tempdir().unwrap();
+    let temporal = temporal_address();
+    let task_queue = format!("observe-{}", longrun_store::new_run_id());
+    let api_metrics = free_port().unwrap();
+    let worker_metrics = free_port().unwrap();
+    let configure = |command: &mut Command| {
+        command
+            .env("LONGRUN_DATABASE_URL", &db.url)
+            .env("LONGRUN_TEMPORAL_ADDRESS", &temporal)
+            .env("LONGRUN_TASK_QUEUE", &task_queue)
+            .env("LONGRUN_JWT_SECRET", JWT_SECRET)
+            .env("LONGRUN_BILLING_TOKEN", BILLING_TOKEN)
+            .env("LONGRUN_HTTP_FETCH_ALLOW", "127.0.0.1")
+            .env("ANTHROPIC_API_KEY", PROVIDER_KEY)
+            .env("LONGRUN_ANTHROPIC_BASE_URL", &fake.base_url);
+    };
+    let mut api = longrun(dir.path());
+    configure(&mut api);
+    api.env("LONGRUN_METRICS_LISTEN", format!("127.0.0.1:{api_metrics}"));
+    let (mut api, base, api_log) = spawn_api_logged(api, "debug").await;
+    let mut worker = longrun(dir.path());
+    configure(&mut worker);
+    worker.env(
+        "LONGRUN_METRICS_LISTEN",
+        format!("127.0.0.1:{worker_metrics}"),
+    );
+    let (mut worker, worker_log) = spawn_worker_logged(worker, "debug");
+    wait_until_ready(&base, &mut [&mut api]).await;
+
+    let http = reqwest::Client::new();
+    let registered: Value = http
+        .post(format!("{base}/v1/auth/register"))
+        .json(&json!({"workspace": "observed", "email": "ops@example.com", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let jwt = registered["token"].as_str().expect("a token").to_string();
+    let login = http
+        .post(format!("{base}/v1/auth/login"))
+        .json(&json!({"email": "ops@example.com", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), StatusCode::OK);
+    let workspace: Value = http
+        .get(format!("{base}/v1/workspace"))
+        .bearer_auth(&jwt)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let webhook_secret = workspace["webhook_secret"].as_str().unwrap().to_string();
+    let workspace_id = workspace["id"].as_str().unwrap().to_string();
+    let key: Value = http
+        .post(format!("{base}/v1/api-keys"))
+        .bearer_auth(&jwt)
+        .json(&json!({"name": "ci", "role": "admin"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let api_key = key["secret"].as_str().expect("a key secret").to_string();
+    let created = http
+        .post(format!("{base}/v1/agents"))
+        .bearer_auth(&api_key)
+        .json(&json!({"name": "a", "model": "anthropic/claude-test", "tools": ["calculator"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let submitted = http
+        .post(format!("{base}/v1/runs"))
+        .bearer_auth(&api_key)
+        .header("x-request-id", REQUEST_ID)
+        .json(&json!({"agent": "a", "input": "6*7?", "webhook_url": hook_url}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(submitted.headers()["x-request-id"], REQUEST_ID);
+    let submitted: Value = submitted.json().await.unwrap();
+    let run_id = submitted["id"].as_str().unwrap().to_string();
+    let run = wait_for_run(&base, &api_key, &run_id).await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    let delivered = tokio::time::timeout(Duration::from_secs(30), hook_rx.recv())
+        .await
+        .expect("the completion webhook arrived")
+        .unwrap();
+    assert!(delivered.contains(&run_id));
+    let export = http
+        .get(format!(
+            "{base}/v1/billing/export?period=2026-01&format=jsonl"
+        ))
+        .bearer_auth(BILLING_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(export.status(), StatusCode::OK);
+
+    // The API's series, by route template and tier, and its readiness.
+    let (status, api_text) = get_text(&format!("http://127.0.0.1:{api_metrics}/metrics")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        has_series(
+            &api_text,
+            "longrun_http_requests_total",
+            &[("method", "POST"), ("route", "/v1/runs"), ("status", "202")]
+        ),
+        "{api_text}"
+    );
+    assert!(has_series(
+        &api_text,
+        "longrun_http_request_duration_seconds_bucket",
+        &[
+            ("method", "GET"),
+            ("route", "/v1/runs/{id}"),
+            ("status", "200"),
+            ("le", "*")
+        ]
+    ));
+    assert!(
+        has_series(
+            &api_text,
+            "longrun_rate_limit_decisions_total",
+            &[("tier", "free"), ("decision", "*")]
+        ),
+        "{api_text}"
+    );
+    assert!(has_series(
+        &api_text,
+        "longrun_ready",
+        &[("check", "database")]
+    ));
+    assert!(has_series(
+        &api_text,
+        "longrun_ready",
+        &[("check", "temporal")]
+    ));
+
+    // The worker's series, ours and the SDK's, and its readiness on the metrics listener.
+    let expected: &[(&str, &[(&str, &str)])] = &[
+        (
+            "longrun_runs_finished_total",
+            &[("status", "succeeded"), ("tier", "free")][..],
+        ),
+        (
+            "longrun_llm_call_duration_seconds_count",
+            &[("provider", "anthropic"), ("model", "claude-test")],
+        ),
+        (
+            "longrun_llm_tokens_total",
+            &[
+                ("provider", "anthropic"),
+                ("model", "claude-test"),
+                ("kind", "input"),
+            ],
+        ),
+        (
+            "longrun_ledger_writes_total",
+            &[("kind", "llm"), ("outcome", "recorded")],
+        ),
+        (
+            "longrun_events_published_total",
+            &[("kind", "run.completed")],
+        ),
+        (
+            "temporal_workflow_completed_total",
+            &[("workflow_type", "AgentRunWorkflow")],
+        ),
+        (
+            "temporal_workflow_task_schedule_to_start_latency_seconds_bucket",
+            &[("le", "*")],
+        ),
+        (
+            "temporal_activity_schedule_to_start_latency_seconds_bucket",
+            &[("task_queue", "*")],
+        ),
+        (
+            "temporal_worker_task_slots_available",
+            &[("worker_type", "ActivityWorker")],
+        ),
+    ];
+    // The workflow closes just after its webhook is delivered: wait for its last counters.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let worker_text = loop {
+        let (status, text) = get_text(&format!("http://127.0.0.1:{worker_metrics}/metrics")).await;
+        assert_eq!(status, StatusCode::OK);
+        let missing: Vec<_> = expected
+            .iter()
+            .filter(|(name, labels)| !has_series(&text, name, labels))
+            .collect();
+        if missing.is_empty() {
+            break text;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{missing:?} missing:\n{text}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let (status, ready) = get_text(&format!("http://127.0.0.1:{worker_metrics}/readyz")).await;
+    assert_eq!(status, StatusCode::OK, "{ready}");
+    assert!(ready.contains("\"temporal\""), "{ready}");
+
+    // Tenants are never labels: neither the workspace's id nor its slug appears in a series.
+    for text in [&api_text, &worker_text] {
+        for (name, labels) in series(text) {
+            assert!(
+                !labels
+                    .keys()
+                    .any(|k| k.contains("workspace") || k.contains("tenant")),
+                "{name} {labels:?}"
+            );
+            assert!(
+                !labels
+                    .values()
+                    .any(|v| v.contains(&workspace_id) || v == "observed"),
+                "{name} {labels:?}"
+            );
+        }
+    }
+
+    signal(&api, Signal::SIGTERM);
+    signal(&worker, Signal::SIGTERM);
+    assert_eq!(exit_code(&mut api).await, 0);
+    assert_eq!(exit_code(&mut worker).await, 0);
+    let api_log = api_log.lock().unwrap().clone();
+    let worker_log = worker_log.lock().unwrap().clone();
+
+    // The request id is on the API's request line and on the worker's activity spans.
+    assert!(api_log.contains(REQUEST_ID));
+    let activity_lines: Vec<&str> = worker_log
+        .lines()
+        .filter(|line| line.contains("\"name\":\"activity\""))
+        .collect();
+    assert!(
+        !activity_lines.is_empty(),
+        "no activity span in the worker's log"
+    );
+    assert!(
+        activity_lines.iter().any(|line| line.contains(REQUEST_ID)),
+        "the request id is not on the activities' spans"
+    );
+
+    for (what, secret) in [
+        ("API key", api_key.as_str()),
+        ("login token", jwt.as_str()),
+        ("password", PASSWORD),
+        ("provider key", PROVIDER_KEY),
+        ("JWT secret", JWT_SECRET),
+        ("billing token", BILLING_TOKEN),
+        ("webhook secret", webhook_secret.as_str()),
+    ] {
+        for (role, log) in [("api", &api_log), ("worker", &worker_log)] {
+            assert!(!log.contains(secret), "the {what} is in the {role}'s log");
+        }
+    }
+    assert!(
+        api_log.len() > 10_000 && worker_log.len() > 10_000,
+        "debug logs were written"
+    );
+}
+
+// SIGTERM to both processes in the middle of a model call: an open event stream ends
+// cleanly, both exit 0 within the grace period, and after a restart the run completes with
+// one ledger row per billable unit.
+on_each_backend!(sigterm_during_a_run_loses_nothing);
+async fn sigterm_during_a_run_loses_nothing(db: TestDb) {
+    use crate::fakes::{FakeLlm, Format, Reply, Script};
+    use futures::StreamExt;
+    let script = Script::new().turn(
+        1,
+        vec![
+            Reply::Stall(Duration::from_secs(120), "never finished"),
+            Reply::Text("Done."),
+        ],
+    );
+    let fake = FakeLlm::start(Format::Anthropic, script).await;
+    let dir = tempfile::tempdir().unwrap();
+    let temporal = temporal_address();
+    let task_queue = format!("term-{}", longrun_store::new_run_id());
+    let configure = |command: &mut Command| {
+        command
+            .env("LONGRUN_DATABASE_URL", &db.url)
+            .env("LONGRUN_TEMPORAL_ADDRESS", &temporal)
+            .env("LONGRUN_TASK_QUEUE", &task_queue)
+            .env("LONGRUN_JWT_SECRET", JWT_SECRET)
+            .env("LONGRUN_HEARTBEAT_TIMEOUT_S", "2")
+            .env("LONGRUN_SHUTDOWN_GRACE_S", "1")
+            .env("ANTHROPIC_API_KEY", "sk-test")
+            .env("LONGRUN_ANTHROPIC_BASE_URL", &fake.base_url);
+    };
+    let mut create = longrun(dir.path());
+    configure(&mut create);
+    create.args(["admin", "workspace", "create", "term", "--tier", "pro"]);
+    let (code, stdout, stderr) = output_of(create).await;
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let key = secret_from(&stdout);
+    let start = || {
+        let mut api = longrun(dir.path());
+        configure(&mut api);
+        let mut worker = longrun(dir.path());
+        configure(&mut worker);
+        (
+            api,
+            worker
+                .arg("worker")
+                .stderr(Stdio::inherit())
+                .spawn()
+                .unwrap(),
+        )
+    };
+    let (api, mut worker) = start();
+    let (mut api, base) = spawn_api(api).await;
+    wait_until_ready(&base, &mut [&mut api, &mut worker]).await;
+    let http = reqwest::Client::new();
+    let created = http
+        .post(format!("{base}/v1/agents"))
+        .bearer_auth(&key)
+        .json(&json!({"name": "a", "model": "anthropic/claude-test"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let submitted: Value = http
+        .post(format!("{base}/v1/runs"))
+        .bearer_auth(&key)
+        .json(&json!({"agent": "a", "input": "Take your time."}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let run_id = submitted["id"].as_str().unwrap().to_string();
+    fake.wait_for_requests(1, Duration::from_secs(60)).await;
+    let events = http
+        .get(format!("{base}/v1/runs/{run_id}/events"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(events.status(), StatusCode::OK);
+    let mut events = events.bytes_stream();
+    // The stream is open: the run has started.
+    let first = tokio::time::timeout(Duration::from_secs(10), events.next())
+        .await
+        .expect("the stream sent the events so far");
+    assert!(first.is_some_and(|chunk| chunk.is_ok()));
+
+    signal(&api, Signal::SIGTERM);
+    signal(&worker, Signal::SIGTERM);
+    let ended = tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(chunk) = events.next().await {
+            if chunk.is_err() {
+                return false;
+            }
+        }
+        true
+    })
+    .await
+    .expect("the event stream ended when the API stopped");
+    assert!(ended, "the event stream ended cleanly, not cut");
+    assert_eq!(exit_code(&mut api).await, 0);
+    assert_eq!(exit_code(&mut worker).await, 0);
+
+    let (api, mut worker) = start();
+    let (mut api, base) = spawn_api(api).await;
+    let run = wait_for_run(&base, &key, &run_id).await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(run["result"], "Done.");
+    assert_eq!(
+        fake.requests_for_turn(1),
+        2,
+        "the interrupted call was made again, once"
+    );
+    let store = longrun_store::Store::connect(&db.url, &Default::default())
+        .await
+        .unwrap();
+    let workspace = store.workspace_by_slug("term").await.unwrap().unwrap();
+    assert_eq!(
+        store
+            .usage_rows_of_run(&workspace.id, &run_id)
+            .await
+            .unwrap(),
+        [("agent_time".to_string(), 1), ("llm".to_string(), 1)],
+        "one ledger row per billable unit"
+    );
     signal(&api, Signal::SIGTERM);
     signal(&worker, Signal::SIGTERM);
     assert_eq!(exit_code(&mut api).await, 0);

@@ -1,0 +1,114 @@
+//! Operations: readiness follows the dependencies it checks.
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use tokio::process::{Child, Command};
+
+use crate::harness::{Options, TestApp, TestDb};
+
+async fn start_redis(port: u16) -> Child {
+    let child = Command::new("redis-server")
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("redis-server runs");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .is_err()
+    {
+        assert!(Instant::now() < deadline, "redis-server did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    child
+}
+
+/// Polls `/readyz` until it answers `want`; returns how long that took.
+async fn readyz_becomes(app: &TestApp, want: StatusCode, within: Duration) -> Duration {
+    let started = Instant::now();
+    loop {
+        let (status, body) = app.request("GET", "/readyz", None, None).await;
+        if status == want {
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < within,
+            "/readyz still {status} after {within:?}: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+// Redis stopped: /readyz says so within 5 s while requests are still served (limits per
+// instance); Redis back: ready again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_follows_redis_down_and_back() {
+    if std::env::var("LONGRUN_TEST_REDIS_URL").is_err() {
+        assert!(
+            std::env::var("LONGRUN_TEST_REQUIRE_SERVICES").is_err(),
+            "LONGRUN_TEST_REDIS_URL is required"
+        );
+        eprintln!("LONGRUN_TEST_REDIS_URL is unset: the Redis readiness test does not run");
+        return;
+    }
+    // A Redis of its own, on the same machine as the one the suite uses, so stopping it
+    // disturbs no other test.
+    let port = longrun_worker::dev_server::free_port().unwrap();
+    let mut redis = start_redis(port).await;
+    let app = TestApp::start_with(
+        TestDb::sqlite(),
+        Options {
+            with_worker: false,
+            redis: Some(format!("redis://127.0.0.1:{port}")),
+            ..Default::default()
+        },
+    )
+    .await;
+    let workspace = app
+        .store
+        .create_workspace("ready", "ready", "starter")
+        .await
+        .unwrap();
+    let (_, key) = longrun_api::issue_api_key(&app.store, &workspace.id, "k", "admin")
+        .await
+        .unwrap();
+    let (status, body) = app.request("GET", "/readyz", None, None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["checks"]["redis"]["status"], "ok");
+
+    redis.kill().await.unwrap();
+    let took = readyz_becomes(
+        &app,
+        StatusCode::SERVICE_UNAVAILABLE,
+        Duration::from_secs(5),
+    )
+    .await;
+    let (_, body) = app.request("GET", "/readyz", None, None).await;
+    assert_eq!(body["checks"]["redis"]["status"], "unavailable", "{body}");
+    assert_eq!(body["checks"]["database"]["status"], "ok", "{body}");
+    eprintln!("not ready {took:?} after Redis stopped");
+    let (status, _) = app.request("GET", "/v1/runs", Some(&key), None).await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "requests are still served, limited per instance"
+    );
+
+    let _redis = start_redis(port).await;
+    readyz_becomes(&app, StatusCode::OK, Duration::from_secs(15)).await;
+    let (_, body) = app.request("GET", "/readyz", None, None).await;
+    assert_eq!(body["checks"]["redis"]["status"], "ok", "{body}");
+}
