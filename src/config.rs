@@ -188,6 +188,12 @@ const KEYS: &[Key] = &[
     },
 ];
 
+/// The environment variable of every key, for the checks of the deploy files.
+#[cfg(test)]
+pub(crate) fn env_names() -> impl Iterator<Item = &'static str> {
+    KEYS.iter().map(|key| key.env)
+}
+
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum ConfigError {
     #[error("cannot read config file {path}: {message}")]

@@ -5,6 +5,8 @@ mod admin;
 mod billing;
 mod config;
 mod demo;
+#[cfg(test)]
+mod deploy_checks;
 mod roles;
 mod telemetry;
 
