@@ -204,76 +204,153 @@ async fn wait_for_run(base: &str, key: &str, run_id: &str) -> Value {
     }
 }
 
-on_each_backend!(api_and_worker_processes_share_one_database);
-async fn api_and_worker_processes_share_one_database(db: TestDb) {
-    let dir = tempfile::tempdir().unwrap();
-    let temporal = temporal_address();
-    let task_queue = format!("proc-{}", longrun_store::new_run_id());
-    let configure = |command: &mut Command| {
+/// What the processes of one test share: a data dir, one database, a task queue of its own on
+/// the suite's Temporal server, and the environment every `longrun` command gets.
+struct Cluster {
+    dir: tempfile::TempDir,
+    env: Vec<(&'static str, String)>,
+}
+
+impl Cluster {
+    fn new(db: &TestDb, name: &str) -> Self {
+        Self {
+            dir: tempfile::tempdir().unwrap(),
+            env: vec![
+                ("LONGRUN_DATABASE_URL", db.url.clone()),
+                ("LONGRUN_TEMPORAL_ADDRESS", temporal_address()),
+                (
+                    "LONGRUN_TASK_QUEUE",
+                    format!("{name}-{}", longrun_store::new_run_id()),
+                ),
+                ("LONGRUN_JWT_SECRET", JWT_SECRET.to_string()),
+            ],
+        }
+    }
+
+    /// Sets a variable for every command made afterwards.
+    fn with(mut self, key: &'static str, value: impl Into<String>) -> Self {
+        self.env.push((key, value.into()));
+        self
+    }
+
+    /// `anthropic/…` models answered by `fake` with `provider_key`; a model call silent for 2 s
+    /// is presumed lost, so a killed worker's call is retried quickly.
+    fn with_model(self, fake: &crate::fakes::FakeLlm, provider_key: &str) -> Self {
+        self.with("ANTHROPIC_API_KEY", provider_key)
+            .with("LONGRUN_ANTHROPIC_BASE_URL", fake.base_url.clone())
+            .with("LONGRUN_HEARTBEAT_TIMEOUT_S", "2")
+    }
+
+    fn command(&self) -> Command {
+        let mut command = longrun(self.dir.path());
+        for (key, value) in &self.env {
+            command.env(key, value);
+        }
         command
-            .env("LONGRUN_DATABASE_URL", &db.url)
-            .env("LONGRUN_TEMPORAL_ADDRESS", &temporal)
-            .env("LONGRUN_TASK_QUEUE", &task_queue)
-            .env("LONGRUN_JWT_SECRET", JWT_SECRET);
-    };
+    }
 
-    let mut migrate = longrun(dir.path());
-    configure(&mut migrate);
-    migrate.arg("migrate");
-    let (code, stdout, stderr) = output_of(migrate).await;
-    assert_eq!(code, 0, "{stdout}{stderr}");
+    /// Runs an operator command to its end: exit code, stdout, stderr.
+    async fn run(&self, args: &[&str]) -> (i32, String, String) {
+        let mut command = self.command();
+        command.args(args);
+        output_of(command).await
+    }
 
-    let mut create = longrun(dir.path());
-    configure(&mut create);
-    create.args(["admin", "workspace", "create", "acme", "--tier", "starter"]);
-    let (code, stdout, stderr) = output_of(create).await;
-    assert_eq!(code, 0, "{stdout}{stderr}");
-    assert!(stdout.contains("tier starter"), "{stdout}");
-    let key = secret_from(&stdout);
+    /// Creates a workspace with the admin CLI and returns its first API key.
+    async fn create_workspace(&self, slug: &str, tier: &str) -> String {
+        let (code, stdout, stderr) = self
+            .run(&["admin", "workspace", "create", slug, "--tier", tier])
+            .await;
+        assert_eq!(code, 0, "{stdout}{stderr}");
+        assert!(stdout.contains(&format!("tier {tier}")), "{stdout}");
+        secret_from(&stdout)
+    }
 
-    let mut api = longrun(dir.path());
-    configure(&mut api);
-    let (mut api, base) = spawn_api(api).await;
-    let mut worker = longrun(dir.path());
-    configure(&mut worker);
-    let mut worker = worker
-        .arg("worker")
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    wait_until_ready(&base, &mut [&mut api, &mut worker]).await;
+    async fn spawn_api(&self) -> (Child, String) {
+        spawn_api(self.command()).await
+    }
 
-    let http = reqwest::Client::new();
-    let created = http
+    fn spawn_worker(&self) -> Child {
+        self.command()
+            .arg("worker")
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap()
+    }
+}
+
+async fn create_agent(base: &str, key: &str, agent: Value) {
+    let created = reqwest::Client::new()
         .post(format!("{base}/v1/agents"))
-        .bearer_auth(&key)
-        .json(&json!({"name": "demo", "model": "offline/demo", "tools": [{"name": "calculator"}]}))
+        .bearer_auth(key)
+        .json(&agent)
         .send()
         .await
         .unwrap();
     assert_eq!(created.status(), StatusCode::CREATED);
-    let submitted: Value = http
+}
+
+/// Submits a run and returns its id.
+async fn submit(base: &str, key: &str, run: Value) -> String {
+    let submitted = reqwest::Client::new()
         .post(format!("{base}/v1/runs"))
-        .bearer_auth(&key)
-        .json(&json!({"agent": "demo", "input": "What is 100 / 8?"}))
+        .bearer_auth(key)
+        .json(&run)
         .send()
         .await
-        .unwrap()
-        .json()
+        .unwrap();
+    assert_eq!(submitted.status(), StatusCode::ACCEPTED);
+    let submitted: Value = submitted.json().await.unwrap();
+    submitted["id"].as_str().unwrap().to_string()
+}
+
+/// One ledger row per billable unit of `run_id`, by kind.
+async fn ledger_of(db: &TestDb, slug: &str, run_id: &str) -> Vec<(String, i64)> {
+    let store = longrun_store::Store::connect(&db.url, &Default::default())
         .await
         .unwrap();
-    let run = wait_for_run(&base, &key, submitted["id"].as_str().unwrap()).await;
+    let workspace = store.workspace_by_slug(slug).await.unwrap().unwrap();
+    store
+        .usage_rows_of_run(&workspace.id, run_id)
+        .await
+        .unwrap()
+}
+
+async fn stop(processes: &mut [&mut Child]) {
+    for process in processes.iter() {
+        signal(process, Signal::SIGTERM);
+    }
+    for process in processes.iter_mut() {
+        assert_eq!(exit_code(process).await, 0, "exits cleanly on SIGTERM");
+    }
+}
+
+on_each_backend!(api_and_worker_processes_share_one_database);
+async fn api_and_worker_processes_share_one_database(db: TestDb) {
+    let cluster = Cluster::new(&db, "proc");
+    let (code, stdout, stderr) = cluster.run(&["migrate"]).await;
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let key = cluster.create_workspace("acme", "starter").await;
+
+    let (mut api, base) = cluster.spawn_api().await;
+    let mut worker = cluster.spawn_worker();
+    wait_until_ready(&base, &mut [&mut api, &mut worker]).await;
+    create_agent(
+        &base,
+        &key,
+        json!({"name": "demo", "model": "offline/demo", "tools": [{"name": "calculator"}]}),
+    )
+    .await;
+    let run_id = submit(
+        &base,
+        &key,
+        json!({"agent": "demo", "input": "What is 100 / 8?"}),
+    )
+    .await;
+    let run = wait_for_run(&base, &key, &run_id).await;
     assert_eq!(run["status"], "succeeded", "{run}");
     assert_eq!(run["result"], "100 / 8 = 12.5.");
-
-    signal(&api, Signal::SIGTERM);
-    signal(&worker, Signal::SIGTERM);
-    assert_eq!(exit_code(&mut api).await, 0, "api exits cleanly on SIGTERM");
-    assert_eq!(
-        exit_code(&mut worker).await,
-        0,
-        "worker exits cleanly on SIGTERM"
-    );
+    stop(&mut [&mut api, &mut worker]).await;
 }
 
 /// Starts `longrun dev` on fresh ports and reads its output until `until` is printed;
@@ -452,66 +529,24 @@ async fn a_worker_killed_during_a_model_call_loses_nothing_and_repeats_nothing(d
             ],
         );
     let fake = FakeLlm::start(Format::Anthropic, script).await;
-    let dir = tempfile::tempdir().unwrap();
-    let temporal = temporal_address();
-    let task_queue = format!("kill-{}", longrun_store::new_run_id());
-    let configure = |command: &mut Command| {
-        command
-            .env("LONGRUN_DATABASE_URL", &db.url)
-            .env("LONGRUN_TEMPORAL_ADDRESS", &temporal)
-            .env("LONGRUN_TASK_QUEUE", &task_queue)
-            .env("LONGRUN_JWT_SECRET", JWT_SECRET)
-            .env("LONGRUN_HEARTBEAT_TIMEOUT_S", "2")
-            .env("ANTHROPIC_API_KEY", "sk-test")
-            .env("LONGRUN_ANTHROPIC_BASE_URL", &fake.base_url);
-    };
-    let mut create = longrun(dir.path());
-    configure(&mut create);
-    create.args(["admin", "workspace", "create", "crash", "--tier", "pro"]);
-    let (code, stdout, stderr) = output_of(create).await;
-    assert_eq!(code, 0, "{stdout}{stderr}");
-    let key = secret_from(&stdout);
-
-    let mut api = longrun(dir.path());
-    configure(&mut api);
-    let (mut api, base) = spawn_api(api).await;
-    let start_worker = || {
-        let mut worker = longrun(dir.path());
-        configure(&mut worker);
-        worker
-            .arg("worker")
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap()
-    };
-    let mut worker = start_worker();
+    let cluster = Cluster::new(&db, "kill").with_model(&fake, "sk-test");
+    let key = cluster.create_workspace("crash", "pro").await;
+    let (mut api, base) = cluster.spawn_api().await;
+    let mut worker = cluster.spawn_worker();
     wait_until_ready(&base, &mut [&mut api, &mut worker]).await;
-    let http = reqwest::Client::new();
-    let created = http
-        .post(format!("{base}/v1/agents"))
-        .bearer_auth(&key)
-        .json(&json!({"name": "a", "model": "anthropic/claude-test", "tools": ["calculator"]}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(created.status(), StatusCode::CREATED);
-    let submitted: Value = http
-        .post(format!("{base}/v1/runs"))
-        .bearer_auth(&key)
-        .json(&json!({"agent": "a", "input": "5*5?"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let run_id = submitted["id"].as_str().unwrap().to_string();
+    create_agent(
+        &base,
+        &key,
+        json!({"name": "a", "model": "anthropic/claude-test", "tools": ["calculator"]}),
+    )
+    .await;
+    let run_id = submit(&base, &key, json!({"agent": "a", "input": "5*5?"})).await;
 
     // Turn 1 answered, turn 2 in flight: kill the worker.
     fake.wait_for_requests(2, Duration::from_secs(60)).await;
     signal(&worker, Signal::SIGKILL);
     let _ = worker.wait().await;
-    let mut worker = start_worker();
+    let mut worker = cluster.spawn_worker();
 
     let run = wait_for_run(&base, &key, &run_id).await;
     assert_eq!(run["status"], "succeeded", "{run}");
@@ -527,17 +562,8 @@ async fn a_worker_killed_during_a_model_call_loses_nothing_and_repeats_nothing(d
         "the interrupted one was retried once"
     );
     assert!(fake.received().iter().all(|r| r.turn <= 2));
-
-    let store = longrun_store::Store::connect(&db.url, &Default::default())
-        .await
-        .unwrap();
-    let workspace = store.workspace_by_slug("crash").await.unwrap().unwrap();
-    let ledger = store
-        .usage_rows_of_run(&workspace.id, &run_id)
-        .await
-        .unwrap();
     assert_eq!(
-        ledger,
+        ledger_of(&db, "crash", &run_id).await,
         [
             ("agent_time".to_string(), 3),
             ("llm".to_string(), 2),
@@ -550,30 +576,24 @@ async fn a_worker_killed_during_a_model_call_loses_nothing_and_repeats_nothing(d
     // The billing jobs agree: the ledger matches what Temporal executed, and the export has
     // each row once.
     let period = longrun_store::day_label(longrun_store::now_ms())[..7].to_string();
-    let mut reconcile = longrun(dir.path());
-    configure(&mut reconcile);
-    reconcile.args(["billing", "reconcile", "--period", &period]);
-    let (code, stdout, stderr) = output_of(reconcile).await;
+    let (code, stdout, stderr) = cluster
+        .run(&["billing", "reconcile", "--period", &period])
+        .await;
     assert_eq!(code, 0, "{stdout}{stderr}");
     assert!(
         stdout.contains("1 finished runs checked, 0 still live skipped, 0 difference(s)"),
         "{stdout}"
     );
-    let mut export = longrun(dir.path());
-    configure(&mut export);
-    export.args(["billing", "export", "--period", &period, "--format", "csv"]);
-    let (code, stdout, stderr) = output_of(export).await;
+    let (code, stdout, stderr) = cluster
+        .run(&["billing", "export", "--period", &period, "--format", "csv"])
+        .await;
     assert_eq!(code, 0, "{stderr}");
     let rows: Vec<&str> = stdout
         .lines()
         .filter(|line| line.contains(&run_id))
         .collect();
     assert_eq!(rows.len(), 6, "{stdout}");
-
-    signal(&api, Signal::SIGTERM);
-    signal(&worker, Signal::SIGTERM);
-    assert_eq!(exit_code(&mut api).await, 0);
-    assert_eq!(exit_code(&mut worker).await, 0);
+    stop(&mut [&mut api, &mut worker]).await;
 }
 
 /// Series of a Prometheus text exposition: `(name, label names and values)`.
@@ -654,28 +674,16 @@ async fn a_full_run_is_observable_and_its_logs_hold_no_secret() {
     });
 
     let db = TestDb::sqlite();
-    let dir = tempfile::tempdir().unwrap();
-    let temporal = temporal_address();
-    let task_queue = format!("observe-{}", longrun_store::new_run_id());
+    let cluster = Cluster::new(&db, "observe")
+        .with_model(&fake, PROVIDER_KEY)
+        .with("LONGRUN_BILLING_TOKEN", BILLING_TOKEN)
+        .with("LONGRUN_HTTP_FETCH_ALLOW", "127.0.0.1");
     let api_metrics = free_port().unwrap();
     let worker_metrics = free_port().unwrap();
-    let configure = |command: &mut Command| {
-        command
-            .env("LONGRUN_DATABASE_URL", &db.url)
-            .env("LONGRUN_TEMPORAL_ADDRESS", &temporal)
-            .env("LONGRUN_TASK_QUEUE", &task_queue)
-            .env("LONGRUN_JWT_SECRET", JWT_SECRET)
-            .env("LONGRUN_BILLING_TOKEN", BILLING_TOKEN)
-            .env("LONGRUN_HTTP_FETCH_ALLOW", "127.0.0.1")
-            .env("ANTHROPIC_API_KEY", PROVIDER_KEY)
-            .env("LONGRUN_ANTHROPIC_BASE_URL", &fake.base_url);
-    };
-    let mut api = longrun(dir.path());
-    configure(&mut api);
+    let mut api = cluster.command();
     api.env("LONGRUN_METRICS_LISTEN", format!("127.0.0.1:{api_metrics}"));
     let (mut api, base, api_log) = spawn_api_logged(api, "debug").await;
-    let mut worker = longrun(dir.path());
-    configure(&mut worker);
+    let mut worker = cluster.command();
     worker.env(
         "LONGRUN_METRICS_LISTEN",
         format!("127.0.0.1:{worker_metrics}"),
@@ -723,14 +731,12 @@ async fn a_full_run_is_observable_and_its_logs_hold_no_secret() {
         .await
         .unwrap();
     let api_key = key["secret"].as_str().expect("a key secret").to_string();
-    let created = http
-        .post(format!("{base}/v1/agents"))
-        .bearer_auth(&api_key)
-        .json(&json!({"name": "a", "model": "anthropic/claude-test", "tools": ["calculator"]}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(created.status(), StatusCode::CREATED);
+    create_agent(
+        &base,
+        &api_key,
+        json!({"name": "a", "model": "anthropic/claude-test", "tools": ["calculator"]}),
+    )
+    .await;
     let submitted = http
         .post(format!("{base}/v1/runs"))
         .bearer_auth(&api_key)
@@ -882,10 +888,7 @@ async fn a_full_run_is_observable_and_its_logs_hold_no_secret() {
         }
     }
 
-    signal(&api, Signal::SIGTERM);
-    signal(&worker, Signal::SIGTERM);
-    assert_eq!(exit_code(&mut api).await, 0);
-    assert_eq!(exit_code(&mut worker).await, 0);
+    stop(&mut [&mut api, &mut worker]).await;
     let api_log = api_log.lock().unwrap().clone();
     let worker_log = worker_log.lock().unwrap().clone();
 
@@ -938,63 +941,26 @@ async fn sigterm_during_a_run_loses_nothing(db: TestDb) {
         ],
     );
     let fake = FakeLlm::start(Format::Anthropic, script).await;
-    let dir = tempfile::tempdir().unwrap();
-    let temporal = temporal_address();
-    let task_queue = format!("term-{}", longrun_store::new_run_id());
-    let configure = |command: &mut Command| {
-        command
-            .env("LONGRUN_DATABASE_URL", &db.url)
-            .env("LONGRUN_TEMPORAL_ADDRESS", &temporal)
-            .env("LONGRUN_TASK_QUEUE", &task_queue)
-            .env("LONGRUN_JWT_SECRET", JWT_SECRET)
-            .env("LONGRUN_HEARTBEAT_TIMEOUT_S", "2")
-            .env("LONGRUN_SHUTDOWN_GRACE_S", "1")
-            .env("ANTHROPIC_API_KEY", "sk-test")
-            .env("LONGRUN_ANTHROPIC_BASE_URL", &fake.base_url);
-    };
-    let mut create = longrun(dir.path());
-    configure(&mut create);
-    create.args(["admin", "workspace", "create", "term", "--tier", "pro"]);
-    let (code, stdout, stderr) = output_of(create).await;
-    assert_eq!(code, 0, "{stdout}{stderr}");
-    let key = secret_from(&stdout);
-    let start = || {
-        let mut api = longrun(dir.path());
-        configure(&mut api);
-        let mut worker = longrun(dir.path());
-        configure(&mut worker);
-        (
-            api,
-            worker
-                .arg("worker")
-                .stderr(Stdio::inherit())
-                .spawn()
-                .unwrap(),
-        )
-    };
-    let (api, mut worker) = start();
-    let (mut api, base) = spawn_api(api).await;
+    let cluster = Cluster::new(&db, "term")
+        .with_model(&fake, "sk-test")
+        .with("LONGRUN_SHUTDOWN_GRACE_S", "1");
+    let key = cluster.create_workspace("term", "pro").await;
+    let (mut api, base) = cluster.spawn_api().await;
+    let mut worker = cluster.spawn_worker();
     wait_until_ready(&base, &mut [&mut api, &mut worker]).await;
+    create_agent(
+        &base,
+        &key,
+        json!({"name": "a", "model": "anthropic/claude-test"}),
+    )
+    .await;
+    let run_id = submit(
+        &base,
+        &key,
+        json!({"agent": "a", "input": "Take your time."}),
+    )
+    .await;
     let http = reqwest::Client::new();
-    let created = http
-        .post(format!("{base}/v1/agents"))
-        .bearer_auth(&key)
-        .json(&json!({"name": "a", "model": "anthropic/claude-test"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(created.status(), StatusCode::CREATED);
-    let submitted: Value = http
-        .post(format!("{base}/v1/runs"))
-        .bearer_auth(&key)
-        .json(&json!({"agent": "a", "input": "Take your time."}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let run_id = submitted["id"].as_str().unwrap().to_string();
     fake.wait_for_requests(1, Duration::from_secs(60)).await;
     let events = http
         .get(format!("{base}/v1/runs/{run_id}/events"))
@@ -1026,8 +992,8 @@ async fn sigterm_during_a_run_loses_nothing(db: TestDb) {
     assert_eq!(exit_code(&mut api).await, 0);
     assert_eq!(exit_code(&mut worker).await, 0);
 
-    let (api, mut worker) = start();
-    let (mut api, base) = spawn_api(api).await;
+    let (mut api, base) = cluster.spawn_api().await;
+    let mut worker = cluster.spawn_worker();
     let run = wait_for_run(&base, &key, &run_id).await;
     assert_eq!(run["status"], "succeeded", "{run}");
     assert_eq!(run["result"], "Done.");
@@ -1036,20 +1002,10 @@ async fn sigterm_during_a_run_loses_nothing(db: TestDb) {
         2,
         "the interrupted call was made again, once"
     );
-    let store = longrun_store::Store::connect(&db.url, &Default::default())
-        .await
-        .unwrap();
-    let workspace = store.workspace_by_slug("term").await.unwrap().unwrap();
     assert_eq!(
-        store
-            .usage_rows_of_run(&workspace.id, &run_id)
-            .await
-            .unwrap(),
+        ledger_of(&db, "term", &run_id).await,
         [("agent_time".to_string(), 1), ("llm".to_string(), 1)],
         "one ledger row per billable unit"
     );
-    signal(&api, Signal::SIGTERM);
-    signal(&worker, Signal::SIGTERM);
-    assert_eq!(exit_code(&mut api).await, 0);
-    assert_eq!(exit_code(&mut worker).await, 0);
+    stop(&mut [&mut api, &mut worker]).await;
 }
