@@ -23,11 +23,13 @@ COPY worker/Cargo.toml worker/
 COPY workflows/Cargo.toml workflows/
 COPY activities/Cargo.toml activities/
 COPY store/Cargo.toml store/
-RUN mkdir -p src api/src worker/src workflows/src activities/src store/src \
+COPY bench/Cargo.toml bench/
+RUN mkdir -p src api/src worker/src workflows/src activities/src store/src bench/src \
  && echo 'fn main() {}' > src/main.rs \
- && for crate in api worker workflows activities store; do touch "$crate/src/lib.rs"; done \
+ && echo 'fn main() {}' > bench/src/main.rs \
+ && for crate in api worker workflows activities store bench; do touch "$crate/src/lib.rs"; done \
  && cargo build --release --locked --bin longrun \
- && rm -rf src api/src worker/src workflows/src activities/src store/src
+ && rm -rf src api/src worker/src workflows/src activities/src store/src bench/src
 
 # Our code. COPY keeps the files' own timestamps, which may be older than the stub build:
 # touching them makes cargo rebuild our crates instead of reusing the stubs.

@@ -7,7 +7,9 @@
 //! (RFC 3339, UTC). JSON Lines end with a summary line a job can check; CloudEvents are JSON
 //! Lines of CloudEvents 1.0 envelopes of type `longrun.usage.v1`.
 
+use serde::Serialize;
 use serde_json::{Value, json};
+use utoipa::ToSchema;
 
 use longrun_store::{ExportRow, UsageTotals};
 
@@ -64,28 +66,129 @@ fn rfc3339(ms: i64) -> String {
         .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
+/// One ledger row as exported: a line of JSON Lines, the `data` of a CloudEvent, or a CSV row
+/// (its fields in [`COLUMNS`] order, `null` as an empty field).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ExportRecord {
+    /// Unique per billable unit: a retry never bills twice.
+    pub idempotency_key: String,
+    pub workspace_id: String,
+    /// The workspace's slug.
+    pub workspace: String,
+    pub run_id: String,
+    pub agent: String,
+    pub step: i64,
+    /// `llm`, `tool` or `agent_time`.
+    pub kind: String,
+    #[schema(required = true)]
+    pub provider: Option<String>,
+    #[schema(required = true)]
+    pub model: Option<String>,
+    #[schema(required = true)]
+    pub tool: Option<String>,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    pub cache_read_tokens: i64,
+    pub cache_write_tokens: i64,
+    pub tool_calls: i64,
+    pub agent_ms: i64,
+    pub cost_micro_usd: i64,
+    #[schema(required = true)]
+    pub price_version: Option<String>,
+    /// RFC 3339, UTC.
+    pub occurred_at: String,
+}
+
+/// A ledger row as a CloudEvents 1.0 envelope (`format=cloudevents`).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ExportCloudEvent {
+    /// `1.0`.
+    #[schema(value_type = String, example = "1.0")]
+    pub specversion: &'static str,
+    /// `longrun.usage.v1`.
+    #[serde(rename = "type")]
+    #[schema(value_type = String, example = "longrun.usage.v1")]
+    pub kind: &'static str,
+    /// `longrun/workspaces/<slug>`.
+    pub source: String,
+    /// The row's idempotency key.
+    pub id: String,
+    /// When it happened (RFC 3339).
+    pub time: String,
+    /// The run's id.
+    pub subject: String,
+    /// `application/json`.
+    #[schema(value_type = String, example = "application/json")]
+    pub datacontenttype: &'static str,
+    pub data: ExportRecord,
+}
+
+/// One line of a JSON Lines export: a row (`jsonl`), the summary that ends it (`jsonl`), or
+/// a row as a CloudEvent (`cloudevents`).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum ExportLine {
+    Record(ExportRecord),
+    Summary(ExportSummaryLine),
+    CloudEvent(ExportCloudEvent),
+}
+
+/// The last line of a JSON Lines export, for a job to check what it read.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ExportSummaryLine {
+    pub summary: ExportSummary,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ExportSummary {
+    /// `YYYY-MM`.
+    pub period: String,
+    /// Rows exported.
+    pub rows: u64,
+    pub totals: UsageTotalsView,
+}
+
+/// Usage totals as the API shows them.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct UsageTotalsView {
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    pub cache_read_tokens: i64,
+    pub cache_write_tokens: i64,
+    pub tool_calls: i64,
+    /// Agent time: milliseconds of model and tool activity.
+    pub agent_ms: i64,
+    pub cost_micro_usd: i64,
+    /// `cost_micro_usd` in dollars.
+    pub cost_usd: f64,
+}
+
+fn record(row: &ExportRow) -> ExportRecord {
+    ExportRecord {
+        idempotency_key: row.idempotency_key.clone(),
+        workspace_id: row.workspace_id.clone(),
+        workspace: row.workspace_slug.clone(),
+        run_id: row.run_id.clone(),
+        agent: row.agent_name.clone(),
+        step: row.step,
+        kind: row.kind.clone(),
+        provider: row.provider.clone(),
+        model: row.model.clone(),
+        tool: row.tool_name.clone(),
+        input_tokens: row.input_tokens,
+        output_tokens: row.output_tokens,
+        cache_read_tokens: row.cache_read_tokens,
+        cache_write_tokens: row.cache_write_tokens,
+        tool_calls: row.tool_calls,
+        agent_ms: row.agent_ms,
+        cost_micro_usd: row.cost_micro_usd,
+        price_version: row.price_version.clone(),
+        occurred_at: rfc3339(row.occurred_at),
+    }
+}
+
 fn object(row: &ExportRow) -> Value {
-    json!({
-        "idempotency_key": row.idempotency_key,
-        "workspace_id": row.workspace_id,
-        "workspace": row.workspace_slug,
-        "run_id": row.run_id,
-        "agent": row.agent_name,
-        "step": row.step,
-        "kind": row.kind,
-        "provider": row.provider,
-        "model": row.model,
-        "tool": row.tool_name,
-        "input_tokens": row.input_tokens,
-        "output_tokens": row.output_tokens,
-        "cache_read_tokens": row.cache_read_tokens,
-        "cache_write_tokens": row.cache_write_tokens,
-        "tool_calls": row.tool_calls,
-        "agent_ms": row.agent_ms,
-        "cost_micro_usd": row.cost_micro_usd,
-        "price_version": row.price_version,
-        "occurred_at": rfc3339(row.occurred_at),
-    })
+    json!(record(row))
 }
 
 /// One CSV field: quoted when it holds a comma, a quote or a line break (RFC 4180).
@@ -117,18 +220,18 @@ pub fn line(format: ExportFormat, row: &ExportRow) -> String {
                 .collect();
             format!("{}\n", fields.join(","))
         }
-        ExportFormat::Jsonl => format!("{}\n", object(row)),
+        ExportFormat::Jsonl => format!("{}\n", json!(record(row))),
         ExportFormat::CloudEvents => format!(
             "{}\n",
-            json!({
-                "specversion": "1.0",
-                "type": "longrun.usage.v1",
-                "source": format!("longrun/workspaces/{}", row.workspace_slug),
-                "id": row.idempotency_key,
-                "time": rfc3339(row.occurred_at),
-                "subject": row.run_id,
-                "datacontenttype": "application/json",
-                "data": object(row),
+            json!(ExportCloudEvent {
+                specversion: "1.0",
+                kind: "longrun.usage.v1",
+                source: format!("longrun/workspaces/{}", row.workspace_slug),
+                id: row.idempotency_key.clone(),
+                time: rfc3339(row.occurred_at),
+                subject: row.run_id.clone(),
+                datacontenttype: "application/json",
+                data: record(row),
             })
         ),
     }
@@ -159,28 +262,30 @@ impl Summary {
         (format == ExportFormat::Jsonl).then(|| {
             format!(
                 "{}\n",
-                json!({ "summary": {
-                    "period": period,
-                    "rows": self.rows,
-                    "totals": totals_json(&self.totals),
-                }})
+                json!(ExportSummaryLine {
+                    summary: ExportSummary {
+                        period: period.to_string(),
+                        rows: self.rows,
+                        totals: totals_view(&self.totals),
+                    }
+                })
             )
         })
     }
 }
 
 /// Totals as the API shows them.
-pub fn totals_json(t: &UsageTotals) -> Value {
-    json!({
-        "input_tokens": t.input_tokens,
-        "output_tokens": t.output_tokens,
-        "cache_read_tokens": t.cache_read_tokens,
-        "cache_write_tokens": t.cache_write_tokens,
-        "tool_calls": t.tool_calls,
-        "agent_ms": t.agent_ms,
-        "cost_micro_usd": t.cost_micro_usd,
-        "cost_usd": t.cost_micro_usd as f64 / 1e6,
-    })
+pub fn totals_view(t: &UsageTotals) -> UsageTotalsView {
+    UsageTotalsView {
+        input_tokens: t.input_tokens,
+        output_tokens: t.output_tokens,
+        cache_read_tokens: t.cache_read_tokens,
+        cache_write_tokens: t.cache_write_tokens,
+        tool_calls: t.tool_calls,
+        agent_ms: t.agent_ms,
+        cost_micro_usd: t.cost_micro_usd,
+        cost_usd: t.cost_micro_usd as f64 / 1e6,
+    }
 }
 
 /// A billing period `YYYY-MM`: its bounds in epoch milliseconds.
@@ -247,6 +352,21 @@ mod tests {
             "{line}"
         );
         assert!(line.ends_with(",123,,1970-01-01T00:00:00.000Z\n"), "{line}");
+    }
+
+    #[test]
+    fn export_records_have_the_columns_in_order() {
+        let value = object(&row());
+        let keys: Vec<&str> = value
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        let mut columns = COLUMNS.to_vec();
+        // serde_json orders object keys; the CSV follows COLUMNS.
+        columns.sort_unstable();
+        assert_eq!(keys, columns);
     }
 
     #[test]

@@ -6,7 +6,8 @@
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use longrun_store::StoreError;
 
@@ -28,6 +29,9 @@ pub enum ApiError {
     Conflict { code: &'static str, message: String },
     #[error("the scheduler (Temporal) is unavailable; retry later")]
     SchedulerUnavailable,
+    /// The database dropped or refused the connection; the detail is logged, never sent.
+    #[error("the database is unavailable; retry shortly")]
+    StoreUnavailable(String),
     #[error("{message}")]
     Forbidden { code: &'static str, message: String },
     #[error("too many requests; retry in {retry_after_s} s")]
@@ -46,6 +50,43 @@ pub enum ApiError {
     Internal(String),
 }
 
+/// The body of every error response: `{"error":{"code","message", …}}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+/// What went wrong: a stable snake_case `code`, a message for people, and for admission
+/// refusals the figures behind them.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Stable: `unauthorized`, `forbidden`, `invalid_json`, `invalid_request`,
+    /// `payload_too_large`, `unsupported_media_type`, `rate_limited`, `concurrency_limit`,
+    /// `quota_exhausted`, `run_not_found`, `agent_not_found`, `run_finished`,
+    /// `scheduler_unavailable`, `store_unavailable`, … and `internal`.
+    #[schema(example = "invalid_request")]
+    pub code: &'static str,
+    /// For people; an input error names the field at fault.
+    #[schema(example = "budget.max_steps: must be between 1 and 200")]
+    pub message: String,
+    /// `quota_exhausted`: which monthly quota (`tokens` or `agent_minutes`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub metric: Option<&'static str>,
+    /// `quota_exhausted`: what this period used.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub used: Option<i64>,
+    /// `quota_exhausted`, `concurrency_limit`: the limit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub limit: Option<i64>,
+    /// `concurrency_limit`: the workspace's active runs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub active: Option<i64>,
+}
+
 /// Detail of an internal error, for the logging middleware; never sent to the client.
 #[derive(Debug, Clone)]
 pub struct InternalErrorDetail(pub String);
@@ -60,7 +101,9 @@ impl ApiError {
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
-            ApiError::SchedulerUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::SchedulerUnavailable | ApiError::StoreUnavailable(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
             ApiError::RateLimited { .. } | ApiError::ConcurrencyLimit { .. } => {
                 StatusCode::TOO_MANY_REQUESTS
@@ -80,6 +123,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::Conflict { code, .. } => code,
             ApiError::SchedulerUnavailable => "scheduler_unavailable",
+            ApiError::StoreUnavailable(_) => "store_unavailable",
             ApiError::Forbidden { code, .. } => code,
             ApiError::RateLimited { .. } => "rate_limited",
             ApiError::ConcurrencyLimit { .. } => "concurrency_limit",
@@ -123,31 +167,42 @@ impl ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
-        ApiError::Internal(err.to_string())
+        if err.is_unavailable() {
+            ApiError::StoreUnavailable(err.to_string())
+        } else {
+            ApiError::Internal(err.to_string())
+        }
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
-        let mut error = json!({ "code": self.code(), "message": self.to_string() });
+        let mut error = ErrorDetail {
+            code: self.code(),
+            message: self.to_string(),
+            metric: None,
+            used: None,
+            limit: None,
+            active: None,
+        };
         match &self {
             ApiError::QuotaExhausted {
                 metric,
                 used,
                 limit,
             } => {
-                error["metric"] = json!(metric);
-                error["used"] = json!(used);
-                error["limit"] = json!(limit);
+                error.metric = Some(metric);
+                error.used = Some(*used);
+                error.limit = Some(*limit);
             }
             ApiError::ConcurrencyLimit { active, limit } => {
-                error["active"] = json!(active);
-                error["limit"] = json!(limit);
+                error.active = Some(*active);
+                error.limit = Some(*limit);
             }
             _ => {}
         }
-        let mut response = (status, Json(json!({ "error": error }))).into_response();
+        let mut response = (status, Json(ErrorBody { error })).into_response();
         match &self {
             ApiError::RateLimited { retry_after_s } => {
                 response
@@ -158,9 +213,16 @@ impl IntoResponse for ApiError {
             ApiError::ConcurrencyLimit { .. } => {
                 response.headers_mut().insert("retry-after", 5u64.into());
             }
+            // A dropped connection is replaced at once; a Temporal outage lasts longer.
+            ApiError::StoreUnavailable(_) => {
+                response.headers_mut().insert("retry-after", 1u64.into());
+            }
+            ApiError::SchedulerUnavailable => {
+                response.headers_mut().insert("retry-after", 5u64.into());
+            }
             _ => {}
         }
-        if let ApiError::Internal(detail) = self {
+        if let ApiError::Internal(detail) | ApiError::StoreUnavailable(detail) = self {
             response
                 .extensions_mut()
                 .insert(InternalErrorDetail(detail));

@@ -12,7 +12,8 @@ use crate::error::ApiError;
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// A JSON body. Bad syntax is 400 `invalid_json`; a missing, unknown or mistyped field is
-/// 422 `invalid_request` with the field's path; an oversized body is 413.
+/// 422 `invalid_request` with the field's path, and so is a string holding U+0000 (no text
+/// column of Postgres can store it); an oversized body is 413.
 #[derive(Debug, Clone)]
 pub struct Json<T>(pub T);
 
@@ -51,6 +52,7 @@ where
 }
 
 /// Parses a JSON document, classifying errors as syntax (400) or shape (422, with the path).
+/// Strings, and object keys, may not hold U+0000 (422, with the path).
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
@@ -70,7 +72,48 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     deserializer
         .end()
         .map_err(|e| ApiError::InvalidJson(e.to_string()))?;
+    // JSON can only write U+0000 as the escape `\u0000`: without one there is nothing to look for.
+    if bytes.windows(6).any(|w| w == b"\\u0000")
+        && let Ok(document) = serde_json::from_slice::<serde_json::Value>(bytes)
+        && let Some(path) = nul_at(&document, String::new())
+    {
+        return Err(if path.is_empty() {
+            ApiError::InvalidRequest("text must not contain NUL (U+0000)".into())
+        } else {
+            ApiError::invalid(&path, "must not contain NUL (U+0000)")
+        });
+    }
     Ok(value)
+}
+
+/// Where the first string or object key holding U+0000 is, as a path like `tools[0].name`
+/// (empty for the document itself).
+fn nul_at(value: &serde_json::Value, path: String) -> Option<String> {
+    use serde_json::Value;
+    match value {
+        Value::String(text) => text.contains('\0').then_some(path),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, item)| nul_at(item, format!("{path}[{i}]"))),
+        Value::Object(fields) => fields.iter().find_map(|(key, item)| {
+            let inner = if path.is_empty() {
+                key.clone()
+            } else {
+                format!("{path}.{key}")
+            };
+            if key.contains('\0') {
+                Some(if path.is_empty() {
+                    "(a key)".into()
+                } else {
+                    path.clone()
+                })
+            } else {
+                nul_at(item, inner)
+            }
+        }),
+        _ => None,
+    }
 }
 
 /// serde_json appends "at line 1 column 17" to shape errors: noise once the path is named.
@@ -116,6 +159,14 @@ fn query_object(query: &str) -> Result<serde_json::Value, ApiError> {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
         let key = percent_decode(key)?;
         let value = percent_decode(value)?;
+        if key.contains('\0') {
+            return Err(ApiError::InvalidRequest(
+                "query: a parameter name holds NUL (U+0000)".into(),
+            ));
+        }
+        if value.contains('\0') {
+            return Err(ApiError::invalid(&key, "must not contain NUL (U+0000)"));
+        }
         if map
             .insert(key.clone(), serde_json::Value::String(value))
             .is_some()
@@ -126,7 +177,8 @@ fn query_object(query: &str) -> Result<serde_json::Value, ApiError> {
     Ok(serde_json::Value::Object(map))
 }
 
-fn percent_decode(text: &str) -> Result<String, ApiError> {
+/// Decodes `%XX` escapes (and `+` as a space, as in query strings) into UTF-8.
+pub(crate) fn percent_decode(text: &str) -> Result<String, ApiError> {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -203,6 +255,36 @@ mod tests {
                 assert!(!message.contains(" at line "), "{message}");
             }
         }
+    }
+
+    #[test]
+    fn nul_characters_are_refused_naming_where_they_are() {
+        let table = [
+            ("{\"agent\": \"a\\u0000b\"}", "agent: must not contain NUL"),
+            (
+                "{\"agent\": \"a\", \"budget\": null, \"tags\": [\"x\", \"\\u0000\"]}",
+                "tags[1]",
+            ),
+        ];
+        #[derive(Debug, Deserialize)]
+        #[allow(dead_code)]
+        struct Loose {
+            agent: String,
+            #[serde(default)]
+            tags: Vec<String>,
+            #[serde(default)]
+            budget: Option<u32>,
+        }
+        for (body, needle) in table {
+            let err = parse_json::<Loose>(body.as_bytes()).unwrap_err();
+            assert_eq!(err.status().as_u16(), 422, "{body}");
+            assert!(err.to_string().contains(needle), "{body}: {err}");
+        }
+        // An escaped backslash before "u0000" is no NUL.
+        let fine = parse_json::<Loose>(b"{\"agent\": \"\\\\u0000\"}").unwrap();
+        assert_eq!(fine.agent, "\\u0000");
+        assert!(query_object("cursor=aud_%00").is_err());
+        assert!(query_object("a%00=1").is_err());
     }
 
     #[test]

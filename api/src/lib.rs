@@ -14,6 +14,7 @@ pub mod error;
 pub mod extract;
 pub mod jwt;
 pub mod metrics;
+pub mod openapi;
 pub mod passwords;
 pub mod ratelimit;
 pub mod readiness;
@@ -163,6 +164,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/billing/export", get(routes::billing::export))
         .route("/healthz", get(routes::health::healthz))
         .route("/readyz", get(routes::health::readyz))
+        .route("/openapi.json", get(openapi::serve))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -198,6 +200,13 @@ async fn method_not_allowed() -> Response {
     response
 }
 
+/// Whether a request path could name anything: percent-decoded, it must be UTF-8 without NUL.
+/// (Else axum would answer with a plain-text 400 of its own, and Postgres could not even look
+/// the name up.)
+fn names_something(path: &str) -> bool {
+    extract::percent_decode(path).is_ok_and(|decoded| !decoded.contains('\0'))
+}
+
 /// The id of the request being served (`X-Request-Id`, or generated): handlers carry it into
 /// what they start, so the workflow's activities log it too.
 #[derive(Debug, Clone)]
@@ -231,7 +240,15 @@ async fn observe(State(state): State<AppState>, request: Request, next: Next) ->
         request_id = %request_id,
         workspace = tracing::field::Empty
     );
-    let mut response = next.run(request).instrument(span.clone()).await;
+    let mut response = if names_something(request.uri().path()) {
+        next.run(request).instrument(span.clone()).await
+    } else {
+        ApiError::NotFound {
+            code: "not_found",
+            message: "no such route: the path is not UTF-8, or holds NUL (U+0000)".into(),
+        }
+        .into_response()
+    };
     let status = response.status();
     let elapsed = started.elapsed();
     let labels = [method.as_str(), route.as_str(), status.as_str()];
@@ -243,7 +260,11 @@ async fn observe(State(state): State<AppState>, request: Request, next: Next) ->
         .observe(elapsed.as_secs_f64());
     let _entered = span.enter();
     if let Some(InternalErrorDetail(detail)) = response.extensions().get::<InternalErrorDetail>() {
-        tracing::error!(status = status.as_u16(), error = %detail, "request failed");
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            tracing::warn!(status = status.as_u16(), error = %detail, "request failed");
+        } else {
+            tracing::error!(status = status.as_u16(), error = %detail, "request failed");
+        }
     } else {
         tracing::debug!(
             status = status.as_u16(),

@@ -16,8 +16,10 @@ const WINDOW_US: i64 = 60_000_000;
 /// After a Redis failure, decisions stay local this long before Redis is tried again, so a
 /// dead Redis does not add its timeout to every request.
 const REDIS_BACKOFF: Duration = Duration::from_secs(1);
-/// Longest a Redis call may take before the decision goes local.
-const REDIS_TIMEOUT: Duration = Duration::from_millis(250);
+/// Longest a Redis call may take before the decision goes local. Generous: on a host short
+/// of CPU a healthy Redis answers late, and every fallback lets an instance decide alone for
+/// [`REDIS_BACKOFF`]; a Redis that is down refuses connections at once instead.
+const REDIS_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// The outcome of one check, with what the `RateLimit-*` headers say.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,9 +36,8 @@ pub struct Decision {
 /// GCRA over microsecond times: returns the decision and the new theoretical arrival time
 /// to store (when allowed).
 fn gcra(stored_tat: Option<i64>, now: i64, per_minute: u64) -> (Decision, Option<i64>) {
+    let (period, tolerance) = period_and_tolerance(per_minute);
     let per_minute = per_minute.max(1) as i64;
-    let period = WINDOW_US / per_minute;
-    let tolerance = period * per_minute;
     let tat = stored_tat.unwrap_or(now).max(now);
     let new_tat = tat + period;
     let allow_at = new_tat - tolerance;
@@ -58,6 +59,16 @@ fn gcra(stored_tat: Option<i64>, now: i64, per_minute: u64) -> (Decision, Option
         retry_after_s: 0,
     };
     (decision, Some(new_tat))
+}
+
+/// GCRA's emission interval and burst tolerance, in microseconds, for `per_minute`: a burst
+/// of `per_minute`, then one request per interval, so no minute admits more than twice the
+/// limit. The interval is rounded up: rounded down, a limit that does not divide a minute
+/// would refill faster than `per_minute` a minute (by up to a sixth near a million a minute).
+fn period_and_tolerance(per_minute: u64) -> (i64, i64) {
+    let per_minute = per_minute.clamp(1, WINDOW_US as u64);
+    let period = (WINDOW_US as u64).div_ceil(per_minute) as i64;
+    (period, period * per_minute as i64)
 }
 
 fn ceil_s(us: i64) -> u64 {
@@ -156,8 +167,9 @@ impl RateLimiter {
                 )
                 .await
                 {
-                    Ok(Ok(decision)) => {
+                    Ok(Ok((decision, tat_in_us))) => {
                         self.degraded.store(false, Ordering::Relaxed);
+                        self.follow_shared(key, tat_in_us);
                         return decision;
                     }
                     outcome => {
@@ -177,6 +189,16 @@ impl RateLimiter {
         self.check_local(key, per_minute)
     }
 
+    /// Mirrors the shared bucket locally after each Redis decision, so that if Redis stalls
+    /// (a slow call on an overloaded host is enough) this instance goes on from what every
+    /// instance had used, instead of from a full bucket of its own: a fallback then lets
+    /// through at most what refills meanwhile, not a whole extra burst.
+    fn follow_shared(&self, key: &str, tat_in_us: i64) {
+        let now = self.epoch.elapsed().as_micros() as i64;
+        let mut buckets = self.local.lock().unwrap_or_else(|e| e.into_inner());
+        buckets.insert(key.to_string(), now + tat_in_us.max(0));
+    }
+
     fn check_local(&self, key: &str, per_minute: u64) -> Decision {
         let now = self.epoch.elapsed().as_micros() as i64;
         let mut buckets = self.local.lock().unwrap_or_else(|e| e.into_inner());
@@ -192,11 +214,6 @@ impl RateLimiter {
     }
 
     /// For readiness: whether Redis answers (`None` when not configured).
-    /// Whether limits are shared through Redis (else they are per instance by design).
-    pub fn shares_limits(&self) -> bool {
-        self.redis.is_some()
-    }
-
     pub async fn ping(&self) -> Option<Result<(), String>> {
         let (pool, _) = self.redis.as_ref()?;
         let outcome = tokio::time::timeout(Duration::from_secs(1), async {
@@ -220,10 +237,9 @@ async fn redis_check(
     script: &redis::Script,
     key: &str,
     per_minute: u64,
-) -> Result<Decision, String> {
+) -> Result<(Decision, i64), String> {
+    let (period, tolerance) = period_and_tolerance(per_minute);
     let per_minute = per_minute.max(1) as i64;
-    let period = WINDOW_US / per_minute;
-    let tolerance = period * per_minute;
     let mut conn = pool.get().await.map_err(|e| e.to_string())?;
     let (allowed, a, b): (i64, i64, i64) = script
         .key(format!("longrun:rl:{key}"))
@@ -232,7 +248,8 @@ async fn redis_check(
         .invoke_async(&mut conn)
         .await
         .map_err(|e| e.to_string())?;
-    Ok(if allowed == 1 {
+    // `b` is how far the bucket's arrival time lies ahead of Redis's clock, either way.
+    let decision = if allowed == 1 {
         Decision {
             allowed: true,
             limit: per_minute as u64,
@@ -248,7 +265,8 @@ async fn redis_check(
             reset_s: ceil_s(b),
             retry_after_s: ceil_s(a).max(1),
         }
-    })
+    };
+    Ok((decision, b))
 }
 
 #[cfg(test)]
@@ -306,5 +324,213 @@ mod tests {
             "the local limit still holds"
         );
         assert!(matches!(limiter.ping().await, Some(Err(_))));
+    }
+
+    // A stalled Redis must not hand an instance a fresh burst: its local bucket follows the
+    // shared one, so falling back refuses what the shared limit would refuse.
+    #[tokio::test]
+    async fn a_fallback_goes_on_from_the_shared_bucket() {
+        let Ok(url) = std::env::var("LONGRUN_TEST_REDIS_URL") else {
+            assert!(
+                std::env::var("LONGRUN_TEST_REQUIRE_SERVICES").is_err(),
+                "LONGRUN_TEST_REDIS_URL is required"
+            );
+            return;
+        };
+        let limiter = RateLimiter::redis(&url).unwrap();
+        let other = RateLimiter::redis(&url).unwrap();
+        let key = format!("fallback-{}", longrun_store::new_run_id());
+        // Another instance spends most of the burst; this one spends the rest.
+        for _ in 0..4 {
+            assert!(other.check(&key, 5).await.allowed);
+        }
+        assert!(limiter.check(&key, 5).await.allowed);
+        assert!(!limiter.degraded());
+        assert!(
+            !limiter.check_local(&key, 5).allowed,
+            "the local bucket knows the shared one is empty"
+        );
+    }
+
+    #[test]
+    fn a_limit_that_does_not_divide_a_minute_is_not_exceeded() {
+        // Found by `saturating_clients_get_at_most_the_limit_and_burst_per_minute`: with the
+        // interval rounded down (1977 µs instead of 1977.98), a minute admitted 60,682.
+        let per_minute = 30_334;
+        let mut tat = None;
+        let mut admitted = 0;
+        for now in (0..=WINDOW_US).step_by(100) {
+            let (decision, new_tat) = gcra(tat, now, per_minute);
+            if decision.allowed {
+                tat = new_tat;
+                admitted += 1;
+            }
+        }
+        assert!(admitted <= 2 * per_minute, "{admitted} in a minute");
+        assert!(admitted >= 2 * per_minute - 1, "{admitted} in a minute");
+    }
+
+    #[test]
+    fn limits_beyond_one_a_microsecond_do_not_divide_by_zero() {
+        for per_minute in [WINDOW_US as u64, WINDOW_US as u64 + 1, u64::MAX] {
+            let (first, tat) = gcra(None, 0, per_minute);
+            assert!(first.allowed);
+            assert_eq!(first.limit, per_minute);
+            assert!(gcra(tat, 0, per_minute).0.allowed);
+        }
+    }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Offers requests at `times` (µs, ascending); returns the times admitted.
+        fn admitted(times: impl IntoIterator<Item = i64>, per_minute: u64) -> Vec<i64> {
+            let mut tat = None;
+            let mut admitted = Vec::new();
+            for now in times {
+                let (decision, new_tat) = gcra(tat, now, per_minute);
+                assert_eq!(decision.allowed, new_tat.is_some());
+                if let Some(new_tat) = new_tat {
+                    tat = Some(new_tat);
+                    admitted.push(now);
+                }
+            }
+            admitted
+        }
+
+        /// Most requests a window of `length` µs may admit: a full burst of `per_minute`, and
+        /// what refills at `per_minute` a minute over the window.
+        fn bound(per_minute: u64, length: i64) -> u128 {
+            let refill = u128::from(per_minute) * length as u128 / WINDOW_US as u128;
+            u128::from(per_minute) + refill
+        }
+
+        /// Checks every window of one minute (two pointers: linear in the admissions).
+        fn check_minutes(admitted: &[i64], per_minute: u64) -> Result<(), TestCaseError> {
+            let mut first = 0;
+            for (last, &t) in admitted.iter().enumerate() {
+                while t - admitted[first] > WINDOW_US {
+                    first += 1;
+                }
+                let count = (last - first + 1) as u128;
+                prop_assert!(
+                    count <= bound(per_minute, WINDOW_US),
+                    "{} admitted within a minute from {} at {}/min",
+                    count,
+                    admitted[first],
+                    per_minute
+                );
+            }
+            Ok(())
+        }
+
+        /// Request times: bursts, paced runs and pauses, from `start`.
+        fn times(per_minute: u64) -> impl Strategy<Value = Vec<i64>> {
+            let period = WINDOW_US / per_minute as i64;
+            let gap = prop_oneof![
+                3 => Just(0i64),
+                3 => 0..=period,
+                2 => 0..=2 * period,
+                1 => 0..=3 * WINDOW_US,
+            ];
+            (0i64..1_000_000_000_000, prop::collection::vec(gap, 1..300)).prop_map(
+                |(start, gaps)| {
+                    gaps.iter()
+                        .scan(start, |now, gap| {
+                            *now += gap;
+                            Some(*now)
+                        })
+                        .collect()
+                },
+            )
+        }
+
+        /// A limit in the range a tier or an override may set, spread over its magnitudes.
+        fn any_limit() -> impl Strategy<Value = u64> {
+            prop_oneof![
+                1u64..=20,
+                20u64..=1_000,
+                1_000u64..=100_000,
+                100_000u64..=1_000_000
+            ]
+        }
+
+        proptest! {
+            // Hundreds of requests, checked pairwise, per case.
+            #![proptest_config(ProptestConfig::with_cases(64))]
+
+            #[test]
+            fn no_window_admits_more_than_the_burst_and_the_refill(
+                (per_minute, times) in (1u64..=30).prop_flat_map(|n| (Just(n), times(n))),
+            ) {
+                let admitted = admitted(times, per_minute);
+                for (i, &from) in admitted.iter().enumerate() {
+                    for (j, &to) in admitted.iter().enumerate().skip(i) {
+                        prop_assert!(
+                            (j - i + 1) as u128 <= bound(per_minute, to - from),
+                            "{} admitted in {} µs at {}/min", j - i + 1, to - from, per_minute
+                        );
+                    }
+                }
+                check_minutes(&admitted, per_minute)?;
+            }
+
+            #[test]
+            fn the_headers_tell_the_truth(
+                (per_minute, times) in (1u64..=30).prop_flat_map(|n| (Just(n), times(n))),
+            ) {
+                let mut tat = None;
+                for now in times {
+                    let (decision, new_tat) = gcra(tat, now, per_minute);
+                    prop_assert_eq!(decision.limit, per_minute);
+                    if decision.allowed {
+                        tat = new_tat;
+                        // `remaining` more pass right now, and not one more.
+                        let mut probe = tat;
+                        for _ in 0..decision.remaining {
+                            let (next, next_tat) = gcra(probe, now, per_minute);
+                            prop_assert!(next.allowed);
+                            probe = next_tat;
+                        }
+                        prop_assert!(!gcra(probe, now, per_minute).0.allowed);
+                    } else {
+                        prop_assert_eq!(decision.remaining, 0);
+                        prop_assert!(decision.retry_after_s >= 1);
+                        let retry_at = now + decision.retry_after_s as i64 * 1_000_000;
+                        prop_assert!(gcra(tat, retry_at, per_minute).0.allowed);
+                    }
+                    // After `reset_s` of silence the whole burst is there again.
+                    let full_at = now + decision.reset_s as i64 * 1_000_000;
+                    let (first, _) = gcra(tat, full_at, per_minute);
+                    prop_assert_eq!(first.remaining, per_minute - 1);
+                }
+            }
+        }
+
+        proptest! {
+            // Up to millions of requests per case.
+            #![proptest_config(ProptestConfig::with_cases(32))]
+
+            #[test]
+            fn saturating_clients_get_at_most_the_limit_and_burst_per_minute(
+                per_minute in any_limit(),
+                seed in any::<u64>(),
+            ) {
+                // Requests at least once per emission interval, for a minute and a half:
+                // every slot the limiter opens is taken.
+                let mut state = seed | 1;
+                let mut now = 0i64;
+                let widest = (WINDOW_US / per_minute as i64).max(1);
+                let times = std::iter::from_fn(|| {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    now += (state % widest as u64) as i64;
+                    (now <= WINDOW_US * 3 / 2).then_some(now)
+                });
+                check_minutes(&admitted(times, per_minute), per_minute)?;
+            }
+        }
     }
 }

@@ -2,6 +2,7 @@
 //! report (`/readyz` on the API, and on the metrics listener of every process) and exports it
 //! as `longrun_ready{check}` so an alert fires even when nothing polls `/readyz`.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -9,7 +10,8 @@ use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
 use prometheus::{IntGaugeVec, Opts, Registry};
-use serde_json::{Value, json};
+use serde::Serialize;
+use utoipa::ToSchema;
 
 pub const READY: &str = "longrun_ready";
 
@@ -22,6 +24,38 @@ type CheckFuture = Pin<Box<dyn Future<Output = Result<(), String>> + Send>>;
 struct Check {
     name: &'static str,
     run: Box<dyn Fn() -> CheckFuture + Send + Sync>,
+}
+
+/// What `/readyz` answers.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ReadinessReport {
+    /// `ready` (200) when every check passed, else `unavailable` (503).
+    pub status: ReadyStatus,
+    /// Each dependency by name (`database`, `temporal`, and `redis` when limits are shared
+    /// through it).
+    pub checks: BTreeMap<String, CheckReport>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReadyStatus {
+    Ready,
+    Unavailable,
+}
+
+/// One dependency's answer. Why it failed is logged, not shown: the route is unauthenticated.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CheckReport {
+    pub status: CheckStatus,
+    /// How long the check took.
+    pub latency_ms: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckStatus {
+    Ok,
+    Unavailable,
 }
 
 /// The checks of one process.
@@ -67,7 +101,7 @@ impl Readiness {
     /// Runs every check at once (so one slow dependency does not hide another) and returns
     /// whether all passed, with `{status, checks: {name: {status, latency_ms}}}`. Errors are
     /// logged, not shown: the route is unauthenticated.
-    pub async fn report(&self) -> (bool, Value) {
+    pub async fn report(&self) -> (bool, ReadinessReport) {
         let runs = self.checks.iter().map(|check| async move {
             let started = Instant::now();
             let outcome = match tokio::time::timeout(CHECK_TIMEOUT, (check.run)()).await {
@@ -78,7 +112,7 @@ impl Readiness {
         });
         let outcomes = futures::future::join_all(runs).await;
         let mut ready = true;
-        let mut checks = serde_json::Map::new();
+        let mut checks = BTreeMap::new();
         for (name, outcome, elapsed) in outcomes {
             let ok = outcome.is_ok();
             if let Err(err) = &outcome {
@@ -88,21 +122,29 @@ impl Readiness {
             self.gauge.with_label_values(&[name]).set(i64::from(ok));
             checks.insert(
                 name.to_string(),
-                json!({
-                    "status": if ok { "ok" } else { "unavailable" },
-                    "latency_ms": elapsed.as_millis() as u64,
-                }),
+                CheckReport {
+                    status: if ok {
+                        CheckStatus::Ok
+                    } else {
+                        CheckStatus::Unavailable
+                    },
+                    latency_ms: elapsed.as_millis() as u64,
+                },
             );
         }
-        let body = json!({
-            "status": if ready { "ready" } else { "unavailable" },
-            "checks": checks,
-        });
+        let body = ReadinessReport {
+            status: if ready {
+                ReadyStatus::Ready
+            } else {
+                ReadyStatus::Unavailable
+            },
+            checks,
+        };
         (ready, body)
     }
 
     /// The report as an HTTP answer: 200, or 503 when a check failed.
-    pub async fn respond(&self) -> (StatusCode, axum::Json<Value>) {
+    pub async fn respond(&self) -> (StatusCode, axum::Json<ReadinessReport>) {
         let (ready, body) = self.report().await;
         let status = if ready {
             StatusCode::OK
@@ -144,7 +186,7 @@ pub fn api_readiness(
             let scheduler = scheduler.clone();
             async move { scheduler.ping().await.map_err(|e| e.to_string()) }
         });
-    if limiter.shares_limits() {
+    if limiter.uses_redis() {
         let limiter = limiter.clone();
         readiness = readiness.check("redis", move || {
             let limiter = limiter.clone();
@@ -167,6 +209,8 @@ mod tests {
             .check("broken", || async { Err("refused".to_string()) });
         let (ready, body) = readiness.report().await;
         assert!(!ready);
+        let body = serde_json::to_value(body).unwrap();
+        assert_eq!(body["status"], "unavailable");
         assert_eq!(body["checks"]["fine"]["status"], "ok");
         assert_eq!(body["checks"]["broken"]["status"], "unavailable");
         assert_eq!(readiness.gauge.with_label_values(&["fine"]).get(), 1);
@@ -185,6 +229,6 @@ mod tests {
             .check("stuck", std::future::pending::<Result<(), String>>);
         let (ready, body) = readiness.report().await;
         assert!(!ready);
-        assert_eq!(body["checks"]["stuck"]["status"], "unavailable");
+        assert_eq!(body.checks["stuck"].status, CheckStatus::Unavailable);
     }
 }

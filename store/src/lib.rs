@@ -81,6 +81,36 @@ pub enum StoreError {
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
+impl StoreError {
+    /// Whether the database could not be reached or dropped the connection under the query
+    /// (a restart, a failover, `pg_terminate_backend`, an exhausted pool): the same request
+    /// may well succeed when retried, so callers answer "unavailable", not "internal".
+    pub fn is_unavailable(&self) -> bool {
+        let StoreError::Database(err) = self else {
+            return false;
+        };
+        match err {
+            sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed => true,
+            // SQLSTATE class 08: connection exception; 57P01-57P03: the server shuts down or
+            // does not take connections yet; 53300: too many connections.
+            sqlx::Error::Database(db)
+                if db
+                    .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+                    .is_some() =>
+            {
+                db.code().is_some_and(|code| {
+                    code.starts_with("08") || code.starts_with("57P0") || code == "53300"
+                })
+            }
+            _ => false,
+        }
+    }
+}
+
 /// Connection settings beyond the URL.
 #[derive(Debug, Clone)]
 pub struct StoreOptions {

@@ -15,6 +15,7 @@ use super::provider::{
     ProviderCall, ProviderError, error_from_response, excerpt, parse_event, read_stream,
     transport_error,
 };
+use super::sse::SseEvent;
 
 pub const API_VERSION: &str = "2023-06-01";
 
@@ -203,6 +204,18 @@ impl StreamAssembler {
         Ok(None)
     }
 
+    /// Handles one decoded stream event: its `event:` name, or else the `type` of its data,
+    /// says what it is. Returns a text delta to forward, if any.
+    pub fn on_sse_event(&mut self, event: &SseEvent) -> Result<Option<String>, ProviderError> {
+        let data = parse_event(event)?;
+        let kind = if event.event.is_empty() {
+            data["type"].as_str().unwrap_or("")
+        } else {
+            event.event.as_str()
+        };
+        self.on_event(kind, &data)
+    }
+
     pub fn is_done(&self) -> bool {
         self.done
     }
@@ -270,13 +283,7 @@ impl Anthropic {
         }
         let mut assembler = StreamAssembler::default();
         read_stream(response, |event| {
-            let data = parse_event(&event)?;
-            let kind = if event.event.is_empty() {
-                data["type"].as_str().unwrap_or("").to_string()
-            } else {
-                event.event.clone()
-            };
-            if let Some(delta) = assembler.on_event(&kind, &data)? {
+            if let Some(delta) = assembler.on_sse_event(&event)? {
                 on_delta(&delta);
             }
             Ok(assembler.is_done())
@@ -441,5 +448,325 @@ mod tests {
         assert_eq!(turns.len(), 3, "{body}");
         assert_eq!(turns[2]["content"][0]["type"], "tool_result");
         assert_eq!(turns[2]["content"][1]["text"], "and?");
+    }
+
+    mod properties {
+        use super::*;
+        use crate::models::sse::testing::{
+            frame, json_object, json_value, line_end, read_chunks, split_bytes, split_text, text,
+        };
+        use proptest::prelude::*;
+        use proptest::sample::Index;
+        use serde_json::Map;
+
+        #[derive(Debug, Clone)]
+        enum Block {
+            Text(Vec<String>),
+            ToolUse {
+                id: String,
+                name: String,
+                input: Map<String, Value>,
+                cuts: Vec<Index>,
+                /// An empty input may come with no `input_json_delta` at all.
+                silent: bool,
+            },
+            Thinking(Vec<String>),
+        }
+
+        const STOP_REASONS: [(&str, StopReason); 7] = [
+            ("end_turn", StopReason::EndTurn),
+            ("pause_turn", StopReason::EndTurn),
+            ("tool_use", StopReason::ToolUse),
+            ("max_tokens", StopReason::MaxTokens),
+            ("model_context_window_exceeded", StopReason::MaxTokens),
+            ("stop_sequence", StopReason::StopSequence),
+            ("refusal", StopReason::Refusal),
+        ];
+
+        #[derive(Debug, Clone)]
+        struct Streamed {
+            start_usage: [u64; 4],
+            end_usage: [Option<u64>; 4],
+            blocks: Vec<Block>,
+            stop: (&'static str, StopReason),
+            pings: Vec<Index>,
+            /// Per event, cycled: whether it has an `event:` line (else its `type` says).
+            named: Vec<bool>,
+            /// Per event, cycled: whether its JSON is pretty-printed over several lines.
+            pretty: Vec<bool>,
+            ends: Vec<&'static str>,
+        }
+
+        const USAGE_FIELDS: [&str; 4] = [
+            "input_tokens",
+            "output_tokens",
+            "cache_read_input_tokens",
+            "cache_creation_input_tokens",
+        ];
+
+        impl Streamed {
+            fn events(&self) -> Vec<Value> {
+                let start_usage: Map<String, Value> = USAGE_FIELDS
+                    .iter()
+                    .zip(self.start_usage)
+                    .map(|(field, n)| (field.to_string(), json!(n)))
+                    .collect();
+                let mut events = vec![json!({
+                    "type": "message_start",
+                    "message": {"id": "msg_1", "type": "message", "role": "assistant",
+                        "content": [], "model": "claude-x", "stop_reason": null,
+                        "usage": start_usage}
+                })];
+                for (index, block) in self.blocks.iter().enumerate() {
+                    let delta = |delta: Value| json!({"type": "content_block_delta", "index": index, "delta": delta});
+                    match block {
+                        Block::Text(pieces) => {
+                            events.push(json!({"type": "content_block_start", "index": index,
+                                "content_block": {"type": "text", "text": ""}}));
+                            for piece in pieces {
+                                events.push(delta(json!({"type": "text_delta", "text": piece})));
+                            }
+                        }
+                        Block::ToolUse {
+                            id,
+                            name,
+                            input,
+                            cuts,
+                            silent,
+                        } => {
+                            events.push(json!({"type": "content_block_start", "index": index,
+                                "content_block": {"type": "tool_use", "id": id, "name": name, "input": {}}}));
+                            if !(input.is_empty() && *silent) {
+                                let json = Value::Object(input.clone()).to_string();
+                                for piece in split_text(&json, cuts) {
+                                    events.push(delta(
+                                        json!({"type": "input_json_delta", "partial_json": piece}),
+                                    ));
+                                }
+                            }
+                        }
+                        Block::Thinking(pieces) => {
+                            events.push(json!({"type": "content_block_start", "index": index,
+                                "content_block": {"type": "thinking", "thinking": ""}}));
+                            for piece in pieces {
+                                events.push(delta(
+                                    json!({"type": "thinking_delta", "thinking": piece}),
+                                ));
+                            }
+                            events.push(delta(
+                                json!({"type": "signature_delta", "signature": "c2ln"}),
+                            ));
+                        }
+                    }
+                    events.push(json!({"type": "content_block_stop", "index": index}));
+                }
+                let end_usage: Map<String, Value> = USAGE_FIELDS
+                    .iter()
+                    .zip(self.end_usage)
+                    .filter_map(|(field, n)| Some((field.to_string(), json!(n?))))
+                    .collect();
+                events.push(json!({"type": "message_delta",
+                    "delta": {"stop_reason": self.stop.0, "stop_sequence": null},
+                    "usage": end_usage}));
+                events.push(json!({"type": "message_stop"}));
+                for ping in &self.pings {
+                    // Anywhere after message_start and before message_stop.
+                    let at = 1 + ping.index(events.len() - 1);
+                    events.insert(at, json!({"type": "ping"}));
+                }
+                events
+            }
+
+            fn bytes(&self) -> Vec<u8> {
+                let mut bytes = String::new();
+                for (n, event) in self.events().iter().enumerate() {
+                    let kind = event["type"].as_str().unwrap();
+                    let named = self.named[n % self.named.len()].then_some(kind);
+                    let data = if self.pretty[n % self.pretty.len()] {
+                        serde_json::to_string_pretty(event).unwrap()
+                    } else {
+                        event.to_string()
+                    };
+                    bytes.push_str(&frame(named, &data, self.ends[n % self.ends.len()]));
+                }
+                bytes.into_bytes()
+            }
+
+            /// The text forwarded as deltas, and the response.
+            fn expected(&self) -> (String, LlmResponse) {
+                let mut deltas = String::new();
+                let mut content = Vec::new();
+                for block in &self.blocks {
+                    match block {
+                        Block::Text(pieces) => {
+                            let text = pieces.concat();
+                            deltas.push_str(&text);
+                            if !text.is_empty() {
+                                content.push(ContentBlock::Text { text });
+                            }
+                        }
+                        Block::ToolUse {
+                            id, name, input, ..
+                        } => content.push(ContentBlock::ToolUse {
+                            id: id.clone(),
+                            name: name.clone(),
+                            input: Value::Object(input.clone()),
+                        }),
+                        Block::Thinking(_) => {}
+                    }
+                }
+                let usage = |n: usize| self.end_usage[n].unwrap_or(self.start_usage[n]);
+                let response = LlmResponse {
+                    content,
+                    stop_reason: self.stop.1,
+                    usage: TokenUsage {
+                        input_tokens: usage(0),
+                        output_tokens: usage(1),
+                        cache_read_tokens: usage(2),
+                        cache_write_tokens: usage(3),
+                    },
+                    cost_micro_usd: 0,
+                    paused: None,
+                };
+                (deltas, response)
+            }
+        }
+
+        fn block() -> impl Strategy<Value = Block> {
+            prop_oneof![
+                prop::collection::vec(text(), 0..5).prop_map(Block::Text),
+                (
+                    "toolu_[A-Za-z0-9]{1,12}",
+                    prop_oneof!["[a-z_]{1,16}", text()],
+                    json_object(),
+                    prop::collection::vec(any::<Index>(), 0..8),
+                    any::<bool>(),
+                )
+                    .prop_map(|(id, name, input, cuts, silent)| Block::ToolUse {
+                        id,
+                        name,
+                        input,
+                        cuts,
+                        silent,
+                    }),
+                prop::collection::vec(text(), 0..3).prop_map(Block::Thinking),
+            ]
+        }
+
+        fn streamed() -> impl Strategy<Value = Streamed> {
+            (
+                any::<[u64; 4]>(),
+                any::<[Option<u64>; 4]>(),
+                prop::collection::vec(block(), 0..5),
+                prop::sample::select(STOP_REASONS.to_vec()),
+                prop::collection::vec(any::<Index>(), 0..3),
+                prop::collection::vec(any::<bool>(), 1..8),
+                prop::collection::vec(any::<bool>(), 1..8),
+                prop::collection::vec(line_end(), 1..8),
+            )
+                .prop_map(
+                    |(start_usage, end_usage, blocks, stop, pings, named, pretty, ends)| Streamed {
+                        start_usage,
+                        end_usage,
+                        blocks,
+                        stop,
+                        pings,
+                        named,
+                        pretty,
+                        ends,
+                    },
+                )
+        }
+
+        /// Reads `chunks` as `Anthropic::call` reads a response body.
+        fn assemble<'a>(
+            chunks: impl IntoIterator<Item = &'a [u8]>,
+        ) -> Result<(String, LlmResponse), ProviderError> {
+            let mut assembler = StreamAssembler::default();
+            let mut deltas = String::new();
+            read_chunks(chunks, |event| {
+                if let Some(delta) = assembler.on_sse_event(&event)? {
+                    deltas.push_str(&delta);
+                }
+                Ok(assembler.is_done())
+            })?;
+            Ok((deltas, assembler.finish()?))
+        }
+
+        const KINDS: [&str; 10] = [
+            "message_start",
+            "content_block_start",
+            "content_block_delta",
+            "content_block_stop",
+            "message_delta",
+            "message_stop",
+            "ping",
+            "error",
+            "",
+            "unknown_new_event",
+        ];
+
+        /// Events with the right kinds and shapes but any values.
+        fn wild_event() -> impl Strategy<Value = (String, Value)> {
+            let kind = prop_oneof![
+                prop::sample::select(KINDS.to_vec()).prop_map(str::to_string),
+                text()
+            ];
+            let data = prop_oneof![
+                json_value(),
+                (json_value(), json_value(), json_value()).prop_map(|(index, block, delta)| {
+                    json!({"index": index, "content_block": block, "delta": delta,
+                        "usage": delta, "message": {"usage": block}})
+                }),
+                (
+                    0u64..3,
+                    prop::sample::select(vec!["text", "tool_use", "thinking", "x"]),
+                    json_value()
+                )
+                    .prop_map(|(index, kind, value)| json!({"index": index,
+                        "content_block": {"type": kind, "id": value, "name": value, "text": value},
+                        "delta": {"type": "input_json_delta", "partial_json": value, "text": value,
+                            "stop_reason": value}})),
+            ];
+            (kind, data)
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(64))]
+
+            #[test]
+            fn a_streamed_message_reassembles_exactly_however_it_is_chunked(
+                streamed in streamed(),
+                cuts in prop::collection::vec(any::<Index>(), 0..24),
+            ) {
+                let bytes = streamed.bytes();
+                let expected = streamed.expected();
+                prop_assert_eq!(assemble(split_bytes(&bytes, &cuts))?, expected.clone());
+                prop_assert_eq!(assemble(bytes.chunks(1))?, expected);
+            }
+
+            #[test]
+            fn arbitrary_events_never_panic_the_assembler(
+                events in prop::collection::vec(wild_event(), 0..24),
+            ) {
+                let mut assembler = StreamAssembler::default();
+                for (kind, data) in &events {
+                    if assembler.on_event(kind, data).is_err() {
+                        break;
+                    }
+                }
+                let _ = assembler.finish();
+            }
+
+            #[test]
+            fn arbitrary_bytes_never_panic_the_stream_reader(
+                bytes in prop::collection::vec(any::<u8>(), 0..512),
+                prefix in prop::sample::select(vec!["", "event: message_start\ndata: ", "data: {\"type\":"]),
+                cuts in prop::collection::vec(any::<Index>(), 0..8),
+            ) {
+                let bytes = [prefix.as_bytes(), &bytes].concat();
+                let _ = assemble(split_bytes(&bytes, &cuts));
+            }
+        }
     }
 }

@@ -14,6 +14,7 @@ use super::provider::{
     ProviderCall, ProviderError, error_from_response, excerpt, parse_event, read_stream,
     transport_error,
 };
+use super::sse::SseEvent;
 
 pub struct OpenAi {
     pub base_url: String,
@@ -166,8 +167,23 @@ impl StreamAssembler {
         Ok(delta_text)
     }
 
+    /// Handles one decoded stream event: a chunk, or the `[DONE]` that ends the stream.
+    /// Returns a text delta to forward, if any.
+    pub fn on_sse_event(&mut self, event: &SseEvent) -> Result<Option<String>, ProviderError> {
+        if event.data.trim() == "[DONE]" {
+            self.mark_done();
+            return Ok(None);
+        }
+        self.on_chunk(&parse_event(event)?)
+    }
+
     pub fn mark_done(&mut self) {
         self.done = true;
+    }
+
+    /// Whether `[DONE]` arrived.
+    pub fn is_done(&self) -> bool {
+        self.done
     }
 
     pub fn finish(self) -> Result<LlmResponse, ProviderError> {
@@ -259,15 +275,10 @@ impl OpenAi {
         }
         let mut assembler = StreamAssembler::default();
         read_stream(response, |event| {
-            if event.data.trim() == "[DONE]" {
-                assembler.mark_done();
-                return Ok(true);
-            }
-            let chunk = parse_event(&event)?;
-            if let Some(delta) = assembler.on_chunk(&chunk)? {
+            if let Some(delta) = assembler.on_sse_event(&event)? {
                 on_delta(&delta);
             }
-            Ok(false)
+            Ok(assembler.is_done())
         })
         .await?;
         assembler.finish()
@@ -389,5 +400,252 @@ mod tests {
         );
         assert_eq!(body["stream_options"]["include_usage"], true);
         assert_eq!(body["tools"][0]["function"]["parameters"]["type"], "object");
+    }
+
+    mod properties {
+        use super::*;
+        use crate::models::sse::testing::{
+            frame, json_object, json_value, line_end, read_chunks, split_bytes, split_text, text,
+        };
+        use proptest::prelude::*;
+        use proptest::sample::Index;
+        use serde_json::Map;
+
+        #[derive(Debug, Clone)]
+        struct Call {
+            /// Empty when the server sends none: the call is then named after its index.
+            id: String,
+            name: String,
+            input: Map<String, Value>,
+            cuts: Vec<Index>,
+            /// An empty input may come as no arguments at all.
+            silent: bool,
+        }
+
+        const FINISH_REASONS: [(&str, StopReason); 5] = [
+            ("stop", StopReason::EndTurn),
+            ("tool_calls", StopReason::ToolUse),
+            ("function_call", StopReason::ToolUse),
+            ("length", StopReason::MaxTokens),
+            ("content_filter", StopReason::Refusal),
+        ];
+
+        #[derive(Debug, Clone)]
+        struct Streamed {
+            text: Vec<String>,
+            calls: Vec<Call>,
+            finish: (&'static str, StopReason),
+            /// Prompt tokens, of which cached (at most as many), and completion tokens.
+            usage: Option<(u64, u64, u64)>,
+            /// Whether the stream ends with `[DONE]` (some servers just close it).
+            done: bool,
+            ends: Vec<&'static str>,
+        }
+
+        impl Streamed {
+            fn chunks(&self) -> Vec<String> {
+                let chunk = |delta: Value, finish: Value| {
+                    json!({"id": "chatcmpl-1", "object": "chat.completion.chunk", "model": "m",
+                        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
+                    .to_string()
+                };
+                let mut chunks = vec![chunk(
+                    json!({"role": "assistant", "content": ""}),
+                    Value::Null,
+                )];
+                for piece in &self.text {
+                    chunks.push(chunk(json!({"content": piece}), Value::Null));
+                }
+                for (index, call) in self.calls.iter().enumerate() {
+                    let mut first = json!({"index": index, "type": "function",
+                        "function": {"name": call.name, "arguments": ""}});
+                    if !call.id.is_empty() {
+                        first["id"] = json!(call.id);
+                    }
+                    chunks.push(chunk(
+                        json!({"content": null, "tool_calls": [first]}),
+                        Value::Null,
+                    ));
+                    if !(call.input.is_empty() && call.silent) {
+                        let arguments = Value::Object(call.input.clone()).to_string();
+                        for piece in split_text(&arguments, &call.cuts) {
+                            chunks.push(chunk(
+                                json!({"tool_calls": [{"index": index, "function": {"arguments": piece}}]}),
+                                Value::Null,
+                            ));
+                        }
+                    }
+                }
+                chunks.push(chunk(json!({}), json!(self.finish.0)));
+                if let Some((prompt, cached, completion)) = self.usage {
+                    chunks.push(
+                        json!({"id": "chatcmpl-1", "choices": [], "usage": {
+                            "prompt_tokens": prompt, "completion_tokens": completion,
+                            "total_tokens": prompt.saturating_add(completion),
+                            "prompt_tokens_details": {"cached_tokens": cached}}})
+                        .to_string(),
+                    );
+                }
+                if self.done {
+                    chunks.push("[DONE]".into());
+                }
+                chunks
+            }
+
+            fn bytes(&self) -> Vec<u8> {
+                let mut bytes = String::from(": OPENROUTER PROCESSING\n\n");
+                for (n, chunk) in self.chunks().iter().enumerate() {
+                    bytes.push_str(&frame(None, chunk, self.ends[n % self.ends.len()]));
+                }
+                bytes.into_bytes()
+            }
+
+            fn expected(&self) -> (String, LlmResponse) {
+                let text = self.text.concat();
+                let mut content = Vec::new();
+                if !text.is_empty() {
+                    content.push(ContentBlock::Text { text: text.clone() });
+                }
+                for (index, call) in self.calls.iter().enumerate() {
+                    content.push(ContentBlock::ToolUse {
+                        id: if call.id.is_empty() {
+                            format!("call_{index}")
+                        } else {
+                            call.id.clone()
+                        },
+                        name: call.name.clone(),
+                        input: Value::Object(call.input.clone()),
+                    });
+                }
+                let stop_reason = match self.finish.1 {
+                    StopReason::EndTurn if !self.calls.is_empty() => StopReason::ToolUse,
+                    other => other,
+                };
+                let usage =
+                    self.usage
+                        .map_or_else(TokenUsage::default, |(prompt, cached, completion)| {
+                            TokenUsage {
+                                input_tokens: prompt - cached,
+                                output_tokens: completion,
+                                cache_read_tokens: cached,
+                                cache_write_tokens: 0,
+                            }
+                        });
+                let response = LlmResponse {
+                    content,
+                    stop_reason,
+                    usage,
+                    cost_micro_usd: 0,
+                    paused: None,
+                };
+                (text, response)
+            }
+        }
+
+        fn call() -> impl Strategy<Value = Call> {
+            (
+                prop_oneof![Just(String::new()), "call_[A-Za-z0-9]{1,12}"],
+                prop_oneof!["[a-z_]{1,16}", "[^\u{0}]{1,8}"],
+                json_object(),
+                prop::collection::vec(any::<Index>(), 0..8),
+                any::<bool>(),
+            )
+                .prop_map(|(id, name, input, cuts, silent)| Call {
+                    id,
+                    name,
+                    input,
+                    cuts,
+                    silent,
+                })
+        }
+
+        fn streamed() -> impl Strategy<Value = Streamed> {
+            (
+                prop::collection::vec(text(), 0..6),
+                prop::collection::vec(call(), 0..4),
+                prop::sample::select(FINISH_REASONS.to_vec()),
+                prop::option::of((any::<u64>(), any::<u64>(), any::<u64>()).prop_map(
+                    |(prompt, cached, completion)| (prompt, cached.min(prompt), completion),
+                )),
+                any::<bool>(),
+                prop::collection::vec(line_end(), 1..8),
+            )
+                .prop_map(|(text, calls, finish, usage, done, ends)| Streamed {
+                    text,
+                    calls,
+                    finish,
+                    usage,
+                    done,
+                    ends,
+                })
+        }
+
+        /// Reads `chunks` as `OpenAi::call` reads a response body.
+        fn assemble<'a>(
+            chunks: impl IntoIterator<Item = &'a [u8]>,
+        ) -> Result<(String, LlmResponse), ProviderError> {
+            let mut assembler = StreamAssembler::default();
+            let mut deltas = String::new();
+            read_chunks(chunks, |event| {
+                if let Some(delta) = assembler.on_sse_event(&event)? {
+                    deltas.push_str(&delta);
+                }
+                Ok(assembler.is_done())
+            })?;
+            Ok((deltas, assembler.finish()?))
+        }
+
+        /// Chunks with the right shape but any values.
+        fn wild_chunk() -> impl Strategy<Value = Value> {
+            prop_oneof![
+                json_value(),
+                (json_value(), json_value(), json_value()).prop_map(|(a, b, c)| json!({
+                    "choices": [{"delta": {"content": a, "tool_calls": [{"index": b, "id": c,
+                        "function": {"name": a, "arguments": c}}]}, "finish_reason": b}],
+                    "usage": c,
+                })),
+                (json_value(), json_value()).prop_map(|(a, b)| json!({"error": a, "usage": {
+                    "prompt_tokens": a, "completion_tokens": b,
+                    "prompt_tokens_details": {"cached_tokens": b}}})),
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(64))]
+
+            #[test]
+            fn a_streamed_completion_reassembles_exactly_however_it_is_chunked(
+                streamed in streamed(),
+                cuts in prop::collection::vec(any::<Index>(), 0..24),
+            ) {
+                let bytes = streamed.bytes();
+                let expected = streamed.expected();
+                prop_assert_eq!(assemble(split_bytes(&bytes, &cuts))?, expected.clone());
+                prop_assert_eq!(assemble(bytes.chunks(1))?, expected);
+            }
+
+            #[test]
+            fn arbitrary_chunks_never_panic_the_assembler(
+                chunks in prop::collection::vec(wild_chunk(), 0..16),
+            ) {
+                let mut assembler = StreamAssembler::default();
+                for chunk in &chunks {
+                    if assembler.on_chunk(chunk).is_err() {
+                        break;
+                    }
+                }
+                let _ = assembler.finish();
+            }
+
+            #[test]
+            fn arbitrary_bytes_never_panic_the_stream_reader(
+                bytes in prop::collection::vec(any::<u8>(), 0..512),
+                prefix in prop::sample::select(vec!["", "data: [DONE]", "data: {\"choices\":"]),
+                cuts in prop::collection::vec(any::<Index>(), 0..8),
+            ) {
+                let bytes = [prefix.as_bytes(), &bytes].concat();
+                let _ = assemble(split_bytes(&bytes, &cuts));
+            }
+        }
     }
 }

@@ -126,18 +126,40 @@ pub(crate) async fn read_stream(
     let mut body = response.bytes_stream();
     while let Some(chunk) = body.next().await {
         let chunk = chunk.map_err(transport_error)?;
-        let events = decoder
-            .push(&chunk)
-            .map_err(|e| ProviderError::BadResponse {
-                reason: e.to_string(),
-                excerpt: excerpt(&String::from_utf8_lossy(&chunk)),
-            })?;
-        for event in events {
-            if on_event(event)? {
-                return Ok(());
-            }
+        if read_chunk(&mut decoder, &chunk, &mut on_event)? {
+            return Ok(());
         }
     }
+    read_end(&mut decoder, &mut on_event)
+}
+
+/// Decodes one piece of a streamed body, handing each event it completes to `on_event`;
+/// `Ok(true)` as soon as `on_event` says the stream is done. Apart from the transport, so
+/// the parsers can be tested (and fuzzed) on bytes.
+pub(crate) fn read_chunk(
+    decoder: &mut SseDecoder,
+    chunk: &[u8],
+    on_event: &mut impl FnMut(SseEvent) -> Result<bool, ProviderError>,
+) -> Result<bool, ProviderError> {
+    let events = decoder
+        .push(chunk)
+        .map_err(|e| ProviderError::BadResponse {
+            reason: e.to_string(),
+            excerpt: excerpt(&String::from_utf8_lossy(chunk)),
+        })?;
+    for event in events {
+        if on_event(event)? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Ends a streamed body: an event left without its blank line is still handed over.
+pub(crate) fn read_end(
+    decoder: &mut SseDecoder,
+    on_event: &mut impl FnMut(SseEvent) -> Result<bool, ProviderError>,
+) -> Result<(), ProviderError> {
     if let Some(event) = decoder.finish() {
         on_event(event)?;
     }
@@ -180,6 +202,25 @@ mod tests {
         assert_eq!(retry_after(&headers), None);
         headers.insert("retry-after-ms", HeaderValue::from_static("1500"));
         assert_eq!(retry_after(&headers), Some(Duration::from_millis(1500)));
+    }
+
+    #[test]
+    fn an_over_long_event_ends_the_stream_as_a_bad_response() {
+        use super::super::sse::MAX_EVENT_BYTES;
+        let mut decoder = SseDecoder::new();
+        let mut on_event =
+            |_: SseEvent| -> Result<bool, ProviderError> { panic!("no event is complete") };
+        assert_eq!(
+            read_chunk(&mut decoder, b"data: ", &mut on_event),
+            Ok(false)
+        );
+        let big = vec![b'a'; MAX_EVENT_BYTES];
+        let refused = read_chunk(&mut decoder, &big, &mut on_event);
+        let Err(ProviderError::BadResponse { reason, excerpt }) = refused else {
+            panic!("{refused:?}");
+        };
+        assert_eq!(reason, "a stream event is larger than 4194304 bytes");
+        assert_eq!(excerpt.len(), EXCERPT_BYTES);
     }
 
     #[test]

@@ -1134,3 +1134,6 @@ mod tests {
         assert_eq!(schema["required"], json!(["url"]));
     }
 }
+
+#[cfg(test)]
+mod properties;

@@ -5,6 +5,7 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use utoipa::ToSchema;
 
 use longrun_activities::models::split_model;
 use longrun_activities::tools::BUILTIN_TOOLS;
@@ -13,69 +14,112 @@ use longrun_workflows::payloads::ToolSpec;
 
 use crate::AppState;
 use crate::auth::Tenant;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::extract::Json;
 use crate::routes::rfc3339;
 
 pub(crate) const MAX_SYSTEM_PROMPT_BYTES: usize = 64 * 1024;
 const MAX_TOOLS: usize = 32;
 pub(crate) const MAX_STEPS_LIMIT: u32 = 200;
+/// The largest integer a limit may be: the document says `int64`, and larger ones survive
+/// neither many JSON parsers nor a BIGINT column.
+const MAX_INTEGER: u64 = i64::MAX as u64;
 
-#[derive(Debug, Deserialize)]
+/// An agent's definition (`POST /v1/agents`, `PUT /v1/agents/{name}`).
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateAgent {
+    /// 1 to 64 characters of a-z, 0-9, '-' and '_', starting with a letter or digit. In
+    /// `PUT`, the name in the path (agents cannot be renamed).
+    #[schema(pattern = "^[a-z0-9][a-z0-9_-]{0,63}$", example = "helper")]
     name: String,
+    /// `provider/model-name`: `anthropic/…`, `openai/…` (any OpenAI-compatible server) or
+    /// `offline/demo`.
+    #[schema(
+        pattern = r"^((anthropic|openai)/[\s\S]+|offline/demo)$",
+        example = "offline/demo"
+    )]
     model: String,
+    /// At most 64 KiB.
     #[serde(default)]
+    #[schema(max_length = 65536, example = "Be exact.")]
     system_prompt: String,
+    /// At most 32, each named once: a built-in tool's name, or an object.
     #[serde(default)]
+    #[schema(max_items = 32, example = json!(["calculator"]))]
     tools: Vec<ToolItem>,
+    /// Defaults for each run's budget; a run's `budget` overrides them.
     #[serde(default)]
     limits: AgentLimits,
     /// When the model ends its turn with a question, wait for a human answer.
     #[serde(default)]
     await_input: bool,
+    /// The model's output limit per call, 1 to 200000 (default 4096).
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 200000)]
     max_output_tokens: Option<u32>,
 }
 
-/// A tool as written in a request: a bare name, or an object.
-#[derive(Debug, Deserialize)]
+/// A tool as written in a request: a built-in tool's name (`calculator`, `http_fetch`,
+/// `read_file`, `write_file`, `list_files`), or an object.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(untagged)]
 enum ToolItem {
     Name(String),
     Spec(ToolObject),
 }
 
-#[derive(Debug, Deserialize)]
+/// A tool declared as an object: a built-in tool (with `requires_approval`), or a webhook tool
+/// (`"type": "webhook"`) that POSTs the model's input to `url`, signed with `secret`.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ToolObject {
+    /// A built-in tool's name; for a webhook tool, 1 to 64 characters of a-z, A-Z, 0-9, '_'
+    /// and '-' that no built-in tool has.
     name: String,
+    /// Each call waits for a human decision (`POST /v1/runs/{id}/approvals`).
     #[serde(default)]
     requires_approval: bool,
+    /// `builtin` (the default) or `webhook`.
     #[serde(default, rename = "type")]
+    #[schema(pattern = "^(builtin|webhook)$")]
     kind: Option<String>,
+    /// Webhook tools: an http(s) URL of at most 2048 bytes.
     #[serde(default)]
     url: Option<String>,
+    /// Webhook tools: declared to the model; at most 4 KiB.
     #[serde(default)]
     description: Option<String>,
+    /// Webhook tools: a JSON schema object for the input, at most 16 KiB (default
+    /// `{"type":"object"}`).
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     input_schema: Option<Value>,
+    /// Webhook tools: signs each call (Standard Webhooks); 1 to 256 characters. Never shown
+    /// again.
     #[serde(default)]
     secret: Option<String>,
 }
 
 /// Per-agent defaults for a run's budget.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct AgentLimits {
+    /// Model calls, 1 to 200.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1, maximum = 200)]
     pub(crate) max_steps: Option<u32>,
+    /// Tokens of every kind.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1, format = Int64)]
     pub(crate) max_tokens: Option<u64>,
+    /// Dollars, up to 1000000.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(exclusive_minimum = 0, maximum = 1000000)]
     pub(crate) max_cost_usd: Option<f64>,
+    /// Seconds; the tier's longest run bounds it.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1, format = Int64)]
     pub(crate) max_duration_s: Option<u64>,
 }
 
@@ -90,10 +134,12 @@ impl AgentLimits {
                 format!("must be between 1 and {MAX_STEPS_LIMIT}"),
             ));
         }
-        if self.max_tokens == Some(0) {
+        if let Some(tokens) = self.max_tokens
+            && !(1..=MAX_INTEGER).contains(&tokens)
+        {
             return Err(ApiError::invalid(
                 &format!("{prefix}.max_tokens"),
-                "must be positive",
+                format!("must be between 1 and {MAX_INTEGER}"),
             ));
         }
         if let Some(cost) = self.max_cost_usd
@@ -104,10 +150,12 @@ impl AgentLimits {
                 "must be a positive number of dollars up to 1000000",
             ));
         }
-        if self.max_duration_s == Some(0) {
+        if let Some(seconds) = self.max_duration_s
+            && !(1..=MAX_INTEGER).contains(&seconds)
+        {
             return Err(ApiError::invalid(
                 &format!("{prefix}.max_duration_s"),
-                "must be positive",
+                format!("must be between 1 and {MAX_INTEGER}"),
             ));
         }
         Ok(())
@@ -329,35 +377,133 @@ pub(crate) fn stored_settings(agent: &Agent) -> Result<AgentSettings, ApiError> 
     Ok(stored(agent)?.settings)
 }
 
-fn view(agent: &Agent) -> Result<Value, ApiError> {
-    let mut tools: Vec<Value> = serde_json::from_str(&agent.tools)
-        .map_err(|e| ApiError::Internal(format!("agent {} has corrupt tools: {e}", agent.id)))?;
-    for tool in &mut tools {
-        if let Some(object) = tool.as_object_mut() {
-            // Secrets are write-only.
-            let has_secret = object.remove("secret").is_some_and(|s| !s.is_null());
-            if object.get("kind").and_then(Value::as_str) == Some("webhook") {
-                object.insert("has_secret".into(), json!(has_secret));
-            }
-            if let Some(kind) = object.remove("kind") {
-                object.insert("type".into(), kind);
-            }
-        }
-    }
-    let StoredLimits { limits, settings } = stored(agent)?;
-    Ok(json!({
-        "name": agent.name,
-        "model": agent.model,
-        "system_prompt": agent.system_prompt,
-        "tools": tools,
-        "limits": limits,
-        "await_input": settings.await_input,
-        "max_output_tokens": settings.max_output_tokens,
-        "created_at": rfc3339(agent.created_at),
-        "updated_at": rfc3339(agent.updated_at),
-    }))
+/// A tool as stored: webhook secrets included.
+#[derive(Debug, Deserialize)]
+struct StoredTool {
+    name: String,
+    #[serde(default)]
+    requires_approval: bool,
+    #[serde(default)]
+    kind: ToolType,
+    #[serde(default)]
+    url: Option<String>,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    input_schema: Option<Value>,
+    #[serde(default)]
+    secret: Option<String>,
 }
 
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum ToolType {
+    #[default]
+    Builtin,
+    Webhook,
+}
+
+/// A tool of an agent as clients see it: webhook secrets are write-only.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ToolView {
+    name: String,
+    requires_approval: bool,
+    #[serde(rename = "type")]
+    kind: ToolType,
+    /// Webhook tools only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    url: Option<String>,
+    /// Webhook tools only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    description: Option<String>,
+    /// Webhook tools only: the input's JSON schema.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Object, nullable = false)]
+    input_schema: Option<Value>,
+    /// Webhook tools only: whether calls are signed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    has_secret: Option<bool>,
+}
+
+/// An agent as clients see it.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct AgentView {
+    name: String,
+    model: String,
+    system_prompt: String,
+    tools: Vec<ToolView>,
+    /// Only the limits that were set.
+    limits: AgentLimits,
+    await_input: bool,
+    #[schema(required = true)]
+    max_output_tokens: Option<u32>,
+    created_at: String,
+    updated_at: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct AgentList {
+    agents: Vec<AgentView>,
+}
+
+fn view(agent: &Agent) -> Result<AgentView, ApiError> {
+    let tools: Vec<StoredTool> = serde_json::from_str(&agent.tools)
+        .map_err(|e| ApiError::Internal(format!("agent {} has corrupt tools: {e}", agent.id)))?;
+    let tools = tools
+        .into_iter()
+        .map(|tool| ToolView {
+            // Secrets are write-only: a webhook tool shows only whether it has one.
+            has_secret: (tool.kind == ToolType::Webhook).then_some(tool.secret.is_some()),
+            name: tool.name,
+            requires_approval: tool.requires_approval,
+            kind: tool.kind,
+            url: tool.url,
+            description: tool.description,
+            input_schema: tool.input_schema,
+        })
+        .collect();
+    let StoredLimits { limits, settings } = stored(agent)?;
+    Ok(AgentView {
+        name: agent.name.clone(),
+        model: agent.model.clone(),
+        system_prompt: agent.system_prompt.clone(),
+        tools,
+        limits,
+        await_input: settings.await_input,
+        max_output_tokens: settings.max_output_tokens,
+        created_at: rfc3339(agent.created_at),
+        updated_at: rfc3339(agent.updated_at),
+    })
+}
+
+/// Creates an agent.
+#[utoipa::path(
+    post,
+    path = "/v1/agents",
+    tag = "agents",
+    operation_id = "create_agent",
+    security(("bearer" = [])),
+    request_body = CreateAgent,
+    responses(
+        (status = 201, description = "The agent.", body = AgentView,
+            links(
+                ("GetAgent" = (operation_id = "get_agent", parameters(("name" = "$response.body#/name")))),
+                ("UpdateAgent" = (operation_id = "update_agent", parameters(("name" = "$response.body#/name")))),
+            )),
+        (status = 400, description = "`invalid_json`: the body is not JSON.", body = ErrorBody),
+        (status = 401, description = "`unauthorized`: missing or invalid credentials.", body = ErrorBody),
+        (status = 403, description = "`forbidden`: admins only.", body = ErrorBody),
+        (status = 409, description = "`agent_exists`: the workspace has an agent of this name.", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`: the body is over 1 MiB.", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`: the body is not `application/json`.", body = ErrorBody),
+        (status = 422, description = "`invalid_request`: a missing, unknown, mistyped or invalid field, named (an unknown provider or tool included).", body = ErrorBody),
+        (status = 429, description = "`rate_limited`: the workspace's request limit.", body = ErrorBody),
+        (status = 500, description = "`internal`.", body = ErrorBody),
+    ),
+)]
 pub(crate) async fn create(
     State(state): State<AppState>,
     tenant: Tenant,
@@ -421,6 +567,27 @@ async fn audit_agent(
 
 /// `PUT /v1/agents/{name}`: replaces the agent's definition. Runs already submitted keep the
 /// snapshot they started with.
+#[utoipa::path(
+    put,
+    path = "/v1/agents/{name}",
+    tag = "agents",
+    operation_id = "update_agent",
+    security(("bearer" = [])),
+    params(("name" = String, Path, description = "The agent's name.")),
+    request_body = CreateAgent,
+    responses(
+        (status = 200, description = "The agent as it is now.", body = AgentView),
+        (status = 400, description = "`invalid_json`: the body is not JSON.", body = ErrorBody),
+        (status = 401, description = "`unauthorized`: missing or invalid credentials.", body = ErrorBody),
+        (status = 403, description = "`forbidden`: admins only.", body = ErrorBody),
+        (status = 404, description = "`agent_not_found`.", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`: the body is over 1 MiB.", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`: the body is not `application/json`.", body = ErrorBody),
+        (status = 422, description = "`invalid_request`: a missing, unknown, mistyped or invalid field, named (an unknown provider or tool included).", body = ErrorBody),
+        (status = 429, description = "`rate_limited`: the workspace's request limit.", body = ErrorBody),
+        (status = 500, description = "`internal`.", body = ErrorBody),
+    ),
+)]
 pub(crate) async fn update(
     State(state): State<AppState>,
     tenant: Tenant,
@@ -463,7 +630,23 @@ pub(crate) async fn update(
     Ok(axum::Json(view(&agent)?))
 }
 
-/// `DELETE /v1/agents/{name}`.
+/// `DELETE /v1/agents/{name}`: runs already submitted keep the snapshot they started with.
+#[utoipa::path(
+    delete,
+    path = "/v1/agents/{name}",
+    tag = "agents",
+    operation_id = "delete_agent",
+    security(("bearer" = [])),
+    params(("name" = String, Path, description = "The agent's name.")),
+    responses(
+        (status = 204, description = "The agent is deleted."),
+        (status = 401, description = "`unauthorized`: missing or invalid credentials.", body = ErrorBody),
+        (status = 403, description = "`forbidden`: admins only.", body = ErrorBody),
+        (status = 404, description = "`agent_not_found`.", body = ErrorBody),
+        (status = 429, description = "`rate_limited`: the workspace's request limit.", body = ErrorBody),
+        (status = 500, description = "`internal`.", body = ErrorBody),
+    ),
+)]
 pub(crate) async fn delete(
     State(state): State<AppState>,
     tenant: Tenant,
@@ -485,15 +668,47 @@ pub(crate) async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Lists the workspace's agents.
+#[utoipa::path(
+    get,
+    path = "/v1/agents",
+    tag = "agents",
+    operation_id = "list_agents",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The agents.", body = AgentList),
+        (status = 401, description = "`unauthorized`: missing or invalid credentials.", body = ErrorBody),
+        (status = 403, description = "`forbidden`: admins and members only.", body = ErrorBody),
+        (status = 429, description = "`rate_limited`: the workspace's request limit.", body = ErrorBody),
+        (status = 500, description = "`internal`.", body = ErrorBody),
+    ),
+)]
 pub(crate) async fn list(
     State(state): State<AppState>,
     tenant: Tenant,
 ) -> Result<impl IntoResponse, ApiError> {
     let agents = state.store.list_agents(&tenant.workspace.id).await?;
-    let views = agents.iter().map(view).collect::<Result<Vec<_>, _>>()?;
-    Ok(axum::Json(json!({ "agents": views })))
+    let agents = agents.iter().map(view).collect::<Result<Vec<_>, _>>()?;
+    Ok(axum::Json(AgentList { agents }))
 }
 
+/// Reads an agent.
+#[utoipa::path(
+    get,
+    path = "/v1/agents/{name}",
+    tag = "agents",
+    operation_id = "get_agent",
+    security(("bearer" = [])),
+    params(("name" = String, Path, description = "The agent's name.")),
+    responses(
+        (status = 200, description = "The agent.", body = AgentView),
+        (status = 401, description = "`unauthorized`: missing or invalid credentials.", body = ErrorBody),
+        (status = 403, description = "`forbidden`: admins and members only.", body = ErrorBody),
+        (status = 404, description = "`agent_not_found`.", body = ErrorBody),
+        (status = 429, description = "`rate_limited`: the workspace's request limit.", body = ErrorBody),
+        (status = 500, description = "`internal`.", body = ErrorBody),
+    ),
+)]
 pub(crate) async fn get(
     State(state): State<AppState>,
     tenant: Tenant,

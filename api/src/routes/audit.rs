@@ -2,22 +2,74 @@
 
 use axum::extract::State;
 use axum::response::IntoResponse;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
 use crate::auth::Tenant;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::extract::Query;
 use crate::routes::rfc3339;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct AuditQuery {
+    /// Entries per page, 1 to 200 (default 50).
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 200)]
     limit: Option<String>,
+    /// `next_cursor` of the previous page.
+    #[param(pattern = "^aud_[0-9a-f]{32}$")]
     cursor: Option<String>,
 }
 
+/// One audited action.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct AuditEntryView {
+    id: String,
+    /// Who acted: `key:<id>`, `user:<id>`, `operator`, `system`, or `email:<hash>` for a
+    /// failed login.
+    actor: String,
+    /// What happened: `auth.register`, `auth.login`, `api_key.create`, `agent.update`, …
+    action: String,
+    #[schema(required = true)]
+    target: Option<String>,
+    /// Details of the action (a JSON object), or `null`.
+    #[schema(value_type = Option<Object>, required = true)]
+    data: Value,
+    /// The client's address, where known.
+    #[schema(required = true)]
+    ip: Option<String>,
+    created_at: String,
+}
+
+/// A page of the audit log, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct AuditPage {
+    entries: Vec<AuditEntryView>,
+    /// Pass as `cursor` for the next page; `null` on the last one.
+    #[schema(required = true)]
+    next_cursor: Option<String>,
+}
+
+/// The workspace's audit log, newest first, a page at a time.
+#[utoipa::path(
+    get,
+    path = "/v1/audit",
+    tag = "audit",
+    operation_id = "list_audit",
+    security(("bearer" = [])),
+    params(AuditQuery),
+    responses(
+        (status = 200, description = "A page of entries.", body = AuditPage),
+        (status = 401, description = "`unauthorized`: missing or invalid credentials.", body = ErrorBody),
+        (status = 403, description = "`forbidden`: admins only.", body = ErrorBody),
+        (status = 422, description = "`invalid_request`: a bad or unknown query parameter, named.", body = ErrorBody),
+        (status = 429, description = "`rate_limited`: the workspace's request limit.", body = ErrorBody),
+        (status = 500, description = "`internal`.", body = ErrorBody),
+    ),
+)]
 pub(crate) async fn list(
     State(state): State<AppState>,
     tenant: Tenant,
@@ -32,7 +84,12 @@ pub(crate) async fn list(
             .ok_or_else(|| ApiError::invalid("limit", "an integer from 1 to 200"))?,
     };
     if let Some(cursor) = query.cursor.as_deref()
-        && (!cursor.starts_with("aud_") || cursor.len() > 64)
+        && !cursor.strip_prefix("aud_").is_some_and(|hex| {
+            hex.len() == 32
+                && hex
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        })
     {
         return Err(ApiError::invalid(
             "cursor",
@@ -46,21 +103,20 @@ pub(crate) async fn list(
     let next_cursor = (entries.len() as i64 == limit)
         .then(|| entries.last().map(|e| e.id.clone()))
         .flatten();
-    let entries: Vec<Value> = entries
-        .iter()
-        .map(|e| {
-            json!({
-                "id": e.id,
-                "actor": e.actor,
-                "action": e.action,
-                "target": e.target,
-                "data": serde_json::from_str::<Value>(&e.data).unwrap_or(Value::Null),
-                "ip": e.ip,
-                "created_at": rfc3339(e.created_at),
-            })
+    let entries = entries
+        .into_iter()
+        .map(|e| AuditEntryView {
+            data: serde_json::from_str::<Value>(&e.data).unwrap_or(Value::Null),
+            created_at: rfc3339(e.created_at),
+            id: e.id,
+            actor: e.actor,
+            action: e.action,
+            target: e.target,
+            ip: e.ip,
         })
         .collect();
-    Ok(axum::Json(
-        json!({ "entries": entries, "next_cursor": next_cursor }),
-    ))
+    Ok(axum::Json(AuditPage {
+        entries,
+        next_cursor,
+    }))
 }

@@ -10,15 +10,16 @@ use axum::extract::{ConnectInfo, FromRequestParts, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::IntoResponse;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
 
 use longrun_store::{NewAudit, StoreError, new_id};
 
 use crate::AppState;
 use crate::auth::Tenant;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::extract::Json;
 use crate::jwt::Claims;
 use crate::passwords::{self, MAX_PASSWORD_LEN, MIN_PASSWORD_LEN};
@@ -31,19 +32,48 @@ const LOGINS_PER_EMAIL: u64 = 10;
 /// Sign-ups per minute from one address.
 const SIGNUPS_PER_IP: u64 = 10;
 
-#[derive(Debug, Deserialize)]
+/// A new workspace and its first user, an admin.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Register {
+    /// The workspace's slug: 1 to 64 characters of a-z, 0-9, '-' and '_', starting with a
+    /// letter or digit.
+    #[schema(pattern = "^[a-z0-9][a-z0-9_-]{0,63}$", example = "acme")]
     workspace: String,
+    /// Compared lower-cased.
+    #[schema(example = "ada@example.com")]
     email: String,
+    /// 10 characters to 1024 bytes.
+    #[schema(min_length = 10, max_length = 1024)]
     password: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Login {
     email: String,
     password: String,
+}
+
+/// A registered workspace, with a login token for its admin.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Registered {
+    workspace_id: String,
+    user_id: String,
+    /// A login token (JWT): `Authorization: Bearer <token>`.
+    token: String,
+    /// When the token expires (RFC 3339).
+    expires_at: String,
+}
+
+/// A login token.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct LoggedIn {
+    /// A login token (JWT): `Authorization: Bearer <token>`.
+    token: String,
+    /// When the token expires (RFC 3339).
+    expires_at: String,
+    workspace_id: String,
 }
 
 /// The client's address, as the connection shows it (proxies in front would need their own
@@ -112,6 +142,27 @@ fn issue_token(
     Ok((keys.sign(&claims), claims.exp))
 }
 
+/// Creates a workspace (tier free) and its admin user, and logs the user in. Limited to 10
+/// sign-ups a minute from one address.
+#[utoipa::path(
+    post,
+    path = "/v1/auth/register",
+    tag = "auth",
+    operation_id = "register",
+    security(()),
+    request_body = Register,
+    responses(
+        (status = 201, description = "The workspace, its admin and a login token.", body = Registered),
+        (status = 400, description = "`invalid_json`: the body is not JSON.", body = ErrorBody),
+        (status = 403, description = "`signup_disabled`: sign-up is turned off on this server.", body = ErrorBody),
+        (status = 409, description = "`workspace_exists` or `email_taken`.", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`: the body is over 1 MiB.", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`: the body is not `application/json`.", body = ErrorBody),
+        (status = 422, description = "`invalid_request`: a missing, unknown, mistyped or invalid field, named.", body = ErrorBody),
+        (status = 429, description = "`rate_limited`: too many sign-ups from this address.", body = ErrorBody),
+        (status = 500, description = "`internal`.", body = ErrorBody),
+    ),
+)]
 pub(crate) async fn register(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -170,15 +221,35 @@ pub(crate) async fn register(
         .await?;
     Ok((
         StatusCode::CREATED,
-        axum::Json(json!({
-            "workspace_id": workspace.id,
-            "user_id": user.id,
-            "token": token,
-            "expires_at": rfc3339(expires_at * 1000),
-        })),
+        axum::Json(Registered {
+            workspace_id: workspace.id,
+            user_id: user.id,
+            token,
+            expires_at: rfc3339(expires_at * 1000),
+        }),
     ))
 }
 
+/// Logs a user in. A wrong email and a wrong password get the same 401, in the same time.
+/// Limited to 20 attempts a minute from one address and 10 for one email.
+#[utoipa::path(
+    post,
+    path = "/v1/auth/login",
+    tag = "auth",
+    operation_id = "login",
+    security(()),
+    request_body = Login,
+    responses(
+        (status = 200, description = "A login token.", body = LoggedIn),
+        (status = 400, description = "`invalid_json`: the body is not JSON.", body = ErrorBody),
+        (status = 401, description = "`unauthorized`: wrong email or password.", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`: the body is over 1 MiB.", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`: the body is not `application/json`.", body = ErrorBody),
+        (status = 422, description = "`invalid_request`: a missing, unknown or mistyped field, named.", body = ErrorBody),
+        (status = 429, description = "`rate_limited`: too many attempts from this address or for this email.", body = ErrorBody),
+        (status = 500, description = "`internal`.", body = ErrorBody),
+    ),
+)]
 pub(crate) async fn login(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -219,11 +290,11 @@ pub(crate) async fn login(
             ip: Some(&ip),
         })
         .await?;
-    Ok(axum::Json(json!({
-        "token": token,
-        "expires_at": rfc3339(expires_at * 1000),
-        "workspace_id": workspace.id,
-    })))
+    Ok(axum::Json(LoggedIn {
+        token,
+        expires_at: rfc3339(expires_at * 1000),
+        workspace_id: workspace.id,
+    }))
 }
 
 /// Records a failed login (by the email's hash: the audit log keeps no guessed emails) and
@@ -251,6 +322,21 @@ async fn login_failed(
     }
 }
 
+/// Revokes the login token presented (API keys are revoked with `DELETE /v1/api-keys/{id}`).
+#[utoipa::path(
+    post,
+    path = "/v1/auth/logout",
+    tag = "auth",
+    operation_id = "logout",
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "The token is revoked."),
+        (status = 401, description = "`unauthorized`: missing or invalid credentials.", body = ErrorBody),
+        (status = 422, description = "`invalid_request`: the credential is an API key, not a login token.", body = ErrorBody),
+        (status = 429, description = "`rate_limited`: the workspace's request limit.", body = ErrorBody),
+        (status = 500, description = "`internal`.", body = ErrorBody),
+    ),
+)]
 pub(crate) async fn logout(
     State(state): State<AppState>,
     tenant: Tenant,

@@ -10,20 +10,32 @@ use axum::response::{IntoResponse, Response};
 use secrecy::ExposeSecret;
 use serde::Deserialize;
 use tokio_stream::wrappers::ReceiverStream;
+use utoipa::IntoParams;
 
 use crate::AppState;
 use crate::auth::authenticate;
-use crate::billing::{ExportFormat, Summary, header, line, parse_period};
-use crate::error::ApiError;
+use crate::billing::{ExportFormat, ExportLine, Summary, header, line, parse_period};
+use crate::error::{ApiError, ErrorBody};
 use crate::extract::Query;
 
 /// Rows read per database page.
 const PAGE: i64 = 1000;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct ExportQuery {
+    /// The month, `YYYY-MM` (UTC).
+    #[param(
+        required = true,
+        pattern = "^[0-9]{4}-(0[1-9]|1[0-2])$",
+        example = "2026-01"
+    )]
     period: Option<String>,
+    /// `jsonl` (the default: JSON Lines ending with a summary line), `csv` (a header line
+    /// with the columns, then a row per line) or `cloudevents` (JSON Lines of CloudEvents 1.0
+    /// of type `longrun.usage.v1`).
+    #[param(pattern = "^(jsonl|csv|cloudevents)$")]
     format: Option<String>,
 }
 
@@ -31,6 +43,30 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// Every ledger row of a month, across workspaces, streamed: for billing jobs, with the
+/// operator's `LONGRUN_BILLING_TOKEN` only.
+#[utoipa::path(
+    get,
+    path = "/v1/billing/export",
+    tag = "billing",
+    operation_id = "export_billing",
+    security(("billing_token" = [])),
+    params(ExportQuery),
+    responses(
+        (status = 200, description = "The rows, streamed. `application/x-ndjson` (`jsonl`, \
+            `cloudevents`): one JSON document a line, each an `ExportLine` (the schema \
+            describes one line). `text/csv`: a header line with the columns of \
+            `ExportRecord`, then one row a line.",
+            content(
+                (ExportLine = "application/x-ndjson"),
+                (String = "text/csv"),
+            )),
+        (status = 401, description = "`unauthorized`: no credential, or not a valid one.", body = ErrorBody),
+        (status = 403, description = "`forbidden`: a workspace's credential, not the billing token.", body = ErrorBody),
+        (status = 422, description = "`invalid_request`: a missing or bad `period`, a bad `format`, or an unknown query parameter.", body = ErrorBody),
+        (status = 500, description = "`internal`.", body = ErrorBody),
+    ),
+)]
 pub(crate) async fn export(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -65,11 +101,8 @@ pub(crate) async fn export(
         .ok_or_else(|| ApiError::invalid("period", "required: YYYY-MM"))?;
     let (from, to) =
         parse_period(&period).ok_or_else(|| ApiError::invalid("period", "a month YYYY-MM"))?;
-    let format = match query.format.as_deref().unwrap_or("jsonl") {
-        "csv" => ExportFormat::Csv,
-        "jsonl" => ExportFormat::Jsonl,
-        _ => return Err(ApiError::invalid("format", "csv or jsonl")),
-    };
+    let format = ExportFormat::parse(query.format.as_deref().unwrap_or("jsonl"))
+        .ok_or_else(|| ApiError::invalid("format", "csv, jsonl or cloudevents"))?;
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
     let store = state.store.clone();
     tokio::spawn(async move {

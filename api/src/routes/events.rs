@@ -44,6 +44,34 @@ fn parse_after(field: &str, text: &str) -> Result<i64, ApiError> {
         .ok_or_else(|| ApiError::invalid(field, "a non-negative event id"))
 }
 
+/// The run's events as Server-Sent Events: stored events first (after `Last-Event-ID` or
+/// `?after=`), each with `id:` its sequence number, `event:` its kind and `data:` its JSON; then
+/// new ones live, with streaming text as `llm.delta` (no id, not replayed). Ends after
+/// `run.completed`.
+#[utoipa::path(
+    get,
+    path = "/v1/runs/{id}/events",
+    tag = "runs",
+    operation_id = "stream_run_events",
+    security(("bearer" = [])),
+    params(
+        ("id" = String, Path, description = "The run's id."),
+        ("after" = Option<i64>, Query, minimum = 0,
+            description = "Replay the events after this sequence number (`Last-Event-ID` wins)."),
+        ("Last-Event-ID" = Option<i64>, Header, minimum = 0,
+            description = "Resume after this event (sent by reconnecting SSE clients)."),
+    ),
+    responses(
+        (status = 200, description = "The events, streamed until `run.completed`.",
+            content_type = "text/event-stream", body = crate::openapi::RunStreamEvent),
+        (status = 401, description = "`unauthorized`: missing or invalid credentials.", body = crate::error::ErrorBody),
+        (status = 403, description = "`forbidden`: admins and members only.", body = crate::error::ErrorBody),
+        (status = 404, description = "`run_not_found`: no such run in this workspace.", body = crate::error::ErrorBody),
+        (status = 422, description = "`invalid_request`: a bad `after` or `Last-Event-ID`, or an unknown query parameter.", body = crate::error::ErrorBody),
+        (status = 429, description = "`rate_limited`: the workspace's request limit.", body = crate::error::ErrorBody),
+        (status = 500, description = "`internal`.", body = crate::error::ErrorBody),
+    ),
+)]
 pub(crate) async fn stream(
     State(state): State<AppState>,
     tenant: Tenant,
@@ -51,14 +79,21 @@ pub(crate) async fn stream(
     headers: HeaderMap,
     Query(query): Query<EventsQuery>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let after = match (headers.get("last-event-id"), query.after.as_deref()) {
+    // Both are checked when both are given (a bad one is refused, not ignored); the header,
+    // which a reconnecting client sends, wins.
+    let after_query = query
+        .after
+        .as_deref()
+        .map(|text| parse_after("after", text))
+        .transpose()?;
+    let after = match (headers.get("last-event-id"), after_query) {
         (Some(value), _) => parse_after(
             "Last-Event-ID",
             value
                 .to_str()
                 .map_err(|_| ApiError::invalid("Last-Event-ID", "not text"))?,
         )?,
-        (None, Some(text)) => parse_after("after", text)?,
+        (None, Some(after)) => after,
         (None, None) => 0,
     };
     let workspace_id = tenant.workspace.id.clone();
@@ -80,6 +115,18 @@ pub(crate) async fn stream(
     };
     tokio::spawn(follower.run(live));
     Ok(Sse::new(ReceiverStream::new(rx)).keep_alive(KeepAlive::new().interval(KEEP_ALIVE)))
+}
+
+/// A stored event's frame: its sequence number as `id:` (what a reconnecting client sends
+/// back as `Last-Event-ID`), its kind as `event:`, its JSON as `data:` (one `data:` line per
+/// line of it).
+pub(crate) fn stored_frame(seq: i64, kind: &str, data: &str) -> Event {
+    Event::default().id(seq.to_string()).event(kind).data(data)
+}
+
+/// A live-only event's frame (streaming text): no `id:`, so it is never replayed.
+pub(crate) fn live_frame(kind: &str, data: &str) -> Event {
+    Event::default().event(kind).data(data)
 }
 
 /// Feeds one SSE connection; ends when the run completes, the client goes, or the server
@@ -124,7 +171,7 @@ impl Follower {
                             if event.seq.is_some() {
                                 break;
                             }
-                            let delta = Event::default().event(event.kind).data(event.data);
+                            let delta = live_frame(&event.kind, &event.data);
                             if self.tx.send(Ok(delta)).await.is_err() {
                                 return;
                             }
@@ -160,10 +207,7 @@ impl Follower {
             for event in events {
                 self.last_seq = event.seq;
                 let done = event.kind == "run.completed";
-                let sse = Event::default()
-                    .id(event.seq.to_string())
-                    .event(event.kind)
-                    .data(event.data);
+                let sse = stored_frame(event.seq, &event.kind, &event.data);
                 if self.tx.send(Ok(sse)).await.is_err() || done {
                     return Flow::Stop;
                 }
@@ -172,5 +216,154 @@ impl Follower {
                 return Flow::Continue;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::BodyExt;
+    use longrun_activities::models::sse::{SseDecoder, SseEvent};
+    use proptest::prelude::*;
+    use serde_json::Value;
+
+    /// The bytes axum writes for `frames`, as a client receives them.
+    fn render(frames: Vec<Event>) -> Vec<u8> {
+        let stream = futures::stream::iter(frames.into_iter().map(Ok::<_, Infallible>));
+        let body = Sse::new(stream).into_response().into_body();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        runtime
+            .block_on(body.collect())
+            .unwrap()
+            .to_bytes()
+            .to_vec()
+    }
+
+    /// Decodes `bytes` as provider streams are decoded, cut into `chunk`-byte pieces.
+    fn decode(bytes: &[u8], chunk: usize) -> Vec<SseEvent> {
+        let mut decoder = SseDecoder::new();
+        let mut events = Vec::new();
+        for piece in bytes.chunks(chunk.max(1)) {
+            events.extend(decoder.push(piece).unwrap());
+        }
+        events.extend(decoder.finish());
+        events
+    }
+
+    /// JSON as run events hold it: any values, strings with line ends and any characters.
+    fn json_value() -> impl Strategy<Value = Value> {
+        let text = prop_oneof![
+            "[a-z\r\n\t \"\\\\é日😀\u{2028}\u{0}]{0,12}",
+            any::<String>()
+        ];
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            text.clone().prop_map(Value::String),
+        ];
+        leaf.prop_recursive(3, 24, 4, move |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::btree_map(text.clone(), inner, 0..4)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    /// An event kind: anything a field can hold (no line end), not empty.
+    fn kind() -> impl Strategy<Value = String> {
+        prop_oneof![
+            prop::sample::select(vec![
+                "run.started",
+                "llm.delta",
+                "tool.completed",
+                "run.completed"
+            ])
+            .prop_map(str::to_string),
+            "[^\r\n]{1,16}",
+        ]
+    }
+
+    #[derive(Debug, Clone)]
+    enum Frame {
+        Stored { seq: i64, kind: String, data: Value },
+        Live { kind: String, data: Value },
+    }
+
+    fn frame() -> impl Strategy<Value = Frame> {
+        prop_oneof![
+            (0i64..=i64::MAX, kind(), json_value()).prop_map(|(seq, kind, data)| Frame::Stored {
+                seq,
+                kind,
+                data
+            }),
+            (kind(), json_value()).prop_map(|(kind, data)| Frame::Live { kind, data }),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+
+        #[test]
+        fn stored_and_live_events_read_back_exactly(
+            frames in prop::collection::vec(frame(), 0..8),
+            pretty in any::<bool>(),
+            chunk in 1usize..64,
+        ) {
+            let text = |data: &Value| if pretty {
+                serde_json::to_string_pretty(data).unwrap()
+            } else {
+                data.to_string()
+            };
+            let expected: Vec<SseEvent> = frames.iter().map(|frame| match frame {
+                Frame::Stored { seq, kind, data } => SseEvent {
+                    event: kind.clone(), data: text(data), id: Some(seq.to_string()),
+                },
+                Frame::Live { kind, data } => SseEvent { event: kind.clone(), data: text(data), id: None },
+            }).collect();
+            let bytes = render(frames.iter().map(|frame| match frame {
+                Frame::Stored { seq, kind, data } => stored_frame(*seq, kind, &text(data)),
+                Frame::Live { kind, data } => live_frame(kind, &text(data)),
+            }).collect());
+            for chunk in [bytes.len(), chunk, 1] {
+                let decoded = decode(&bytes, chunk);
+                prop_assert_eq!(&decoded, &expected);
+                for (event, frame) in decoded.iter().zip(&frames) {
+                    let (Frame::Stored { data, .. } | Frame::Live { data, .. }) = frame;
+                    prop_assert_eq!(&serde_json::from_str::<Value>(&event.data).unwrap(), data);
+                }
+            }
+        }
+
+        #[test]
+        fn any_text_reads_back_with_carriage_returns_as_line_feeds(
+            data in "[a-z\r\n é😀]{0,24}|.{0,24}",
+            kind in kind(),
+            seq in 0i64..1_000_000,
+        ) {
+            // A line end inside `data:` can only be sent as a new `data:` line, which a client
+            // joins with `\n`: text with `\r` reads back with `\n` in its place (JSON, all run
+            // events hold, never has a raw `\r` but as whitespace, where either is the same).
+            let bytes = render(vec![stored_frame(seq, &kind, &data)]);
+            let expected = SseEvent { event: kind, data: data.replace('\r', "\n"), id: Some(seq.to_string()) };
+            prop_assert_eq!(decode(&bytes, bytes.len()), vec![expected.clone()]);
+            prop_assert_eq!(decode(&bytes, 1), vec![expected]);
+        }
+    }
+
+    #[test]
+    fn frames_carry_id_event_and_data_lines() {
+        let bytes = render(vec![
+            stored_frame(7, "tool.completed", "{\"a\":\n1}"),
+            live_frame("llm.delta", "{\"text\":\"hi\"}"),
+        ]);
+        assert_eq!(
+            String::from_utf8(bytes).unwrap(),
+            "id: 7\nevent: tool.completed\ndata: {\"a\":\ndata: 1}\n\n\
+             event: llm.delta\ndata: {\"text\":\"hi\"}\n\n"
+        );
     }
 }

@@ -3,35 +3,89 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::ToSchema;
 
 use longrun_store::{ApiKey, NewAudit};
 
 use crate::AppState;
 use crate::auth::{Role, Tenant};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::extract::Json;
 use crate::routes::rfc3339;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateKey {
+    /// 1 to 100 bytes, not only spaces.
+    #[schema(min_length = 1, max_length = 100, example = "ci")]
     name: String,
+    /// `admin`, `member` or `billing`.
+    #[schema(pattern = "^(admin|member|billing)$", example = "member")]
     role: String,
 }
 
-fn view(key: &ApiKey) -> Value {
-    json!({
-        "id": key.id,
-        "name": key.name,
-        "role": key.role,
-        "prefix": key.prefix,
-        "created_at": rfc3339(key.created_at),
-        "last_used_at": key.last_used_at.map(rfc3339),
-    })
+/// An API key; its secret is never shown again.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ApiKeyView {
+    id: String,
+    name: String,
+    /// `admin`, `member` or `billing`.
+    role: String,
+    /// The key's first characters, to recognise it.
+    prefix: String,
+    created_at: String,
+    #[schema(required = true)]
+    last_used_at: Option<String>,
 }
 
+/// A new API key with its secret, shown this once.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct CreatedApiKey {
+    #[serde(flatten)]
+    key: ApiKeyView,
+    /// The key itself (`lr_…`): `Authorization: Bearer <secret>`.
+    secret: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ApiKeyList {
+    /// Live keys.
+    api_keys: Vec<ApiKeyView>,
+}
+
+fn view(key: &ApiKey) -> ApiKeyView {
+    ApiKeyView {
+        id: key.id.clone(),
+        name: key.name.clone(),
+        role: key.role.clone(),
+        prefix: key.prefix.clone(),
+        created_at: rfc3339(key.created_at),
+        last_used_at: key.last_used_at.map(rfc3339),
+    }
+}
+
+/// Creates an API key; its secret is in this answer only.
+#[utoipa::path(
+    post,
+    path = "/v1/api-keys",
+    tag = "api-keys",
+    operation_id = "create_api_key",
+    security(("bearer" = [])),
+    request_body = CreateKey,
+    responses(
+        (status = 201, description = "The key, with its secret.", body = CreatedApiKey),
+        (status = 400, description = "`invalid_json`: the body is not JSON.", body = ErrorBody),
+        (status = 401, description = "`unauthorized`: missing or invalid credentials.", body = ErrorBody),
+        (status = 403, description = "`forbidden`: admins only.", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`: the body is over 1 MiB.", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`: the body is not `application/json`.", body = ErrorBody),
+        (status = 422, description = "`invalid_request`: a missing, unknown, mistyped or invalid field, named.", body = ErrorBody),
+        (status = 429, description = "`rate_limited`: the workspace's request limit.", body = ErrorBody),
+        (status = 500, description = "`internal`.", body = ErrorBody),
+    ),
+)]
 pub(crate) async fn create(
     State(state): State<AppState>,
     tenant: Tenant,
@@ -60,21 +114,57 @@ pub(crate) async fn create(
             ip: None,
         })
         .await?;
-    let mut body = view(&key);
-    body["secret"] = Value::String(secret);
-    Ok((StatusCode::CREATED, axum::Json(body)))
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(CreatedApiKey {
+            key: view(&key),
+            secret,
+        }),
+    ))
 }
 
+/// Lists the workspace's live keys (never their secrets).
+#[utoipa::path(
+    get,
+    path = "/v1/api-keys",
+    tag = "api-keys",
+    operation_id = "list_api_keys",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The live keys.", body = ApiKeyList),
+        (status = 401, description = "`unauthorized`: missing or invalid credentials.", body = ErrorBody),
+        (status = 403, description = "`forbidden`: admins only.", body = ErrorBody),
+        (status = 429, description = "`rate_limited`: the workspace's request limit.", body = ErrorBody),
+        (status = 500, description = "`internal`.", body = ErrorBody),
+    ),
+)]
 pub(crate) async fn list(
     State(state): State<AppState>,
     tenant: Tenant,
 ) -> Result<impl IntoResponse, ApiError> {
     let keys = state.store.list_api_keys(&tenant.workspace.id).await?;
-    Ok(axum::Json(
-        json!({ "api_keys": keys.iter().map(view).collect::<Vec<_>>() }),
-    ))
+    Ok(axum::Json(ApiKeyList {
+        api_keys: keys.iter().map(view).collect(),
+    }))
 }
 
+/// Revokes a key, at once.
+#[utoipa::path(
+    delete,
+    path = "/v1/api-keys/{id}",
+    tag = "api-keys",
+    operation_id = "revoke_api_key",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The key's id.")),
+    responses(
+        (status = 204, description = "The key is revoked."),
+        (status = 401, description = "`unauthorized`: missing or invalid credentials.", body = ErrorBody),
+        (status = 403, description = "`forbidden`: admins only.", body = ErrorBody),
+        (status = 404, description = "`api_key_not_found`: no live key with this id in the workspace.", body = ErrorBody),
+        (status = 429, description = "`rate_limited`: the workspace's request limit.", body = ErrorBody),
+        (status = 500, description = "`internal`.", body = ErrorBody),
+    ),
+)]
 pub(crate) async fn revoke(
     State(state): State<AppState>,
     tenant: Tenant,

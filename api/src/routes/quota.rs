@@ -3,22 +3,106 @@
 
 use axum::extract::State;
 use axum::response::IntoResponse;
-use serde_json::{Value, json};
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use longrun_activities::quota::period_of;
 
 use crate::AppState;
 use crate::auth::Tenant;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::routes::rfc3339;
 
-fn remaining(limit: Option<u64>, used: u64) -> Value {
-    match limit {
-        Some(limit) => json!(limit.saturating_sub(used)),
-        None => Value::Null,
-    }
+/// The workspace's limits, this period's usage, what is left, and the alerts raised.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct QuotaView {
+    /// `free`, `starter`, `pro` or `enterprise`.
+    tier: String,
+    period: PeriodView,
+    limits: LimitsView,
+    used: UsedView,
+    remaining: RemainingView,
+    alerts: Vec<AlertView>,
 }
 
+/// The calendar month (UTC) quotas count in.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct PeriodView {
+    /// `YYYY-MM`.
+    label: String,
+    start: String,
+    end: String,
+}
+
+/// The tier's limits with the workspace's overrides; `null`: unlimited.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct LimitsView {
+    #[schema(required = true)]
+    requests_per_minute: Option<u64>,
+    #[schema(required = true)]
+    concurrent_runs: Option<u64>,
+    #[schema(required = true)]
+    agent_minutes_per_month: Option<u64>,
+    #[schema(required = true)]
+    tokens_per_month: Option<u64>,
+    /// Longest run, in seconds.
+    max_run_s: u64,
+    /// Multiple of the monthly quotas at which running runs pause.
+    hard_cap_factor: u64,
+}
+
+/// This period's usage.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct UsedView {
+    tokens: u64,
+    /// Agent time, rounded up to whole minutes.
+    agent_minutes: u64,
+    agent_ms: i64,
+    /// Runs active now.
+    concurrent_runs: i64,
+    cost_usd: f64,
+}
+
+/// What is left; `null`: unlimited.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct RemainingView {
+    #[schema(required = true)]
+    tokens: Option<u64>,
+    #[schema(required = true)]
+    agent_minutes: Option<u64>,
+    #[schema(required = true)]
+    concurrent_runs: Option<u64>,
+}
+
+/// A usage alert raised this period.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct AlertView {
+    /// `tokens` or `agent_minutes`.
+    metric: String,
+    /// 80, 100 or 200.
+    threshold_percent: i64,
+    raised_at: String,
+}
+
+fn remaining(limit: Option<u64>, used: u64) -> Option<u64> {
+    limit.map(|limit| limit.saturating_sub(used))
+}
+
+/// The tier's limits, this period's usage, what is left and the alerts raised.
+#[utoipa::path(
+    get,
+    path = "/v1/quota",
+    tag = "quota",
+    operation_id = "get_quota",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The quota.", body = QuotaView),
+        (status = 401, description = "`unauthorized`: missing or invalid credentials.", body = ErrorBody),
+        (status = 403, description = "`forbidden`: admins and members only.", body = ErrorBody),
+        (status = 429, description = "`rate_limited`: the workspace's request limit.", body = ErrorBody),
+        (status = 500, description = "`internal`.", body = ErrorBody),
+    ),
+)]
 pub(crate) async fn get(
     State(state): State<AppState>,
     tenant: Tenant,
@@ -37,35 +121,40 @@ pub(crate) async fn get(
     let alerts = state.store.alerts(&workspace.id, &period.label).await?;
     let tokens = used.tokens().max(0) as u64;
     let agent_minutes = (used.agent_ms.max(0) as u64).div_ceil(60_000);
-    Ok(axum::Json(json!({
-        "tier": workspace.tier,
-        "period": {
-            "label": period.label,
-            "start": rfc3339(period.start_ms),
-            "end": rfc3339(period.end_ms),
+    Ok(axum::Json(QuotaView {
+        tier: workspace.tier.clone(),
+        period: PeriodView {
+            start: rfc3339(period.start_ms),
+            end: rfc3339(period.end_ms),
+            label: period.label,
         },
-        "limits": {
-            "requests_per_minute": limits.requests_per_minute,
-            "concurrent_runs": limits.concurrent_runs,
-            "agent_minutes_per_month": limits.agent_minutes_per_month,
-            "tokens_per_month": limits.tokens_per_month,
-            "max_run_s": limits.max_run_s,
-            "hard_cap_factor": limits.hard_cap_factor,
+        limits: LimitsView {
+            requests_per_minute: limits.requests_per_minute,
+            concurrent_runs: limits.concurrent_runs,
+            agent_minutes_per_month: limits.agent_minutes_per_month,
+            tokens_per_month: limits.tokens_per_month,
+            max_run_s: limits.max_run_s,
+            hard_cap_factor: limits.hard_cap_factor,
         },
-        "used": {
-            "tokens": tokens,
-            "agent_minutes": agent_minutes,
-            "agent_ms": used.agent_ms,
-            "concurrent_runs": active,
-            "cost_usd": used.cost_micro_usd as f64 / 1e6,
+        used: UsedView {
+            tokens,
+            agent_minutes,
+            agent_ms: used.agent_ms,
+            concurrent_runs: active,
+            cost_usd: used.cost_micro_usd as f64 / 1e6,
         },
-        "remaining": {
-            "tokens": remaining(limits.tokens_per_month, tokens),
-            "agent_minutes": remaining(limits.agent_minutes_per_month, agent_minutes),
-            "concurrent_runs": remaining(limits.concurrent_runs, active.max(0) as u64),
+        remaining: RemainingView {
+            tokens: remaining(limits.tokens_per_month, tokens),
+            agent_minutes: remaining(limits.agent_minutes_per_month, agent_minutes),
+            concurrent_runs: remaining(limits.concurrent_runs, active.max(0) as u64),
         },
-        "alerts": alerts.iter().map(|(metric, threshold, at)| json!({
-            "metric": metric, "threshold_percent": threshold, "raised_at": rfc3339(*at),
-        })).collect::<Vec<_>>(),
-    })))
+        alerts: alerts
+            .into_iter()
+            .map(|(metric, threshold_percent, at)| AlertView {
+                metric,
+                threshold_percent,
+                raised_at: rfc3339(at),
+            })
+            .collect(),
+    }))
 }

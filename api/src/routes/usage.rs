@@ -4,26 +4,69 @@
 use axum::extract::State;
 use axum::response::IntoResponse;
 use chrono::NaiveDate;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use longrun_store::{DAY_MS, GroupBy, UsageTotals};
 
 use crate::AppState;
 use crate::auth::Tenant;
-use crate::billing::totals_json;
-use crate::error::ApiError;
+use crate::billing::{UsageTotalsView, totals_view};
+use crate::error::{ApiError, ErrorBody};
 use crate::extract::Query;
 
 /// Longest span one request may cover.
 const MAX_DAYS: i64 = 366;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct UsageQuery {
+    /// First day, `YYYY-MM-DD` (default: the first of this month).
+    #[param(value_type = Option<String>, format = Date)]
     from: Option<String>,
+    /// Last day, included, `YYYY-MM-DD` (default: today); at most 366 days after `from`.
+    #[param(value_type = Option<String>, format = Date)]
     to: Option<String>,
+    /// `day` (the default), `agent`, `model` or `run`.
+    #[param(pattern = "^(day|agent|model|run)$")]
     group_by: Option<String>,
+}
+
+/// The workspace's usage over a span of days, grouped, with totals.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct UsageReport {
+    /// First day, `YYYY-MM-DD`.
+    from: String,
+    /// Last day, included.
+    to: String,
+    /// `day`, `agent`, `model` or `run`: the key each row carries.
+    group_by: &'static str,
+    rows: Vec<UsageRow>,
+    totals: UsageTotalsView,
+}
+
+/// One group's totals, with its key under the name of the grouping.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct UsageRow {
+    #[serde(flatten)]
+    totals: UsageTotalsView,
+    /// `group_by=day`: the day, `YYYY-MM-DD`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    day: Option<String>,
+    /// `group_by=agent`: the agent's name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    agent: Option<String>,
+    /// `group_by=model`: `provider/model`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    model: Option<String>,
+    /// `group_by=run`: the run's id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    run: Option<String>,
 }
 
 fn day(field: &str, text: &str) -> Result<i64, ApiError> {
@@ -34,6 +77,22 @@ fn day(field: &str, text: &str) -> Result<i64, ApiError> {
         .ok_or_else(|| ApiError::invalid(field, "a date YYYY-MM-DD"))
 }
 
+/// The workspace's metered usage over a span of days, grouped by day, agent, model or run.
+#[utoipa::path(
+    get,
+    path = "/v1/usage",
+    tag = "usage",
+    operation_id = "get_usage",
+    security(("bearer" = [])),
+    params(UsageQuery),
+    responses(
+        (status = 200, description = "The usage.", body = UsageReport),
+        (status = 401, description = "`unauthorized`: missing or invalid credentials.", body = ErrorBody),
+        (status = 422, description = "`invalid_request`: a bad or unknown query parameter, named.", body = ErrorBody),
+        (status = 429, description = "`rate_limited`: the workspace's request limit.", body = ErrorBody),
+        (status = 500, description = "`internal`.", body = ErrorBody),
+    ),
+)]
 pub(crate) async fn get(
     State(state): State<AppState>,
     tenant: Tenant,
@@ -70,8 +129,8 @@ pub(crate) async fn get(
         .usage_grouped(&tenant.workspace.id, from, to, group_by)
         .await?;
     let mut totals = UsageTotals::default();
-    let rows: Vec<Value> = groups
-        .iter()
+    let rows = groups
+        .into_iter()
         .map(|g| {
             let t = &g.totals;
             totals.input_tokens += t.input_tokens;
@@ -81,16 +140,28 @@ pub(crate) async fn get(
             totals.tool_calls += t.tool_calls;
             totals.agent_ms += t.agent_ms;
             totals.cost_micro_usd += t.cost_micro_usd;
-            let mut row = totals_json(t);
-            row[name] = json!(g.key);
+            let key = Some(g.key);
+            let mut row = UsageRow {
+                totals: totals_view(t),
+                day: None,
+                agent: None,
+                model: None,
+                run: None,
+            };
+            match group_by {
+                GroupBy::Day => row.day = key,
+                GroupBy::Agent => row.agent = key,
+                GroupBy::Model => row.model = key,
+                GroupBy::Run => row.run = key,
+            }
             row
         })
         .collect();
-    Ok(axum::Json(json!({
-        "from": longrun_store::day_label(from),
-        "to": longrun_store::day_label(to - DAY_MS),
-        "group_by": name,
-        "rows": rows,
-        "totals": totals_json(&totals),
-    })))
+    Ok(axum::Json(UsageReport {
+        from: longrun_store::day_label(from),
+        to: longrun_store::day_label(to - DAY_MS),
+        group_by: name,
+        rows,
+        totals: totals_view(&totals),
+    }))
 }

@@ -3,17 +3,56 @@
 
 use axum::extract::State;
 use axum::response::IntoResponse;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
+use utoipa::ToSchema;
 
 use longrun_store::NewAudit;
 
 use crate::AppState;
 use crate::auth::Tenant;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::extract::Json;
 use crate::routes::rfc3339;
 
+/// The caller's workspace.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct WorkspaceView {
+    id: String,
+    slug: String,
+    name: String,
+    /// `free`, `starter`, `pro` or `enterprise`.
+    tier: String,
+    created_at: String,
+    /// Signs the workspace's completion webhooks (Standard Webhooks, `whsec_…`).
+    webhook_secret: String,
+    /// Where usage alerts are POSTed; `null`: nowhere.
+    #[schema(required = true)]
+    alert_webhook_url: Option<String>,
+}
+
+/// The workspace's settings after an update.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct WorkspaceSettings {
+    #[schema(required = true)]
+    alert_webhook_url: Option<String>,
+}
+
+/// Reads the workspace, with the secret that signs its webhooks (created on first read).
+#[utoipa::path(
+    get,
+    path = "/v1/workspace",
+    tag = "workspace",
+    operation_id = "get_workspace",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The workspace.", body = WorkspaceView),
+        (status = 401, description = "`unauthorized`: missing or invalid credentials.", body = ErrorBody),
+        (status = 403, description = "`forbidden`: admins only.", body = ErrorBody),
+        (status = 429, description = "`rate_limited`: the workspace's request limit.", body = ErrorBody),
+        (status = 500, description = "`internal`.", body = ErrorBody),
+    ),
+)]
 pub(crate) async fn get(
     State(state): State<AppState>,
     tenant: Tenant,
@@ -25,25 +64,46 @@ pub(crate) async fn get(
         .store
         .webhook_secret(&workspace.id, &candidate)
         .await?;
-    Ok(axum::Json(json!({
-        "id": workspace.id,
-        "slug": workspace.slug,
-        "name": workspace.name,
-        "tier": workspace.tier,
-        "created_at": rfc3339(workspace.created_at),
-        "webhook_secret": secret,
-        "alert_webhook_url": workspace.alert_webhook_url,
-    })))
+    Ok(axum::Json(WorkspaceView {
+        id: workspace.id.clone(),
+        slug: workspace.slug.clone(),
+        name: workspace.name.clone(),
+        tier: workspace.tier.clone(),
+        created_at: rfc3339(workspace.created_at),
+        webhook_secret: secret,
+        alert_webhook_url: workspace.alert_webhook_url.clone(),
+    }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct UpdateWorkspace {
-    /// Where usage alerts are POSTed; `null` stops them.
+    /// Where usage alerts are POSTed: an http(s) URL of at most 2048 bytes; `null` (or leaving
+    /// it out) stops them.
+    #[schema(pattern = "^https?://", max_length = 2048)]
     alert_webhook_url: Option<String>,
 }
 
 /// `PUT /v1/workspace`: the workspace's own settings.
+#[utoipa::path(
+    put,
+    path = "/v1/workspace",
+    tag = "workspace",
+    operation_id = "update_workspace",
+    security(("bearer" = [])),
+    request_body = UpdateWorkspace,
+    responses(
+        (status = 200, description = "The settings now in force.", body = WorkspaceSettings),
+        (status = 400, description = "`invalid_json`: the body is not JSON.", body = ErrorBody),
+        (status = 401, description = "`unauthorized`: missing or invalid credentials.", body = ErrorBody),
+        (status = 403, description = "`forbidden`: admins only.", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`: the body is over 1 MiB.", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`: the body is not `application/json`.", body = ErrorBody),
+        (status = 422, description = "`invalid_request`: a missing, unknown, mistyped or invalid field, named.", body = ErrorBody),
+        (status = 429, description = "`rate_limited`: the workspace's request limit.", body = ErrorBody),
+        (status = 500, description = "`internal`.", body = ErrorBody),
+    ),
+)]
 pub(crate) async fn update(
     State(state): State<AppState>,
     tenant: Tenant,
@@ -72,7 +132,7 @@ pub(crate) async fn update(
             ip: None,
         })
         .await?;
-    Ok(axum::Json(
-        json!({ "alert_webhook_url": body.alert_webhook_url }),
-    ))
+    Ok(axum::Json(WorkspaceSettings {
+        alert_webhook_url: body.alert_webhook_url,
+    }))
 }

@@ -765,3 +765,42 @@ async fn ledger_reads_have_an_index_plan_on_postgres() {
         );
     }
 }
+
+/// A connection the server drops under a query (a restart, a failover,
+/// `pg_terminate_backend`) is "unavailable", which the API answers with a 503 to retry; a
+/// query the database refuses is not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_connection_is_unavailable_and_a_refused_query_is_not() {
+    use sqlx::Connection;
+    let refused = StoreError::Database(sqlx::Error::RowNotFound);
+    assert!(!refused.is_unavailable());
+    assert!(!StoreError::Conflict("agent").is_unavailable());
+    assert!(StoreError::Database(sqlx::Error::PoolTimedOut).is_unavailable());
+    let Some(db) = db::TestDb::postgres().await else {
+        return;
+    };
+    let name = format!("lr_dropped_{}", new_run_id());
+    let mut victim = sqlx::PgConnection::connect(&format!("{}&application_name={name}", db.url))
+        .await
+        .unwrap();
+    let mut admin = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    let syntax = sqlx::query("SELEC 1")
+        .execute(&mut admin)
+        .await
+        .unwrap_err();
+    assert!(!StoreError::Database(syntax).is_unavailable());
+    let terminated: Vec<bool> = sqlx::query_scalar(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
+    )
+    .bind(&name)
+    .fetch_all(&mut admin)
+    .await
+    .unwrap();
+    assert_eq!(terminated, [true]);
+    let dropped = sqlx::query("SELECT 1")
+        .execute(&mut victim)
+        .await
+        .unwrap_err();
+    let dropped = StoreError::Database(dropped);
+    assert!(dropped.is_unavailable(), "{dropped:?}");
+}

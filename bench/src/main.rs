@@ -1,0 +1,447 @@
+//! `longrun-bench`: parses the command line, prepares the environment, runs one scenario, and
+//! prints its figures (markdown rows, then JSON). See `bench/README.md`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use serde_json::json;
+
+use longrun_bench::reference::{self, ReferenceWorkerSettings};
+use longrun_bench::report::PhaseReport;
+use longrun_bench::scenarios::{self, AdmissionReport, ClosedReport, Load, Systems, WaitingReport};
+use longrun_bench::stack::Env;
+use longrun_bench::{processes, temporal};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "longrun-bench",
+    about = "Measures longrun against a raw Temporal SDK agent loop on this machine."
+)]
+struct Cli {
+    #[command(flatten)]
+    common: Common,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Args)]
+struct Common {
+    /// Postgres for longrun (a fresh schema per phase); default: $LONGRUN_BENCH_DATABASE_URL,
+    /// else SQLite in the work folder.
+    #[arg(long, global = true)]
+    database_url: Option<String>,
+    /// The longrun binary; default: the one beside this tool.
+    #[arg(long, global = true)]
+    longrun: Option<PathBuf>,
+    /// The temporal CLI; default: $LONGRUN_TEMPORAL_CLI, .venv/bin/temporal, PATH.
+    #[arg(long, global = true)]
+    temporal_cli: Option<PathBuf>,
+    /// Which systems to measure.
+    #[arg(long, global = true, value_enum, default_value = "both")]
+    system: Systems,
+    /// Logs and data go here (kept); default: a temporary folder, removed at the end.
+    #[arg(long, global = true)]
+    work_dir: Option<PathBuf>,
+    /// Also write the JSON report to this file.
+    #[arg(long, global = true)]
+    json: Option<PathBuf>,
+    /// Record the worker and API processes with `perf` during measured windows, into DIR.
+    #[arg(long, global = true, value_name = "DIR")]
+    perf: Option<PathBuf>,
+    /// Workflow task slots of both workers (default: longrun's, 100; scenario c: 1000).
+    #[arg(long, global = true)]
+    workflow_slots: Option<usize>,
+    /// Activity slots of both workers (default: longrun's, 100; scenario c: runs + 100).
+    #[arg(long, global = true)]
+    activity_slots: Option<usize>,
+    /// RUST_LOG of the longrun processes.
+    #[arg(long, global = true, default_value = "warn")]
+    log_filter: String,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// (a) Overhead: one run at a time.
+    Overhead {
+        #[arg(long, default_value_t = 100)]
+        runs: usize,
+        #[arg(long, default_value_t = 10)]
+        warmup: usize,
+        #[arg(long, default_value_t = 3)]
+        tool_turns: u32,
+        #[arg(long, default_value_t = 0)]
+        latency_ms: u64,
+    },
+    /// (b) Throughput: N runs, C in flight.
+    Throughput {
+        #[arg(long, default_value_t = 1000)]
+        runs: usize,
+        #[arg(long, default_value_t = 100)]
+        concurrency: usize,
+        #[arg(long, default_value_t = 100)]
+        warmup: usize,
+        #[arg(long, default_value_t = 3)]
+        tool_turns: u32,
+        #[arg(long, default_value_t = 0)]
+        latency_ms: u64,
+    },
+    /// (c) Waiting runs: all in flight at once, each held in a slow model call.
+    Waiting {
+        #[arg(long, default_value_t = 5000)]
+        runs: usize,
+        /// Every model call lasts at least this long.
+        #[arg(long, default_value_t = 30_000)]
+        latency_ms: u64,
+        /// How long all runs wait together while the worker is measured.
+        #[arg(long, default_value_t = 30)]
+        window_s: u64,
+        #[arg(long, default_value_t = 50)]
+        submit_concurrency: usize,
+        #[arg(long, default_value_t = 0)]
+        tool_turns: u32,
+    },
+    /// (d) API admission alone: POST /v1/runs at a fixed rate, then GET /v1/runs/{id} flat out.
+    Admission {
+        #[arg(long, default_value_t = 200.0)]
+        rate: f64,
+        #[arg(long, default_value_t = 30)]
+        duration_s: u64,
+        #[arg(long, default_value_t = 16)]
+        read_connections: usize,
+        #[arg(long, default_value_t = 10)]
+        read_duration_s: u64,
+    },
+    /// A small correctness check for CI: every run must succeed with the right answer.
+    Smoke {
+        #[arg(long, default_value_t = 20)]
+        runs: usize,
+        #[arg(long, default_value_t = 5)]
+        concurrency: usize,
+        #[arg(long, default_value_t = 3)]
+        tool_turns: u32,
+    },
+    /// The raw-SDK reference worker (started by the tool itself).
+    #[command(hide = true)]
+    ReferenceWorker {
+        #[arg(long)]
+        temporal_address: String,
+        #[arg(long)]
+        task_queue: String,
+        #[arg(long)]
+        llm_base_url: String,
+        #[arg(long)]
+        workflow_slots: usize,
+        #[arg(long)]
+        activity_slots: usize,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("longrun-bench: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let outcome = runtime.block_on(async {
+        tokio::select! {
+            outcome = run(cli) => outcome,
+            _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
+        }
+    });
+    match outcome {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("longrun-bench: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn machine() -> serde_json::Value {
+    let read = |path: &str| std::fs::read_to_string(path).unwrap_or_default();
+    let memory_kib: f64 = read("/proc/meminfo")
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0.0);
+    let cpu = read("/proc/cpuinfo")
+        .lines()
+        .find_map(|l| l.strip_prefix("model name"))
+        .map(|v| v.trim_start_matches([' ', '\t', ':']).to_string())
+        .unwrap_or_default();
+    json!({
+        "cores": scenarios::cores(),
+        "memory_gib": (memory_kib / 1024.0 / 1024.0 * 10.0).round() / 10.0,
+        "cpu": cpu,
+        "kernel": read("/proc/sys/kernel/osrelease").trim(),
+    })
+}
+
+/// The soft limit on open files; scenario (c) needs two sockets per waiting run.
+fn open_files_limit() -> Option<u64> {
+    std::fs::read_to_string("/proc/self/limits")
+        .ok()?
+        .lines()
+        .find(|l| l.starts_with("Max open files"))?
+        .split_whitespace()
+        .nth(3)?
+        .parse()
+        .ok()
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let common = cli.common;
+    if let Command::ReferenceWorker {
+        temporal_address,
+        task_queue,
+        llm_base_url,
+        workflow_slots,
+        activity_slots,
+    } = cli.command
+    {
+        reference::run_worker(ReferenceWorkerSettings {
+            temporal_address,
+            task_queue,
+            llm_base_url,
+            workflow_slots,
+            activity_slots,
+        })
+        .await?;
+        return Ok(ExitCode::SUCCESS);
+    }
+
+    let (work_dir, temporary) = match &common.work_dir {
+        Some(dir) => {
+            std::fs::create_dir_all(dir)?;
+            (dir.clone(), None)
+        }
+        None => {
+            let dir = tempfile::Builder::new()
+                .prefix("longrun-bench-")
+                .tempdir()?;
+            (dir.path().to_path_buf(), Some(dir))
+        }
+    };
+    let (default_workflow_slots, default_activity_slots) = match &cli.command {
+        Command::Waiting { runs, .. } => (1000, runs + 100),
+        _ => (100, 100),
+    };
+    let env = Env {
+        work_dir: work_dir.clone(),
+        longrun: processes::find_longrun(common.longrun.as_deref())?,
+        temporal_cli: temporal::find_cli(common.temporal_cli.as_deref())?,
+        database_url: common
+            .database_url
+            .clone()
+            .or_else(|| std::env::var("LONGRUN_BENCH_DATABASE_URL").ok())
+            .filter(|url| !url.is_empty()),
+        perf_dir: common.perf.clone(),
+        workflow_slots: common.workflow_slots.unwrap_or(default_workflow_slots),
+        activity_slots: common.activity_slots.unwrap_or(default_activity_slots),
+        log_filter: common.log_filter.clone(),
+    };
+    eprintln!(
+        "longrun-bench: work folder {}{}",
+        work_dir.display(),
+        if temporary.is_some() {
+            " (removed at the end; --work-dir keeps it)"
+        } else {
+            ""
+        }
+    );
+
+    let mut code = ExitCode::SUCCESS;
+    let (scenario, markdown, report) = match cli.command {
+        Command::Overhead {
+            runs,
+            warmup,
+            tool_turns,
+            latency_ms,
+        } => {
+            let load = Load {
+                runs,
+                warmup,
+                concurrency: 1,
+                submit_concurrency: 1,
+                tool_turns,
+                latency_ms,
+                run_timeout_s: 600,
+            };
+            let report = scenarios::closed(&env, "overhead", &load, common.system).await?;
+            (
+                "overhead",
+                closed_markdown(&report),
+                serde_json::to_value(&report)?,
+            )
+        }
+        Command::Throughput {
+            runs,
+            concurrency,
+            warmup,
+            tool_turns,
+            latency_ms,
+        } => {
+            let load = Load {
+                runs,
+                warmup,
+                concurrency,
+                submit_concurrency: concurrency,
+                tool_turns,
+                latency_ms,
+                run_timeout_s: 600,
+            };
+            let report = scenarios::closed(&env, "throughput", &load, common.system).await?;
+            (
+                "throughput",
+                closed_markdown(&report),
+                serde_json::to_value(&report)?,
+            )
+        }
+        Command::Waiting {
+            runs,
+            latency_ms,
+            window_s,
+            submit_concurrency,
+            tool_turns,
+        } => {
+            if let Some(limit) = open_files_limit()
+                && limit < (runs as u64) * 2 + 1024
+            {
+                eprintln!(
+                    "warning: the open-files limit ({limit}) is low for {runs} waiting runs; \
+                     raise it with `ulimit -n`"
+                );
+            }
+            let load = Load {
+                runs,
+                warmup: 0,
+                concurrency: runs,
+                submit_concurrency,
+                tool_turns,
+                latency_ms,
+                run_timeout_s: 3600,
+            };
+            let reports =
+                scenarios::waiting(&env, &load, Duration::from_secs(window_s), common.system)
+                    .await?;
+            let mut markdown = WaitingReport::TABLE_HEADER.to_string();
+            for report in &reports {
+                markdown.push('\n');
+                markdown.push_str(&report.markdown_row());
+            }
+            (
+                "waiting",
+                markdown,
+                json!({"load": load, "phases": reports}),
+            )
+        }
+        Command::Admission {
+            rate,
+            duration_s,
+            read_connections,
+            read_duration_s,
+        } => {
+            let report: AdmissionReport = scenarios::admission(
+                &env,
+                rate,
+                Duration::from_secs(duration_s),
+                read_connections,
+                Duration::from_secs(read_duration_s),
+            )
+            .await?;
+            let markdown = format!(
+                "{}\n{}",
+                AdmissionReport::TABLE_HEADER,
+                report.markdown_rows()
+            );
+            ("admission", markdown, serde_json::to_value(&report)?)
+        }
+        Command::Smoke {
+            runs,
+            concurrency,
+            tool_turns,
+        } => {
+            let load = Load {
+                runs,
+                warmup: 0,
+                concurrency,
+                submit_concurrency: concurrency,
+                tool_turns,
+                latency_ms: 0,
+                run_timeout_s: 120,
+            };
+            let report = scenarios::closed(&env, "smoke", &load, common.system).await?;
+            let mut verdicts = Vec::new();
+            for phase in &report.phases {
+                verdicts.push(format!(
+                    "{}: {}/{} runs ended with the expected answer",
+                    phase.system, phase.succeeded, phase.runs
+                ));
+                if phase.failed > 0 || phase.succeeded != runs {
+                    code = ExitCode::FAILURE;
+                    for example in &phase.failure_examples {
+                        eprintln!("smoke: {}: {example}", phase.system);
+                    }
+                }
+            }
+            if report.llm_rejected > 0 {
+                code = ExitCode::FAILURE;
+                verdicts.push(format!(
+                    "the fake model refused {} malformed requests",
+                    report.llm_rejected
+                ));
+            }
+            let verdict = if code == ExitCode::SUCCESS {
+                "smoke: ok"
+            } else {
+                "smoke: FAILED"
+            };
+            eprintln!("{verdict}: {}", verdicts.join("; "));
+            (
+                "smoke",
+                closed_markdown(&report),
+                serde_json::to_value(&report)?,
+            )
+        }
+        Command::ReferenceWorker { .. } => unreachable!("handled above"),
+    };
+
+    let document = json!({
+        "scenario": scenario,
+        "date": chrono::Utc::now().to_rfc3339(),
+        "machine": machine(),
+        "command": std::env::args().collect::<Vec<_>>().join(" "),
+        "database": if env.database_url.is_some() { "postgres" } else { "sqlite" },
+        "report": report,
+    });
+    println!("{markdown}\n");
+    let text = serde_json::to_string_pretty(&document)?;
+    println!("{text}");
+    if let Some(path) = &common.json {
+        std::fs::write(path, &text).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    drop(temporary);
+    Ok(code)
+}
+
+fn closed_markdown(report: &ClosedReport) -> String {
+    let mut markdown = PhaseReport::TABLE_HEADER.to_string();
+    for phase in &report.phases {
+        markdown.push('\n');
+        markdown.push_str(&phase.markdown_row());
+    }
+    if let Some(ratios) = &report.ratios {
+        markdown.push_str("\n\n");
+        markdown.push_str(&ratios.line());
+    }
+    markdown
+}

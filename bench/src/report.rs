@@ -1,0 +1,201 @@
+//! Figures: latency percentiles, one phase's results (JSON), and the markdown rows
+//! `bench/RESULTS.md` is made of.
+
+use serde::Serialize;
+
+use crate::procstat::WindowReport;
+
+/// Nearest-rank percentiles of a sample, in milliseconds.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Percentiles {
+    pub count: usize,
+    pub p50: Option<f64>,
+    pub p95: Option<f64>,
+    pub p99: Option<f64>,
+    pub max: Option<f64>,
+    pub mean: Option<f64>,
+}
+
+impl Percentiles {
+    pub fn of(sample: &[f64]) -> Self {
+        let mut sorted: Vec<f64> = sample.iter().copied().filter(|v| v.is_finite()).collect();
+        sorted.sort_by(f64::total_cmp);
+        let rank = |p: f64| -> Option<f64> {
+            if sorted.is_empty() {
+                return None;
+            }
+            let index = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+            Some(sorted[index.clamp(1, sorted.len()) - 1])
+        };
+        Self {
+            count: sorted.len(),
+            p50: rank(50.0),
+            p95: rank(95.0),
+            p99: rank(99.0),
+            max: sorted.last().copied(),
+            mean: (!sorted.is_empty()).then(|| sorted.iter().sum::<f64>() / sorted.len() as f64),
+        }
+    }
+
+    /// `p50 / p95 / p99` in ms.
+    pub fn cell(&self) -> String {
+        match (self.p50, self.p95, self.p99) {
+            (Some(a), Some(b), Some(c)) => format!("{} / {} / {}", ms(a), ms(b), ms(c)),
+            _ => "–".into(),
+        }
+    }
+}
+
+fn ms(value: f64) -> String {
+    if value >= 100.0 {
+        format!("{value:.0}")
+    } else if value >= 10.0 {
+        format!("{value:.1}")
+    } else {
+        format!("{value:.2}")
+    }
+}
+
+/// One system under one load: what the driver saw and what the processes cost.
+#[derive(Debug, Clone, Serialize)]
+pub struct PhaseReport {
+    pub scenario: String,
+    /// `longrun` or `raw-sdk`.
+    pub system: String,
+    /// `postgres`, `sqlite`, or `none` (the reference keeps no database).
+    pub database: String,
+    pub runs: usize,
+    pub concurrency: usize,
+    pub tool_turns: u32,
+    pub llm_latency_ms: u64,
+    pub succeeded: usize,
+    pub failed: usize,
+    /// A few failures, to start debugging from.
+    pub failure_examples: Vec<String>,
+    /// Model turns of the measured runs (K + 1 each).
+    pub steps: u64,
+    pub wall_s: f64,
+    pub runs_per_s: f64,
+    pub steps_per_s: f64,
+    /// `POST /v1/runs` (longrun) or `start_workflow` (raw SDK).
+    pub admission_ms: Percentiles,
+    /// Submission to the terminal result as a client sees it.
+    pub end_to_end_ms: Percentiles,
+    pub worker_cpu_ms_per_step: Option<f64>,
+    pub worker_peak_rss_mb: Option<f64>,
+    pub api_peak_rss_mb: Option<f64>,
+    /// The Temporal server's CPU over the window, in % of one core.
+    pub temporal_cpu_pct_of_core: Option<f64>,
+    /// The Temporal server's share of all CPU the machine spent in the window.
+    pub temporal_share_of_busy_pct: Option<f64>,
+    pub window: WindowReport,
+}
+
+impl PhaseReport {
+    pub const TABLE_HEADER: &'static str = "| scenario | system | DB | N | C | K | L ms | ok/failed | runs/s | steps/s | admission p50/p95/p99 ms | end-to-end p50/p95/p99 ms | worker CPU ms/step | worker peak RSS MB | API peak RSS MB | Temporal CPU % of a core (share of busy) | Postgres CPU % of a core | machine busy % (others' load, % of a core) |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |";
+
+    pub fn markdown_row(&self) -> String {
+        let opt = |v: Option<f64>, digits: usize| {
+            v.map_or("–".to_string(), |v| format!("{v:.digits$}"))
+        };
+        format!(
+            "| {} | {} | {} | {} | {} | {} | {} | {}/{} | {:.1} | {:.1} | {} | {} | {} | {} | {} | {} ({}) | {:.0} | {} ({}) |",
+            self.scenario,
+            self.system,
+            self.database,
+            self.runs,
+            self.concurrency,
+            self.tool_turns,
+            self.llm_latency_ms,
+            self.succeeded,
+            self.failed,
+            self.runs_per_s,
+            self.steps_per_s,
+            self.admission_ms.cell(),
+            self.end_to_end_ms.cell(),
+            opt(self.worker_cpu_ms_per_step, 2),
+            opt(self.worker_peak_rss_mb, 0),
+            opt(self.api_peak_rss_mb, 0),
+            opt(self.temporal_cpu_pct_of_core, 0),
+            opt(self.temporal_share_of_busy_pct, 0),
+            self.window.postgres_cpu_pct_of_core,
+            opt(self.window.machine_busy_pct, 0),
+            opt(self.window.other_cpu_pct_of_core, 0),
+        )
+    }
+}
+
+/// Fills the CPU-derived fields of a phase from its window.
+pub fn cpu_figures(
+    window: &WindowReport,
+    steps: u64,
+    cores: usize,
+) -> (Option<f64>, Option<f64>, Option<f64>) {
+    let worker_ms_per_step = window
+        .process("worker")
+        .and_then(|w| w.cpu_ms)
+        .filter(|_| steps > 0)
+        .map(|ms| ms / steps as f64);
+    let temporal = window.process("temporal");
+    let temporal_pct = temporal.and_then(|t| t.cpu_pct_of_core);
+    let share = match (temporal.and_then(|t| t.cpu_ms), window.machine_busy_pct) {
+        (Some(ms), Some(busy)) if busy > 0.0 => {
+            let busy_ms = busy / 100.0 * window.seconds * 1000.0 * cores as f64;
+            Some(100.0 * ms / busy_ms)
+        }
+        _ => None,
+    };
+    (worker_ms_per_step, temporal_pct, share)
+}
+
+/// The comparison `bench/RESULTS.md` states: longrun over the raw SDK.
+#[derive(Debug, Clone, Serialize)]
+pub struct Ratios {
+    pub throughput: Option<f64>,
+    pub end_to_end_p50: Option<f64>,
+    pub worker_cpu_per_step: Option<f64>,
+}
+
+pub fn ratios(longrun: &PhaseReport, reference: &PhaseReport) -> Ratios {
+    let div = |a: Option<f64>, b: Option<f64>| match (a, b) {
+        (Some(a), Some(b)) if b > 0.0 => Some(a / b),
+        _ => None,
+    };
+    Ratios {
+        throughput: div(Some(longrun.runs_per_s), Some(reference.runs_per_s)),
+        end_to_end_p50: div(longrun.end_to_end_ms.p50, reference.end_to_end_ms.p50),
+        worker_cpu_per_step: div(
+            longrun.worker_cpu_ms_per_step,
+            reference.worker_cpu_ms_per_step,
+        ),
+    }
+}
+
+impl Ratios {
+    pub fn line(&self) -> String {
+        let f = |v: Option<f64>| v.map_or("–".to_string(), |v| format!("{v:.2}×"));
+        format!(
+            "longrun / raw SDK: throughput {}, end-to-end p50 {}, worker CPU per step {}",
+            f(self.throughput),
+            f(self.end_to_end_p50),
+            f(self.worker_cpu_per_step)
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_use_the_nearest_rank() {
+        let sample: Vec<f64> = (1..=100).map(f64::from).collect();
+        let p = Percentiles::of(&sample);
+        assert_eq!(
+            (p.p50, p.p95, p.p99, p.max),
+            (Some(50.0), Some(95.0), Some(99.0), Some(100.0))
+        );
+        assert_eq!(Percentiles::of(&[7.0]).p99, Some(7.0));
+        assert_eq!(Percentiles::of(&[]).p50, None);
+    }
+}
