@@ -194,6 +194,69 @@ class Checks:
         return ok
 
 
+def check_billing(checks, runs, by_id, all_rows):
+    """The ledger against Temporal's histories (`billing reconcile` of every month the runs
+    were created in) and the CSV export (each idempotency_key once, each run's rows
+    EXPECTED_KINDS, their sums its usage). `runs`: the submitted runs; `by_id`: the admitted
+    ones by id; `all_rows`: the listed run rows by id. Returns the exported rows."""
+    # Billing: the ledger matches Temporal's histories, and the export has each unit once.
+    created_ms = [parse_time_ms(all_rows[r.id]["created_at"]) for r in runs if r.id in all_rows]
+    finished_ms = [parse_time_ms(all_rows[r.id]["finished_at"]) for r in runs
+                   if r.id in all_rows and all_rows[r.id].get("finished_at")]
+    periods = sorted({month_of(ms) for ms in created_ms} or {month_of(now_ms())})
+    checked = 0
+    for p in periods:
+        out = longrun("billing", "reconcile", "--period", p, check=False)
+        lines = (out.stdout + out.stderr).strip().splitlines()
+        summary = next((line for line in lines if line.startswith(f"{p}: ")), "")
+        try:
+            checked += int(summary.split(": ", 1)[1].split()[0])
+        except (IndexError, ValueError):
+            pass
+        checks.check(out.returncode == 0, f"billing reconcile --period {p} exits 0",
+                     summary if out.returncode == 0 else "\n" + "\n".join(lines[-20:]))
+    checks.check(checked == len(created_ms), "reconcile checked every run",
+                 f"{checked} checked, {len(created_ms)} runs")
+    export_rows = []
+    for p in sorted({month_of(ms) for ms in created_ms + finished_ms} or set(periods)):
+        out = longrun("billing", "export", "--period", p, "--format", "csv", check=False)
+        if not checks.check(out.returncode == 0, f"billing export --period {p} exits 0",
+                            out.stderr.strip()[-500:] if out.returncode else ""):
+            continue
+        export_rows += list(csv.DictReader(io.StringIO(out.stdout)))
+    keys_seen = {}
+    per_run = {}
+    for row in export_rows:
+        keys_seen[row["idempotency_key"]] = keys_seen.get(row["idempotency_key"], 0) + 1
+        kinds = per_run.setdefault(row["run_id"], {})
+        kinds[row["kind"]] = kinds.get(row["kind"], 0) + 1
+    dup_keys = [k for k, c in keys_seen.items() if c > 1]
+    checks.check(export_rows and not dup_keys, "export: no idempotency_key twice",
+                 f"{len(export_rows)} rows" + (f"; duplicated {dup_keys[:5]}" if dup_keys else ""))
+    wrong_rows = [(by_id[rid].index, per_run.get(rid)) for rid in by_id
+                  if per_run.get(rid) != EXPECTED_KINDS]
+    foreign = [rid for rid in per_run if rid not in by_id]
+    checks.check(not wrong_rows and not foreign, f"export: each run has its rows {EXPECTED_KINDS}",
+                 (f"wrong: {wrong_rows[:5]}" if wrong_rows else "")
+                 + (f" rows of unknown runs {foreign[:5]}" if foreign else ""))
+    usage_mismatch = []
+    for rid, run in by_id.items():
+        row = all_rows.get(rid)
+        if row is None:
+            continue
+        ledger = [r for r in export_rows if r["run_id"] == rid]
+        tokens_in = sum(int(r["input_tokens"] or 0) for r in ledger)
+        tokens_out = sum(int(r["output_tokens"] or 0) for r in ledger)
+        tools = sum(int(r["tool_calls"] or 0) for r in ledger)
+        usage = row.get("usage") or {}
+        if (tokens_in, tokens_out, tools) != (usage.get("input_tokens"),
+                                              usage.get("output_tokens"), usage.get("tool_calls")):
+            usage_mismatch.append((run.index, (tokens_in, tokens_out, tools), usage))
+    checks.check(not usage_mismatch, "export sums match each run's usage",
+                 f"{usage_mismatch[:3]}" if usage_mismatch else "")
+    return export_rows
+
+
 # ---------------------------------------------------------------------------------------------
 # the scenario
 
@@ -570,61 +633,7 @@ def main(argv):
     checks.check(not server_errors, "no 5xx answers",
                  f"{len(server_errors)}: {server_errors[:3]}" if server_errors else "")
 
-    # Billing: the ledger matches Temporal's histories, and the export has each unit once.
-    created_ms = [parse_time_ms(all_rows[r.id]["created_at"]) for r in runs if r.id in all_rows]
-    finished_ms = [parse_time_ms(all_rows[r.id]["finished_at"]) for r in runs
-                   if r.id in all_rows and all_rows[r.id].get("finished_at")]
-    periods = sorted({month_of(ms) for ms in created_ms} or {month_of(now_ms())})
-    checked = 0
-    for p in periods:
-        out = longrun("billing", "reconcile", "--period", p, check=False)
-        lines = (out.stdout + out.stderr).strip().splitlines()
-        summary = next((line for line in lines if line.startswith(f"{p}: ")), "")
-        try:
-            checked += int(summary.split(": ", 1)[1].split()[0])
-        except (IndexError, ValueError):
-            pass
-        checks.check(out.returncode == 0, f"billing reconcile --period {p} exits 0",
-                     summary if out.returncode == 0 else "\n" + "\n".join(lines[-20:]))
-    checks.check(checked == len(created_ms), "reconcile checked every run",
-                 f"{checked} checked, {len(created_ms)} runs")
-    export_rows = []
-    for p in sorted({month_of(ms) for ms in created_ms + finished_ms} or set(periods)):
-        out = longrun("billing", "export", "--period", p, "--format", "csv", check=False)
-        if not checks.check(out.returncode == 0, f"billing export --period {p} exits 0",
-                            out.stderr.strip()[-500:] if out.returncode else ""):
-            continue
-        export_rows += list(csv.DictReader(io.StringIO(out.stdout)))
-    keys_seen = {}
-    per_run = {}
-    for row in export_rows:
-        keys_seen[row["idempotency_key"]] = keys_seen.get(row["idempotency_key"], 0) + 1
-        kinds = per_run.setdefault(row["run_id"], {})
-        kinds[row["kind"]] = kinds.get(row["kind"], 0) + 1
-    dup_keys = [k for k, c in keys_seen.items() if c > 1]
-    checks.check(export_rows and not dup_keys, "export: no idempotency_key twice",
-                 f"{len(export_rows)} rows" + (f"; duplicated {dup_keys[:5]}" if dup_keys else ""))
-    wrong_rows = [(by_id[rid].index, per_run.get(rid)) for rid in by_id
-                  if per_run.get(rid) != EXPECTED_KINDS]
-    foreign = [rid for rid in per_run if rid not in by_id]
-    checks.check(not wrong_rows and not foreign, f"export: each run has its rows {EXPECTED_KINDS}",
-                 (f"wrong: {wrong_rows[:5]}" if wrong_rows else "")
-                 + (f" rows of unknown runs {foreign[:5]}" if foreign else ""))
-    usage_mismatch = []
-    for rid, run in by_id.items():
-        row = all_rows.get(rid)
-        if row is None:
-            continue
-        ledger = [r for r in export_rows if r["run_id"] == rid]
-        tokens_in = sum(int(r["input_tokens"] or 0) for r in ledger)
-        tokens_out = sum(int(r["output_tokens"] or 0) for r in ledger)
-        tools = sum(int(r["tool_calls"] or 0) for r in ledger)
-        usage = row.get("usage") or {}
-        if (tokens_in, tokens_out, tools) != (usage.get("input_tokens"),
-                                              usage.get("output_tokens"), usage.get("tool_calls")):
-            usage_mismatch.append((run.index, (tokens_in, tokens_out, tools), usage))
-    checks.check(not usage_mismatch, "export sums match each run's usage",
-                 f"{usage_mismatch[:3]}" if usage_mismatch else "")
+    export_rows = check_billing(checks, runs, by_id, all_rows)
     if not args.no_kill and len(worker_pids) >= 2:
         checks.check(bool(killed), "a worker was SIGKILLed half-way",
                      f"pid {killed.get('pid')} after {killed.get('accepted')} admissions"
