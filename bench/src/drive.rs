@@ -323,28 +323,31 @@ pub struct ReferenceClient {
     pub task_queue: String,
     /// Distinguishes workflow ids of separate phases on one server.
     pub prefix: String,
+    /// Run the tool as a local activity (`--reference-local-tools`).
+    pub local_tools: bool,
 }
 
 impl ReferenceClient {
-    fn input(seed: u64, tool_turns: u32) -> AgentInput {
+    fn input(&self, seed: u64, tool_turns: u32) -> AgentInput {
         AgentInput {
             model: fake_llm::MODEL.to_string(),
             prompt: fake_llm::prompt(seed),
             max_turns: tool_turns + 2,
+            local_tools: self.local_tools,
         }
     }
 
-    fn workflow_id(&self, seed: u64) -> String {
+    pub(crate) fn workflow_id(&self, seed: u64) -> String {
         format!("{}-{seed}", self.prefix)
     }
 
-    async fn start(&self, seed: u64, tool_turns: u32) -> Result<(), String> {
+    pub(crate) async fn start(&self, seed: u64, tool_turns: u32) -> Result<(), String> {
         let options =
             WorkflowStartOptions::new(self.task_queue.clone(), self.workflow_id(seed)).build();
         self.client
             .start_workflow(
                 ReferenceAgentWorkflow::run,
-                Self::input(seed, tool_turns),
+                self.input(seed, tool_turns),
                 options,
             )
             .await
@@ -458,6 +461,42 @@ pub async fn submit_at_rate(
     duration: Duration,
     first_seed: u64,
 ) -> RequestSeries {
+    at_rate(rate, duration, first_seed, move |seed| {
+        let client = client.clone();
+        async move { client.submit(seed).await }
+    })
+    .await
+}
+
+/// `start_workflow` of the reference workflow at a fixed rate on a task queue nobody polls:
+/// the raw SDK's admission, to set longrun's against. A failure is `503` (what longrun
+/// answers for a start that failed or timed out), a start slower than longrun's 5 s deadline
+/// is counted as such too.
+pub async fn start_at_rate(
+    client: Arc<ReferenceClient>,
+    rate: f64,
+    duration: Duration,
+    first_seed: u64,
+) -> RequestSeries {
+    at_rate(rate, duration, first_seed, move |seed| {
+        let client = client.clone();
+        async move {
+            match tokio::time::timeout(Duration::from_secs(5), client.start(seed, 0)).await {
+                Ok(Ok(())) => Ok(client.workflow_id(seed)),
+                Ok(Err(err)) => Err((503, err)),
+                Err(_) => Err((503, "start_workflow took over 5 s".to_string())),
+            }
+        }
+    })
+    .await
+}
+
+/// Calls `submit` at a fixed rate for `duration`, whatever the answers take (open loop).
+async fn at_rate<F, Fut>(rate: f64, duration: Duration, first_seed: u64, submit: F) -> RequestSeries
+where
+    F: Fn(u64) -> Fut,
+    Fut: std::future::Future<Output = Result<String, (u16, String)>> + Send + 'static,
+{
     let count = (rate * duration.as_secs_f64()).round() as u64;
     let interval = Duration::from_secs_f64(1.0 / rate);
     let began = tokio::time::Instant::now();
@@ -465,10 +504,10 @@ pub async fn submit_at_rate(
     for i in 0..count {
         let due = began + interval.mul_f64(i as f64);
         tokio::time::sleep_until(due).await;
-        let client = client.clone();
+        let call = submit(first_seed + i);
         tasks.spawn(async move {
             let sent = Instant::now();
-            let outcome = client.submit(first_seed + i).await;
+            let outcome = call.await;
             let latency = due.elapsed().as_secs_f64() * 1000.0;
             (latency, elapsed_ms(sent), outcome)
         });

@@ -215,21 +215,32 @@ async fn messages(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Byt
         "message_start",
         json!({"type": "message_start", "message": {"id": format!("msg_{seed}_{turn}"), "type": "message", "role": "assistant", "model": MODEL, "content": [], "stop_reason": null, "usage": {"input_tokens": 100, "output_tokens": 1}}}),
     );
-    let latency = inner.behaviour.latency;
-    let mut gate = inner.gate.clone();
+    let held = Held {
+        until: tokio::time::Instant::now() + inner.behaviour.latency,
+        gate: inner.gate.clone(),
+        events: Some(events),
+    };
     let first = futures::stream::once(async move { Ok::<_, Infallible>(Bytes::from(start)) });
-    let rest = futures::stream::once(async move {
-        if !latency.is_zero() {
-            tokio::time::sleep(latency).await;
+    // While it "thinks", the model sends `ping` events, as Anthropic's API does: a held call
+    // is a slow answer, not a dead connection for the client's read timeout.
+    let rest = futures::stream::unfold(held, |mut held| async move {
+        let events = held.events.take()?;
+        let until = held.until;
+        let mut gate = held.gate.clone();
+        let ready = async move {
+            tokio::time::sleep_until(until).await;
+            let _ = gate.wait_for(|open| *open).await;
+        };
+        tokio::select! {
+            _ = ready => Some((Ok::<_, Infallible>(Bytes::from(events.concat())), held)),
+            _ = tokio::time::sleep(PING_EVERY) => {
+                held.events = Some(events);
+                let ping = sse("ping", json!({"type": "ping"}));
+                Some((Ok(Bytes::from(ping)), held))
+            }
         }
-        let _ = gate.wait_for(|open| *open).await;
-        futures::stream::iter(
-            events
-                .into_iter()
-                .map(|e| Ok::<_, Infallible>(Bytes::from(e))),
-        )
     });
-    let body = futures::StreamExt::chain(first, futures::StreamExt::flatten(rest));
+    let body = futures::StreamExt::chain(first, rest);
     // The guard lives as long as the body: a call counts as in flight until it is answered
     // or the client goes away.
     let body = futures::StreamExt::map(body, move |chunk| {
@@ -241,6 +252,16 @@ async fn messages(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Byt
         .header("cache-control", "no-cache")
         .body(Body::from_stream(body))
         .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
+/// How often a held call sends a `ping`.
+const PING_EVERY: Duration = Duration::from_secs(10);
+
+/// A call the fake holds: until `until` and the gate opens, then `events`.
+struct Held {
+    until: tokio::time::Instant,
+    gate: tokio::sync::watch::Receiver<bool>,
+    events: Option<Vec<String>>,
 }
 
 struct InFlight(Arc<Inner>);

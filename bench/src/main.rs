@@ -60,6 +60,10 @@ struct Common {
     /// RUST_LOG of the longrun processes.
     #[arg(long, global = true, default_value = "warn")]
     log_filter: String,
+    /// The reference runs its tool as a local activity (longrun runs built-in tools so), not
+    /// as a regular one.
+    #[arg(long, global = true)]
+    reference_local_tools: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -248,6 +252,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         workflow_slots: common.workflow_slots.unwrap_or(default_workflow_slots),
         activity_slots: common.activity_slots.unwrap_or(default_activity_slots),
         log_filter: common.log_filter.clone(),
+        reference_local_tools: common.reference_local_tools,
     };
     eprintln!(
         "longrun-bench: work folder {}{}",
@@ -352,6 +357,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => {
             let report: AdmissionReport = scenarios::admission(
                 &env,
+                common.system,
                 rate,
                 Duration::from_secs(duration_s),
                 read_connections,

@@ -91,6 +91,11 @@ impl LongrunSetup {
             .env("RUST_LOG", &self.log_filter)
             .env("ANTHROPIC_API_KEY", "bench-key")
             .env("LONGRUN_ANTHROPIC_BASE_URL", &self.llm_base_url)
+            // The API puts it in each run's activity timeouts; the same as the reference's.
+            .env(
+                "LONGRUN_LLM_TIMEOUT_S",
+                crate::reference::MODEL_TIMEOUT_S.to_string(),
+            )
             .stdin(Stdio::null())
             .kill_on_drop(true);
         if let Some(url) = &self.database_url {

@@ -7,7 +7,9 @@
 //! longrun adds: no HTTP API, no database, no conversation store (the conversation lives in
 //! the workflow and travels whole in every model call's input), no events, no metering, no
 //! quotas, no heartbeats, no search attributes. Both activities are regular activities with a
-//! start-to-close timeout and the SDK's default retry policy: the plain way to write it.
+//! start-to-close timeout and the SDK's default retry policy: the plain way to write it. With
+//! `local_tools` the calculator runs as a local activity instead, as longrun runs its built-in
+//! tools: the reference a user would write after tuning for the same thing.
 //!
 //! It must not use longrun's code: it stands for the alternative to longrun.
 
@@ -22,11 +24,15 @@ use temporalio_macros::{activities, workflow, workflow_methods};
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
 use temporalio_sdk::runtime::worker_tuner::{FixedSizeSlotSupplier, TunerHolder};
 use temporalio_sdk::{
-    ActivityOptions, ApplicationFailure, Runtime, Worker, WorkerOptions, WorkflowContext,
-    WorkflowResult,
+    ActivityOptions, ApplicationFailure, LocalActivityOptions, Runtime, Worker, WorkerOptions,
+    WorkflowContext, WorkflowResult,
 };
 
 use crate::sse::SseReader;
+
+/// How long a model call may take, in both systems: scenario (c) holds every call until all
+/// runs wait, minutes at 5,000 runs.
+pub const MODEL_TIMEOUT_S: u64 = 3600;
 
 /// A run of the reference agent.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -34,6 +40,9 @@ pub struct AgentInput {
     pub model: String,
     pub prompt: String,
     pub max_turns: u32,
+    /// Run the tool as a local activity (in the workflow's worker, no task-queue round trip).
+    #[serde(default)]
+    pub local_tools: bool,
 }
 
 /// What the model activity is given: the whole conversation so far.
@@ -72,7 +81,7 @@ impl ReferenceAgentWorkflow {
     #[run]
     pub async fn run(ctx: &mut WorkflowContext<Self>, input: AgentInput) -> WorkflowResult<String> {
         let mut messages = vec![json!({"role": "user", "content": input.prompt})];
-        let timeout = ActivityOptions::start_to_close_timeout(Duration::from_secs(300));
+        let timeout = ActivityOptions::start_to_close_timeout(Duration::from_secs(MODEL_TIMEOUT_S));
         for _ in 0..input.max_turns {
             let answer = ctx
                 .execute_activity(
@@ -106,9 +115,20 @@ impl ReferenceAgentWorkflow {
             }
             let mut results = Vec::with_capacity(calls.len());
             for (id, expression) in calls {
-                let value = ctx
-                    .execute_activity(ReferenceActivities::calculator, expression, timeout.clone())
-                    .await?;
+                let value = if input.local_tools {
+                    let options = LocalActivityOptions::builder()
+                        .start_to_close_timeout(Duration::from_secs(60))
+                        .build();
+                    ctx.execute_local_activity(ReferenceActivities::calculator, expression, options)
+                        .await?
+                } else {
+                    ctx.execute_activity(
+                        ReferenceActivities::calculator,
+                        expression,
+                        timeout.clone(),
+                    )
+                    .await?
+                };
                 results.push(json!({"type": "tool_result", "tool_use_id": id, "content": value}));
             }
             messages.push(json!({"role": "user", "content": results}));
@@ -309,7 +329,7 @@ pub async fn run_worker(settings: ReferenceWorkerSettings) -> anyhow::Result<()>
     let client = crate::temporal::connect(&settings.temporal_address).await?;
     let activities = ReferenceActivities {
         http: reqwest::Client::builder()
-            .timeout(Duration::from_secs(300))
+            .timeout(Duration::from_secs(MODEL_TIMEOUT_S))
             .build()?,
         base_url: settings.llm_base_url.clone(),
         api_key: "bench-key".to_string(),

@@ -131,6 +131,16 @@ pub fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
+/// The reference's name in reports: `raw-sdk`, or `raw-sdk-local` when its tool runs as a
+/// local activity.
+fn reference_label(env: &Env) -> &'static str {
+    if env.reference_local_tools {
+        "raw-sdk-local"
+    } else {
+        "raw-sdk"
+    }
+}
+
 /// Closed-loop runs on each system: the raw-SDK reference first, then longrun.
 pub async fn closed(
     env: &Env,
@@ -172,7 +182,7 @@ pub async fn closed(
         stack::perf_stop(perf).await;
         let phase_report = phase_report(
             scenario,
-            "raw-sdk",
+            reference_label(env),
             "none",
             load,
             &records,
@@ -289,13 +299,19 @@ impl WaitingReport {
     }
 }
 
-/// Waits until the fake holds `want` calls (or nothing changed for `stall`), reporting progress.
+/// Waits until the fake holds `want` calls (or nothing changed for `stall`, or 15 minutes
+/// passed: calls that time out and are retried keep the count moving), reporting progress.
 async fn until_waiting(fake: &FakeLlm, want: usize, stall: Duration) -> usize {
+    let give_up = Instant::now() + Duration::from_secs(900);
     let mut last = (0, Instant::now());
     let mut said = Instant::now();
     loop {
         let now = fake.in_flight();
         if now >= want {
+            return now;
+        }
+        if Instant::now() > give_up {
+            eprintln!("gave up after 15 minutes: {now} of {want} are waiting");
             return now;
         }
         if now != last.0 {
@@ -405,7 +421,7 @@ pub async fn waiting(
         )
         .await;
         let report = waiting_report(
-            "raw-sdk",
+            reference_label(env),
             "none",
             &submitted,
             &finished,
@@ -483,6 +499,17 @@ pub struct AdmissionReport {
     pub read_latency_ms: Percentiles,
     pub read_statuses: std::collections::BTreeMap<String, usize>,
     pub read_window: WindowReport,
+    /// The same rate of `start_workflow` on the raw SDK, against a dev server of its own.
+    pub reference: Option<ReferenceAdmission>,
+}
+
+/// The raw SDK's admission: `start_workflow` at the same rate, nobody polling the queue.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReferenceAdmission {
+    pub achieved_per_s: f64,
+    pub start_latency_ms: Percentiles,
+    pub statuses: std::collections::BTreeMap<String, usize>,
+    pub window: WindowReport,
 }
 
 impl AdmissionReport {
@@ -520,8 +547,22 @@ impl AdmissionReport {
             )
         };
         let max = |p: &Percentiles| p.max.map_or("–".to_string(), |v| format!("{v:.0}"));
+        let reference = self.reference.as_ref().map_or(String::new(), |r| {
+            format!(
+                "| none | raw SDK start_workflow | {:.0}/s open loop, {:.0} s | {} | {:.1} | {} | {} | {} | – | {} | {} | – |\n",
+                self.rate_per_s,
+                self.duration_s,
+                r.start_latency_ms.count,
+                r.achieved_per_s,
+                r.start_latency_ms.cell(),
+                max(&r.start_latency_ms),
+                errors(&r.statuses, "202"),
+                cpu(&r.window, "temporal"),
+                extra(&r.window),
+            )
+        });
         format!(
-            "| {} | POST /v1/runs | {:.0}/s open loop, {:.0} s | {} | {:.1} | {} | {} | {} | {} | {} | {} | {} |\n| {} | GET /v1/runs/{{id}} | {} connections, closed loop, {:.0} s | {} | {:.0} | {} | {} | {} | {} | {} | {} | {} |",
+            "{reference}| {} | POST /v1/runs | {:.0}/s open loop, {:.0} s | {} | {:.1} | {} | {} | {} | {} | {} | {} | {} |\n| {} | GET /v1/runs/{{id}} | {} connections, closed loop, {:.0} s | {} | {:.0} | {} | {} | {} | {} | {} | {} | {} |",
             self.database,
             self.rate_per_s,
             self.duration_s,
@@ -554,6 +595,7 @@ impl AdmissionReport {
 /// the runs stay queued, and only the API, the database and Temporal's start path are measured.
 pub async fn admission(
     env: &Env,
+    systems: Systems,
     rate: f64,
     duration: Duration,
     read_connections: usize,
@@ -564,6 +606,36 @@ pub async fn admission(
         latency: Duration::ZERO,
     })
     .await?;
+    let reference = if systems.reference() {
+        let phase = "admission-raw-sdk";
+        eprintln!("[{phase}] starting a Temporal dev server; start_workflow at {rate}/s");
+        let stack = ReferenceStack::start(env, phase, &fake.base_url).await?;
+        // A queue nobody polls: the runs stay scheduled, as longrun's do without a worker.
+        let client = Arc::new(drive::ReferenceClient {
+            client: crate::temporal::connect(&stack.temporal.address).await?,
+            task_queue: format!("{phase}-unpolled"),
+            prefix: phase.to_string(),
+            local_tools: false,
+        });
+        let _ =
+            drive::start_at_rate(client.clone(), rate, Duration::from_secs(1), 1_000_000_000).await;
+        let processes = vec![("temporal".to_string(), stack.temporal.pid)];
+        let window = Window::start(&processes);
+        let started = drive::start_at_rate(client, rate, duration, 1).await;
+        let window = window.finish();
+        stack.stop().await;
+        Some(ReferenceAdmission {
+            achieved_per_s: started.requests as f64 / started.seconds,
+            start_latency_ms: Percentiles::of(&started.latency_ms),
+            statuses: started.statuses,
+            window,
+        })
+    } else {
+        None
+    };
+    if !systems.longrun() {
+        anyhow::bail!("admission measures longrun's API; --system reference is not enough");
+    }
     let phase = "admission-longrun";
     eprintln!("[{phase}] starting a Temporal dev server and longrun api (no worker)");
     let stack = LongrunStack::start(env, phase, &fake.base_url, false, 2).await?;
@@ -608,6 +680,7 @@ pub async fn admission(
         read_latency_ms: Percentiles::of(&reads.latency_ms),
         read_statuses: reads.statuses,
         read_window,
+        reference,
     };
     eprintln!("{}", report.markdown_rows());
     stack.stop().await;

@@ -33,6 +33,8 @@ pub struct Env {
     pub activity_slots: usize,
     /// `RUST_LOG` of the longrun processes.
     pub log_filter: String,
+    /// The reference runs its tool as a local activity, as longrun runs built-in tools.
+    pub reference_local_tools: bool,
 }
 
 impl Env {
@@ -222,6 +224,7 @@ impl ReferenceStack {
             client: temporal::connect(&temporal.address).await?,
             task_queue,
             prefix: format!("ref-{phase}"),
+            local_tools: env.reference_local_tools,
         });
         Ok(Self {
             temporal,
