@@ -34,6 +34,10 @@ const SUMS: &str = "CAST(COALESCE(SUM(input_tokens), 0) AS BIGINT), \
     CAST(COALESCE(SUM(agent_ms), 0) AS BIGINT), \
     CAST(COALESCE(SUM(cost_micro_usd), 0) AS BIGINT)";
 
+/// The ledger's and the daily rollup's totals columns, in the order `totals_at` reads them.
+const TOTAL_COLUMNS: &str = "input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, tool_calls, agent_ms, \
+     cost_micro_usd";
+
 fn totals_at(row: &AnyRow, first: usize) -> Result<UsageTotals> {
     Ok(UsageTotals {
         input_tokens: row.try_get(first)?,
@@ -211,11 +215,10 @@ impl Store {
         day: &str,
     ) -> Result<Vec<(String, String, UsageTotals)>> {
         let mut tx = self.tenant(workspace_id).await?;
-        let rows = sqlx::query(
-            "SELECT agent_name, model, input_tokens, output_tokens, cache_read_tokens, \
-                 cache_write_tokens, tool_calls, agent_ms, cost_micro_usd \
-             FROM usage_daily WHERE workspace_id = $1 AND day = $2 ORDER BY agent_name, model",
-        )
+        let rows = sqlx::query(&format!(
+            "SELECT agent_name, model, {TOTAL_COLUMNS} \
+             FROM usage_daily WHERE workspace_id = $1 AND day = $2 ORDER BY agent_name, model"
+        ))
         .bind(workspace_id)
         .bind(day)
         .fetch_all(&mut *tx)
@@ -353,11 +356,10 @@ impl Store {
         run_id: &str,
     ) -> Result<Vec<(String, String, UsageTotals)>> {
         let mut tx = self.tenant(workspace_id).await?;
-        let rows = sqlx::query(
-            "SELECT idempotency_key, kind, input_tokens, output_tokens, cache_read_tokens, \
-                 cache_write_tokens, tool_calls, agent_ms, cost_micro_usd \
-             FROM usage_events WHERE workspace_id = $1 AND run_id = $2 ORDER BY idempotency_key",
-        )
+        let rows = sqlx::query(&format!(
+            "SELECT idempotency_key, kind, {TOTAL_COLUMNS} \
+             FROM usage_events WHERE workspace_id = $1 AND run_id = $2 ORDER BY idempotency_key"
+        ))
         .bind(workspace_id)
         .bind(run_id)
         .fetch_all(&mut *tx)

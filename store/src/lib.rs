@@ -30,7 +30,7 @@ pub use ids::{new_id, new_run_id};
 pub use messages::{NewMessage, StoredMessage};
 pub use migrate::{MigrationReport, latest_migration_version};
 pub use runs::{
-    Admission, AdmitOutcome, InsertRunOutcome, NewRun, Run, RunFinish, RunListFilter, RunUsage,
+    Admission, AdmitOutcome, InsertRunOutcome, NewRun, Run, RunFinish, RunListFilter,
     TERMINAL_STATUSES,
 };
 pub use usage::{LedgerOutcome, NewUsageEvent, UsageKind, UsageTotals};

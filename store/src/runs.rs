@@ -7,7 +7,7 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::{Result, Store, StoreError, Tx, now_ms};
+use crate::{Result, Store, StoreError, Tx, UsageTotals, now_ms};
 
 /// Statuses after which a run never changes again. Must match `RunStatus::is_terminal` in
 /// the workflows crate (a test in the api crate checks it).
@@ -52,17 +52,6 @@ pub enum AdmitOutcome {
     },
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct RunUsage {
-    pub input_tokens: i64,
-    pub output_tokens: i64,
-    pub cache_read_tokens: i64,
-    pub cache_write_tokens: i64,
-    pub tool_calls: i64,
-    pub agent_ms: i64,
-    pub cost_micro_usd: i64,
-}
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Run {
     pub id: String,
@@ -81,7 +70,7 @@ pub struct Run {
     /// Where the finished run is POSTed, if the client asked.
     pub webhook_url: Option<String>,
     pub step: i64,
-    pub usage: RunUsage,
+    pub usage: UsageTotals,
     pub created_at: i64,
     pub started_at: Option<i64>,
     pub finished_at: Option<i64>,
@@ -148,7 +137,7 @@ impl Run {
             workflow_id: row.try_get("workflow_id")?,
             webhook_url: row.try_get("webhook_url")?,
             step: row.try_get("step")?,
-            usage: RunUsage {
+            usage: UsageTotals {
                 input_tokens: row.try_get("input_tokens")?,
                 output_tokens: row.try_get("output_tokens")?,
                 cache_read_tokens: row.try_get("cache_read_tokens")?,
