@@ -141,6 +141,36 @@ fn reference_label(env: &Env) -> &'static str {
     }
 }
 
+/// One system's closed loop: the warm-up runs, then the measured ones with the processes'
+/// CPU and memory (and `perf`, when asked) recorded over exactly that window.
+async fn measure_closed<F, Fut>(
+    env: &Env,
+    phase: &str,
+    load: &Load,
+    processes: &[(String, u32)],
+    run: F,
+) -> (Vec<RunRecord>, WindowReport)
+where
+    F: Fn(u64) -> Fut,
+    Fut: std::future::Future<Output = RunRecord> + Send + 'static,
+{
+    if load.warmup > 0 {
+        eprintln!("[{phase}] {} warm-up runs", load.warmup);
+        drive::closed_loop(seeds(1, load.warmup), load.concurrency, &run).await;
+    }
+    eprintln!(
+        "[{phase}] {} measured runs, {} at once",
+        load.runs, load.concurrency
+    );
+    let perf = stack::perf_start(env, phase, processes);
+    let window = Window::start(processes);
+    let records =
+        drive::closed_loop(seeds(1 + load.warmup, load.runs), load.concurrency, run).await;
+    let measured = window.finish();
+    stack::perf_stop(perf).await;
+    (records, measured)
+}
+
 /// Closed-loop runs on each system: the raw-SDK reference first, then longrun.
 pub async fn closed(
     env: &Env,
@@ -165,21 +195,7 @@ pub async fn closed(
                 timeout,
             )
         };
-        if load.warmup > 0 {
-            eprintln!("[{phase}] {} warm-up runs", load.warmup);
-            drive::closed_loop(seeds(1, load.warmup), load.concurrency, run).await;
-        }
-        eprintln!(
-            "[{phase}] {} measured runs, {} at once",
-            load.runs, load.concurrency
-        );
-        let processes = stack.processes();
-        let perf = stack::perf_start(env, &phase, &processes);
-        let window = Window::start(&processes);
-        let records =
-            drive::closed_loop(seeds(1 + load.warmup, load.runs), load.concurrency, run).await;
-        let measured = window.finish();
-        stack::perf_stop(perf).await;
+        let (records, measured) = measure_closed(env, &phase, load, &stack.processes(), run).await;
         let phase_report = phase_report(
             scenario,
             reference_label(env),
@@ -208,21 +224,7 @@ pub async fn closed(
                 timeout,
             )
         };
-        if load.warmup > 0 {
-            eprintln!("[{phase}] {} warm-up runs", load.warmup);
-            drive::closed_loop(seeds(1, load.warmup), load.concurrency, run).await;
-        }
-        eprintln!(
-            "[{phase}] {} measured runs, {} at once",
-            load.runs, load.concurrency
-        );
-        let processes = stack.processes();
-        let perf = stack::perf_start(env, &phase, &processes);
-        let window = Window::start(&processes);
-        let records =
-            drive::closed_loop(seeds(1 + load.warmup, load.runs), load.concurrency, run).await;
-        let measured = window.finish();
-        stack::perf_stop(perf).await;
+        let (records, measured) = measure_closed(env, &phase, load, &stack.processes(), run).await;
         let phase_report = phase_report(
             scenario,
             "longrun",
