@@ -50,6 +50,7 @@ from scale import (  # noqa: E402  (scripts/scale.py: HTTP recording, checks, bi
     parse_time_ms,
     percentile,
     retry_after,
+    submit_until_admitted,
 )
 
 # The only 5xx the API documents: Temporal unreachable, the database unreachable.
@@ -469,27 +470,11 @@ def main(argv):
 
     def submit(run, api_index, record_first=True):
         """POSTs the run until an API admits it (or already has it); returns (status, id)."""
-        body = {"agent": "demo", "input": run.question, "metadata": {"chaos_index": run.index}}
-        attempt = 0
-        while time.monotonic() < stop_at:
-            api = apis[(api_index + attempt) % len(apis)]
-            attempt += 1
-            if record_first and run.first_attempt is None:
-                run.first_attempt = now_ms()
-            status, headers, answer = http.request(run.workspace, api, "POST", "/v1/runs",
-                                                   keys[run.workspace], body,
-                                                   {"Idempotency-Key": run.key}, timeout=30)
-            if status in (200, 202) and isinstance(answer, dict) and answer.get("id"):
-                return status, answer["id"]
-            code = (answer or {}).get("error", {}).get("code") if isinstance(answer, dict) else None
-            if status is None or status == 429 or status >= 500:
-                # The same Idempotency-Key makes the retry safe whatever happened.
-                backoff("POST /v1/runs", status, code, headers)
-                continue
-            run.error = f"POST /v1/runs answered {status}: {answer}"
-            return status, None
-        run.error = run.error or "not admitted before the timeout"
-        return None, None
+        return submit_until_admitted(
+            http, apis, api_index, run, keys[run.workspace], {"chaos_index": run.index},
+            stop_at, lambda status, code, headers, _answer: backoff(
+                "POST /v1/runs", status, code, headers),
+            record_first)
 
     def submit_run(run):
         first_api = run.index % len(apis)

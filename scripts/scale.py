@@ -194,6 +194,34 @@ class Checks:
         return ok
 
 
+def submit_until_admitted(http, apis, first_api, run, key, metadata, stop_at, on_refusal,
+                          record_first=True):
+    """POSTs `run` (same Idempotency-Key every time, so retrying is safe whatever happened),
+    moving to the next API after each attempt, until one admits it (or already has it) or
+    `stop_at` (time.monotonic()) passes. A 429, a 5xx or no answer calls
+    `on_refusal(status, code, headers, answer)`, which waits, and is retried; any other answer
+    ends the run's submission. Returns (status, id), id None when not admitted."""
+    body = {"agent": "demo", "input": run.question, "metadata": metadata}
+    attempt = 0
+    while time.monotonic() < stop_at:
+        api = apis[(first_api + attempt) % len(apis)]
+        attempt += 1
+        if record_first and run.first_attempt is None:
+            run.first_attempt = now_ms()
+        status, headers, answer = http.request(run.workspace, api, "POST", "/v1/runs", key,
+                                               body, {"Idempotency-Key": run.key}, timeout=30)
+        if status in (200, 202) and isinstance(answer, dict) and answer.get("id"):
+            return status, answer["id"]
+        if status is None or status == 429 or status >= 500:
+            code = (answer or {}).get("error", {}).get("code") if isinstance(answer, dict) else None
+            on_refusal(status, code, headers, answer)
+            continue
+        run.error = f"POST /v1/runs answered {status}: {answer}"
+        return status, None
+    run.error = run.error or "not admitted before the timeout"
+    return None, None
+
+
 def check_billing(checks, runs, by_id, all_rows):
     """The ledger against Temporal's histories (`billing reconcile` of every month the runs
     were created in) and the CSV export (each idempotency_key once, each run's rows
@@ -365,38 +393,23 @@ def main(argv):
         print(f"scale: SIGKILLed worker {pid} after {accepted[0]} of {n} runs were admitted",
               flush=True)
 
+    def on_refusal(status, code, headers, answer):
+        if status == 429:
+            note_refusal(f"{code or '?'} (submissions)")
+            time.sleep(retry_after(headers))
+            return
+        with counts_lock:
+            if status is None:
+                transport_errors[0] += 1
+            else:
+                server_errors.append((status, answer))
+        time.sleep(1)
+
     def submit(run, first_api, record_first=True):
         """POSTs the run until an API admits it (or already has it); returns (status, id)."""
-        body = {"agent": "demo", "input": run.question, "metadata": {"scale_index": run.index}}
-        attempt = 0
-        while time.monotonic() < stop_at:
-            api = apis[(first_api + attempt) % len(apis)]
-            attempt += 1
-            if record_first and run.first_attempt is None:
-                run.first_attempt = now_ms()
-            status, headers, answer = http.request(run.workspace, api, "POST", "/v1/runs",
-                                                   keys[run.workspace], body,
-                                                   {"Idempotency-Key": run.key}, timeout=30)
-            if status in (200, 202) and isinstance(answer, dict) and answer.get("id"):
-                return status, answer["id"]
-            if status == 429:
-                code = (answer or {}).get("error", {}).get("code", "?")
-                note_refusal(f"{code} (submissions)")
-                time.sleep(retry_after(headers))
-                continue
-            if status is None or status >= 500:
-                # The same Idempotency-Key makes the retry safe whatever happened.
-                with counts_lock:
-                    if status is None:
-                        transport_errors[0] += 1
-                    else:
-                        server_errors.append((status, answer))
-                time.sleep(1)
-                continue
-            run.error = f"POST /v1/runs answered {status}: {answer}"
-            return status, None
-        run.error = run.error or "not admitted before the timeout"
-        return None, None
+        return submit_until_admitted(http, apis, first_api, run, keys[run.workspace],
+                                     {"scale_index": run.index}, stop_at, on_refusal,
+                                     record_first)
 
     def submit_run(run):
         first_api = (run.index // len(slugs) + run.index) % len(apis)
