@@ -44,6 +44,7 @@ from scale import (  # noqa: E402  (scripts/scale.py: HTTP recording, checks, bi
     Checks,
     Http,
     Run,
+    check_admissions,
     check_billing,
     longrun,
     now_ms,
@@ -698,17 +699,7 @@ def main(argv):
     print("\nchecks:", flush=True)
     checks.check(not dead, "every process still up (APIs, current workers, Redis)",
                  ", ".join(dead))
-    failed_submissions = [r for r in runs if not r.id]
-    checks.check(not failed_submissions, "every run was admitted",
-                 "; ".join(f"#{r.index}: {r.error}" for r in failed_submissions[:5]))
-    inconsistent = [r for r in runs if len({rid for _, rid in r.answers}) > 1]
-    created_twice = [r for r in runs if sum(1 for s, _ in r.answers if s == 202) > 1]
-    repeats = sum(len(r.answers) - 1 for r in runs)
-    checks.check(not inconsistent and not created_twice,
-                 "a repeated Idempotency-Key returns the same run and creates none",
-                 f"{repeats} repeated submissions answered"
-                 + (f"; different ids for #{[r.index for r in inconsistent][:5]}" if inconsistent else "")
-                 + (f"; created twice: #{[r.index for r in created_twice][:5]}" if created_twice else ""))
+    check_admissions(checks, runs)
 
     by_id = {r.id: r for r in runs if r.id}
     all_rows = {}

@@ -222,6 +222,22 @@ def submit_until_admitted(http, apis, first_api, run, key, metadata, stop_at, on
     return None, None
 
 
+def check_admissions(checks, runs):
+    """Every run was admitted, and every answer for a run (repeated Idempotency-Key) names
+    the same run, which only one of them created."""
+    failed_submissions = [r for r in runs if not r.id]
+    checks.check(not failed_submissions, "every run was admitted",
+                 "; ".join(f"#{r.index}: {r.error}" for r in failed_submissions[:5]))
+    inconsistent = [r for r in runs if len({rid for _, rid in r.answers}) > 1]
+    created_twice = [r for r in runs if sum(1 for s, _ in r.answers if s == 202) > 1]
+    repeats = sum(len(r.answers) - 1 for r in runs)
+    checks.check(not inconsistent and not created_twice,
+                 "a repeated Idempotency-Key returns the same run and creates none",
+                 f"{repeats} repeated submissions answered"
+                 + (f"; different ids for #{[r.index for r in inconsistent][:5]}" if inconsistent else "")
+                 + (f"; created twice: #{[r.index for r in created_twice][:5]}" if created_twice else ""))
+
+
 def check_billing(checks, runs, by_id, all_rows):
     """The ledger against Temporal's histories (`billing reconcile` of every month the runs
     were created in) and the CSV export (each idempotency_key once, each run's rows
@@ -517,19 +533,7 @@ def main(argv):
 
     # -----------------------------------------------------------------------------------------
     print("\nchecks:", flush=True)
-    failed_submissions = [r for r in runs if not r.id]
-    checks.check(not failed_submissions, "every run was admitted",
-                 "; ".join(f"#{r.index}: {r.error}" for r in failed_submissions[:5]))
-
-    # Idempotency: every answer for a run names the same run, and only one created it.
-    inconsistent = [r for r in runs if len({rid for _, rid in r.answers}) > 1]
-    created_twice = [r for r in runs if sum(1 for s, _ in r.answers if s == 202) > 1]
-    repeats = sum(len(r.answers) - 1 for r in runs)
-    checks.check(not inconsistent and not created_twice,
-                 "a repeated Idempotency-Key returns the same run and creates none",
-                 f"{repeats} repeated submissions answered"
-                 + (f"; different ids for #{[r.index for r in inconsistent][:5]}" if inconsistent else "")
-                 + (f"; created twice: #{[r.index for r in created_twice][:5]}" if created_twice else ""))
+    check_admissions(checks, runs)
 
     # The lists: each admitted run exactly once, in its own workspace, succeeded, right answer.
     by_id = {r.id: r for r in runs if r.id}
