@@ -130,11 +130,54 @@ const KEYS: &[Key] = &[
         env: "LONGRUN_BILLING_TOKEN",
         default: None,
     },
-    // Whether POST /v1/auth/register creates workspaces (true or false).
+    // Whether POST /v1/auth/register creates workspaces (true or false); unset: true for
+    // `longrun dev`, false for `longrun api`.
     Key {
         toml: "allow_signup",
         env: "LONGRUN_ALLOW_SIGNUP",
-        default: Some("true"),
+        default: None,
+    },
+    // Sign-up attempts one client address may make a day (when sign-up is on).
+    Key {
+        toml: "signups_per_ip_per_day",
+        env: "LONGRUN_SIGNUPS_PER_IP_PER_DAY",
+        default: Some("5"),
+    },
+    // Seconds a client has to send a whole request head; keep-alive connections idle this
+    // long are closed too.
+    Key {
+        toml: "http_header_timeout_s",
+        env: "LONGRUN_HTTP_HEADER_TIMEOUT_S",
+        default: Some("10"),
+    },
+    // Seconds a client has to send a whole request body (then 408).
+    Key {
+        toml: "http_body_timeout_s",
+        env: "LONGRUN_HTTP_BODY_TIMEOUT_S",
+        default: Some("30"),
+    },
+    // HTTP connections one API process holds open at once, in all and per client address.
+    Key {
+        toml: "http_max_connections",
+        env: "LONGRUN_HTTP_MAX_CONNECTIONS",
+        default: Some("4096"),
+    },
+    Key {
+        toml: "http_max_connections_per_ip",
+        env: "LONGRUN_HTTP_MAX_CONNECTIONS_PER_IP",
+        default: Some("256"),
+    },
+    // Event streams (GET /v1/runs/{id}/events) one API process serves at once for one run.
+    Key {
+        toml: "max_streams_per_run",
+        env: "LONGRUN_MAX_STREAMS_PER_RUN",
+        default: Some("10"),
+    },
+    // Seconds an Idempotency-Key of a run route is remembered (then it may be used again).
+    Key {
+        toml: "idempotency_ttl_s",
+        env: "LONGRUN_IDEMPOTENCY_TTL_S",
+        default: Some("86400"),
     },
     // Lifetime of login tokens, seconds.
     Key {
@@ -234,7 +277,12 @@ pub(crate) struct Config {
     pub(crate) approval_timeout_s: u64,
     pub(crate) input_timeout_s: u64,
     pub(crate) http_fetch_allow: Vec<longrun_activities::tools::http_fetch::AllowRule>,
-    pub(crate) allow_signup: bool,
+    /// `None`: the role's default (on for `dev`, off for `api`).
+    pub(crate) allow_signup: Option<bool>,
+    pub(crate) signups_per_ip_per_day: u64,
+    pub(crate) server_limits: longrun_api::ServerLimits,
+    pub(crate) max_streams_per_run: usize,
+    pub(crate) idempotency_ttl_s: u64,
     pub(crate) billing_token: Option<SecretString>,
     pub(crate) jwt_ttl_s: i64,
     pub(crate) quota_recheck_s: u64,
@@ -487,16 +535,33 @@ impl Layers {
             heartbeat_timeout_s: self.number("LONGRUN_HEARTBEAT_TIMEOUT_S", 1u64..=3600)?,
             approval_timeout_s: self.number("LONGRUN_APPROVAL_TIMEOUT_S", 1u64..=30 * 86_400)?,
             input_timeout_s: self.number("LONGRUN_INPUT_TIMEOUT_S", 1u64..=30 * 86_400)?,
-            allow_signup: match self.required("LONGRUN_ALLOW_SIGNUP")?.as_str() {
-                "true" | "1" | "yes" => true,
-                "false" | "0" | "no" => false,
-                other => {
+            allow_signup: match self.string("LONGRUN_ALLOW_SIGNUP").as_deref() {
+                None => None,
+                Some("true" | "1" | "yes") => Some(true),
+                Some("false" | "0" | "no") => Some(false),
+                Some(other) => {
                     return Err(self.invalid(
                         "LONGRUN_ALLOW_SIGNUP",
                         format!("{other:?} is not true or false"),
                     ));
                 }
             },
+            signups_per_ip_per_day: self
+                .number("LONGRUN_SIGNUPS_PER_IP_PER_DAY", 1u64..=1_000_000)?,
+            server_limits: longrun_api::ServerLimits {
+                header_timeout: Duration::from_secs(
+                    self.number("LONGRUN_HTTP_HEADER_TIMEOUT_S", 1u64..=3600)?,
+                ),
+                body_timeout: Duration::from_secs(
+                    self.number("LONGRUN_HTTP_BODY_TIMEOUT_S", 1u64..=3600)?,
+                ),
+                max_connections: self.number("LONGRUN_HTTP_MAX_CONNECTIONS", 1usize..=1_000_000)?,
+                max_connections_per_ip: self
+                    .number("LONGRUN_HTTP_MAX_CONNECTIONS_PER_IP", 1usize..=1_000_000)?,
+                ..longrun_api::ServerLimits::default()
+            },
+            max_streams_per_run: self.number("LONGRUN_MAX_STREAMS_PER_RUN", 1usize..=10_000)?,
+            idempotency_ttl_s: self.number("LONGRUN_IDEMPOTENCY_TTL_S", 60u64..=30 * 86_400)?,
             jwt_ttl_s: self.number("LONGRUN_JWT_TTL_S", 60i64..=30 * 86_400)?,
             billing_token: match self.string("LONGRUN_BILLING_TOKEN") {
                 Some(token) if token.len() < 32 => {

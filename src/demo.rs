@@ -61,6 +61,7 @@ pub(crate) async fn seed(store: &Store, data_dir: &Path) -> anyhow::Result<Strin
                     tools: r#"[{"name":"calculator","requires_approval":false,"kind":"builtin"}]"#,
                     limits: "{}",
                 },
+                None,
             )
             .await?;
         println!("Created agent {AGENT:?} (model offline/demo, tools [\"calculator\"]).");

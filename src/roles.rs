@@ -16,6 +16,7 @@ use longrun_activities::metrics::ActivityMetrics;
 use longrun_activities::{
     ActivitySettings, AgentActivities, ModelRouter, ProviderEndpoint, ProviderSettings,
 };
+use longrun_api::feeds::{FeedMetrics, RunFeeds};
 use longrun_api::jwt::JwtKeys;
 use longrun_api::metrics::ApiMetrics;
 use longrun_api::ratelimit::RateLimiter;
@@ -107,6 +108,7 @@ fn api_settings(config: &Config) -> ApiSettings {
             quota_recheck_s: config.quota_recheck_s,
             ..ActivityTuning::default()
         },
+        idempotency_ttl: Duration::from_secs(config.idempotency_ttl_s),
     }
 }
 
@@ -117,6 +119,7 @@ fn app_state(
     scheduler: Scheduler,
     registry: &Registry,
     shutdown: watch::Receiver<bool>,
+    signup_default: bool,
 ) -> anyhow::Result<AppState> {
     let limiter = match &config.redis_url {
         Some(url) => RateLimiter::redis(url).context("LONGRUN_REDIS_URL")?,
@@ -129,16 +132,24 @@ fn app_state(
     let scheduler = Arc::new(scheduler);
     let limiter = Arc::new(limiter);
     let readiness = longrun_api::readiness::api_readiness(registry, &store, &scheduler, &limiter)?;
+    let feeds = RunFeeds::new(
+        store.clone(),
+        config.max_streams_per_run,
+        shutdown.clone(),
+        FeedMetrics::register(registry)?,
+    );
     Ok(AppState {
         store,
         scheduler,
         readiness,
+        feeds,
         settings: Arc::new(api_settings(config)),
         metrics: ApiMetrics::register(registry)?,
         tiers: Arc::new(config.tiers.clone()),
         auth: Arc::new(AuthSettings {
             billing_token: config.billing_token.clone(),
-            ..AuthSettings::new(jwt, config.allow_signup)?
+            signups_per_ip_per_day: config.signups_per_ip_per_day,
+            ..AuthSettings::new(jwt, config.allow_signup.unwrap_or(signup_default))?
         }),
         limiter,
         shutdown,
@@ -165,6 +176,35 @@ fn activity_settings(config: &Config) -> ActivitySettings {
     settings.tiers = config.tiers.clone();
     settings.prices = config.prices.clone();
     settings
+}
+
+/// The HTTP server's caps, with the connection cap kept under the process's file
+/// descriptor limit (raised to the hard limit first when that is not enough).
+fn server_limits(config: &Config) -> longrun_api::ServerLimits {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    let mut limits = longrun_api::ServerLimits {
+        drain_timeout: config.shutdown_grace,
+        ..config.server_limits.clone()
+    };
+    // Descriptors the process needs besides client connections: pools, Temporal, files.
+    const RESERVED: u64 = 256;
+    let wanted = limits.max_connections as u64 + RESERVED;
+    if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
+        let mut usable = soft;
+        if soft < wanted && setrlimit(Resource::RLIMIT_NOFILE, wanted.min(hard), hard).is_ok() {
+            usable = wanted.min(hard);
+        }
+        if usable < wanted {
+            let cap = usable.saturating_sub(RESERVED).max(16) as usize;
+            tracing::warn!(
+                configured = limits.max_connections,
+                cap,
+                "the file descriptor limit is too low for LONGRUN_HTTP_MAX_CONNECTIONS; using a lower cap"
+            );
+            limits.max_connections = cap;
+        }
+    }
+    limits
 }
 
 async fn bind_api(config: &Config) -> anyhow::Result<TcpListener> {
@@ -196,12 +236,14 @@ pub(crate) async fn api(config: Config) -> anyhow::Result<()> {
         config.task_queue.clone(),
         config.temporal_ui_url.clone(),
     );
+    // Open sign-up is a development convenience; production turns it on on purpose.
     let state = app_state(
         &config,
         store.clone(),
         scheduler,
         &registry,
         shutdown.clone(),
+        false,
     )?;
     let listener = bind_api(&config).await?;
     tokio::spawn(
@@ -220,9 +262,16 @@ pub(crate) async fn api(config: Config) -> anyhow::Result<()> {
         extras,
         stopped(shutdown.clone()),
     ));
-    longrun_api::serve(listener, longrun_api::router(state), stopped(shutdown))
-        .await
-        .context("API server failed")?;
+    let api_metrics = state.metrics.clone();
+    longrun_api::serve(
+        listener,
+        longrun_api::router(state),
+        server_limits(&config),
+        Some(api_metrics),
+        stopped(shutdown),
+    )
+    .await
+    .context("API server failed")?;
     metrics.await.context("metrics task panicked")??;
     store.close().await;
     Ok(())
@@ -464,7 +513,7 @@ pub(crate) async fn dev(
     args: DevArgs,
     subscriber: Arc<dyn tracing::Subscriber + Send + Sync>,
 ) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&config.data_dir)
+    longrun_store::create_private_dir(&config.data_dir)
         .with_context(|| format!("cannot create the data dir {}", config.data_dir.display()))?;
     if config.jwt_secret.is_none() {
         config.jwt_secret = Some(dev_jwt_secret(&config.data_dir)?);
@@ -513,13 +562,17 @@ async fn dev_with_temporal(
         scheduler,
         &registry,
         shutdown.clone(),
+        true,
     )?;
     let readiness = state.readiness.clone();
     let listener = bind_api(config).await?;
     let api_address = listener.local_addr()?;
+    let api_metrics = state.metrics.clone();
     let api = tokio::spawn(longrun_api::serve(
         listener,
         longrun_api::router(state),
+        server_limits(config),
+        Some(api_metrics),
         stopped(shutdown.clone()),
     ));
     // One listener for both roles: the API's readiness covers the worker's dependencies too.

@@ -442,14 +442,15 @@ impl AgentActivities {
             is_error: outcome.is_error,
         };
         let agent_ms = elapsed_ms(started);
+        let tool_label = crate::metrics::tool_label(&request.tool);
         self.metrics
             .tool_duration
-            .with_label_values(&[request.tool.name.as_str()])
+            .with_label_values(&[tool_label])
             .observe(started.elapsed().as_secs_f64());
         if outcome.is_error {
             self.metrics
                 .tool_errors
-                .with_label_values(&[request.tool.name.as_str()])
+                .with_label_values(&[tool_label])
                 .inc();
         }
         // A retried tool call meters under the same keys; its time is that of the attempt
@@ -682,8 +683,15 @@ impl AgentActivities {
         };
         batcher.flush();
         let agent_ms = elapsed_ms(started);
-        let (provider, model) =
-            crate::models::split_model(&request.model).unwrap_or(("unknown", "unknown"));
+        // The provider is one of a closed set; the model name only when the operator's price
+        // table names it (see `Prices::model_label`).
+        let (provider, model) = match crate::models::split_model(&request.model) {
+            Ok((provider, name)) => match self.settings.prices.model_label(&request.model) {
+                "other" => (provider, "other"),
+                _ => (provider, name),
+            },
+            Err(_) => ("unknown", "unknown"),
+        };
         self.metrics
             .llm_duration
             .with_label_values(&[provider, model])
@@ -835,6 +843,26 @@ impl AgentActivities {
         if let Err(refused) = tools::http_fetch::check_url(&self.settings.http_fetch, url) {
             return ToolOutcome {
                 content: refused.to_string(),
+                is_error: true,
+            };
+        }
+        // The model's input must match the schema the tool declared (checked when the agent
+        // was saved): a mismatch goes back to the model as an error result, never out.
+        let schema = stored
+            .and_then(|t| t.get("input_schema"))
+            .cloned()
+            .or_else(|| request.tool.input_schema.clone())
+            .unwrap_or_else(|| json!({"type": "object"}));
+        let checked = longrun_store::ToolSchema::compile(&schema)
+            .map_err(|problem| format!("the tool's input_schema is invalid: {problem}"))
+            .and_then(|compiled| {
+                compiled.validate(&request.input).map_err(|problem| {
+                    format!("the input does not match the tool's input_schema: {problem}")
+                })
+            });
+        if let Err(content) = checked {
+            return ToolOutcome {
+                content,
                 is_error: true,
             };
         }

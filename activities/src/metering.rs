@@ -137,7 +137,7 @@ impl Meter {
         if cost.tokens.version.is_none() {
             self.metrics
                 .unpriced
-                .with_label_values(&["llm", &request.model])
+                .with_label_values(&["llm", self.prices.model_label(&request.model)])
                 .inc();
         }
         if cost.time.version.is_none() && agent_ms > 0 {
@@ -166,7 +166,7 @@ impl Meter {
         if call_cost.version.is_none() {
             self.metrics
                 .unpriced
-                .with_label_values(&["tool", &request.tool.name])
+                .with_label_values(&["tool", crate::metrics::tool_label(&request.tool)])
                 .inc();
         }
         let tool = NewUsageEvent {

@@ -57,6 +57,15 @@ fn histogram(
     Ok(histogram)
 }
 
+/// What a tool is called in metric labels: a built-in tool's name (a closed set), or
+/// `webhook` for a workspace's own tools, whose names tenants choose.
+pub(crate) fn tool_label(tool: &longrun_workflows::payloads::ToolSpec) -> &str {
+    match tool.kind {
+        longrun_workflows::payloads::ToolKind::Builtin => tool.name.as_str(),
+        longrun_workflows::payloads::ToolKind::Webhook => "webhook",
+    }
+}
+
 impl ActivityMetrics {
     /// Creates the worker's metrics and registers them in `registry`.
     pub fn register(registry: &Registry) -> Result<Self, prometheus::Error> {

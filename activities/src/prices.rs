@@ -142,6 +142,17 @@ impl Prices {
         Ok(())
     }
 
+    /// What a model is called in metric labels: its own name when the operator's price
+    /// table names it (or it is the built-in offline model), else `other`. Tenants choose
+    /// model names, so their text never becomes a label value by itself.
+    pub fn model_label<'a>(&self, model: &'a str) -> &'a str {
+        if model == "offline/demo" || self.models.iter().any(|p| p.model == model) {
+            model
+        } else {
+            "other"
+        }
+    }
+
     /// A model call's cost: `model` is `provider/model-name`.
     pub fn llm(&self, model: &str, tokens: TokenCounts, occurred_at_ms: i64) -> Cost {
         let day = day_of(occurred_at_ms);

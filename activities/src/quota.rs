@@ -27,12 +27,14 @@ pub enum QuotaError {
 pub const TIERS: [&str; 4] = ["free", "starter", "pro", "enterprise"];
 
 /// Fields a workspace may override, with the largest value accepted for each.
-pub const OVERRIDABLE: [&str; 5] = [
+pub const OVERRIDABLE: [&str; 7] = [
     "requests_per_minute",
     "concurrent_runs",
     "agent_minutes_per_month",
     "tokens_per_month",
     "max_run_s",
+    "event_streams",
+    "agents",
 ];
 
 fn bounds(field: &str) -> Option<(u64, u64)> {
@@ -43,6 +45,8 @@ fn bounds(field: &str) -> Option<(u64, u64)> {
         "tokens_per_month" => (1, 1_000_000_000_000),
         // Temporal's own limits are far above; a month is a sane ceiling for one run.
         "max_run_s" => (60, 31 * 86_400),
+        "event_streams" => (1, 1_000_000),
+        "agents" => (1, 1_000_000),
         _ => return None,
     })
 }
@@ -62,6 +66,12 @@ pub struct Limits {
     pub fairness_weight: f32,
     /// Multiple of the monthly quotas at which running runs pause.
     pub hard_cap_factor: u64,
+    /// Event streams (`GET /v1/runs/{id}/events`) open at once, per API process.
+    #[serde(default)]
+    pub event_streams: Option<u64>,
+    /// Agents a workspace may define.
+    #[serde(default)]
+    pub agents: Option<u64>,
 }
 
 impl Limits {
@@ -85,6 +95,8 @@ impl Limits {
             "concurrent_runs" => self.concurrent_runs = value,
             "agent_minutes_per_month" => self.agent_minutes_per_month = value,
             "tokens_per_month" => self.tokens_per_month = value,
+            "event_streams" => self.event_streams = value,
+            "agents" => self.agents = value,
             "max_run_s" => {
                 self.max_run_s = value.ok_or_else(|| QuotaError::BadValue {
                     field: field.into(),
@@ -116,41 +128,66 @@ impl Default for Tiers {
             priority,
             fairness_weight: weight,
             hard_cap_factor: cap,
+            event_streams: None,
+            agents: None,
+        };
+        // Streams and agents: what a tier's people and programs plausibly hold at once, so
+        // no tier is unbounded.
+        let bounded = |limits: Limits, streams: u64, agents: u64| Limits {
+            event_streams: Some(streams),
+            agents: Some(agents),
+            ..limits
         };
         let by_name = BTreeMap::from([
             (
                 "free".to_string(),
-                tier(Some(10), Some(1), Some(60), Some(200_000), 600, 5, 1.0, 1),
+                bounded(
+                    tier(Some(10), Some(1), Some(60), Some(200_000), 600, 5, 1.0, 1),
+                    5,
+                    10,
+                ),
             ),
             (
                 "starter".to_string(),
-                tier(
-                    Some(100),
-                    Some(5),
-                    Some(1_000),
-                    Some(5_000_000),
-                    3_600,
-                    4,
-                    1.0,
-                    2,
+                bounded(
+                    tier(
+                        Some(100),
+                        Some(5),
+                        Some(1_000),
+                        Some(5_000_000),
+                        3_600,
+                        4,
+                        1.0,
+                        2,
+                    ),
+                    25,
+                    50,
                 ),
             ),
             (
                 "pro".to_string(),
-                tier(
-                    Some(1_000),
-                    Some(25),
-                    Some(10_000),
-                    Some(50_000_000),
-                    86_400,
-                    2,
-                    1.0,
-                    2,
+                bounded(
+                    tier(
+                        Some(1_000),
+                        Some(25),
+                        Some(10_000),
+                        Some(50_000_000),
+                        86_400,
+                        2,
+                        1.0,
+                        2,
+                    ),
+                    100,
+                    200,
                 ),
             ),
             (
                 "enterprise".to_string(),
-                tier(None, Some(200), None, None, 7 * 86_400, 1, 1.0, 2),
+                bounded(
+                    tier(None, Some(200), None, None, 7 * 86_400, 1, 1.0, 2),
+                    500,
+                    1_000,
+                ),
             ),
         ]);
         Self { by_name }

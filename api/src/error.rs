@@ -21,10 +21,14 @@ pub enum ApiError {
     InvalidJson(String),
     #[error("{0}")]
     InvalidRequest(String),
+    #[error("this Idempotency-Key was used for a different request")]
+    IdempotencyKeyReused,
     #[error("the request body is larger than {limit} bytes")]
     PayloadTooLarge { limit: usize },
     #[error("the request body must be JSON (Content-Type: application/json)")]
     UnsupportedMediaType,
+    #[error("the request body did not arrive within {seconds} s")]
+    RequestTimeout { seconds: u64 },
     #[error("{message}")]
     Conflict { code: &'static str, message: String },
     #[error("the scheduler (Temporal) is unavailable; retry later")]
@@ -40,6 +44,8 @@ pub enum ApiError {
         "the workspace already has {active} of its {limit} concurrent runs; retry when one ends"
     )]
     ConcurrencyLimit { active: i64, limit: i64 },
+    #[error("{scope} already has its {limit} open event streams; close one or retry later")]
+    TooManyStreams { scope: &'static str, limit: i64 },
     #[error("the monthly {metric} quota is used up: {used} of {limit}")]
     QuotaExhausted {
         metric: &'static str,
@@ -77,7 +83,7 @@ pub struct ErrorDetail {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub used: Option<i64>,
-    /// `quota_exhausted`, `concurrency_limit`: the limit.
+    /// `quota_exhausted`, `concurrency_limit`, `too_many_streams`: the limit.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub limit: Option<i64>,
@@ -97,17 +103,20 @@ impl ApiError {
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
             ApiError::InvalidJson(_) => StatusCode::BAD_REQUEST,
-            ApiError::InvalidRequest(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::InvalidRequest(_) | ApiError::IdempotencyKeyReused => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::RequestTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::SchedulerUnavailable | ApiError::StoreUnavailable(_) => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
             ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
-            ApiError::RateLimited { .. } | ApiError::ConcurrencyLimit { .. } => {
-                StatusCode::TOO_MANY_REQUESTS
-            }
+            ApiError::RateLimited { .. }
+            | ApiError::ConcurrencyLimit { .. }
+            | ApiError::TooManyStreams { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::QuotaExhausted { .. } => StatusCode::PAYMENT_REQUIRED,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -119,14 +128,17 @@ impl ApiError {
             ApiError::NotFound { code, .. } => code,
             ApiError::InvalidJson(_) => "invalid_json",
             ApiError::InvalidRequest(_) => "invalid_request",
+            ApiError::IdempotencyKeyReused => "idempotency_key_reused",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
+            ApiError::RequestTimeout { .. } => "request_timeout",
             ApiError::Conflict { code, .. } => code,
             ApiError::SchedulerUnavailable => "scheduler_unavailable",
             ApiError::StoreUnavailable(_) => "store_unavailable",
             ApiError::Forbidden { code, .. } => code,
             ApiError::RateLimited { .. } => "rate_limited",
             ApiError::ConcurrencyLimit { .. } => "concurrency_limit",
+            ApiError::TooManyStreams { .. } => "too_many_streams",
             ApiError::QuotaExhausted { .. } => "quota_exhausted",
             ApiError::Internal(_) => "internal",
         }
@@ -165,8 +177,29 @@ impl ApiError {
     }
 }
 
+impl From<crate::feeds::StreamRefusal> for ApiError {
+    fn from(refusal: crate::feeds::StreamRefusal) -> Self {
+        match refusal {
+            crate::feeds::StreamRefusal::Run { limit } => ApiError::TooManyStreams {
+                scope: "the run",
+                limit: limit as i64,
+            },
+            crate::feeds::StreamRefusal::Workspace { limit } => ApiError::TooManyStreams {
+                scope: "the workspace",
+                limit: limit.min(i64::MAX as u64) as i64,
+            },
+        }
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
+        if let StoreError::LimitReached { .. } = err {
+            return ApiError::Conflict {
+                code: "limit_reached",
+                message: err.to_string(),
+            };
+        }
         if err.is_unavailable() {
             ApiError::StoreUnavailable(err.to_string())
         } else {
@@ -200,6 +233,7 @@ impl IntoResponse for ApiError {
                 error.active = Some(*active);
                 error.limit = Some(*limit);
             }
+            ApiError::TooManyStreams { limit, .. } => error.limit = Some(*limit),
             _ => {}
         }
         let mut response = (status, Json(ErrorBody { error })).into_response();
@@ -209,8 +243,8 @@ impl IntoResponse for ApiError {
                     .headers_mut()
                     .insert("retry-after", (*retry_after_s).into());
             }
-            // A slot frees when a run ends: a short pause is a fair guess.
-            ApiError::ConcurrencyLimit { .. } => {
+            // A slot frees when a run or a stream ends: a short pause is a fair guess.
+            ApiError::ConcurrencyLimit { .. } | ApiError::TooManyStreams { .. } => {
                 response.headers_mut().insert("retry-after", 5u64.into());
             }
             // A dropped connection is replaced at once; a Temporal outage lasts longer.
@@ -219,6 +253,13 @@ impl IntoResponse for ApiError {
             }
             ApiError::SchedulerUnavailable => {
                 response.headers_mut().insert("retry-after", 5u64.into());
+            }
+            // The rest of a body that did not arrive in time is not waited for.
+            ApiError::RequestTimeout { .. } => {
+                response.headers_mut().insert(
+                    axum::http::header::CONNECTION,
+                    axum::http::HeaderValue::from_static("close"),
+                );
             }
             _ => {}
         }

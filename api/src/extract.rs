@@ -11,6 +11,9 @@ use crate::error::ApiError;
 /// Largest request body accepted anywhere, in bytes.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
+/// Time allowed for a whole request body when the server did not set one.
+const DEFAULT_BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// A JSON body. Bad syntax is 400 `invalid_json`; a missing, unknown or mistyped field is
 /// 422 `invalid_request` with the field's path, and so is a string holding U+0000 (no text
 /// column of Postgres can store it); an oversized body is 413.
@@ -38,7 +41,18 @@ where
         if !is_json {
             return Err(ApiError::UnsupportedMediaType);
         }
-        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+        // The server sets the deadline; without one (tests calling the router directly) the
+        // default applies.
+        let deadline = req
+            .extensions()
+            .get::<crate::server::BodyTimeout>()
+            .map_or(DEFAULT_BODY_TIMEOUT, |t| t.0);
+        let read = tokio::time::timeout(deadline, Bytes::from_request(req, state))
+            .await
+            .map_err(|_| ApiError::RequestTimeout {
+                seconds: deadline.as_secs(),
+            })?;
+        let bytes = read.map_err(|rejection| {
             if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
                 ApiError::PayloadTooLarge {
                     limit: MAX_BODY_BYTES,

@@ -12,18 +12,21 @@ pub mod auth;
 pub mod billing;
 pub mod error;
 pub mod extract;
+pub mod feeds;
+mod idempotency;
 pub mod jwt;
 pub mod metrics;
 pub mod openapi;
+mod page;
 pub mod passwords;
 pub mod ratelimit;
 pub mod readiness;
 mod routes;
 pub mod scheduler;
+pub mod server;
 
 pub use routes::agents::valid_name;
 
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -33,7 +36,6 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
-use tokio::net::TcpListener;
 use tracing::Instrument;
 
 use longrun_activities::quota::Tiers;
@@ -53,6 +55,8 @@ pub struct ApiSettings {
     pub default_max_steps: u32,
     /// Activity timeouts and retries, handed to each run's workflow.
     pub tuning: ActivityTuning,
+    /// How long an `Idempotency-Key` of a run route is remembered.
+    pub idempotency_ttl: std::time::Duration,
 }
 
 impl Default for ApiSettings {
@@ -60,6 +64,7 @@ impl Default for ApiSettings {
         Self {
             default_max_steps: 20,
             tuning: ActivityTuning::default(),
+            idempotency_ttl: std::time::Duration::from_secs(86_400),
         }
     }
 }
@@ -91,6 +96,8 @@ pub struct AuthSettings {
     pub jwt: Option<jwt::JwtKeys>,
     /// Whether `POST /v1/auth/register` creates workspaces.
     pub allow_signup: bool,
+    /// Sign-up attempts one client address may make a day.
+    pub signups_per_ip_per_day: u64,
     /// A hash no password matches: logins for unknown emails are checked against it, so they
     /// take as long as wrong passwords.
     pub decoy_hash: String,
@@ -108,6 +115,7 @@ impl AuthSettings {
         Ok(Self {
             jwt,
             allow_signup,
+            signups_per_ip_per_day: 5,
             decoy_hash: passwords::hash(&hex::encode(random))?,
             billing_token: None,
         })
@@ -126,13 +134,26 @@ pub struct AppState {
     pub limiter: Arc<RateLimiter>,
     /// What `/readyz` checks.
     pub readiness: readiness::Readiness,
+    /// Run event feeds: one store follower per watched run, and the stream caps.
+    pub feeds: Arc<feeds::RunFeeds>,
     /// Becomes `true` when the server shuts down: long-lived responses (SSE) end then.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
 }
 
-/// The whole API as a router, ready for `axum::serve` or for tests' `oneshot`.
+/// The state-changing run routes that honour `Idempotency-Key` through
+/// [`idempotency::guard`] (`POST /v1/runs` keeps its key on the run row instead).
+pub const IDEMPOTENT_ROUTES: &[(axum::http::Method, &str)] = &[
+    (axum::http::Method::POST, "/v1/runs/{id}/cancel"),
+    (axum::http::Method::POST, "/v1/runs/{id}/messages"),
+    (axum::http::Method::POST, "/v1/runs/{id}/complete"),
+    (axum::http::Method::POST, "/v1/runs/{id}/approvals"),
+    (axum::http::Method::POST, "/v1/runs/{id}/resume"),
+];
+
+/// The whole API as a router, ready for [`serve`] or for tests' `oneshot`.
 pub fn router(state: AppState) -> Router {
     use routes::{agents, audit, auth as login, keys, quota, runs, workspace};
+    let idempotent = || middleware::from_fn_with_state(state.clone(), idempotency::guard);
     // Tenant routes sit behind the access gate (authentication, role, rate limit); see
     // `access::ROUTES` for who may use which.
     let tenant = Router::new()
@@ -149,11 +170,26 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/runs", post(runs::create).get(runs::list))
         .route("/v1/runs/{id}", get(runs::get))
         .route("/v1/runs/{id}/events", get(routes::events::stream))
-        .route("/v1/runs/{id}/cancel", post(runs::cancel))
-        .route("/v1/runs/{id}/messages", post(runs::message))
-        .route("/v1/runs/{id}/complete", post(runs::complete))
-        .route("/v1/runs/{id}/approvals", post(runs::approve))
-        .route("/v1/runs/{id}/resume", post(runs::resume))
+        .route(
+            "/v1/runs/{id}/cancel",
+            post(runs::cancel).layer(idempotent()),
+        )
+        .route(
+            "/v1/runs/{id}/messages",
+            post(runs::message).layer(idempotent()),
+        )
+        .route(
+            "/v1/runs/{id}/complete",
+            post(runs::complete).layer(idempotent()),
+        )
+        .route(
+            "/v1/runs/{id}/approvals",
+            post(runs::approve).layer(idempotent()),
+        )
+        .route(
+            "/v1/runs/{id}/resume",
+            post(runs::resume).layer(idempotent()),
+        )
         .route("/v1/quota", get(quota::get))
         .route("/v1/usage", get(routes::usage::get))
         .route_layer(middleware::from_fn_with_state(state.clone(), access::gate));
@@ -172,19 +208,7 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Serves `router` on `listener` until `shutdown` resolves, then drains in-flight requests.
-pub async fn serve(
-    listener: TcpListener,
-    router: Router,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
-}
+pub use server::{ServerLimits, serve};
 
 async fn not_found() -> ApiError {
     ApiError::NotFound {
@@ -251,7 +275,12 @@ async fn observe(State(state): State<AppState>, request: Request, next: Next) ->
     };
     let status = response.status();
     let elapsed = started.elapsed();
-    let labels = [method.as_str(), route.as_str(), status.as_str()];
+    // The method is the client's text: only the ones we serve become label values.
+    let method_label = match method.as_str() {
+        known @ ("GET" | "POST" | "PUT" | "DELETE" | "HEAD" | "OPTIONS" | "PATCH") => known,
+        _ => "other",
+    };
+    let labels = [method_label, route.as_str(), status.as_str()];
     state.metrics.requests.with_label_values(&labels).inc();
     state
         .metrics

@@ -1,12 +1,14 @@
 //! The API's Prometheus metrics, named and described once. Labels are the route template,
 //! never a raw path or a tenant id, so cardinality stays bounded.
 
-use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry};
+use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry};
 
 pub const HTTP_REQUESTS_TOTAL: &str = "longrun_http_requests_total";
 pub const HTTP_REQUEST_DURATION_SECONDS: &str = "longrun_http_request_duration_seconds";
 pub const RATE_LIMIT_DECISIONS_TOTAL: &str = "longrun_rate_limit_decisions_total";
 pub const ADMISSIONS_REFUSED_TOTAL: &str = "longrun_admissions_refused_total";
+pub const HTTP_CONNECTIONS_OPEN: &str = "longrun_http_connections_open";
+pub const HTTP_CONNECTIONS_REFUSED_TOTAL: &str = "longrun_http_connections_refused_total";
 
 #[derive(Clone)]
 pub struct ApiMetrics {
@@ -14,6 +16,8 @@ pub struct ApiMetrics {
     pub(crate) duration: HistogramVec,
     pub(crate) rate_limit: IntCounterVec,
     pub(crate) admissions_refused: IntCounterVec,
+    pub(crate) connections_open: IntGauge,
+    pub(crate) connections_refused: IntCounterVec,
 }
 
 impl ApiMetrics {
@@ -50,6 +54,19 @@ impl ApiMetrics {
             ),
             &["reason", "tier"],
         )?;
+        let connections_open = IntGauge::new(
+            HTTP_CONNECTIONS_OPEN,
+            "HTTP connections open now (each holds a place under the connection caps).",
+        )?;
+        let connections_refused = IntCounterVec::new(
+            Opts::new(
+                HTTP_CONNECTIONS_REFUSED_TOTAL,
+                "HTTP connections refused at accept, by the cap they were over (total, per_ip).",
+            ),
+            &["cap"],
+        )?;
+        registry.register(Box::new(connections_open.clone()))?;
+        registry.register(Box::new(connections_refused.clone()))?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(duration.clone()))?;
         registry.register(Box::new(rate_limit.clone()))?;
@@ -59,6 +76,8 @@ impl ApiMetrics {
             duration,
             rate_limit,
             admissions_refused,
+            connections_open,
+            connections_refused,
         })
     }
 }

@@ -192,6 +192,15 @@ impl Modify for Shared {
                         .iter()
                         .any(|(m, route, _)| m.as_str() == method && route == path);
                     add_store_unavailable(operation);
+                    if operation.request_body.is_some() {
+                        add_body_timeout(operation);
+                    }
+                    if crate::IDEMPOTENT_ROUTES
+                        .iter()
+                        .any(|(m, route)| m.as_str() == method && route == path)
+                    {
+                        add_idempotency(operation);
+                    }
                     add_headers(operation, tenant);
                 }
             }
@@ -232,6 +241,67 @@ fn add_store_unavailable(operation: &mut Operation) {
             responses.insert("503".into(), response.into());
         }
     }
+}
+
+/// Adds (or extends) the description of `status` with `text`, answering an error body.
+fn add_error(operation: &mut Operation, status: &str, text: &str) {
+    let responses = &mut operation.responses.responses;
+    match responses.get_mut(status) {
+        Some(utoipa::openapi::RefOr::T(existing)) => {
+            existing.description = format!("{} Or {text}", existing.description);
+        }
+        Some(utoipa::openapi::RefOr::Ref(_)) => {}
+        None => {
+            let body = Content::new(Some(Ref::from_schema_name("ErrorBody")));
+            let response = ResponseBuilder::new()
+                .description(text)
+                .content("application/json", body)
+                .build();
+            responses.insert(status.into(), response.into());
+        }
+    }
+}
+
+/// A body that does not arrive in time is answered 408 (see `server`).
+fn add_body_timeout(operation: &mut Operation) {
+    add_error(
+        operation,
+        "408",
+        "`request_timeout`: the body did not arrive within the server's body timeout.",
+    );
+}
+
+/// The run routes that take an `Idempotency-Key` (see `idempotency`).
+fn add_idempotency(operation: &mut Operation) {
+    use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
+    let parameter = ParameterBuilder::new()
+        .name("Idempotency-Key")
+        .parameter_in(ParameterIn::Header)
+        .description(Some(
+            "Makes the request safe to retry: a retry with the same key and body gets the first \
+             answer again (`Idempotency-Replayed: true`) and acts on nothing. 1 to 255 visible \
+             ASCII characters; kept for a day.",
+        ))
+        .schema(Some(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some("^[!-~]{1,255}$")),
+        ))
+        .build();
+    operation
+        .parameters
+        .get_or_insert_with(Vec::new)
+        .push(parameter);
+    add_error(
+        operation,
+        "409",
+        "`idempotency_key_in_flight`: a request with this Idempotency-Key is still being processed.",
+    );
+    add_error(
+        operation,
+        "422",
+        "`idempotency_key_reused`: this Idempotency-Key was used for a different request.",
+    );
 }
 
 fn add_headers(operation: &mut Operation, tenant: bool) {

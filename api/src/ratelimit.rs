@@ -11,6 +11,9 @@ use std::time::{Duration, Instant};
 
 use deadpool_redis::redis;
 
+mod counters;
+pub use counters::backoff_delay;
+
 /// One minute, in microseconds: the unit of the limits.
 const WINDOW_US: i64 = 60_000_000;
 /// After a Redis failure, decisions stay local this long before Redis is tried again, so a
@@ -93,6 +96,8 @@ return {1, tolerance - (new_tat - now), new_tat - now}
 
 pub struct RateLimiter {
     local: Mutex<HashMap<String, i64>>,
+    /// Local fixed-window counts and failure backoffs (see `counters`).
+    counts: Mutex<HashMap<String, counters::LocalCount>>,
     redis: Option<(deadpool_redis::Pool, redis::Script)>,
     /// Whether the last Redis call failed.
     degraded: AtomicBool,
@@ -118,6 +123,7 @@ impl RateLimiter {
     pub fn in_process() -> Self {
         Self {
             local: Mutex::new(HashMap::new()),
+            counts: Mutex::new(HashMap::new()),
             redis: None,
             degraded: AtomicBool::new(false),
             retry_redis_at_ms: AtomicI64::new(0),
@@ -158,35 +164,49 @@ impl RateLimiter {
 
     /// One request under `key`, against `per_minute`.
     pub async fn check(&self, key: &str, per_minute: u64) -> Decision {
-        if let Some((pool, script)) = &self.redis {
-            let now_ms = self.epoch.elapsed().as_millis() as i64;
-            if now_ms >= self.retry_redis_at_ms.load(Ordering::Relaxed) {
-                match tokio::time::timeout(
-                    REDIS_TIMEOUT,
-                    redis_check(pool, script, key, per_minute),
-                )
-                .await
-                {
-                    Ok(Ok((decision, tat_in_us))) => {
-                        self.degraded.store(false, Ordering::Relaxed);
-                        self.follow_shared(key, tat_in_us);
-                        return decision;
-                    }
-                    outcome => {
-                        if !self.degraded.swap(true, Ordering::Relaxed) {
-                            let reason = match outcome {
-                                Ok(Err(err)) => err.to_string(),
-                                _ => "timed out".to_string(),
-                            };
-                            tracing::warn!(%reason, "Redis is unavailable: rate limits are per instance until it is back");
-                        }
-                        self.retry_redis_at_ms
-                            .store(now_ms + REDIS_BACKOFF.as_millis() as i64, Ordering::Relaxed);
-                    }
-                }
-            }
+        let shared = self
+            .redis_call(
+                |pool, script| async move { redis_check(&pool, &script, key, per_minute).await },
+            )
+            .await;
+        if let Some((decision, tat_in_us)) = shared {
+            self.follow_shared(key, tat_in_us);
+            return decision;
         }
         self.check_local(key, per_minute)
+    }
+
+    /// Runs `call` against Redis when it is configured and not backing off after a failure;
+    /// `None` when the caller must decide locally. A failure (or a call slower than
+    /// [`REDIS_TIMEOUT`]) marks the limiter degraded and keeps Redis out for [`REDIS_BACKOFF`].
+    async fn redis_call<T, F, Fut>(&self, call: F) -> Option<T>
+    where
+        F: FnOnce(deadpool_redis::Pool, redis::Script) -> Fut,
+        Fut: std::future::Future<Output = Result<T, String>>,
+    {
+        let (pool, script) = self.redis.as_ref()?;
+        let now_ms = self.epoch.elapsed().as_millis() as i64;
+        if now_ms < self.retry_redis_at_ms.load(Ordering::Relaxed) {
+            return None;
+        }
+        match tokio::time::timeout(REDIS_TIMEOUT, call(pool.clone(), script.clone())).await {
+            Ok(Ok(value)) => {
+                self.degraded.store(false, Ordering::Relaxed);
+                Some(value)
+            }
+            outcome => {
+                if !self.degraded.swap(true, Ordering::Relaxed) {
+                    let reason = match outcome {
+                        Ok(Err(err)) => err,
+                        _ => "timed out".to_string(),
+                    };
+                    tracing::warn!(%reason, "Redis is unavailable: rate limits are per instance until it is back");
+                }
+                self.retry_redis_at_ms
+                    .store(now_ms + REDIS_BACKOFF.as_millis() as i64, Ordering::Relaxed);
+                None
+            }
+        }
     }
 
     /// Mirrors the shared bucket locally after each Redis decision, so that if Redis stalls

@@ -2,7 +2,6 @@
 //! the usage alerts raised.
 
 use sqlx::Row;
-use sqlx::any::AnyRow;
 
 use crate::workspaces::COLUMNS as WORKSPACE_COLUMNS;
 use crate::{Result, Store, StoreError, Workspace, new_id, now_ms, unique_violation};
@@ -17,18 +16,8 @@ pub struct User {
     pub created_at: i64,
 }
 
-impl User {
-    fn from_row(row: &AnyRow) -> Result<Self> {
-        Ok(Self {
-            id: row.try_get("id")?,
-            workspace_id: row.try_get("workspace_id")?,
-            email: row.try_get("email")?,
-            password_hash: row.try_get("password_hash")?,
-            role: row.try_get("role")?,
-            created_at: row.try_get("created_at")?,
-        })
-    }
-}
+/// Accounts one email may own (in as many workspaces).
+pub const MAX_ACCOUNTS_PER_EMAIL: i64 = 5;
 
 /// An audit entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,8 +46,9 @@ pub struct NewAudit<'a> {
 }
 
 impl Store {
-    /// Creates a workspace and its first (admin) user in one transaction; a taken slug or
-    /// email is [`StoreError::Conflict`].
+    /// Creates a workspace and its first (admin) user in one transaction. A taken slug is
+    /// [`StoreError::Conflict`]; an email may own accounts in several workspaces, up to
+    /// [`MAX_ACCOUNTS_PER_EMAIL`] ([`StoreError::LimitReached`]).
     pub async fn register(
         &self,
         slug: &str,
@@ -87,8 +77,20 @@ impl Store {
         };
         // A new tenant's rows: system scope, as no workspace transaction can exist yet.
         let mut tx = self.system().await?;
+        let accounts: i64 =
+            sqlx::query("SELECT CAST(COUNT(*) AS BIGINT) FROM users WHERE email = $1")
+                .bind(email)
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get(0)?;
+        if accounts >= MAX_ACCOUNTS_PER_EMAIL {
+            tx.rollback().await?;
+            return Err(StoreError::LimitReached {
+                what: "accounts of this email",
+                limit: MAX_ACCOUNTS_PER_EMAIL,
+            });
+        }
         let conflict = |e: sqlx::Error| match unique_violation(&e) {
-            Some(name) if name.contains("email") => StoreError::Conflict("email"),
             Some(_) => StoreError::Conflict("workspace slug"),
             None => e.into(),
         };
@@ -120,29 +122,45 @@ impl Store {
         Ok((workspace, user))
     }
 
-    /// The user with this email, and their workspace: what login needs before it knows the
-    /// workspace (a cross-tenant read by nature).
-    pub async fn user_by_email(&self, email: &str) -> Result<Option<(User, Workspace)>> {
+    /// The account login checks for this email: the one in workspace `slug` when given, else
+    /// the email's first (oldest) account; with its workspace. One account at most, so every
+    /// login costs one password check whatever the email owns. A cross-tenant read by nature.
+    pub async fn account_for_login(
+        &self,
+        email: &str,
+        slug: Option<&str>,
+    ) -> Result<Option<(User, Workspace)>> {
         let mut tx = self.system().await?;
-        let row = sqlx::query(
-            "SELECT id, workspace_id, email, password_hash, role, created_at FROM users WHERE email = $1",
-        )
+        let row = sqlx::query(&format!(
+            "SELECT u.id AS user_id, u.email, u.password_hash, u.role, \
+                    u.created_at AS user_created_at, {} \
+             FROM users u JOIN workspaces w ON w.id = u.workspace_id \
+             WHERE u.email = $1 AND ($2 = '' OR w.slug = $2) \
+             ORDER BY u.created_at, u.id LIMIT 1",
+            WORKSPACE_COLUMNS
+                .split(", ")
+                .map(|c| format!("w.{c}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
         .bind(email)
+        .bind(slug.unwrap_or(""))
         .fetch_optional(&mut *tx)
         .await?;
+        tx.commit().await?;
         let Some(row) = row else {
-            tx.commit().await?;
             return Ok(None);
         };
-        let user = User::from_row(&row)?;
-        let workspace = sqlx::query(&format!(
-            "SELECT {WORKSPACE_COLUMNS} FROM workspaces WHERE id = $1"
-        ))
-        .bind(&user.workspace_id)
-        .fetch_one(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(Some((user, Workspace::from_row(&workspace)?)))
+        let workspace = Workspace::from_row(&row)?;
+        let user = User {
+            id: row.try_get("user_id")?,
+            workspace_id: workspace.id.clone(),
+            email: row.try_get("email")?,
+            password_hash: row.try_get("password_hash")?,
+            role: row.try_get("role")?,
+            created_at: row.try_get("user_created_at")?,
+        };
+        Ok(Some((user, workspace)))
     }
 
     /// Revokes a token id until `expires_at` (after which it is dead anyway).

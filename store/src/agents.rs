@@ -50,8 +50,15 @@ impl Agent {
 }
 
 impl Store {
-    /// Creates an agent; a name taken in the workspace is [`StoreError::Conflict`].
-    pub async fn create_agent(&self, workspace_id: &str, new: NewAgent<'_>) -> Result<Agent> {
+    /// Creates an agent; a name taken in the workspace is [`StoreError::Conflict`], and a
+    /// workspace that already has `max_agents` is [`StoreError::LimitReached`] (counted under
+    /// the workspace row's lock, so concurrent creations cannot overshoot).
+    pub async fn create_agent(
+        &self,
+        workspace_id: &str,
+        new: NewAgent<'_>,
+        max_agents: Option<i64>,
+    ) -> Result<Agent> {
         let now = now_ms();
         let agent = Agent {
             id: new_id("ag"),
@@ -65,6 +72,22 @@ impl Store {
             updated_at: now,
         };
         let mut tx = self.tenant(workspace_id).await?;
+        if let Some(limit) = max_agents {
+            crate::workspaces::lock_workspace(&mut tx, workspace_id).await?;
+            let count: i64 =
+                sqlx::query("SELECT CAST(COUNT(*) AS BIGINT) FROM agents WHERE workspace_id = $1")
+                    .bind(workspace_id)
+                    .fetch_one(&mut *tx)
+                    .await?
+                    .try_get(0)?;
+            if count >= limit {
+                tx.rollback().await?;
+                return Err(StoreError::LimitReached {
+                    what: "agents",
+                    limit,
+                });
+            }
+        }
         sqlx::query(&format!(
             "INSERT INTO agents ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
         ))
@@ -138,12 +161,21 @@ impl Store {
         row.as_ref().map(Agent::from_row).transpose()
     }
 
-    pub async fn list_agents(&self, workspace_id: &str) -> Result<Vec<Agent>> {
+    /// A page of the workspace's agents by name, after `after` (a name).
+    pub async fn list_agents(
+        &self,
+        workspace_id: &str,
+        after: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<Agent>> {
         let mut tx = self.tenant(workspace_id).await?;
         let rows = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM agents WHERE workspace_id = $1 ORDER BY name"
+            "SELECT {COLUMNS} FROM agents WHERE workspace_id = $1 AND name > $2 \
+             ORDER BY name LIMIT $3"
         ))
         .bind(workspace_id)
+        .bind(after.unwrap_or(""))
+        .bind(limit)
         .fetch_all(&mut *tx)
         .await?;
         tx.commit().await?;

@@ -42,6 +42,10 @@ pub fn hash_secret(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
+/// Live (unrevoked) keys a workspace may hold: enough for every service and person, and a
+/// bound on what one authentication's prefix lookup and one list can meet.
+pub const MAX_LIVE_KEYS: i64 = 100;
+
 /// `last_used_at` is written at most this often per key, so authentication is a read.
 const LAST_USED_GRANULARITY_MS: i64 = 60_000;
 
@@ -60,6 +64,8 @@ impl ApiKey {
 }
 
 impl Store {
+    /// Creates a key; a workspace that already has [`MAX_LIVE_KEYS`] live keys is
+    /// [`StoreError::LimitReached`].
     pub async fn create_api_key(&self, new: NewApiKey<'_>) -> Result<ApiKey> {
         let key = ApiKey {
             id: new_id("key"),
@@ -71,6 +77,22 @@ impl Store {
             last_used_at: None,
         };
         let mut tx = self.tenant(new.workspace_id).await?;
+        crate::workspaces::lock_workspace(&mut tx, new.workspace_id).await?;
+        let live: i64 = sqlx::query(
+            "SELECT CAST(COUNT(*) AS BIGINT) FROM api_keys \
+             WHERE workspace_id = $1 AND revoked_at IS NULL",
+        )
+        .bind(new.workspace_id)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get(0)?;
+        if live >= MAX_LIVE_KEYS {
+            tx.rollback().await?;
+            return Err(StoreError::LimitReached {
+                what: "live API keys",
+                limit: MAX_LIVE_KEYS,
+            });
+        }
         sqlx::query(
             "INSERT INTO api_keys (id, workspace_id, name, role, prefix, secret_hash, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -149,13 +171,21 @@ impl Store {
         Ok(None)
     }
 
-    pub async fn list_api_keys(&self, workspace_id: &str) -> Result<Vec<ApiKey>> {
+    /// A page of the workspace's live keys, oldest first, after the key `after`.
+    pub async fn list_api_keys(
+        &self,
+        workspace_id: &str,
+        after: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<ApiKey>> {
         let mut tx = self.tenant(workspace_id).await?;
         let rows = sqlx::query(
             "SELECT id, workspace_id, name, role, prefix, created_at, last_used_at FROM api_keys \
-             WHERE workspace_id = $1 AND revoked_at IS NULL ORDER BY id",
+             WHERE workspace_id = $1 AND revoked_at IS NULL AND id > $2 ORDER BY id LIMIT $3",
         )
         .bind(workspace_id)
+        .bind(after.unwrap_or(""))
+        .bind(limit)
         .fetch_all(&mut *tx)
         .await?;
         tx.commit().await?;

@@ -158,6 +158,33 @@ pub struct ExportRow {
 /// Where a page of the export starts: after this `(occurred_at, id)`.
 pub type ExportCursor = (i64, String);
 
+/// The day number (days since the epoch) of a `YYYY-MM-DD` label: [`day_label`] undone.
+fn day_number(label: &str) -> Result<i64> {
+    let bad = || StoreError::Corrupt(format!("{label:?} is not a day"));
+    let mut parts = label
+        .splitn(3, '-')
+        .map(|p| p.parse::<i64>().map_err(|_| bad()));
+    let (year, month, day) = match (parts.next(), parts.next(), parts.next()) {
+        (Some(y), Some(m), Some(d)) => (y?, m?, d?),
+        _ => return Err(bad()),
+    };
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) {
+        return Err(bad());
+    }
+    // Days-from-civil (Howard Hinnant's algorithm), the inverse of `day_label`'s.
+    let year = year - i64::from(month <= 2);
+    let era = year.div_euclid(400);
+    let yoe = year - era * 400;
+    let mp = if month > 2 { month - 3 } else { month + 9 };
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    if day_label(days * DAY_MS) != label {
+        return Err(bad());
+    }
+    Ok(days)
+}
+
 impl Store {
     /// Aggregates one UTC day of the ledger into `usage_daily`, replacing what was there: run it
     /// twice, get the same rows. Returns the number of ledger rows of the day.
@@ -229,13 +256,16 @@ impl Store {
             .collect()
     }
 
-    /// A workspace's usage in `[from_ms, to_ms)`, grouped.
+    /// A page of a workspace's usage in `[from_ms, to_ms)`, grouped, in key order after the
+    /// key `after` (a day as `YYYY-MM-DD` when grouped by day).
     pub async fn usage_grouped(
         &self,
         workspace_id: &str,
         from_ms: i64,
         to_ms: i64,
         group_by: GroupBy,
+        after: Option<&str>,
+        limit: i64,
     ) -> Result<Vec<UsageGroup>> {
         // Days are computed in SQL portably from epoch milliseconds: both dialects divide
         // integers; the label is built in Rust.
@@ -245,17 +275,22 @@ impl Store {
             GroupBy::Model => "COALESCE(provider || '/' || model, '')",
             GroupBy::Run => "run_id",
         };
-        let mut tx = self.tenant(workspace_id).await?;
-        let rows = sqlx::query(&format!(
+        let sql = format!(
             "SELECT {key} AS k, {SUMS} FROM usage_events \
-             WHERE workspace_id = $1 AND occurred_at >= $2 AND occurred_at < $3 \
-             GROUP BY {key} ORDER BY {key}"
-        ))
-        .bind(workspace_id)
-        .bind(from_ms)
-        .bind(to_ms)
-        .fetch_all(&mut *tx)
-        .await?;
+             WHERE workspace_id = $1 AND occurred_at >= $2 AND occurred_at < $3 AND {key} > $4 \
+             GROUP BY {key} ORDER BY {key} LIMIT $5"
+        );
+        let query = sqlx::query(&sql)
+            .bind(workspace_id)
+            .bind(from_ms)
+            .bind(to_ms);
+        let query = match (group_by, after) {
+            (GroupBy::Day, Some(day)) => query.bind(day_number(day)?),
+            (GroupBy::Day, None) => query.bind(i64::MIN),
+            (_, after) => query.bind(after.unwrap_or("").to_string()),
+        };
+        let mut tx = self.tenant(workspace_id).await?;
+        let rows = query.bind(limit).fetch_all(&mut *tx).await?;
         tx.commit().await?;
         rows.iter()
             .map(|row| {
@@ -269,6 +304,27 @@ impl Store {
                 })
             })
             .collect()
+    }
+
+    /// A workspace's usage totals in `[from_ms, to_ms)`.
+    pub async fn usage_between(
+        &self,
+        workspace_id: &str,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<UsageTotals> {
+        let mut tx = self.tenant(workspace_id).await?;
+        let row = sqlx::query(&format!(
+            "SELECT {SUMS} FROM usage_events \
+             WHERE workspace_id = $1 AND occurred_at >= $2 AND occurred_at < $3"
+        ))
+        .bind(workspace_id)
+        .bind(from_ms)
+        .bind(to_ms)
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        totals_at(&row, 0)
     }
 
     /// One page of the ledger rows of `[from_ms, to_ms)` across workspaces (or of one), in
@@ -425,6 +481,16 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn day_numbers_undo_day_labels() {
+        for days in [-1000, 0, 1, 20_424, 20_790, 100_000] {
+            assert_eq!(day_number(&day_label(days * DAY_MS)).unwrap(), days);
+        }
+        for bad in ["2026-02-30", "2026-13-01", "x", "2026-1", ""] {
+            assert!(day_number(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn day_labels_are_utc_dates() {

@@ -13,19 +13,22 @@ mod agents;
 mod api_keys;
 mod billing;
 mod events;
+mod idempotency;
 mod ids;
 mod live;
 mod messages;
 mod migrate;
 mod runs;
+mod schema;
 mod usage;
 mod workspaces;
 
-pub use accounts::{AuditEntry, NewAudit, User};
+pub use accounts::{AuditEntry, MAX_ACCOUNTS_PER_EMAIL, NewAudit, User};
 pub use agents::{Agent, NewAgent};
-pub use api_keys::{ApiKey, AuthenticatedKey, NewApiKey, hash_secret};
+pub use api_keys::{ApiKey, AuthenticatedKey, MAX_LIVE_KEYS, NewApiKey, hash_secret};
 pub use billing::{DAY_MS, ExportCursor, ExportRow, GroupBy, UsageGroup, day_label};
 pub use events::{LiveEvent, NewEvent, RunEvent};
+pub use idempotency::{IdempotencyBegin, IdempotencyPolicy};
 pub use ids::{new_id, new_run_id};
 pub use messages::{NewMessage, StoredMessage};
 pub use migrate::{MigrationReport, latest_migration_version};
@@ -33,6 +36,7 @@ pub use runs::{
     Admission, AdmitOutcome, InsertRunOutcome, NewRun, Run, RunFinish, RunListFilter,
     TERMINAL_STATUSES,
 };
+pub use schema::ToolSchema;
 pub use usage::{LedgerOutcome, NewUsageEvent, UsageKind, UsageTotals};
 pub use workspaces::Workspace;
 
@@ -67,6 +71,9 @@ pub enum StoreError {
     Conflict(&'static str),
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// A count cap (agents, keys of a workspace) would be exceeded.
+    #[error("the workspace already has its {limit} {what}")]
+    LimitReached { what: &'static str, limit: i64 },
     #[error("stored value is corrupt: {0}")]
     Corrupt(String),
     #[error("migration {version} failed: {source}")]
@@ -277,6 +284,7 @@ impl Store {
             "revoked_tokens",
             "audit_log",
             "usage_alerts",
+            "idempotency_keys",
         ];
         if !TABLES.contains(&table) {
             return Err(StoreError::NotFound("table"));
@@ -314,14 +322,18 @@ fn normalise_url(url: &str) -> Result<(Backend, String)> {
     if path.is_empty() {
         return Err(StoreError::UnsupportedUrl(redact_url(url)));
     }
-    if path != ":memory:"
-        && let Some(parent) = std::path::Path::new(path).parent()
-        && !parent.as_os_str().is_empty()
-    {
-        std::fs::create_dir_all(parent).map_err(|source| StoreError::DataDir {
-            path: parent.display().to_string(),
+    if path != ":memory:" {
+        let data_dir_error = |at: &std::path::Path, source| StoreError::DataDir {
+            path: at.display().to_string(),
             source,
-        })?;
+        };
+        if let Some(parent) = std::path::Path::new(path).parent()
+            && !parent.as_os_str().is_empty()
+        {
+            create_private_dir(parent).map_err(|e| data_dir_error(parent, e))?;
+        }
+        create_private_file(std::path::Path::new(path))
+            .map_err(|e| data_dir_error(std::path::Path::new(path), e))?;
     }
     let query = match query {
         Some(q) if q.contains("mode=") => q.to_string(),
@@ -329,6 +341,36 @@ fn normalise_url(url: &str) -> Result<(Backend, String)> {
         None => "mode=rwc".to_string(),
     };
     Ok((Backend::Sqlite, format!("sqlite://{path}?{query}")))
+}
+
+/// Creates a folder (and its parents) that only its owner may enter (0700), when missing.
+/// The database holds password hashes and webhook secrets: nobody else on the host should
+/// read it. An existing folder is left as the operator made it.
+pub fn create_private_dir(path: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    if path.is_dir() {
+        return Ok(());
+    }
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(path)
+}
+
+/// Creates an empty file only its owner may read or write (0600), when missing. SQLite gives
+/// its `-wal` and `-shm` files the database file's mode, so they are private too.
+fn create_private_file(path: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(err) => Err(err),
+    }
 }
 
 /// A URL with any password replaced, safe for error messages and logs.
@@ -375,6 +417,18 @@ mod tests {
         let (_, url) = normalise_url(&format!("sqlite://{}?cache=shared", file.display())).unwrap();
         assert!(url.ends_with("?cache=shared&mode=rwc"), "{url}");
         assert!(file.parent().unwrap().is_dir());
+    }
+
+    #[test]
+    fn a_new_database_and_its_folder_are_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("data/sub/x.db");
+        normalise_url(&format!("sqlite://{}", file.display())).unwrap();
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(file.parent().unwrap()), 0o700);
+        assert_eq!(mode(&dir.path().join("data")), 0o700);
+        assert_eq!(mode(&file), 0o600);
     }
 
     #[test]

@@ -47,6 +47,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0005_billing.sql"),
         postgres: include_str!("../../migrations/postgres/0005_billing.sql"),
     },
+    Migration {
+        version: 6,
+        name: "hardening",
+        sqlite: include_str!("../../migrations/sqlite/0006_hardening.sql"),
+        postgres: include_str!("../../migrations/postgres/0006_hardening.sql"),
+    },
 ];
 
 /// What [`Store::migrate`] did.
@@ -70,6 +76,10 @@ impl Store {
     pub async fn migrate(&self) -> Result<MigrationReport> {
         let mut conn = self.pool.acquire().await?;
         if self.backend == Backend::Postgres {
+            // This connection leaves the pool for good when dropped: whatever fails below (a
+            // statement, the COMMIT), it can never serve a request as the owner role, which
+            // row-level security does not bind. New connections take longrun_app at connect.
+            conn.close_on_drop();
             // Migrations run as the connecting (owner) role, not as longrun_app.
             conn.execute("RESET ROLE").await?;
         }
@@ -94,14 +104,6 @@ impl Store {
                 // The original error matters more than a failed rollback.
                 let _ = conn.execute("ROLLBACK").await;
             }
-        }
-        if self.backend == Backend::Postgres {
-            // Back to the application role before the connection returns to the pool.
-            conn.execute(sqlx::raw_sql(
-                "SELECT set_config('role', 'longrun_app', false) \
-                 WHERE EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'longrun_app')",
-            ))
-            .await?;
         }
         outcome
     }

@@ -34,6 +34,9 @@ pub struct Admission {
     pub period_start_ms: i64,
     pub max_tokens: Option<i64>,
     pub max_agent_ms: Option<i64>,
+    /// An `Idempotency-Key` of a run created before this time (epoch ms) is forgotten: the
+    /// submission makes a new run.
+    pub idempotency_since_ms: i64,
 }
 
 #[derive(Debug, Clone)]
@@ -193,8 +196,18 @@ impl Store {
             .await?;
             if let Some(row) = existing {
                 let run = Run::from_row(&row)?;
-                tx.rollback().await?;
-                return Ok(AdmitOutcome::Existing(run));
+                if run.created_at >= limits.idempotency_since_ms {
+                    tx.rollback().await?;
+                    return Ok(AdmitOutcome::Existing(run));
+                }
+                // The key expired: the old run lets go of it.
+                sqlx::query(
+                    "UPDATE runs SET idempotency_key = NULL WHERE workspace_id = $1 AND id = $2",
+                )
+                .bind(new.workspace_id)
+                .bind(&run.id)
+                .execute(&mut *tx)
+                .await?;
             }
         }
         if let Some(limit) = limits.max_active_runs {

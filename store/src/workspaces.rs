@@ -149,3 +149,18 @@ impl Store {
         Ok(())
     }
 }
+
+/// Takes the workspace row's lock (Postgres) or the write lock (SQLite, whose transactions
+/// begin IMMEDIATE) for the rest of `tx`, so counts checked after it cannot be overtaken by
+/// a concurrent writer of the same workspace.
+pub(crate) async fn lock_workspace(tx: &mut crate::Tx, workspace_id: &str) -> Result<()> {
+    let locked = sqlx::query("UPDATE workspaces SET admissions = admissions WHERE id = $1")
+        .bind(workspace_id)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+    if locked == 0 {
+        return Err(crate::StoreError::NotFound("workspace"));
+    }
+    Ok(())
+}

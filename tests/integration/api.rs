@@ -353,7 +353,7 @@ async fn an_idempotency_key_starts_one_workflow(db: TestDb) {
     assert_error(
         status,
         &conflict,
-        StatusCode::CONFLICT,
+        StatusCode::UNPROCESSABLE_ENTITY,
         "idempotency_key_reused",
     );
 

@@ -203,6 +203,88 @@ async fn a_webhook_tool_posts_signed_input_and_returns_the_answer() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webhook_tool_input_that_breaks_its_schema_never_leaves() {
+    let (url, inbox) = receiver(vec![200]).await;
+    let script = Script::new()
+        .turn(
+            1,
+            vec![Reply::Tools(vec![(
+                "t_bad",
+                "lookup",
+                json!({"order": 17, "extra": true}),
+            )])],
+        )
+        .turn(
+            2,
+            vec![Reply::Tools(vec![(
+                "t_good",
+                "lookup",
+                json!({"order": "A-1"}),
+            )])],
+        )
+        .turn(3, vec![Reply::Text("It is 42.")]);
+    let fake = FakeLlm::start(Format::Anthropic, script).await;
+    let app = TestApp::start_with(
+        TestDb::sqlite(),
+        Options {
+            providers: providers(&fake),
+            allow: "127.0.0.1",
+            ..Default::default()
+        },
+    )
+    .await;
+    let schema = json!({"type": "object", "properties": {"order": {"type": "string"}},
+        "required": ["order"], "additionalProperties": false});
+    let tool = |schema: Value| json!({"name": "lookup", "type": "webhook", "url": url, "input_schema": schema});
+    let (_, key) = app
+        .tenant_with_agent(
+            "schemas",
+            json!({"name": "hooked", "model": "anthropic/claude-test", "tools": [tool(schema)]}),
+        )
+        .await;
+    // A schema that is no JSON Schema is refused when the agent is saved, naming the problem.
+    for bad in [
+        json!({"type": "strnig"}),
+        json!({"$ref": "file:///etc/passwd"}),
+    ] {
+        let (status, body) = app
+            .request(
+                "POST",
+                "/v1/agents",
+                Some(&key),
+                Some(json!({"name": "broken", "model": "offline/demo", "tools": [tool(bad)]})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(
+            message.starts_with("tools[0].input_schema: not a valid JSON Schema"),
+            "{message}"
+        );
+    }
+
+    let run_id = app.submit_to(&key, "hooked", "where is A-1?").await;
+    let run = app.wait_for_run(&key, &run_id, MINUTE).await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    // The bad input went back to the model as an error result; only the good one left.
+    let calls = inbox.lock().unwrap().clone();
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&calls[0].1).unwrap(),
+        json!({"order": "A-1"})
+    );
+    let refused = &fake.received()[1].body["messages"][2]["content"][0];
+    assert_eq!(refused["is_error"], true, "{refused}");
+    assert!(
+        refused["content"]
+            .as_str()
+            .unwrap()
+            .contains("does not match the tool's input_schema"),
+        "{refused}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_private_address_is_refused_to_tools_unless_allowlisted() {
     let (url, inbox) = receiver(vec![200]).await;
     let url: &'static str = Box::leak(url.into_boxed_str());

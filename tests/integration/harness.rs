@@ -267,6 +267,10 @@ impl Drop for TestWorker {
 pub struct TestApp {
     pub base: String,
     pub store: Store,
+    /// The API's event feeds, to look at its streams and followers.
+    pub feeds: Arc<longrun_api::feeds::RunFeeds>,
+    /// The API's metrics registry.
+    pub registry: Registry,
     pub http: reqwest::Client,
     pub temporal: String,
     pub worker: Option<TestWorker>,
@@ -294,6 +298,9 @@ pub struct Options {
     pub prices: longrun_activities::prices::Prices,
     /// Fail each model and tool activity's first attempt right after metering.
     pub fail_after_metering: bool,
+    pub server_limits: longrun_api::ServerLimits,
+    pub max_streams_per_run: usize,
+    pub signups_per_ip_per_day: u64,
 }
 
 impl Default for Options {
@@ -317,6 +324,9 @@ impl Default for Options {
             workflow_slots: 100,
             prices: longrun_activities::prices::Prices::default(),
             fail_after_metering: false,
+            server_limits: longrun_api::ServerLimits::default(),
+            max_streams_per_run: 10,
+            signups_per_ip_per_day: 1000,
         }
     }
 }
@@ -343,17 +353,26 @@ impl TestApp {
             None => RateLimiter::in_process(),
         });
         let registry = Registry::new();
+        let feeds = longrun_api::feeds::RunFeeds::new(
+            store.clone(),
+            options.max_streams_per_run,
+            shutdown.clone(),
+            longrun_api::feeds::FeedMetrics::register(&registry).unwrap(),
+        );
+        let metrics = ApiMetrics::register(&registry).unwrap();
         let state = AppState {
+            feeds: feeds.clone(),
             store: store.clone(),
             scheduler: scheduler.clone(),
             settings: Arc::new(ApiSettings {
                 tuning: options.tuning.clone(),
                 ..ApiSettings::default()
             }),
-            metrics: ApiMetrics::register(&registry).unwrap(),
+            metrics: metrics.clone(),
             tiers: Arc::new(options.tiers.clone()),
             auth: Arc::new(AuthSettings {
                 billing_token: Some(BILLING_TOKEN.to_string().into()),
+                signups_per_ip_per_day: options.signups_per_ip_per_day,
                 ..AuthSettings::new(
                     Some(JwtKeys::new(TEST_JWT_SECRET.to_string().into(), 3600)),
                     options.allow_signup,
@@ -372,6 +391,8 @@ impl TestApp {
         tokio::spawn(longrun_api::serve(
             listener,
             longrun_api::router(state),
+            options.server_limits.clone(),
+            Some(metrics),
             std::future::pending(),
         ));
         let data_dir = tempfile::tempdir().unwrap();
@@ -392,6 +413,8 @@ impl TestApp {
         };
         let mut app = Self {
             base: format!("http://{address}"),
+            feeds,
+            registry,
             store,
             http: reqwest::Client::new(),
             temporal,

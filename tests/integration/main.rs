@@ -11,6 +11,7 @@ mod agent_loop;
 mod api;
 mod billing;
 mod durability;
+mod hostile;
 mod openapi;
 mod operations;
 mod processes;

@@ -91,13 +91,12 @@ async fn register_login_logout_and_token_tampering() {
         (status, body["error"]["code"].as_str()),
         (StatusCode::CONFLICT, Some("workspace_exists"))
     );
+    // The same email in another workspace: created, so sign-up never tells whether an email
+    // has an account (login goes to the first one unless the workspace is named).
     let (status, body) = app
-        .request("POST", "/v1/auth/register", None, Some(json!({"workspace": "acme2", "email": "ada@example.com", "password": "correct horse battery"})))
+        .request("POST", "/v1/auth/register", None, Some(json!({"workspace": "acme2", "email": "ada@example.com", "password": "another horse battery"})))
         .await;
-    assert_eq!(
-        (status, body["error"]["code"].as_str()),
-        (StatusCode::CONFLICT, Some("email_taken"))
-    );
+    assert_eq!(status, StatusCode::CREATED, "{body}");
     for (body, field) in [
         (
             json!({"workspace": "x", "email": "x@example.com", "password": "short"}),
@@ -300,7 +299,11 @@ async fn every_route_admits_exactly_the_roles_it_declares() {
     let (workspace, keys) = workspace(&app, "roles", "pro", &[]).await;
     demo_agent(&app, &keys[0]).await;
     let run_id = app.submit_to(&keys[0], "demo", "What is 1 + 1?").await;
-    let spare = app.store.list_api_keys(&workspace.id).await.unwrap()[2]
+    let spare = app
+        .store
+        .list_api_keys(&workspace.id, None, 100)
+        .await
+        .unwrap()[2]
         .id
         .clone();
     for (method, route, admitted) in ROUTES {
@@ -352,7 +355,9 @@ async fn another_workspace_gets_nothing_from_any_route(db: TestDb) {
         .await;
     assert_eq!(status, StatusCode::CREATED);
     let run_id = app.submit_to(&a_keys[0], "demo", "What is 40 + 2?").await;
-    let a_key_id = app.store.list_api_keys(&a.id).await.unwrap()[0].id.clone();
+    let a_key_id = app.store.list_api_keys(&a.id, None, 100).await.unwrap()[0]
+        .id
+        .clone();
     // What the intruder must not learn (names and ids it sent itself may come back in errors).
     let secrets = [
         "TOP-SECRET-PROMPT",
@@ -399,7 +404,14 @@ async fn another_workspace_gets_nothing_from_any_route(db: TestDb) {
         .await;
     assert_eq!(run["status"], "queued");
     assert!(app.store.agent(&a.id, "demo").await.unwrap().is_some());
-    assert_eq!(app.store.list_api_keys(&a.id).await.unwrap().len(), 3);
+    assert_eq!(
+        app.store
+            .list_api_keys(&a.id, None, 100)
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

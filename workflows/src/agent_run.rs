@@ -44,6 +44,8 @@ pub struct AgentRunWorkflow {
     approvals: BTreeMap<String, Option<ApprovalDecision>>,
     /// Human messages not yet handed to the model.
     inbox: Vec<String>,
+    /// Ids of the messages received (this execution), so a repeated delivery is dropped.
+    message_ids: std::collections::BTreeSet<String>,
     complete_requested: bool,
     /// A `resume` signal arrived while paused at the quota's hard cap.
     resume_requested: bool,
@@ -257,6 +259,11 @@ impl AgentRunWorkflow {
     /// Human input: joins the conversation at the next model turn.
     #[signal]
     pub fn message(&mut self, _ctx: &mut SyncWorkflowContext<Self>, message: HumanMessage) {
+        if let Some(id) = message.id
+            && !self.message_ids.insert(id)
+        {
+            return;
+        }
         self.inbox.push(message.text);
     }
 

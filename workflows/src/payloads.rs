@@ -560,6 +560,10 @@ pub struct ApprovalDecision {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HumanMessage {
     pub text: String,
+    /// The request's `Idempotency-Key`, when it had one: a message whose id the run already
+    /// has is dropped, so a retried request never delivers twice. Absent in older histories.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
 }
 
 #[cfg(test)]

@@ -693,6 +693,25 @@ mod tests {
             Ok((deltas, assembler.finish()?))
         }
 
+        #[test]
+        fn a_stream_cut_inside_its_last_event_is_retryable() {
+            // `message_stop` arrives without its blank line: WHATWG discards it, so the
+            // stream ended early and the call is worth retrying, not a bad response.
+            let whole = concat!(
+                "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":1,\"output_tokens\":1}}}\n\n",
+                "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"},\"usage\":{\"output_tokens\":2}}\n\n",
+                "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n",
+            );
+            assert!(assemble([whole.as_bytes()]).is_ok());
+            for cut in [whole.len() - 1, whole.len() - 2, whole.len() - 10] {
+                let outcome = assemble([&whole.as_bytes()[..cut]]);
+                assert!(
+                    matches!(outcome, Err(ProviderError::Retryable { .. })),
+                    "cut at {cut}: {outcome:?}"
+                );
+            }
+        }
+
         const KINDS: [&str; 10] = [
             "message_start",
             "content_block_start",

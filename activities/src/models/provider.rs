@@ -130,7 +130,8 @@ pub(crate) async fn read_stream(
             return Ok(());
         }
     }
-    read_end(&mut decoder, &mut on_event)
+    read_end(&mut decoder);
+    Ok(())
 }
 
 /// Decodes one piece of a streamed body, handing each event it completes to `on_event`;
@@ -155,15 +156,12 @@ pub(crate) fn read_chunk(
     Ok(false)
 }
 
-/// Ends a streamed body: an event left without its blank line is still handed over.
-pub(crate) fn read_end(
-    decoder: &mut SseDecoder,
-    on_event: &mut impl FnMut(SseEvent) -> Result<bool, ProviderError>,
-) -> Result<(), ProviderError> {
-    if let Some(event) = decoder.finish() {
-        on_event(event)?;
+/// Ends a streamed body. An event left without its blank line is discarded (the WHATWG
+/// rule): the parser then sees a stream that ended early, which is retryable.
+pub(crate) fn read_end(decoder: &mut SseDecoder) {
+    if decoder.finish() {
+        tracing::debug!("the provider's stream ended inside an event; it is discarded");
     }
-    Ok(())
 }
 
 /// Parses one event's JSON, or says which event could not be parsed.

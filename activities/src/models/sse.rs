@@ -1,6 +1,9 @@
 //! A Server-Sent Events decoder for provider streams: bytes in, complete events out. It
 //! accepts `\n`, `\r\n` and `\r` line ends, joins multi-line `data:`, ignores comments, and
-//! refuses an event larger than a bound instead of buffering without limit.
+//! refuses an event larger than a bound instead of buffering without limit. As the WHATWG
+//! rules say, an event is dispatched only at its blank line: one the stream ends before is
+//! discarded, so a stream cut mid-event reads as a stream that ended early (retryable), never
+//! as a complete but truncated event.
 
 /// Largest single event accepted, in bytes.
 pub const MAX_EVENT_BYTES: usize = 4 * 1024 * 1024;
@@ -63,14 +66,12 @@ impl SseDecoder {
         Ok(out)
     }
 
-    /// Ends the stream: an event not followed by a blank line is still delivered.
-    pub fn finish(&mut self) -> Option<SseEvent> {
-        let mut out = Vec::new();
-        if !self.line.is_empty() {
-            self.end_line(&mut out);
-        }
-        self.end_line(&mut out);
-        out.pop()
+    /// Ends the stream. An event not yet followed by its blank line is discarded (WHATWG
+    /// "end of the file": pending data is not dispatched); returns whether one was.
+    pub fn finish(&mut self) -> bool {
+        let pending = !self.line.is_empty() || self.has_data || !self.event.is_empty();
+        *self = Self::default();
+        pending
     }
 
     fn end_line(&mut self, out: &mut Vec<SseEvent>) {
@@ -216,7 +217,8 @@ pub(crate) mod testing {
                 return Ok(());
             }
         }
-        read_end(&mut decoder, &mut on_event)
+        read_end(&mut decoder);
+        Ok(())
     }
 }
 
@@ -230,13 +232,35 @@ mod tests {
         for piece in input.chunks(chunk) {
             events.extend(decoder.push(piece).unwrap());
         }
-        events.extend(decoder.finish());
+        decoder.finish();
         events
     }
 
     #[test]
+    fn an_event_cut_before_its_blank_line_is_discarded() {
+        for tail in [
+            &b"data: {\"partial\": tr"[..],
+            b"data: whole line\n",
+            b"event: x\ndata: y\r\n",
+            b"data: y\r",
+        ] {
+            let mut decoder = SseDecoder::new();
+            let mut input = b"data: first\n\n".to_vec();
+            input.extend_from_slice(tail);
+            let events = decoder.push(&input).unwrap();
+            assert_eq!(events.len(), 1, "{:?}", String::from_utf8_lossy(tail));
+            assert_eq!(events[0].data, "first");
+            assert!(decoder.finish(), "the cut event counts as pending");
+            assert!(!decoder.finish(), "finish resets the decoder");
+        }
+        let mut decoder = SseDecoder::new();
+        assert_eq!(decoder.push(b"data: a\n\n").unwrap().len(), 1);
+        assert!(!decoder.finish(), "nothing pending after a complete event");
+    }
+
+    #[test]
     fn decodes_events_whatever_the_chunking_and_line_ends() {
-        let input = b"event: message_start\nid: 7\ndata: {\"a\":1}\n\n: keep-alive\n\ndata: line1\r\ndata: line2\r\n\r\nevent: end\rdata: x\r\rdata: tail";
+        let input = b"event: message_start\nid: 7\ndata: {\"a\":1}\n\n: keep-alive\n\ndata: line1\r\ndata: line2\r\n\r\nevent: end\rdata: x\r\rdata: tail\n\n";
         let expected = vec![
             SseEvent {
                 event: "message_start".into(),
@@ -385,7 +409,8 @@ mod tests {
         }
 
         /// A stream of events, the last one possibly cut short of its blank line (or of its
-        /// last line end), as a server that closes the connection leaves it.
+        /// last line end), as a server that closes the connection leaves it: such an event is
+        /// not expected back (WHATWG discards it).
         fn stream(max_events: usize) -> impl Strategy<Value = (Vec<u8>, Vec<SseEvent>)> {
             (
                 prop::collection::vec(framed(), 0..max_events),
@@ -417,9 +442,14 @@ mod tests {
                             }
                         }
                     }
+                    let complete = if cut > 0 {
+                        count.saturating_sub(1)
+                    } else {
+                        count
+                    };
                     (
                         bytes.into_bytes(),
-                        events.iter().map(Framed::expected).collect(),
+                        events[..complete].iter().map(Framed::expected).collect(),
                     )
                 })
         }
@@ -432,7 +462,7 @@ mod tests {
             for chunk in chunks {
                 events.extend(decoder.push(chunk)?);
             }
-            events.extend(decoder.finish());
+            decoder.finish();
             Ok(events)
         }
 

@@ -79,12 +79,38 @@ pub struct Sandbox {
 }
 
 impl Sandbox {
-    /// Creates the folder if needed (`<data dir>/workspaces/<workspace id>/files`).
+    /// Creates the folder if needed (`<data dir>/workspaces/<workspace id>/files`), private to
+    /// the process's user (0700).
     pub fn new(root: PathBuf) -> io::Result<Self> {
-        fs::create_dir_all(&root)?;
-        Ok(Self {
+        use std::os::unix::fs::DirBuilderExt;
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&root)?;
+        let sandbox = Self {
             root: fs::canonicalize(&root)?,
-        })
+        };
+        // Made once here, so writes only ever open it.
+        sandbox.open_lock_file()?;
+        Ok(sandbox)
+    }
+
+    /// The lock file sits beside the folder (`files.lock`), where no tool can see or touch it.
+    fn open_lock_file(&self) -> io::Result<fs::File> {
+        let mut name = self.root.file_name().unwrap_or_default().to_os_string();
+        name.push(".lock");
+        fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(self.root.with_file_name(name))
+    }
+
+    /// An exclusive lock on the sandbox for one write, held until the returned file drops.
+    fn write_lock(&self) -> io::Result<fs::File> {
+        let file = self.open_lock_file()?;
+        file.lock()?;
+        Ok(file)
     }
 
     pub fn root(&self) -> &Path {
@@ -271,6 +297,10 @@ fn write_sync(sandbox: &Sandbox, input: &Value) -> Result<String, FileError> {
         )));
     }
     let parts = components(path, false)?;
+    // Writers of one sandbox take turns, across processes too: the size check and the write
+    // must see the same folder, or two writes could each pass the check and together exceed
+    // the cap.
+    let _turn = sandbox.write_lock().map_err(io_error(path))?;
     let resolved = resolve(sandbox, path, &parts)?;
     let existing_len = match resolved.missing {
         [] => {
@@ -448,6 +478,40 @@ mod tests {
             outcome.content.contains(expected),
             "{expected:?} not in {:?}",
             outcome.content
+        );
+    }
+
+    #[test]
+    fn concurrent_writes_never_grow_the_folder_past_its_cap() {
+        use std::os::unix::fs::PermissionsExt;
+        let (tmp, sandbox, _) = setup();
+        let mode = fs::metadata(sandbox.root()).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700, "the sandbox is private");
+        let content = "x".repeat(MAX_WRITE_BYTES);
+        let fits = (MAX_SANDBOX_BYTES / MAX_WRITE_BYTES as u64) as usize;
+        // Without the lock, several writers pass the size check together near the cap.
+        let written: usize = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..8)
+                .map(|worker| {
+                    let (sandbox, content) = (&sandbox, &content);
+                    scope.spawn(move || {
+                        (0..fits / 8 + 4)
+                            .filter(|n| {
+                                let input =
+                                    json!({"path": format!("w{worker}/f{n}"), "content": content});
+                                write_sync(sandbox, &input).is_ok()
+                            })
+                            .count()
+                    })
+                })
+                .collect();
+            workers.into_iter().map(|w| w.join().unwrap()).sum()
+        });
+        assert_eq!(written, fits);
+        assert!(folder_size(sandbox.root()).unwrap() <= MAX_SANDBOX_BYTES);
+        assert!(
+            tmp.path().join("files.lock").exists(),
+            "the lock sits outside the folder"
         );
     }
 

@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 use longrun_activities::models::split_model;
 use longrun_activities::tools::BUILTIN_TOOLS;
@@ -15,7 +15,8 @@ use longrun_workflows::payloads::ToolSpec;
 use crate::AppState;
 use crate::auth::Tenant;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::Json;
+use crate::extract::{Json, Query};
+use crate::page::{CursorShape, Page, PageRules};
 use crate::routes::rfc3339;
 
 pub(crate) const MAX_SYSTEM_PROMPT_BYTES: usize = 64 * 1024;
@@ -36,7 +37,8 @@ pub(crate) struct CreateAgent {
     /// `provider/model-name`: `anthropic/…`, `openai/…` (any OpenAI-compatible server) or
     /// `offline/demo`.
     #[schema(
-        pattern = r"^((anthropic|openai)/[\s\S]+|offline/demo)$",
+        pattern = r"^((anthropic|openai)/[A-Za-z0-9._:@+/-]+|offline/demo)$",
+        max_length = 128,
         example = "offline/demo"
     )]
     model: String,
@@ -162,6 +164,43 @@ impl AgentLimits {
     }
 }
 
+impl AgentLimits {
+    /// Checks that these limits (a run's budget) only tighten `agent`'s: an admin's limit on
+    /// an agent binds every run of it, whoever submits it.
+    pub(crate) fn within(&self, agent: &AgentLimits, prefix: &str) -> Result<(), ApiError> {
+        fn check<T: PartialOrd + std::fmt::Display>(
+            prefix: &str,
+            field: &str,
+            requested: Option<T>,
+            allowed: Option<T>,
+        ) -> Result<(), ApiError> {
+            match (requested, allowed) {
+                (Some(requested), Some(allowed)) if requested > allowed => Err(ApiError::invalid(
+                    &format!("{prefix}.{field}"),
+                    format!(
+                        "{requested} is above the agent's limit of {allowed}; a run's budget may only tighten it"
+                    ),
+                )),
+                _ => Ok(()),
+            }
+        }
+        check(prefix, "max_steps", self.max_steps, agent.max_steps)?;
+        check(prefix, "max_tokens", self.max_tokens, agent.max_tokens)?;
+        check(
+            prefix,
+            "max_cost_usd",
+            self.max_cost_usd,
+            agent.max_cost_usd,
+        )?;
+        check(
+            prefix,
+            "max_duration_s",
+            self.max_duration_s,
+            agent.max_duration_s,
+        )
+    }
+}
+
 /// A validated agent, ready to store.
 pub(crate) struct ValidAgent {
     name: String,
@@ -254,6 +293,14 @@ fn validate_tool(index: usize, item: ToolItem) -> Result<Value, ApiError> {
                     format!("a JSON schema object of at most {MAX_WEBHOOK_SCHEMA_BYTES} bytes"),
                 ));
             }
+            // Every input the model sends is validated against it before the call leaves;
+            // a schema that does not compile would refuse them all.
+            longrun_store::ToolSchema::compile(&schema).map_err(|problem| {
+                ApiError::invalid(
+                    &format!("{field}.input_schema"),
+                    format!("not a valid JSON Schema: {problem}"),
+                )
+            })?;
             let description = object.description.unwrap_or_default();
             if description.len() > MAX_DESCRIPTION_BYTES {
                 return Err(ApiError::invalid(
@@ -289,7 +336,7 @@ impl CreateAgent {
                 "1 to 64 characters of a-z, 0-9, '-' and '_', starting with a letter or digit",
             ));
         }
-        split_model(&self.model).map_err(|e| ApiError::invalid("model", e))?;
+        validate_model(&self.model)?;
         if self.system_prompt.len() > MAX_SYSTEM_PROMPT_BYTES {
             return Err(ApiError::invalid(
                 "system_prompt",
@@ -334,6 +381,32 @@ impl CreateAgent {
             },
         })
     }
+}
+
+/// Longest model name accepted, `provider/` included.
+pub(crate) const MAX_MODEL_BYTES: usize = 128;
+
+/// A model is `provider/name` of a known provider, at most [`MAX_MODEL_BYTES`], in the
+/// characters model names use (letters, digits, `.`, `_`, `-`, `:`, `/`, `@`, `+`): it is
+/// shown in the Temporal UI and logs, and must never carry markup or control characters.
+pub(crate) fn validate_model(model: &str) -> Result<(), ApiError> {
+    if model.len() > MAX_MODEL_BYTES {
+        return Err(ApiError::invalid(
+            "model",
+            format!("longer than {MAX_MODEL_BYTES} bytes"),
+        ));
+    }
+    if let Some(bad) = model
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || "._-:/@+".contains(*c)))
+    {
+        return Err(ApiError::invalid(
+            "model",
+            format!("{bad:?} is not allowed; use letters, digits and . _ - : / @ +"),
+        ));
+    }
+    split_model(model).map_err(|e| ApiError::invalid("model", e))?;
+    Ok(())
 }
 
 /// Agent names and workspace slugs appear in URLs, workflow ids, search attributes and logs:
@@ -444,9 +517,25 @@ pub(crate) struct AgentView {
     updated_at: String,
 }
 
+/// A page of agents, by name.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct AgentList {
     agents: Vec<AgentView>,
+    /// Pass as `cursor` for the next page; `null` on the last one.
+    #[schema(required = true)]
+    next_cursor: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct AgentListQuery {
+    /// Agents per page, 1 to 100 (default 50).
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 100)]
+    limit: Option<String>,
+    /// `next_cursor` of the previous page.
+    #[param(pattern = "^[a-z0-9][a-z0-9_-]{0,63}$")]
+    cursor: Option<String>,
 }
 
 fn view(agent: &Agent) -> Result<AgentView, ApiError> {
@@ -496,7 +585,7 @@ fn view(agent: &Agent) -> Result<AgentView, ApiError> {
         (status = 400, description = "`invalid_json`: the body is not JSON.", body = ErrorBody),
         (status = 401, description = "`unauthorized`: missing or invalid credentials.", body = ErrorBody),
         (status = 403, description = "`forbidden`: admins only.", body = ErrorBody),
-        (status = 409, description = "`agent_exists`: the workspace has an agent of this name.", body = ErrorBody),
+        (status = 409, description = "`agent_exists`: the workspace has an agent of this name; `agent_limit`: it has its tier's number of agents.", body = ErrorBody),
         (status = 413, description = "`payload_too_large`: the body is over 1 MiB.", body = ErrorBody),
         (status = 415, description = "`unsupported_media_type`: the body is not `application/json`.", body = ErrorBody),
         (status = 422, description = "`invalid_request`: a missing, unknown, mistyped or invalid field, named (an unknown provider or tool included).", body = ErrorBody),
@@ -521,6 +610,15 @@ pub(crate) async fn create(
         serde_json::to_string(&tools).map_err(|e| ApiError::Internal(e.to_string()))?;
     let limits_json = serde_json::to_string(&StoredLimits { limits, settings })
         .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let max_agents = state
+        .tiers
+        .limits(
+            &tenant.workspace.tier,
+            tenant.workspace.quota_overrides.as_deref(),
+        )
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .agents
+        .map(|n| n.min(i64::MAX as u64) as i64);
     let agent = state
         .store
         .create_agent(
@@ -532,12 +630,19 @@ pub(crate) async fn create(
                 tools: &tools_json,
                 limits: &limits_json,
             },
+            max_agents,
         )
         .await
         .map_err(|e| match e {
             StoreError::Conflict(_) => ApiError::Conflict {
                 code: "agent_exists",
                 message: format!("an agent named {name:?} already exists in this workspace"),
+            },
+            StoreError::LimitReached { limit, .. } => ApiError::Conflict {
+                code: "agent_limit",
+                message: format!(
+                    "the workspace already has its tier's {limit} agents; delete one first"
+                ),
             },
             other => other.into(),
         })?;
@@ -668,15 +773,17 @@ pub(crate) async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Lists the workspace's agents.
+/// Lists the workspace's agents by name, a page at a time.
 #[utoipa::path(
     get,
     path = "/v1/agents",
     tag = "agents",
     operation_id = "list_agents",
     security(("bearer" = [])),
+    params(AgentListQuery),
     responses(
-        (status = 200, description = "The agents.", body = AgentList),
+        (status = 200, description = "A page of agents.", body = AgentList),
+        (status = 422, description = "`invalid_request`: a bad or unknown query parameter, named.", body = ErrorBody),
         (status = 401, description = "`unauthorized`: missing or invalid credentials.", body = ErrorBody),
         (status = 403, description = "`forbidden`: admins and members only.", body = ErrorBody),
         (status = 429, description = "`rate_limited`: the workspace's request limit.", body = ErrorBody),
@@ -686,10 +793,27 @@ pub(crate) async fn delete(
 pub(crate) async fn list(
     State(state): State<AppState>,
     tenant: Tenant,
+    Query(query): Query<AgentListQuery>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let agents = state.store.list_agents(&tenant.workspace.id).await?;
+    let page = Page::parse(
+        query.limit.as_deref(),
+        query.cursor.as_deref(),
+        PageRules {
+            default: 50,
+            max: 100,
+            cursor: CursorShape::Name,
+        },
+    )?;
+    let agents = state
+        .store
+        .list_agents(&tenant.workspace.id, page.cursor.as_deref(), page.limit)
+        .await?;
+    let next_cursor = page.next_cursor(&agents, |a| a.name.clone());
     let agents = agents.iter().map(view).collect::<Result<Vec<_>, _>>()?;
-    Ok(axum::Json(AgentList { agents }))
+    Ok(axum::Json(AgentList {
+        agents,
+        next_cursor,
+    }))
 }
 
 /// Reads an agent.

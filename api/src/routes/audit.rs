@@ -10,6 +10,7 @@ use crate::AppState;
 use crate::auth::Tenant;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::Query;
+use crate::page::{CursorShape, Page, PageRules};
 use crate::routes::rfc3339;
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -75,34 +76,20 @@ pub(crate) async fn list(
     tenant: Tenant,
     Query(query): Query<AuditQuery>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let limit = match query.limit.as_deref() {
-        None => 50,
-        Some(text) => text
-            .parse::<i64>()
-            .ok()
-            .filter(|n| (1..=200).contains(n))
-            .ok_or_else(|| ApiError::invalid("limit", "an integer from 1 to 200"))?,
-    };
-    if let Some(cursor) = query.cursor.as_deref()
-        && !cursor.strip_prefix("aud_").is_some_and(|hex| {
-            hex.len() == 32
-                && hex
-                    .bytes()
-                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-        })
-    {
-        return Err(ApiError::invalid(
-            "cursor",
-            "not a cursor this API returned",
-        ));
-    }
+    let page = Page::parse(
+        query.limit.as_deref(),
+        query.cursor.as_deref(),
+        PageRules {
+            default: 50,
+            max: 200,
+            cursor: CursorShape::Prefixed("aud"),
+        },
+    )?;
     let entries = state
         .store
-        .audit_log(&tenant.workspace.id, query.cursor.as_deref(), limit)
+        .audit_log(&tenant.workspace.id, page.cursor.as_deref(), page.limit)
         .await?;
-    let next_cursor = (entries.len() as i64 == limit)
-        .then(|| entries.last().map(|e| e.id.clone()))
-        .flatten();
+    let next_cursor = page.next_cursor(&entries, |e| e.id.clone());
     let entries = entries
         .into_iter()
         .map(|e| AuditEntryView {

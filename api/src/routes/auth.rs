@@ -1,8 +1,14 @@
 //! `/v1/auth`: registering a workspace, logging in, logging out.
 //!
-//! Login answers a wrong email and a wrong password the same way, in the same time (an
-//! unknown email is checked against a decoy hash), and is rate-limited per client address and
-//! per email.
+//! Sign-up never tells whether an email has an account: an email may own accounts in several
+//! workspaces, so registering with one that has an account simply succeeds. It is capped per
+//! client address and day.
+//!
+//! Login answers a wrong email and a wrong password the same way, in the same time for an
+//! email with one account or none (an unknown email is checked against a decoy hash). It is
+//! rate-limited per client address, and failures for one email *from one address* earn that
+//! address growing delays: someone guessing a password slows only themselves, and the owner
+//! logs in from their own address as usual.
 
 use std::net::SocketAddr;
 
@@ -26,11 +32,11 @@ use crate::passwords::{self, MAX_PASSWORD_LEN, MIN_PASSWORD_LEN};
 use crate::routes::rfc3339;
 use crate::valid_name;
 
-/// Login attempts per minute from one address, and for one email.
+/// Login attempts per minute from one address.
 const LOGINS_PER_IP: u64 = 20;
-const LOGINS_PER_EMAIL: u64 = 10;
-/// Sign-ups per minute from one address.
+/// Sign-up attempts per minute from one address (besides the daily cap).
 const SIGNUPS_PER_IP: u64 = 10;
+const DAY: std::time::Duration = std::time::Duration::from_secs(86_400);
 
 /// A new workspace and its first user, an admin.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -53,6 +59,11 @@ pub(crate) struct Register {
 pub(crate) struct Login {
     email: String,
     password: String,
+    /// The workspace's slug, for an email with accounts in several workspaces; without it,
+    /// the email's first account is the one logged into.
+    #[serde(default)]
+    #[schema(pattern = "^[a-z0-9][a-z0-9_-]{0,63}$")]
+    workspace: Option<String>,
 }
 
 /// A registered workspace, with a login token for its admin.
@@ -142,8 +153,9 @@ fn issue_token(
     Ok((keys.sign(&claims), claims.exp))
 }
 
-/// Creates a workspace (tier free) and its admin user, and logs the user in. Limited to 10
-/// sign-ups a minute from one address.
+/// Creates a workspace (tier free) and its admin user, and logs the user in. An email may own
+/// accounts in several workspaces, so the answer never tells whether it already has one.
+/// Limited per client address (by default 5 attempts a day).
 #[utoipa::path(
     post,
     path = "/v1/auth/register",
@@ -155,11 +167,11 @@ fn issue_token(
         (status = 201, description = "The workspace, its admin and a login token.", body = Registered),
         (status = 400, description = "`invalid_json`: the body is not JSON.", body = ErrorBody),
         (status = 403, description = "`signup_disabled`: sign-up is turned off on this server.", body = ErrorBody),
-        (status = 409, description = "`workspace_exists` or `email_taken`.", body = ErrorBody),
+        (status = 409, description = "`workspace_exists`: the slug is taken; `email_limit`: the email owns the most accounts one may.", body = ErrorBody),
         (status = 413, description = "`payload_too_large`: the body is over 1 MiB.", body = ErrorBody),
         (status = 415, description = "`unsupported_media_type`: the body is not `application/json`.", body = ErrorBody),
         (status = 422, description = "`invalid_request`: a missing, unknown, mistyped or invalid field, named.", body = ErrorBody),
-        (status = 429, description = "`rate_limited`: too many sign-ups from this address.", body = ErrorBody),
+        (status = 429, description = "`rate_limited`: too many sign-ups from this address (with `Retry-After`).", body = ErrorBody),
         (status = 500, description = "`internal`.", body = ErrorBody),
     ),
 )]
@@ -175,6 +187,17 @@ pub(crate) async fn register(
         });
     }
     limit(&state, format!("signup-ip:{ip}"), SIGNUPS_PER_IP).await?;
+    // Every attempt counts, a refused one too: the cap bounds what one address can create,
+    // and what it can learn by trying.
+    state
+        .limiter
+        .count_in_window(
+            &format!("signup-day:{ip}"),
+            state.auth.signups_per_ip_per_day,
+            DAY,
+        )
+        .await
+        .map_err(|retry_after_s| ApiError::RateLimited { retry_after_s })?;
     if !valid_name(&body.workspace) {
         return Err(ApiError::invalid(
             "workspace",
@@ -197,13 +220,13 @@ pub(crate) async fn register(
         .register(&body.workspace, &body.workspace, "free", &email, &hash)
         .await
         .map_err(|e| match e {
-            StoreError::Conflict(what) => ApiError::Conflict {
-                code: if what == "email" {
-                    "email_taken"
-                } else {
-                    "workspace_exists"
-                },
-                message: format!("this {what} is already registered"),
+            StoreError::Conflict(_) => ApiError::Conflict {
+                code: "workspace_exists",
+                message: "this workspace slug is taken".into(),
+            },
+            StoreError::LimitReached { limit, .. } => ApiError::Conflict {
+                code: "email_limit",
+                message: format!("an email may own at most {limit} workspaces' accounts"),
             },
             other => other.into(),
         })?;
@@ -231,7 +254,8 @@ pub(crate) async fn register(
 }
 
 /// Logs a user in. A wrong email and a wrong password get the same 401, in the same time.
-/// Limited to 20 attempts a minute from one address and 10 for one email.
+/// Limited to 20 attempts a minute from one address; after 5 failures for one email from one
+/// address, that address waits longer before each new attempt (1 s, doubling up to 15 min).
 #[utoipa::path(
     post,
     path = "/v1/auth/login",
@@ -246,7 +270,7 @@ pub(crate) async fn register(
         (status = 413, description = "`payload_too_large`: the body is over 1 MiB.", body = ErrorBody),
         (status = 415, description = "`unsupported_media_type`: the body is not `application/json`.", body = ErrorBody),
         (status = 422, description = "`invalid_request`: a missing, unknown or mistyped field, named.", body = ErrorBody),
-        (status = 429, description = "`rate_limited`: too many attempts from this address or for this email.", body = ErrorBody),
+        (status = 429, description = "`rate_limited`: too many attempts from this address, or failed ones for this email from it (with `Retry-After`).", body = ErrorBody),
         (status = 500, description = "`internal`.", body = ErrorBody),
     ),
 )]
@@ -258,14 +282,26 @@ pub(crate) async fn login(
     limit(&state, format!("login-ip:{ip}"), LOGINS_PER_IP).await?;
     let email = body.email.trim().to_lowercase();
     let email_key = hex::encode(Sha256::digest(email.as_bytes()));
-    limit(&state, format!("login-email:{email_key}"), LOGINS_PER_EMAIL).await?;
-    if email.len() > 254 || body.password.len() > MAX_PASSWORD_LEN {
+    // Failures of this email from this address: the guesser's own backoff.
+    let backoff_key = format!("login:{email_key}:{ip}");
+    let wait = state.limiter.backoff_wait(&backoff_key).await;
+    if wait > 0 {
+        return Err(ApiError::RateLimited {
+            retry_after_s: wait,
+        });
+    }
+    let slug = body.workspace.as_deref().filter(|s| !s.is_empty());
+    if email.len() > 254
+        || body.password.len() > MAX_PASSWORD_LEN
+        || slug.is_some_and(|s| !valid_name(s))
+    {
         return Err(ApiError::Unauthorized);
     }
-    let found = state.store.user_by_email(&email).await?;
+    let found = state.store.account_for_login(&email, slug).await?;
     let stored = found.as_ref().map(|(user, _)| user.password_hash.clone());
     let decoy = state.auth.decoy_hash.clone();
     let password = body.password;
+    // One password check per login, whatever the email owns: the time tells nothing.
     let ok = tokio::task::spawn_blocking(move || {
         passwords::verify(&password, stored.as_deref(), &decoy)
     })
@@ -274,10 +310,12 @@ pub(crate) async fn login(
     let (user, workspace) = match found {
         Some(account) if ok => account,
         other => {
+            state.limiter.backoff_failed(&backoff_key).await;
             let workspace_id = other.map(|(user, _)| user.workspace_id);
             return Err(login_failed(&state, workspace_id.as_deref(), &email_key, &ip).await);
         }
     };
+    state.limiter.backoff_clear(&backoff_key).await;
     let (token, expires_at) = issue_token(&state, &user.id, &workspace.id, &user.role)?;
     state
         .store

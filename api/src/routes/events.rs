@@ -3,9 +3,9 @@
 //! Stored events are replayed first (everything after `Last-Event-ID`, or `?after=`), each
 //! with its sequence number as `id:` and its kind as `event:`; then new ones follow as they
 //! are written, with streaming text as `llm.delta` events (live only: no id, not replayable).
-//! The stream ends after `run.completed`. Live deliveries only wake the stream up: it always
-//! reads stored events from the table in order, so a reconnecting client gets every event
-//! exactly once, and a missed wake-up costs at most one poll interval.
+//! The stream ends after `run.completed`. Streams are served by the run's feed (one store
+//! follower per run in this process, see [`crate::feeds`]) and capped per run and per
+//! workspace: over a cap, 429 `too_many_streams` with `Retry-After`.
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -18,17 +18,18 @@ use serde::Deserialize;
 use tokio::sync::{broadcast, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
 
-use longrun_store::{Backend, Store};
+use longrun_store::{RunEvent, Store};
 
 use crate::AppState;
 use crate::auth::Tenant;
 use crate::error::ApiError;
 use crate::extract::Query;
+use crate::feeds::{FeedItem, PAGE, Subscription};
 
-/// Stored events read per query.
-const PAGE: i64 = 500;
 /// A comment line at least this often keeps proxies from closing an idle stream.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
+/// A stream that heard nothing from its feed this long reads the table once itself.
+const SAFETY_READ: Duration = Duration::from_secs(60);
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -68,7 +69,7 @@ fn parse_after(field: &str, text: &str) -> Result<i64, ApiError> {
         (status = 403, description = "`forbidden`: admins and members only.", body = crate::error::ErrorBody),
         (status = 404, description = "`run_not_found`: no such run in this workspace.", body = crate::error::ErrorBody),
         (status = 422, description = "`invalid_request`: a bad `after` or `Last-Event-ID`, or an unknown query parameter.", body = crate::error::ErrorBody),
-        (status = 429, description = "`rate_limited`: the workspace's request limit.", body = crate::error::ErrorBody),
+        (status = 429, description = "`rate_limited`: the workspace's request limit; or `too_many_streams`: the run or the workspace already has its most open streams (with `limit`, `Retry-After`).", body = crate::error::ErrorBody),
         (status = 500, description = "`internal`.", body = crate::error::ErrorBody),
     ),
 )]
@@ -102,18 +103,29 @@ pub(crate) async fn stream(
         .run(&workspace_id, &run_id)
         .await?
         .ok_or_else(ApiError::run_not_found)?;
-    // Subscribe before the first read, so nothing written in between is missed.
-    let live = state.store.subscribe_live();
+    let limits = state
+        .tiers
+        .limits(
+            &tenant.workspace.tier,
+            tenant.workspace.quota_overrides.as_deref(),
+        )
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    // Subscribed before the first read of the table, so nothing written in between is missed.
+    let subscription = state
+        .feeds
+        .subscribe(&workspace_id, &run_id, after, limits.event_streams)
+        .map_err(ApiError::from)?;
     let (tx, rx) = mpsc::channel::<Result<Event, Infallible>>(64);
-    let follower = Follower {
+    let relay = Relay {
         store: state.store.clone(),
         workspace_id,
         run_id,
         last_seq: after,
         tx,
         shutdown: state.shutdown.clone(),
+        subscription,
     };
-    tokio::spawn(follower.run(live));
+    tokio::spawn(relay.run());
     Ok(Sse::new(ReceiverStream::new(rx)).keep_alive(KeepAlive::new().interval(KEEP_ALIVE)))
 }
 
@@ -129,15 +141,16 @@ pub(crate) fn live_frame(kind: &str, data: &str) -> Event {
     Event::default().event(kind).data(data)
 }
 
-/// Feeds one SSE connection; ends when the run completes, the client goes, or the server
-/// shuts down.
-struct Follower {
+/// Feeds one SSE connection from the run's feed; ends when the run completes, the client
+/// goes, or the server shuts down. Its subscription holds its place under the stream caps.
+struct Relay {
     store: Store,
     workspace_id: String,
     run_id: String,
     last_seq: i64,
     tx: mpsc::Sender<Result<Event, Infallible>>,
     shutdown: tokio::sync::watch::Receiver<bool>,
+    subscription: Subscription,
 }
 
 async fn stopped(mut shutdown: tokio::sync::watch::Receiver<bool>) {
@@ -150,42 +163,55 @@ enum Flow {
     Stop,
 }
 
-impl Follower {
-    async fn run(mut self, mut live: broadcast::Receiver<longrun_store::LiveEvent>) {
-        // Other processes' writes reach SQLite readers only by polling; Postgres has NOTIFY.
-        let poll = match self.store.backend() {
-            Backend::Sqlite => Duration::from_millis(500),
-            Backend::Postgres => Duration::from_secs(5),
-        };
+impl Relay {
+    async fn run(mut self) {
+        if let Flow::Stop = self.send_stored().await {
+            return;
+        }
         loop {
-            match self.send_stored().await {
-                Flow::Stop => return,
-                Flow::Continue => {}
-            }
-            let deadline = tokio::time::Instant::now() + poll;
-            // Wait for a wake-up for this run (or the poll interval), forwarding deltas.
-            loop {
-                tokio::select! {
-                    received = live.recv() => match received {
-                        Ok(event) if event.run_id == self.run_id && event.workspace_id == self.workspace_id => {
-                            if event.seq.is_some() {
-                                break;
-                            }
-                            let delta = live_frame(&event.kind, &event.data);
-                            if self.tx.send(Ok(delta)).await.is_err() {
-                                return;
-                            }
-                        }
-                        Ok(_) => {}
-                        // Missed deliveries are read from the table.
-                        Err(broadcast::error::RecvError::Lagged(_)) => break,
-                        Err(broadcast::error::RecvError::Closed) => return,
-                    },
-                    _ = tokio::time::sleep_until(deadline) => break,
-                    _ = stopped(self.shutdown.clone()) => return,
-                    _ = self.tx.closed() => return,
+            let item = tokio::select! {
+                item = self.subscription.items.recv() => item,
+                // A safety net only: the feed wakes streams up; this bounds what a missed
+                // wake-up could cost.
+                _ = tokio::time::sleep(SAFETY_READ) => Err(broadcast::error::RecvError::Lagged(0)),
+                _ = stopped(self.shutdown.clone()) => return,
+                _ = self.tx.closed() => return,
+            };
+            let flow = match item {
+                Ok(FeedItem::Stored(event)) if event.seq <= self.last_seq => Flow::Continue,
+                Ok(FeedItem::Stored(event)) if event.seq == self.last_seq + 1 => {
+                    self.send(&event).await
                 }
+                // A gap (the feed started after this stream, or this stream lagged): the
+                // table has everything, this event included.
+                Ok(FeedItem::Stored(_)) | Err(broadcast::error::RecvError::Lagged(_)) => {
+                    self.send_stored().await
+                }
+                Ok(FeedItem::Live(live)) => {
+                    let (kind, data) = &*live;
+                    if self.tx.send(Ok(live_frame(kind, data))).await.is_err() {
+                        Flow::Stop
+                    } else {
+                        Flow::Continue
+                    }
+                }
+                // The subscription holds a sender, so the channel never closes under it.
+                Err(broadcast::error::RecvError::Closed) => Flow::Stop,
+            };
+            if let Flow::Stop = flow {
+                return;
             }
+        }
+    }
+
+    async fn send(&mut self, event: &RunEvent) -> Flow {
+        self.last_seq = event.seq;
+        let done = event.kind == "run.completed";
+        let frame = stored_frame(event.seq, &event.kind, &event.data);
+        if self.tx.send(Ok(frame)).await.is_err() || done {
+            Flow::Stop
+        } else {
+            Flow::Continue
         }
     }
 
@@ -204,11 +230,8 @@ impl Follower {
                 }
             };
             let count = events.len();
-            for event in events {
-                self.last_seq = event.seq;
-                let done = event.kind == "run.completed";
-                let sse = stored_frame(event.seq, &event.kind, &event.data);
-                if self.tx.send(Ok(sse)).await.is_err() || done {
+            for event in &events {
+                if let Flow::Stop = self.send(event).await {
                     return Flow::Stop;
                 }
             }
@@ -248,7 +271,7 @@ mod tests {
         for piece in bytes.chunks(chunk.max(1)) {
             events.extend(decoder.push(piece).unwrap());
         }
-        events.extend(decoder.finish());
+        decoder.finish();
         events
     }
 

@@ -5,14 +5,15 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 use longrun_store::{ApiKey, NewAudit};
 
 use crate::AppState;
 use crate::auth::{Role, Tenant};
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::Json;
+use crate::extract::{Json, Query};
+use crate::page::{CursorShape, Page, PageRules};
 use crate::routes::rfc3339;
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -49,10 +50,26 @@ pub(crate) struct CreatedApiKey {
     secret: String,
 }
 
+/// A page of live keys, oldest first.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct ApiKeyList {
     /// Live keys.
     api_keys: Vec<ApiKeyView>,
+    /// Pass as `cursor` for the next page; `null` on the last one.
+    #[schema(required = true)]
+    next_cursor: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct KeyListQuery {
+    /// Keys per page, 1 to 100 (default 50).
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 100)]
+    limit: Option<String>,
+    /// `next_cursor` of the previous page.
+    #[param(pattern = "^key_[0-9a-f]{32}$")]
+    cursor: Option<String>,
 }
 
 fn view(key: &ApiKey) -> ApiKeyView {
@@ -81,6 +98,7 @@ fn view(key: &ApiKey) -> ApiKeyView {
         (status = 403, description = "`forbidden`: admins only.", body = ErrorBody),
         (status = 413, description = "`payload_too_large`: the body is over 1 MiB.", body = ErrorBody),
         (status = 415, description = "`unsupported_media_type`: the body is not `application/json`.", body = ErrorBody),
+        (status = 409, description = "`api_key_limit`: the workspace has its 100 live keys; revoke one first.", body = ErrorBody),
         (status = 422, description = "`invalid_request`: a missing, unknown, mistyped or invalid field, named.", body = ErrorBody),
         (status = 429, description = "`rate_limited`: the workspace's request limit.", body = ErrorBody),
         (status = 500, description = "`internal`.", body = ErrorBody),
@@ -102,7 +120,17 @@ pub(crate) async fn create(
         &body.name,
         role.as_str(),
     )
-    .await?;
+    .await
+    .map_err(|err| match err {
+        ApiError::Conflict {
+            code: "limit_reached",
+            message,
+        } => ApiError::Conflict {
+            code: "api_key_limit",
+            message,
+        },
+        other => other,
+    })?;
     state
         .store
         .audit(NewAudit {
@@ -130,8 +158,10 @@ pub(crate) async fn create(
     tag = "api-keys",
     operation_id = "list_api_keys",
     security(("bearer" = [])),
+    params(KeyListQuery),
     responses(
-        (status = 200, description = "The live keys.", body = ApiKeyList),
+        (status = 200, description = "A page of live keys.", body = ApiKeyList),
+        (status = 422, description = "`invalid_request`: a bad or unknown query parameter, named.", body = ErrorBody),
         (status = 401, description = "`unauthorized`: missing or invalid credentials.", body = ErrorBody),
         (status = 403, description = "`forbidden`: admins only.", body = ErrorBody),
         (status = 429, description = "`rate_limited`: the workspace's request limit.", body = ErrorBody),
@@ -141,9 +171,23 @@ pub(crate) async fn create(
 pub(crate) async fn list(
     State(state): State<AppState>,
     tenant: Tenant,
+    Query(query): Query<KeyListQuery>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let keys = state.store.list_api_keys(&tenant.workspace.id).await?;
+    let page = Page::parse(
+        query.limit.as_deref(),
+        query.cursor.as_deref(),
+        PageRules {
+            default: 50,
+            max: 100,
+            cursor: CursorShape::Prefixed("key"),
+        },
+    )?;
+    let keys = state
+        .store
+        .list_api_keys(&tenant.workspace.id, page.cursor.as_deref(), page.limit)
+        .await?;
     Ok(axum::Json(ApiKeyList {
+        next_cursor: page.next_cursor(&keys, |k| k.id.clone()),
         api_keys: keys.iter().map(view).collect(),
     }))
 }

@@ -49,6 +49,12 @@ pub(crate) struct LimitsView {
     max_run_s: u64,
     /// Multiple of the monthly quotas at which running runs pause.
     hard_cap_factor: u64,
+    /// Event streams open at once (per API process).
+    #[schema(required = true)]
+    event_streams: Option<u64>,
+    /// Agents the workspace may define.
+    #[schema(required = true)]
+    agents: Option<u64>,
 }
 
 /// This period's usage.
@@ -135,6 +141,8 @@ pub(crate) async fn get(
             tokens_per_month: limits.tokens_per_month,
             max_run_s: limits.max_run_s,
             hard_cap_factor: limits.hard_cap_factor,
+            event_streams: limits.event_streams,
+            agents: limits.agents,
         },
         used: UsedView {
             tokens,

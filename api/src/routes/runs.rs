@@ -25,14 +25,13 @@ use crate::AppState;
 use crate::auth::Tenant;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Json, Query};
+use crate::idempotency::idempotency_key;
+use crate::page::{CursorShape, Page, PageRules};
 use crate::routes::agents::{AgentLimits, stored_limits, stored_settings, stored_tools};
 use crate::routes::rfc3339;
 
 pub(crate) const MAX_INPUT_BYTES: usize = 256 * 1024;
 const MAX_METADATA_BYTES: usize = 16 * 1024;
-const MAX_IDEMPOTENCY_KEY_BYTES: usize = 255;
-const DEFAULT_PAGE: i64 = 20;
-const MAX_PAGE: i64 = 100;
 
 /// A run to submit. (Serialised, it is also what an `Idempotency-Key` is compared by.)
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
@@ -44,7 +43,7 @@ pub(crate) struct CreateRun {
     /// The task: 1 to 256 KiB, not only spaces.
     #[schema(min_length = 1, max_length = 262144, example = "What is 2 ^ 10 - 24?")]
     input: String,
-    /// Overrides the agent's limits for this run.
+    /// Tightens the agent's limits for this run (a value above the agent's is refused).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     budget: Option<AgentLimits>,
     /// Yours, kept with the run: a JSON object of at most 16 KiB.
@@ -156,27 +155,6 @@ pub(crate) struct ApprovalOutcome {
     reason: Option<String>,
 }
 
-fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
-    let Some(value) = headers.get("idempotency-key") else {
-        return Ok(None);
-    };
-    let key = value
-        .to_str()
-        .ok()
-        .filter(|k| {
-            !k.is_empty()
-                && k.len() <= MAX_IDEMPOTENCY_KEY_BYTES
-                && k.bytes().all(|b| b.is_ascii_graphic())
-        })
-        .ok_or_else(|| {
-            ApiError::invalid(
-                "Idempotency-Key",
-                format!("1 to {MAX_IDEMPOTENCY_KEY_BYTES} visible ASCII characters"),
-            )
-        })?;
-    Ok(Some(key.to_string()))
-}
-
 /// The workflow id of a run: readable in the Temporal UI, unique per run.
 pub(crate) fn workflow_id(workspace_slug: &str, run_id: &str) -> String {
     format!("run-{workspace_slug}-{run_id}")
@@ -212,7 +190,7 @@ pub(crate) fn workflow_id(workspace_slug: &str, run_id: &str) -> String {
         (status = 402, description = "`quota_exhausted`: a monthly quota is used up (with `metric`, `used`, `limit`).", body = ErrorBody),
         (status = 403, description = "`forbidden`: admins and members only.", body = ErrorBody),
         (status = 404, description = "`agent_not_found`.", body = ErrorBody),
-        (status = 409, description = "`idempotency_key_reused`: this key was used for another request.", body = ErrorBody),
+
         (status = 413, description = "`payload_too_large`: the body is over 1 MiB.", body = ErrorBody),
         (status = 415, description = "`unsupported_media_type`: the body is not `application/json`.", body = ErrorBody),
         (status = 422, description = "`invalid_request`: a missing, unknown, mistyped or invalid field, named.", body = ErrorBody),
@@ -273,6 +251,7 @@ pub(crate) async fn create(
         .limits(&workspace.tier, workspace.quota_overrides.as_deref())
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     let agent_limits = stored_limits(&agent)?;
+    requested.within(&agent_limits, "budget")?;
     let settings = stored_settings(&agent)?;
     let tier_seconds = limits.max_run_s;
     let budget = Budget {
@@ -308,6 +287,8 @@ pub(crate) async fn create(
         max_agent_ms: limits
             .agent_minutes_per_month
             .map(|minutes| (minutes * 60_000) as i64),
+        idempotency_since_ms: longrun_store::now_ms()
+            - i64::try_from(state.settings.idempotency_ttl.as_millis()).unwrap_or(i64::MAX / 2),
     };
     let outcome = state
         .store
@@ -359,10 +340,7 @@ pub(crate) async fn create(
         AdmitOutcome::Created(run) => (run, true),
         AdmitOutcome::Existing(run) => {
             if run.request_hash.as_deref() != Some(request_hash.as_str()) {
-                return Err(ApiError::Conflict {
-                    code: "idempotency_key_reused",
-                    message: "this Idempotency-Key was used for a different request".into(),
-                });
+                return Err(ApiError::IdempotencyKeyReused);
             }
             (run, false)
         }
@@ -455,16 +433,15 @@ pub(crate) async fn list(
     tenant: Tenant,
     Query(query): Query<ListQuery>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let limit = match query.limit.as_deref() {
-        None => DEFAULT_PAGE,
-        Some(text) => text
-            .parse::<i64>()
-            .ok()
-            .filter(|n| (1..=MAX_PAGE).contains(n))
-            .ok_or_else(|| {
-                ApiError::invalid("limit", format!("an integer from 1 to {MAX_PAGE}"))
-            })?,
-    };
+    let page = Page::parse(
+        query.limit.as_deref(),
+        query.cursor.as_deref(),
+        PageRules {
+            default: 20,
+            max: 100,
+            cursor: CursorShape::Hex32,
+        },
+    )?;
     if let Some(status) = query.status.as_deref()
         && RunStatus::parse(status).is_none()
     {
@@ -477,30 +454,18 @@ pub(crate) async fn list(
             ),
         ));
     }
-    if let Some(cursor) = query.cursor.as_deref()
-        && (cursor.len() != 32 || !cursor.bytes().all(|b| b.is_ascii_hexdigit()))
-    {
-        return Err(ApiError::invalid(
-            "cursor",
-            "not a cursor this API returned",
-        ));
-    }
     let runs = state
         .store
         .list_runs(
             &tenant.workspace.id,
             RunListFilter {
                 status: query.status.as_deref(),
-                before: query.cursor.as_deref(),
-                limit,
+                before: page.cursor.as_deref(),
+                limit: page.limit,
             },
         )
         .await?;
-    let next_cursor = if runs.len() as i64 == limit {
-        runs.last().map(|r| r.id.clone())
-    } else {
-        None
-    };
+    let next_cursor = page.next_cursor(&runs, |r| r.id.clone());
     let runs = runs.iter().map(|r| view(&state, r, false)).collect();
     Ok(axum::Json(RunPage { runs, next_cursor }))
 }
@@ -617,8 +582,12 @@ pub(crate) async fn message(
     State(state): State<AppState>,
     tenant: Tenant,
     Path(run_id): Path<String>,
+    headers: HeaderMap,
     Json(body): Json<PostMessage>,
 ) -> Result<impl IntoResponse, ApiError> {
+    // The key also travels with the signal: the run drops a message it already has, should
+    // a request that died after signalling be retried.
+    let id = idempotency_key(&headers)?;
     if body.text.trim().is_empty() || body.text.len() > MAX_MESSAGE_BYTES {
         return Err(ApiError::invalid(
             "text",
@@ -628,7 +597,13 @@ pub(crate) async fn message(
     let run = live_run(&state, &tenant, &run_id).await?;
     state
         .scheduler
-        .send_message(&run.workflow_id, HumanMessage { text: body.text })
+        .send_message(
+            &run.workflow_id,
+            HumanMessage {
+                text: body.text,
+                id,
+            },
+        )
         .await?;
     Ok((
         StatusCode::ACCEPTED,

@@ -7,13 +7,14 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use longrun_store::{DAY_MS, GroupBy, UsageTotals};
+use longrun_store::{DAY_MS, GroupBy};
 
 use crate::AppState;
 use crate::auth::Tenant;
 use crate::billing::{UsageTotalsView, totals_view};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::Query;
+use crate::page::{CursorShape, Page, PageRules};
 
 /// Longest span one request may cover.
 const MAX_DAYS: i64 = 366;
@@ -31,6 +32,12 @@ pub(crate) struct UsageQuery {
     /// `day` (the default), `agent`, `model` or `run`.
     #[param(pattern = "^(day|agent|model|run)$")]
     group_by: Option<String>,
+    /// Rows per page, 1 to 1000 (default 400: a year of days fits one page).
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 1000)]
+    limit: Option<String>,
+    /// `next_cursor` of the previous page.
+    #[param(pattern = "^[0-9a-f]{2,512}$")]
+    cursor: Option<String>,
 }
 
 /// The workspace's usage over a span of days, grouped, with totals.
@@ -42,7 +49,12 @@ pub(crate) struct UsageReport {
     to: String,
     /// `day`, `agent`, `model` or `run`: the key each row carries.
     group_by: &'static str,
+    /// A page of groups, in key order.
     rows: Vec<UsageRow>,
+    /// Pass as `cursor` for the next page of rows; `null` on the last one.
+    #[schema(required = true)]
+    next_cursor: Option<String>,
+    /// Over the whole span, whatever the page.
     totals: UsageTotalsView,
 }
 
@@ -124,25 +136,53 @@ pub(crate) async fn get(
         "run" => (GroupBy::Run, "run"),
         _ => return Err(ApiError::invalid("group_by", "day, agent, model or run")),
     };
+    let page = Page::parse(
+        query.limit.as_deref(),
+        query.cursor.as_deref(),
+        PageRules {
+            default: 400,
+            max: 1000,
+            cursor: CursorShape::Opaque,
+        },
+    )?;
+    let after = page
+        .cursor
+        .as_deref()
+        .map(|cursor| {
+            hex::decode(cursor)
+                .ok()
+                .and_then(|bytes| String::from_utf8(bytes).ok())
+                .ok_or_else(|| ApiError::invalid("cursor", "not a cursor this API returned"))
+        })
+        .transpose()?;
     let groups = state
         .store
-        .usage_grouped(&tenant.workspace.id, from, to, group_by)
+        .usage_grouped(
+            &tenant.workspace.id,
+            from,
+            to,
+            group_by,
+            after.as_deref(),
+            page.limit,
+        )
+        .await
+        .map_err(|err| match err {
+            longrun_store::StoreError::Corrupt(_) => {
+                ApiError::invalid("cursor", "not a cursor this API returned")
+            }
+            other => other.into(),
+        })?;
+    let next_cursor = page.next_cursor(&groups, |g| hex::encode(&g.key));
+    let totals = state
+        .store
+        .usage_between(&tenant.workspace.id, from, to)
         .await?;
-    let mut totals = UsageTotals::default();
     let rows = groups
         .into_iter()
         .map(|g| {
-            let t = &g.totals;
-            totals.input_tokens += t.input_tokens;
-            totals.output_tokens += t.output_tokens;
-            totals.cache_read_tokens += t.cache_read_tokens;
-            totals.cache_write_tokens += t.cache_write_tokens;
-            totals.tool_calls += t.tool_calls;
-            totals.agent_ms += t.agent_ms;
-            totals.cost_micro_usd += t.cost_micro_usd;
             let key = Some(g.key);
             let mut row = UsageRow {
-                totals: totals_view(t),
+                totals: totals_view(&g.totals),
                 day: None,
                 agent: None,
                 model: None,
@@ -162,6 +202,7 @@ pub(crate) async fn get(
         to: longrun_store::day_label(to - DAY_MS),
         group_by: name,
         rows,
+        next_cursor,
         totals: totals_view(&totals),
     }))
 }

@@ -99,7 +99,7 @@ async fn api_keys_authenticate_by_prefix_and_hash(store: Store) {
     assert_eq!(found.key.id, key.id);
     assert_eq!(found.workspace.id, ws);
     assert!(found.key.last_used_at.is_none());
-    let listed = store.list_api_keys(&ws).await.unwrap();
+    let listed = store.list_api_keys(&ws, None, 100).await.unwrap();
     assert!(
         listed[0].last_used_at.is_some(),
         "authentication records last use"
@@ -131,13 +131,13 @@ async fn agents_are_scoped_to_their_workspace(store: Store) {
         tools: "[]",
         limits: "{}",
     };
-    store.create_agent(&a, agent.clone()).await.unwrap();
-    store.create_agent(&b, agent.clone()).await.unwrap();
+    store.create_agent(&a, agent.clone(), None).await.unwrap();
+    store.create_agent(&b, agent.clone(), None).await.unwrap();
     assert!(matches!(
-        store.create_agent(&a, agent).await.unwrap_err(),
+        store.create_agent(&a, agent, None).await.unwrap_err(),
         StoreError::Conflict(_)
     ));
-    assert_eq!(store.list_agents(&a).await.unwrap().len(), 1);
+    assert_eq!(store.list_agents(&a, None, 100).await.unwrap().len(), 1);
     assert_eq!(
         store.agent(&a, "bot").await.unwrap().unwrap().workspace_id,
         a
@@ -567,7 +567,13 @@ async fn revoked_keys_stop_authenticating_at_once(store: Store) {
             .unwrap()
             .is_none()
     );
-    assert!(store.list_api_keys(&ws).await.unwrap().is_empty());
+    assert!(
+        store
+            .list_api_keys(&ws, None, 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert!(!store.revoke_api_key(&ws, &key.id).await.unwrap());
 }
 
@@ -725,27 +731,51 @@ async fn usage_groups_and_the_export_pages_through_every_row_once(store: Store) 
     assert!(only_b.iter().all(|r| r.workspace_slug == "export-b"));
 
     let by_model = store
-        .usage_grouped(&a, base - 1, base + 1000, GroupBy::Model)
+        .usage_grouped(&a, base - 1, base + 1000, GroupBy::Model, None, 100)
         .await
         .unwrap();
     assert_eq!(by_model.len(), 1);
     assert_eq!(by_model[0].key, "offline/demo");
     assert_eq!(by_model[0].totals.input_tokens, 7);
     let by_day = store
-        .usage_grouped(&a, base - 1, base + 1000, GroupBy::Day)
+        .usage_grouped(&a, base - 1, base + 1000, GroupBy::Day, None, 100)
         .await
         .unwrap();
     assert_eq!(by_day.iter().map(|g| g.totals.input_tokens).sum::<i64>(), 7);
     assert!(by_day[0].key.len() == 10 && by_day[0].key.starts_with("20"));
     assert!(
         store
-            .usage_grouped(&b, base - 1, base + 1000, GroupBy::Run)
+            .usage_grouped(&b, base - 1, base + 1000, GroupBy::Run, None, 100)
             .await
             .unwrap()[0]
             .totals
             .input_tokens
             == 5
     );
+    // Pages of groups: every group once, in key order, across pages; totals of the span.
+    let mut keys = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = store
+            .usage_grouped(&b, base - 1, base + 1000, GroupBy::Day, after.as_deref(), 1)
+            .await
+            .unwrap();
+        let Some(last) = page.last() else { break };
+        after = Some(last.key.clone());
+        keys.push(last.key.clone());
+    }
+    assert_eq!(keys, {
+        let all = store
+            .usage_grouped(&b, base - 1, base + 1000, GroupBy::Day, None, 100)
+            .await
+            .unwrap();
+        all.into_iter().map(|g| g.key).collect::<Vec<_>>()
+    });
+    let span = store
+        .usage_between(&b, base - 1, base + 1000)
+        .await
+        .unwrap();
+    assert_eq!(span.input_tokens, 5);
 }
 
 /// The quota read and the export use indexes, not scans, at any ledger size (checked on
@@ -803,4 +833,165 @@ async fn a_dropped_connection_is_unavailable_and_a_refused_query_is_not() {
         .unwrap_err();
     let dropped = StoreError::Database(dropped);
     assert!(dropped.is_unavailable(), "{dropped:?}");
+}
+
+on_each_backend!(idempotency_keys_replay_refuse_and_expire);
+async fn idempotency_keys_replay_refuse_and_expire(store: Store) {
+    use longrun_store::{IdempotencyBegin, IdempotencyPolicy};
+    let a = workspace(&store, "idem-a").await;
+    let b = workspace(&store, "idem-b").await;
+    let policy = IdempotencyPolicy {
+        ttl_ms: 60_000,
+        stale_ms: 30_000,
+    };
+    let begin = |ws: String, key: &'static str, hash: &'static str, policy| {
+        let store = store.clone();
+        async move {
+            store
+                .begin_idempotent(&ws, key, hash, policy)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(
+        begin(a.clone(), "k1", "h1", policy).await,
+        IdempotencyBegin::Run
+    );
+    assert_eq!(
+        begin(a.clone(), "k1", "h1", policy).await,
+        IdempotencyBegin::InFlight
+    );
+    assert_eq!(
+        begin(a.clone(), "k1", "h2", policy).await,
+        IdempotencyBegin::Mismatch
+    );
+    // Keys are per workspace.
+    assert_eq!(
+        begin(b.clone(), "k1", "h2", policy).await,
+        IdempotencyBegin::Run
+    );
+    store
+        .finish_idempotent(&a, "k1", 202, "{\"accepted\":true}")
+        .await
+        .unwrap();
+    assert_eq!(
+        begin(a.clone(), "k1", "h1", policy).await,
+        IdempotencyBegin::Replay {
+            status: 202,
+            body: "{\"accepted\":true}".into()
+        }
+    );
+    assert_eq!(
+        begin(a.clone(), "k1", "h9", policy).await,
+        IdempotencyBegin::Mismatch
+    );
+    // An abandoned key runs again.
+    store.abandon_idempotent(&a, "k1").await.unwrap();
+    assert_eq!(
+        begin(a.clone(), "k1", "h9", policy).await,
+        IdempotencyBegin::Run
+    );
+    // An unfinished key older than `stale` is taken over; an expired one is forgotten.
+    let at_once = IdempotencyPolicy {
+        ttl_ms: 60_000,
+        stale_ms: -1,
+    };
+    assert_eq!(
+        begin(a.clone(), "k1", "h9", at_once).await,
+        IdempotencyBegin::Run
+    );
+    let expired = IdempotencyPolicy {
+        ttl_ms: -1,
+        stale_ms: 30_000,
+    };
+    assert_eq!(
+        begin(a.clone(), "k2", "h1", expired).await,
+        IdempotencyBegin::Run
+    );
+    store.finish_idempotent(&a, "k2", 200, "{}").await.unwrap();
+    assert_eq!(
+        begin(a.clone(), "k2", "h2", policy).await,
+        IdempotencyBegin::Run,
+        "an expired key may be used for another request"
+    );
+}
+
+on_each_backend!(agents_and_keys_are_paged_and_capped);
+async fn agents_and_keys_are_paged_and_capped(store: Store) {
+    let ws = workspace(&store, "paged").await;
+    for n in 0..5 {
+        let name = format!("agent-{n}");
+        let agent = NewAgent {
+            name: &name,
+            model: "offline/demo",
+            system_prompt: "",
+            tools: "[]",
+            limits: "{}",
+        };
+        store.create_agent(&ws, agent, Some(5)).await.unwrap();
+    }
+    let sixth = NewAgent {
+        name: "agent-5",
+        model: "offline/demo",
+        system_prompt: "",
+        tools: "[]",
+        limits: "{}",
+    };
+    assert!(matches!(
+        store.create_agent(&ws, sixth, Some(5)).await,
+        Err(StoreError::LimitReached { limit: 5, .. })
+    ));
+    let first = store.list_agents(&ws, None, 2).await.unwrap();
+    let names: Vec<&str> = first.iter().map(|a| a.name.as_str()).collect();
+    assert_eq!(names, ["agent-0", "agent-1"]);
+    let rest = store.list_agents(&ws, Some("agent-1"), 10).await.unwrap();
+    assert_eq!(rest.len(), 3);
+    assert_eq!(rest[0].name, "agent-2");
+
+    let mut ids = Vec::new();
+    for n in 0..longrun_store::MAX_LIVE_KEYS {
+        let key = store
+            .create_api_key(NewApiKey {
+                workspace_id: &ws,
+                name: "k",
+                role: "member",
+                prefix: &format!("lr_p{n:04}"),
+                secret_hash: &hash_secret(&format!("s{n}")),
+            })
+            .await
+            .unwrap();
+        ids.push(key.id);
+    }
+    let over = store
+        .create_api_key(NewApiKey {
+            workspace_id: &ws,
+            name: "k",
+            role: "member",
+            prefix: "lr_over",
+            secret_hash: &hash_secret("over"),
+        })
+        .await;
+    assert!(
+        matches!(over, Err(StoreError::LimitReached { .. })),
+        "{over:?}"
+    );
+    let page = store.list_api_keys(&ws, None, 40).await.unwrap();
+    assert_eq!(page.len(), 40);
+    let next = store
+        .list_api_keys(&ws, Some(&page[39].id), 100)
+        .await
+        .unwrap();
+    assert_eq!(next.len(), ids.len() - 40);
+    // A revoked key frees its place.
+    assert!(store.revoke_api_key(&ws, &ids[0]).await.unwrap());
+    store
+        .create_api_key(NewApiKey {
+            workspace_id: &ws,
+            name: "k",
+            role: "member",
+            prefix: "lr_after",
+            secret_hash: &hash_secret("after"),
+        })
+        .await
+        .unwrap();
 }
