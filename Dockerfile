@@ -18,23 +18,25 @@ WORKDIR /src
 # Dependencies first, against stub sources: this layer is reused until a manifest or the
 # lock file changes, so editing our code rebuilds only our crates.
 COPY Cargo.toml Cargo.lock ./
+COPY domain/Cargo.toml domain/
+COPY temporal/Cargo.toml temporal/
 COPY api/Cargo.toml api/
 COPY worker/Cargo.toml worker/
 COPY workflows/Cargo.toml workflows/
 COPY activities/Cargo.toml activities/
 COPY store/Cargo.toml store/
 COPY bench/Cargo.toml bench/
-RUN mkdir -p src api/src worker/src workflows/src activities/src store/src bench/src \
+RUN mkdir -p src domain/src temporal/src api/src worker/src workflows/src activities/src store/src bench/src \
  && echo 'fn main() {}' > src/main.rs \
  && echo 'fn main() {}' > bench/src/main.rs \
- && for crate in api worker workflows activities store bench; do touch "$crate/src/lib.rs"; done \
+ && for crate in domain temporal api worker workflows activities store bench; do touch "$crate/src/lib.rs"; done \
  && cargo build --release --locked --bin longrun \
- && rm -rf src api/src worker/src workflows/src activities/src store/src bench/src
+ && rm -rf src domain/src temporal/src api/src worker/src workflows/src activities/src store/src bench/src
 
 # Our code. COPY keeps the files' own timestamps, which may be older than the stub build:
 # touching them makes cargo rebuild our crates instead of reusing the stubs.
 COPY . .
-RUN find src api/src worker/src workflows/src activities/src store/src -name '*.rs' -exec touch {} + \
+RUN find src domain/src temporal/src api/src worker/src workflows/src activities/src store/src -name '*.rs' -exec touch {} + \
  && cargo build --release --locked --bin longrun \
  && cp target/release/longrun /usr/local/bin/longrun
 

@@ -5,7 +5,7 @@ use clap::Subcommand;
 
 use std::time::Duration;
 
-use longrun_activities::quota::{TIERS, with_override};
+use longrun_domain::Tier;
 use longrun_store::{NewAudit, StoreError};
 use longrun_workflows::AgentRunWorkflow;
 
@@ -88,11 +88,9 @@ pub(crate) async fn run(config: &Config, command: AdminCommand) -> anyhow::Resul
             if !longrun_api::valid_name(&slug) {
                 bail!("invalid slug {slug:?}: 1 to 64 characters of a-z, 0-9, '-' and '_'");
             }
-            if !TIERS.contains(&tier.as_str()) {
-                bail!("unknown tier {tier:?}");
-            }
+            let tier = Tier::parse(&tier)?;
             let workspace = store
-                .create_workspace(&slug, name.as_deref().unwrap_or(&slug), &tier)
+                .create_workspace(&slug, name.as_deref().unwrap_or(&slug), tier)
                 .await
                 .map_err(|e| match e {
                     StoreError::Conflict(_) => anyhow::anyhow!("workspace {slug:?} already exists"),
@@ -114,12 +112,13 @@ pub(crate) async fn run(config: &Config, command: AdminCommand) -> anyhow::Resul
                 .workspace_by_slug(&slug)
                 .await?
                 .with_context(|| format!("no workspace {slug:?}"))?;
-            store.set_tier(&workspace.id, &tier).await?;
+            let tier = Tier::parse(&tier)?;
+            store.set_tier(&workspace.id, tier).await?;
             audit_operator(
                 &store,
                 &workspace.id,
                 "workspace.set_tier",
-                &serde_json::json!({"from": workspace.tier, "to": tier}),
+                &serde_json::json!({"from": workspace.tier.as_str(), "to": tier.as_str()}),
             )
             .await?;
             println!("workspace {slug}: tier {} → {tier}", workspace.tier);
@@ -132,12 +131,10 @@ pub(crate) async fn run(config: &Config, command: AdminCommand) -> anyhow::Resul
                 .workspace_by_slug(&slug)
                 .await?
                 .with_context(|| format!("no workspace {slug:?}"))?;
-            let overrides = with_override(workspace.quota_overrides.as_deref(), &field, &value)?;
+            let overrides = workspace.quota_overrides.clone().with(&field, &value)?;
             // Checked against the tier before it is stored.
-            config.tiers.limits(&workspace.tier, Some(&overrides))?;
-            store
-                .set_quota_overrides(&workspace.id, Some(&overrides))
-                .await?;
+            config.tiers.limits(workspace.tier, &overrides)?;
+            store.set_quota_overrides(&workspace.id, &overrides).await?;
             audit_operator(
                 &store,
                 &workspace.id,
@@ -145,7 +142,10 @@ pub(crate) async fn run(config: &Config, command: AdminCommand) -> anyhow::Resul
                 &serde_json::json!({"field": field, "value": value}),
             )
             .await?;
-            println!("workspace {slug}: {field} = {value} (overrides: {overrides})");
+            println!(
+                "workspace {slug}: {field} = {value} (overrides: {})",
+                serde_json::to_string(&overrides)?
+            );
             resume_paused(config, &store, &workspace.id).await;
         }
         AdminCommand::Key {
@@ -188,7 +188,10 @@ async fn audit_operator(
 /// Signals the workspace's runs paused at the hard cap to check their limits again. Best
 /// effort: a run not reached now checks by itself within LONGRUN_QUOTA_RECHECK_S.
 async fn resume_paused(config: &Config, store: &longrun_store::Store, workspace_id: &str) {
-    let paused = match store.runs_with_status(workspace_id, "paused_quota").await {
+    let paused = match store
+        .runs_with_status(workspace_id, longrun_domain::RunStatus::PausedQuota)
+        .await
+    {
         Ok(runs) if !runs.is_empty() => runs,
         Ok(_) => return,
         Err(err) => {

@@ -276,7 +276,7 @@ pub(crate) struct Config {
     pub(crate) heartbeat_timeout_s: u64,
     pub(crate) approval_timeout_s: u64,
     pub(crate) input_timeout_s: u64,
-    pub(crate) http_fetch_allow: Vec<longrun_activities::tools::http_fetch::AllowRule>,
+    pub(crate) http_fetch_allow: Vec<longrun_activities::egress::AllowRule>,
     /// `None`: the role's default (on for `dev`, off for `api`).
     pub(crate) allow_signup: Option<bool>,
     pub(crate) signups_per_ip_per_day: u64,
@@ -288,7 +288,7 @@ pub(crate) struct Config {
     pub(crate) quota_recheck_s: u64,
     pub(crate) worker_workflow_slots: usize,
     pub(crate) worker_activity_slots: usize,
-    pub(crate) tiers: longrun_activities::quota::Tiers,
+    pub(crate) tiers: longrun_domain::Tiers,
     pub(crate) prices: longrun_activities::prices::Prices,
     pub(crate) anthropic_api_key: Option<SecretString>,
     pub(crate) anthropic_base_url: String,
@@ -300,7 +300,7 @@ pub(crate) struct Config {
 #[derive(Debug, Default)]
 pub(crate) struct Layers {
     values: BTreeMap<&'static str, (String, String)>,
-    tiers: BTreeMap<String, BTreeMap<String, serde_json::Value>>,
+    tiers: longrun_domain::TierConfig,
     prices: longrun_activities::prices::Prices,
 }
 
@@ -572,7 +572,7 @@ impl Layers {
             quota_recheck_s: self.number("LONGRUN_QUOTA_RECHECK_S", 1u64..=86_400)?,
             worker_workflow_slots: self.number("LONGRUN_WORKER_WORKFLOW_SLOTS", 1usize..=10_000)?,
             worker_activity_slots: self.number("LONGRUN_WORKER_ACTIVITY_SLOTS", 1usize..=10_000)?,
-            tiers: longrun_activities::quota::Tiers::with_config(&self.tiers).map_err(|e| {
+            tiers: longrun_domain::Tiers::with_config(&self.tiers).map_err(|e| {
                 ConfigError::Invalid {
                     key: "tiers",
                     origin: "the configuration file".into(),
@@ -588,7 +588,7 @@ impl Layers {
                 self.prices.clone()
             },
             http_fetch_allow: match self.string("LONGRUN_HTTP_FETCH_ALLOW") {
-                Some(text) => longrun_activities::tools::http_fetch::parse_allowlist(&text)
+                Some(text) => longrun_activities::egress::parse_allowlist(&text)
                     .map_err(|e| self.invalid("LONGRUN_HTTP_FETCH_ALLOW", e))?,
                 None => Vec::new(),
             },

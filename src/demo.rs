@@ -21,7 +21,11 @@ pub(crate) async fn seed(store: &Store, data_dir: &Path) -> anyhow::Result<Strin
     let key_file = data_dir.join("demo-api-key");
     let workspace = match store.workspace_by_slug(SLUG).await? {
         Some(workspace) => workspace,
-        None => store.create_workspace(SLUG, "Demo", "pro").await?,
+        None => {
+            store
+                .create_workspace(SLUG, "Demo", longrun_domain::Tier::Pro)
+                .await?
+        }
     };
     let saved = std::fs::read_to_string(&key_file)
         .ok()
@@ -51,15 +55,21 @@ pub(crate) async fn seed(store: &Store, data_dir: &Path) -> anyhow::Result<Strin
         }
     };
     if store.agent(&workspace.id, AGENT).await?.is_none() {
+        let name = longrun_domain::AgentName::parse(AGENT)?;
+        let tools = [longrun_store::AgentTool::Builtin {
+            tool: longrun_domain::BuiltinTool::Calculator,
+            requires_approval: false,
+        }];
         store
             .create_agent(
                 &workspace.id,
                 NewAgent {
-                    name: AGENT,
+                    name: &name,
                     model: "offline/demo",
                     system_prompt: "You are a helpful assistant. Use the calculator for arithmetic.",
-                    tools: r#"[{"name":"calculator","requires_approval":false,"kind":"builtin"}]"#,
-                    limits: "{}",
+                    tools: &tools,
+                    limits: &Default::default(),
+                    settings: &Default::default(),
                 },
                 None,
             )
@@ -109,7 +119,11 @@ pub(crate) async fn run(store: &Store, api: SocketAddr, key: &str) -> anyhow::Re
             .await?
         {
             last_seq = event.seq;
-            println!("  #{} {}", event.seq, describe(&event.kind, &event.data));
+            println!(
+                "  #{} {}",
+                event.seq,
+                describe(event.kind.as_str(), &event.data)
+            );
             if event.kind == "run.completed" {
                 break 'follow;
             }

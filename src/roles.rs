@@ -24,7 +24,7 @@ use longrun_api::readiness::Readiness;
 use longrun_api::scheduler::Scheduler;
 use longrun_api::{ApiSettings, AppState, AuthSettings};
 use longrun_store::{Store, StoreOptions};
-use longrun_worker::dev_server::{self, DevServer, DevServerOptions};
+use longrun_temporal::dev_server::{self, DevServer, DevServerOptions};
 use longrun_worker::{TemporalSettings, WorkerSettings};
 use longrun_workflows::payloads::ActivityTuning;
 
@@ -172,7 +172,7 @@ fn provider_settings(config: &Config) -> ProviderSettings {
 
 fn activity_settings(config: &Config) -> ActivitySettings {
     let mut settings = ActivitySettings::new(&config.data_dir);
-    settings.http_fetch.allow = config.http_fetch_allow.clone();
+    settings.egress.allow = config.http_fetch_allow.clone();
     settings.tiers = config.tiers.clone();
     settings.prices = config.prices.clone();
     settings

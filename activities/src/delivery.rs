@@ -2,31 +2,20 @@
 //! Webhooks way with the workspace's secret. Failures retry (the workflow's retry policy
 //! backs off for up to a day); a URL that points somewhere forbidden does not.
 
-use base64::Engine;
 use serde_json::json;
 use temporalio_sdk::activities::ActivityError;
 
 use longrun_store::Store;
 use longrun_workflows::payloads::WebhookRequest;
 
+use crate::egress::{EgressPolicy, check_url};
 use crate::errors::{from_store, non_retryable, retryable};
-use crate::tools::http_fetch::{HttpFetchSettings, check_url};
 use crate::tools::webhook::{secret_bytes, sign};
-
-/// A new Standard Webhooks secret: `whsec_` and 32 random bytes in base64.
-pub fn new_webhook_secret() -> Result<String, getrandom::Error> {
-    let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes)?;
-    Ok(format!(
-        "whsec_{}",
-        base64::engine::general_purpose::STANDARD.encode(bytes)
-    ))
-}
 
 pub(crate) async fn deliver_run(
     store: &Store,
     http: &reqwest::Client,
-    settings: &HttpFetchSettings,
+    settings: &EgressPolicy,
     request: &WebhookRequest,
     attempt: u32,
 ) -> Result<(), ActivityError> {
@@ -38,10 +27,8 @@ pub(crate) async fn deliver_run(
         .ok_or_else(|| non_retryable("run_not_found", "the run no longer exists"))?;
     let url = check_url(settings, &request.url)
         .map_err(|refused| non_retryable("webhook_refused", refused.to_string()))?;
-    let candidate =
-        new_webhook_secret().map_err(|e| retryable("no_randomness", e.to_string(), None))?;
     let secret = store
-        .webhook_secret(&run_ref.workspace_id, &candidate)
+        .webhook_secret(&run_ref.workspace_id)
         .await
         .map_err(from_store)?;
     let body = json!({

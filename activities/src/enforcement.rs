@@ -10,9 +10,10 @@ use serde_json::json;
 use longrun_store::{NewAudit, NewEvent, Store, UsageTotals, Workspace};
 use longrun_workflows::payloads::{QuotaPause, RunRef};
 
-use crate::delivery::new_webhook_secret;
-use crate::quota::{ALERT_THRESHOLDS, Limits, Period, Tiers, period_of};
-use crate::tools::http_fetch::{HttpFetchSettings, check_url};
+use longrun_domain::period::ALERT_THRESHOLDS;
+use longrun_domain::{Limits, Period, Tiers, period_of};
+
+use crate::egress::{EgressPolicy, check_url};
 use crate::tools::webhook::{secret_bytes, sign};
 
 /// The workspace, its limits, the period and what it used so far.
@@ -31,7 +32,7 @@ pub(crate) async fn standing(
     let Some(workspace) = store.workspace(&run.workspace_id).await? else {
         return Ok(None);
     };
-    let limits = match tiers.limits(&workspace.tier, workspace.quota_overrides.as_deref()) {
+    let limits = match tiers.limits(workspace.tier, &workspace.quota_overrides) {
         Ok(limits) => limits,
         Err(err) => {
             // A broken override must not stop a run: enforce nothing, and say so.
@@ -81,7 +82,7 @@ pub(crate) fn over_hard_cap(standing: &Standing) -> Option<QuotaPause> {
 pub(crate) async fn raise_alerts(
     store: &Store,
     http: &reqwest::Client,
-    http_settings: &HttpFetchSettings,
+    http_settings: &EgressPolicy,
     run: &RunRef,
     standing: &Standing,
 ) -> Result<(), longrun_store::StoreError> {
@@ -131,7 +132,7 @@ pub(crate) async fn raise_alerts(
                 .append_event(NewEvent {
                     workspace_id: &workspace.id,
                     run_id: &run.run_id,
-                    kind: "quota.alert",
+                    kind: longrun_domain::EventKind::QuotaAlert,
                     dedupe_key: &format!("quota.alert/{period}/{metric}/{threshold}"),
                     data: &data.to_string(),
                 })
@@ -148,7 +149,7 @@ pub(crate) async fn raise_alerts(
 async fn notify(
     store: &Store,
     http: &reqwest::Client,
-    http_settings: &HttpFetchSettings,
+    http_settings: &EgressPolicy,
     workspace: &Workspace,
     url: &str,
     data: &serde_json::Value,
@@ -157,10 +158,7 @@ async fn notify(
         tracing::warn!(workspace = %workspace.id, "the alert webhook URL is refused");
         return;
     };
-    let Ok(candidate) = new_webhook_secret() else {
-        return;
-    };
-    let Ok(secret) = store.webhook_secret(&workspace.id, &candidate).await else {
+    let Ok(secret) = store.webhook_secret(&workspace.id).await else {
         return;
     };
     let body = json!({ "type": "quota.alert", "alert": data }).to_string();

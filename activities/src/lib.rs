@@ -10,15 +10,14 @@
 
 mod agent;
 mod delivery;
+pub mod egress;
 mod enforcement;
 mod errors;
 mod metering;
 pub mod metrics;
 pub mod models;
 pub mod prices;
-pub mod quota;
 pub mod tools;
 
 pub use agent::{ActivitySettings, AgentActivities};
-pub use delivery::new_webhook_secret;
 pub use models::{ModelRouter, ProviderEndpoint, ProviderSettings};

@@ -7,7 +7,6 @@ use longrun_store::{LedgerOutcome, NewUsageEvent, Store, StoreError, UsageKind};
 use longrun_workflows::payloads::{LlmRequest, RunRef, TokenUsage, ToolRequest};
 
 use crate::metrics::ActivityMetrics;
-use crate::models::split_model;
 use crate::prices::{Cost, Prices, TokenCounts};
 
 pub(crate) struct Meter {
@@ -99,7 +98,9 @@ impl Meter {
         agent_ms: i64,
         occurred_at: i64,
     ) -> Result<(), StoreError> {
-        let (provider, model) = split_model(&request.model).unwrap_or(("unknown", "unknown"));
+        let (provider, model) = longrun_domain::ModelRef::split(&request.model)
+            .map(|model| (model.provider.as_str(), model.name))
+            .unwrap_or(("unknown", "unknown"));
         let cost = self.price_turn(&request.model, usage, agent_ms, occurred_at);
         let llm_key = request.execution.ledger_key(request.step, "llm");
         let time_key = request.execution.ledger_key(request.step, "agent_time:llm");

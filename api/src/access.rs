@@ -80,12 +80,9 @@ pub(crate) async fn gate(
         Err(err) => return err.into_response(),
     };
     tracing::Span::current().record("workspace", tenant.workspace.id.as_str());
-    let limits = match state.tiers.limits(
-        &tenant.workspace.tier,
-        tenant.workspace.quota_overrides.as_deref(),
-    ) {
+    let limits = match tenant.limits(&state) {
         Ok(limits) => limits,
-        Err(err) => return ApiError::Internal(err.to_string()).into_response(),
+        Err(err) => return err.into_response(),
     };
     let decision = match limits.requests_per_minute {
         Some(per_minute) => {

@@ -103,6 +103,16 @@ pub struct Tenant {
     pub token: Option<(String, i64)>,
 }
 
+impl Tenant {
+    /// The workspace's limits: its tier's with its overrides.
+    pub(crate) fn limits(&self, state: &AppState) -> Result<longrun_domain::Limits, ApiError> {
+        state
+            .tiers
+            .limits(self.workspace.tier, &self.workspace.quota_overrides)
+            .map_err(|e| ApiError::Internal(e.to_string()))
+    }
+}
+
 /// Finds who presents `Authorization: Bearer …`: an API key (`lr_…`) or a JWT.
 pub(crate) async fn authenticate(
     state: &AppState,

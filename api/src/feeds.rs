@@ -24,6 +24,7 @@ use std::time::Duration;
 use prometheus::{IntCounterVec, IntGauge, Opts, Registry};
 use tokio::sync::{broadcast, watch};
 
+use longrun_domain::EventKind;
 use longrun_store::{Backend, LiveEvent, RunEvent, Store};
 
 /// Stored events read per query.
@@ -37,7 +38,7 @@ pub(crate) enum FeedItem {
     /// An event read from the table.
     Stored(Arc<RunEvent>),
     /// A live-only event (streaming text): kind and JSON.
-    Live(Arc<(String, String)>),
+    Live(Arc<(EventKind, String)>),
 }
 
 /// Why a stream was not opened.
@@ -273,7 +274,7 @@ impl RunFeeds {
                 let count = events.len();
                 for event in events {
                     last_seq = event.seq;
-                    completed |= event.kind == "run.completed";
+                    completed |= event.kind == EventKind::RunCompleted;
                     // No receiver is not an error: the check below ends the follower.
                     let _ = tx.send(FeedItem::Stored(Arc::new(event)));
                 }

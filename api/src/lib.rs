@@ -8,6 +8,7 @@
 //! - every input has a size limit (1 MiB bodies, smaller per-field limits).
 
 pub mod access;
+mod admission;
 pub mod auth;
 pub mod billing;
 pub mod error;
@@ -25,7 +26,10 @@ mod routes;
 pub mod scheduler;
 pub mod server;
 
-pub use routes::agents::valid_name;
+/// Whether a name is plain enough for an agent or a workspace slug.
+pub fn valid_name(name: &str) -> bool {
+    longrun_domain::ids::is_plain_name(name)
+}
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -38,7 +42,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use tracing::Instrument;
 
-use longrun_activities::quota::Tiers;
+use longrun_domain::Tiers;
 use longrun_store::Store;
 use longrun_workflows::payloads::ActivityTuning;
 

@@ -353,18 +353,18 @@ mod tests {
         let run = schema(&document, "CreateRun");
         assert_eq!(
             run["properties"]["input"]["maxLength"],
-            routes::runs::MAX_INPUT_BYTES
+            routes::runs::create::MAX_INPUT_BYTES
         );
         assert_eq!(run["additionalProperties"], false);
         let agent = schema(&document, "CreateAgent");
         assert_eq!(
             agent["properties"]["system_prompt"]["maxLength"],
-            routes::agents::MAX_SYSTEM_PROMPT_BYTES
+            routes::agents::document::MAX_SYSTEM_PROMPT_BYTES
         );
         let limits = schema(&document, "AgentLimits");
         assert_eq!(
             limits["properties"]["max_steps"]["maximum"],
-            routes::agents::MAX_STEPS_LIMIT
+            longrun_domain::budget::MAX_STEPS_LIMIT
         );
         let message = schema(&document, "PostMessage");
         assert_eq!(

@@ -14,13 +14,13 @@ use temporalio_common::MemoValues;
 use temporalio_common::search_attributes::SearchAttributes;
 use tokio::sync::OnceCell;
 
-use longrun_worker::TemporalSettings;
+use longrun_temporal::TemporalSettings;
 use longrun_workflows::AgentRunWorkflow;
 use longrun_workflows::payloads::{ApprovalDecision, HumanMessage, RunInput};
 use longrun_workflows::search;
 
 use crate::error::ApiError;
-use longrun_activities::quota::Limits;
+use longrun_domain::Limits;
 
 /// How long a submission waits for Temporal before answering 503.
 const START_TIMEOUT: Duration = Duration::from_secs(5);
@@ -87,7 +87,7 @@ impl Scheduler {
     pub async fn client(&self) -> Result<Client, ApiError> {
         self.client
             .get_or_try_init(|| async {
-                longrun_worker::connect(&self.temporal, "longrun-api").await
+                longrun_temporal::connect(&self.temporal, "longrun-api").await
             })
             .await
             .cloned()

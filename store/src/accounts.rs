@@ -1,15 +1,16 @@
 //! Accounts: users (who log in with an email and password), revoked tokens, the audit log and
 //! the usage alerts raised.
 
+use longrun_domain::{Tier, WorkspaceId};
 use sqlx::Row;
 
-use crate::workspaces::COLUMNS as WORKSPACE_COLUMNS;
-use crate::{Result, Store, StoreError, Workspace, new_id, now_ms, unique_violation};
+use crate::workspaces::{columns_of, insert_workspace};
+use crate::{Result, Store, StoreError, Workspace, new_id, now_ms};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {
     pub id: String,
-    pub workspace_id: String,
+    pub workspace_id: WorkspaceId,
     pub email: String,
     pub password_hash: String,
     pub role: String,
@@ -53,20 +54,12 @@ impl Store {
         &self,
         slug: &str,
         name: &str,
-        tier: &str,
+        tier: Tier,
         email: &str,
         password_hash: &str,
     ) -> Result<(Workspace, User)> {
-        let now = now_ms();
-        let workspace = Workspace {
-            id: new_id("ws"),
-            slug: slug.to_string(),
-            name: name.to_string(),
-            tier: tier.to_string(),
-            quota_overrides: None,
-            alert_webhook_url: None,
-            created_at: now,
-        };
+        let workspace = Workspace::new(slug, name, tier)?;
+        let now = workspace.created_at;
         let user = User {
             id: new_id("usr"),
             workspace_id: workspace.id.clone(),
@@ -90,34 +83,19 @@ impl Store {
                 limit: MAX_ACCOUNTS_PER_EMAIL,
             });
         }
-        let conflict = |e: sqlx::Error| match unique_violation(&e) {
-            Some(_) => StoreError::Conflict("workspace slug"),
-            None => e.into(),
-        };
-        sqlx::query(
-            "INSERT INTO workspaces (id, slug, name, tier, created_at) VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(&workspace.id)
-        .bind(&workspace.slug)
-        .bind(&workspace.name)
-        .bind(&workspace.tier)
-        .bind(now)
-        .execute(&mut *tx)
-        .await
-        .map_err(conflict)?;
+        insert_workspace(&mut tx, &workspace).await?;
         sqlx::query(
             "INSERT INTO users (id, workspace_id, email, password_hash, role, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(&user.id)
-        .bind(&user.workspace_id)
+        .bind(user.workspace_id.as_str())
         .bind(&user.email)
         .bind(&user.password_hash)
         .bind(&user.role)
         .bind(now)
         .execute(&mut *tx)
-        .await
-        .map_err(conflict)?;
+        .await?;
         tx.commit().await?;
         Ok((workspace, user))
     }
@@ -137,11 +115,7 @@ impl Store {
              FROM users u JOIN workspaces w ON w.id = u.workspace_id \
              WHERE u.email = $1 AND ($2 = '' OR w.slug = $2) \
              ORDER BY u.created_at, u.id LIMIT 1",
-            WORKSPACE_COLUMNS
-                .split(", ")
-                .map(|c| format!("w.{c}"))
-                .collect::<Vec<_>>()
-                .join(", ")
+            columns_of("w")
         ))
         .bind(email)
         .bind(slug.unwrap_or(""))

@@ -1,33 +1,61 @@
 //! Agent profiles: a workspace's named configurations (model, system prompt, tools, limits).
-//! Tools and limits are JSON documents whose shape the API owns; the store keeps them as text.
+//! Tools, limits and settings are the typed agent document ([`crate::agent_document`]),
+//! stored as JSON text.
 
+use longrun_domain::{AgentName, RunLimits, WorkspaceId};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::{Result, Store, StoreError, new_id, now_ms, unique_violation};
+use crate::agent_document::{AgentSettings, AgentTool, StoredLimits, WebhookTool};
+use crate::{Result, Store, StoreError, new_id, now_ms, parsed, unique_violation};
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Agent {
     pub id: String,
-    pub workspace_id: String,
-    pub name: String,
+    pub workspace_id: WorkspaceId,
+    pub name: AgentName,
     pub model: String,
     pub system_prompt: String,
-    /// JSON array of tool declarations.
-    pub tools: String,
-    /// JSON object of limits.
-    pub limits: String,
+    pub tools: Vec<AgentTool>,
+    /// Defaults for each run's budget (a run may only tighten them).
+    pub limits: RunLimits,
+    pub settings: AgentSettings,
     pub created_at: i64,
     pub updated_at: i64,
 }
 
+impl Agent {
+    /// The webhook tool of this name, with its URL and secret as stored now.
+    pub fn webhook_tool(&self, name: &str) -> Option<&WebhookTool> {
+        self.tools.iter().find_map(|tool| match tool {
+            AgentTool::Webhook(webhook) if webhook.name == name => Some(webhook),
+            _ => None,
+        })
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct NewAgent<'a> {
-    pub name: &'a str,
+    pub name: &'a AgentName,
     pub model: &'a str,
     pub system_prompt: &'a str,
-    pub tools: &'a str,
-    pub limits: &'a str,
+    pub tools: &'a [AgentTool],
+    pub limits: &'a RunLimits,
+    pub settings: &'a AgentSettings,
+}
+
+impl NewAgent<'_> {
+    /// The JSON text of the tools and of the limits with the settings.
+    fn documents(&self) -> Result<(String, String)> {
+        let corrupt = |e: serde_json::Error| StoreError::Corrupt(e.to_string());
+        let tools = serde_json::to_string(self.tools).map_err(corrupt)?;
+        let limits = serde_json::to_string(&StoredLimits {
+            limits: *self.limits,
+            settings: *self.settings,
+        })
+        .map_err(corrupt)?;
+        Ok((tools, limits))
+    }
 }
 
 const COLUMNS: &str =
@@ -35,14 +63,21 @@ const COLUMNS: &str =
 
 impl Agent {
     fn from_row(row: &AnyRow) -> Result<Self> {
+        let tools = parsed(row, "tools", |text| {
+            serde_json::from_str::<Vec<AgentTool>>(text)
+        })?;
+        let stored = parsed(row, "limits", |text| {
+            serde_json::from_str::<StoredLimits>(text)
+        })?;
         Ok(Self {
             id: row.try_get("id")?,
-            workspace_id: row.try_get("workspace_id")?,
-            name: row.try_get("name")?,
+            workspace_id: parsed(row, "workspace_id", WorkspaceId::parse)?,
+            name: parsed(row, "name", AgentName::parse)?,
             model: row.try_get("model")?,
             system_prompt: row.try_get("system_prompt")?,
-            tools: row.try_get("tools")?,
-            limits: row.try_get("limits")?,
+            tools,
+            limits: stored.limits,
+            settings: stored.settings,
             created_at: row.try_get("created_at")?,
             updated_at: row.try_get("updated_at")?,
         })
@@ -60,14 +95,17 @@ impl Store {
         max_agents: Option<i64>,
     ) -> Result<Agent> {
         let now = now_ms();
+        let (tools, limits) = new.documents()?;
         let agent = Agent {
             id: new_id("ag"),
-            workspace_id: workspace_id.to_string(),
-            name: new.name.to_string(),
+            workspace_id: WorkspaceId::parse(workspace_id)
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            name: new.name.clone(),
             model: new.model.to_string(),
             system_prompt: new.system_prompt.to_string(),
-            tools: new.tools.to_string(),
-            limits: new.limits.to_string(),
+            tools: new.tools.to_vec(),
+            limits: *new.limits,
+            settings: *new.settings,
             created_at: now,
             updated_at: now,
         };
@@ -92,12 +130,12 @@ impl Store {
             "INSERT INTO agents ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
         ))
         .bind(&agent.id)
-        .bind(&agent.workspace_id)
-        .bind(&agent.name)
+        .bind(agent.workspace_id.as_str())
+        .bind(agent.name.as_str())
         .bind(&agent.model)
         .bind(&agent.system_prompt)
-        .bind(&agent.tools)
-        .bind(&agent.limits)
+        .bind(&tools)
+        .bind(&limits)
         .bind(agent.created_at)
         .bind(agent.updated_at)
         .execute(&mut *tx)
@@ -116,48 +154,36 @@ impl Store {
         workspace_id: &str,
         new: NewAgent<'_>,
     ) -> Result<Option<Agent>> {
-        let mut tx = self.tenant(workspace_id).await?;
-        let row = sqlx::query(&format!(
+        let (tools, limits) = new.documents()?;
+        let sql = format!(
             "UPDATE agents SET model = $1, system_prompt = $2, tools = $3, limits = $4, \
                  updated_at = $5 \
              WHERE workspace_id = $6 AND name = $7 RETURNING {COLUMNS}"
-        ))
-        .bind(new.model)
-        .bind(new.system_prompt)
-        .bind(new.tools)
-        .bind(new.limits)
-        .bind(now_ms())
-        .bind(workspace_id)
-        .bind(new.name)
-        .fetch_optional(&mut *tx)
-        .await?;
-        tx.commit().await?;
+        );
+        let statement = sqlx::query(&sql)
+            .bind(new.model)
+            .bind(new.system_prompt)
+            .bind(&tools)
+            .bind(&limits)
+            .bind(now_ms())
+            .bind(workspace_id)
+            .bind(new.name.as_str());
+        let row = self.tenant_optional(workspace_id, statement).await?;
         row.as_ref().map(Agent::from_row).transpose()
     }
 
     /// Deletes an agent; runs already submitted keep their snapshot of it.
     pub async fn delete_agent(&self, workspace_id: &str, name: &str) -> Result<bool> {
-        let mut tx = self.tenant(workspace_id).await?;
-        let deleted = sqlx::query("DELETE FROM agents WHERE workspace_id = $1 AND name = $2")
+        let statement = sqlx::query("DELETE FROM agents WHERE workspace_id = $1 AND name = $2")
             .bind(workspace_id)
-            .bind(name)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        tx.commit().await?;
-        Ok(deleted == 1)
+            .bind(name);
+        Ok(self.tenant_execute(workspace_id, statement).await? == 1)
     }
 
     pub async fn agent(&self, workspace_id: &str, name: &str) -> Result<Option<Agent>> {
-        let mut tx = self.tenant(workspace_id).await?;
-        let row = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM agents WHERE workspace_id = $1 AND name = $2"
-        ))
-        .bind(workspace_id)
-        .bind(name)
-        .fetch_optional(&mut *tx)
-        .await?;
-        tx.commit().await?;
+        let sql = format!("SELECT {COLUMNS} FROM agents WHERE workspace_id = $1 AND name = $2");
+        let statement = sqlx::query(&sql).bind(workspace_id).bind(name);
+        let row = self.tenant_optional(workspace_id, statement).await?;
         row.as_ref().map(Agent::from_row).transpose()
     }
 
@@ -168,17 +194,15 @@ impl Store {
         after: Option<&str>,
         limit: i64,
     ) -> Result<Vec<Agent>> {
-        let mut tx = self.tenant(workspace_id).await?;
-        let rows = sqlx::query(&format!(
+        let sql = format!(
             "SELECT {COLUMNS} FROM agents WHERE workspace_id = $1 AND name > $2 \
              ORDER BY name LIMIT $3"
-        ))
-        .bind(workspace_id)
-        .bind(after.unwrap_or(""))
-        .bind(limit)
-        .fetch_all(&mut *tx)
-        .await?;
-        tx.commit().await?;
+        );
+        let statement = sqlx::query(&sql)
+            .bind(workspace_id)
+            .bind(after.unwrap_or(""))
+            .bind(limit);
+        let rows = self.tenant_all(workspace_id, statement).await?;
         rows.iter().map(Agent::from_row).collect()
     }
 }

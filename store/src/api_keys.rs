@@ -1,17 +1,19 @@
 //! Workspace API keys. The secret is shown once at creation and stored only as a SHA-256 hash;
 //! a key is found by its short public prefix and then compared by hash.
 
+use longrun_domain::{ApiKeyId, WorkspaceId};
 use sha2::{Digest, Sha256};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::{Result, Store, StoreError, Workspace, new_id, now_ms, unique_violation};
+use crate::workspaces::columns_of;
+use crate::{Result, Store, StoreError, Workspace, new_id, now_ms, parsed, unique_violation};
 
 /// A key as listed: never the secret or its hash.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiKey {
-    pub id: String,
-    pub workspace_id: String,
+    pub id: ApiKeyId,
+    pub workspace_id: WorkspaceId,
     pub name: String,
     pub role: String,
     pub prefix: String,
@@ -49,15 +51,19 @@ pub const MAX_LIVE_KEYS: i64 = 100;
 /// `last_used_at` is written at most this often per key, so authentication is a read.
 const LAST_USED_GRANULARITY_MS: i64 = 60_000;
 
+/// The key columns, named so they stand beside a workspace's in one row.
+const COLUMNS: &str = "k.id AS key_id, k.workspace_id AS key_workspace_id, k.name AS key_name, \
+     k.role, k.prefix, k.created_at AS key_created_at, k.last_used_at";
+
 impl ApiKey {
     fn from_row(row: &AnyRow) -> Result<Self> {
         Ok(Self {
-            id: row.try_get("id")?,
-            workspace_id: row.try_get("workspace_id")?,
-            name: row.try_get("name")?,
+            id: parsed(row, "key_id", ApiKeyId::parse)?,
+            workspace_id: parsed(row, "key_workspace_id", WorkspaceId::parse)?,
+            name: row.try_get("key_name")?,
             role: row.try_get("role")?,
             prefix: row.try_get("prefix")?,
-            created_at: row.try_get("created_at")?,
+            created_at: row.try_get("key_created_at")?,
             last_used_at: row.try_get("last_used_at")?,
         })
     }
@@ -67,9 +73,10 @@ impl Store {
     /// Creates a key; a workspace that already has [`MAX_LIVE_KEYS`] live keys is
     /// [`StoreError::LimitReached`].
     pub async fn create_api_key(&self, new: NewApiKey<'_>) -> Result<ApiKey> {
+        let corrupt = |e: longrun_domain::IdError| StoreError::Corrupt(e.to_string());
         let key = ApiKey {
-            id: new_id("key"),
-            workspace_id: new.workspace_id.to_string(),
+            id: ApiKeyId::parse(&new_id("key")).map_err(corrupt)?,
+            workspace_id: WorkspaceId::parse(new.workspace_id).map_err(corrupt)?,
             name: new.name.to_string(),
             role: new.role.to_string(),
             prefix: new.prefix.to_string(),
@@ -97,8 +104,8 @@ impl Store {
             "INSERT INTO api_keys (id, workspace_id, name, role, prefix, secret_hash, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
-        .bind(&key.id)
-        .bind(&key.workspace_id)
+        .bind(key.id.as_str())
+        .bind(key.workspace_id.as_str())
         .bind(&key.name)
         .bind(&key.role)
         .bind(&key.prefix)
@@ -123,48 +130,32 @@ impl Store {
     ) -> Result<Option<AuthenticatedKey>> {
         // Which workspace a key belongs to is what authentication finds out: a cross-tenant
         // read by nature.
-        let mut tx = self.system().await?;
-        let rows = sqlx::query(
-            "SELECT k.id, k.workspace_id, k.name, k.role, k.prefix, k.created_at, k.last_used_at, \
-                    k.secret_hash, w.slug, w.name AS workspace_name, w.tier, w.quota_overrides, \
-                    w.alert_webhook_url, w.created_at AS workspace_created_at \
+        let sql = format!(
+            "SELECT {COLUMNS}, k.secret_hash, {} \
              FROM api_keys k JOIN workspaces w ON w.id = k.workspace_id \
              WHERE k.prefix = $1 AND k.revoked_at IS NULL",
-        )
-        .bind(prefix)
-        .fetch_all(&mut *tx)
-        .await?;
-        tx.commit().await?;
+            columns_of("w")
+        );
+        let rows = self.system_all(sqlx::query(&sql).bind(prefix)).await?;
         for row in rows {
             let stored: String = row.try_get("secret_hash")?;
             if !constant_time_eq(stored.as_bytes(), secret_hash.as_bytes()) {
                 continue;
             }
             let key = ApiKey::from_row(&row)?;
-            let workspace = Workspace {
-                id: key.workspace_id.clone(),
-                slug: row.try_get("slug")?,
-                name: row.try_get("workspace_name")?,
-                tier: row.try_get("tier")?,
-                quota_overrides: row.try_get("quota_overrides")?,
-                alert_webhook_url: row.try_get("alert_webhook_url")?,
-                created_at: row.try_get("workspace_created_at")?,
-            };
+            let workspace = Workspace::from_row(&row)?;
             let now = now_ms();
             if key
                 .last_used_at
                 .is_none_or(|t| now - t > LAST_USED_GRANULARITY_MS)
             {
-                let mut tx = self.tenant(&key.workspace_id).await?;
-                sqlx::query(
+                let statement = sqlx::query(
                     "UPDATE api_keys SET last_used_at = $1 WHERE id = $2 AND workspace_id = $3",
                 )
                 .bind(now)
-                .bind(&key.id)
-                .bind(&key.workspace_id)
-                .execute(&mut *tx)
-                .await?;
-                tx.commit().await?;
+                .bind(key.id.as_str())
+                .bind(key.workspace_id.as_str());
+                self.tenant_execute(&key.workspace_id, statement).await?;
             }
             return Ok(Some(AuthenticatedKey { key, workspace }));
         }
@@ -178,35 +169,29 @@ impl Store {
         after: Option<&str>,
         limit: i64,
     ) -> Result<Vec<ApiKey>> {
-        let mut tx = self.tenant(workspace_id).await?;
-        let rows = sqlx::query(
-            "SELECT id, workspace_id, name, role, prefix, created_at, last_used_at FROM api_keys \
-             WHERE workspace_id = $1 AND revoked_at IS NULL AND id > $2 ORDER BY id LIMIT $3",
-        )
-        .bind(workspace_id)
-        .bind(after.unwrap_or(""))
-        .bind(limit)
-        .fetch_all(&mut *tx)
-        .await?;
-        tx.commit().await?;
+        let sql = format!(
+            "SELECT {COLUMNS} FROM api_keys k \
+             WHERE k.workspace_id = $1 AND k.revoked_at IS NULL AND k.id > $2 \
+             ORDER BY k.id LIMIT $3"
+        );
+        let statement = sqlx::query(&sql)
+            .bind(workspace_id)
+            .bind(after.unwrap_or(""))
+            .bind(limit);
+        let rows = self.tenant_all(workspace_id, statement).await?;
         rows.iter().map(ApiKey::from_row).collect()
     }
 
     /// Revokes a key at once; returns whether a live key of the workspace was revoked.
     pub async fn revoke_api_key(&self, workspace_id: &str, key_id: &str) -> Result<bool> {
-        let mut tx = self.tenant(workspace_id).await?;
-        let revoked = sqlx::query(
+        let statement = sqlx::query(
             "UPDATE api_keys SET revoked_at = $1 \
              WHERE workspace_id = $2 AND id = $3 AND revoked_at IS NULL",
         )
         .bind(now_ms())
         .bind(workspace_id)
-        .bind(key_id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        tx.commit().await?;
-        Ok(revoked == 1)
+        .bind(key_id);
+        Ok(self.tenant_execute(workspace_id, statement).await? == 1)
     }
 }
 

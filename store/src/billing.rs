@@ -5,26 +5,7 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::usage::UsageTotals;
-use crate::{Result, Store, StoreError, Tx, now_ms};
-
-pub const DAY_MS: i64 = 86_400_000;
-
-/// `YYYY-MM-DD` of an epoch-milliseconds time (UTC).
-pub fn day_label(ms: i64) -> String {
-    let days = ms.div_euclid(DAY_MS);
-    // Civil-from-days (Howard Hinnant's algorithm): no time zone database needed for UTC.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}")
-}
+use crate::{DAY_MS, Result, Store, StoreError, Tx, UsageTotals, day_label, now_ms};
 
 const SUMS: &str = "CAST(COALESCE(SUM(input_tokens), 0) AS BIGINT), \
     CAST(COALESCE(SUM(output_tokens), 0) AS BIGINT), \
@@ -158,31 +139,10 @@ pub struct ExportRow {
 /// Where a page of the export starts: after this `(occurred_at, id)`.
 pub type ExportCursor = (i64, String);
 
-/// The day number (days since the epoch) of a `YYYY-MM-DD` label: [`day_label`] undone.
+/// The day number of a `YYYY-MM-DD` label (a cursor this module handed out).
 fn day_number(label: &str) -> Result<i64> {
-    let bad = || StoreError::Corrupt(format!("{label:?} is not a day"));
-    let mut parts = label
-        .splitn(3, '-')
-        .map(|p| p.parse::<i64>().map_err(|_| bad()));
-    let (year, month, day) = match (parts.next(), parts.next(), parts.next()) {
-        (Some(y), Some(m), Some(d)) => (y?, m?, d?),
-        _ => return Err(bad()),
-    };
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) {
-        return Err(bad());
-    }
-    // Days-from-civil (Howard Hinnant's algorithm), the inverse of `day_label`'s.
-    let year = year - i64::from(month <= 2);
-    let era = year.div_euclid(400);
-    let yoe = year - era * 400;
-    let mp = if month > 2 { month - 3 } else { month + 9 };
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    if day_label(days * DAY_MS) != label {
-        return Err(bad());
-    }
-    Ok(days)
+    longrun_domain::day_number(label)
+        .ok_or_else(|| StoreError::Corrupt(format!("{label:?} is not a day")))
 }
 
 impl Store {
@@ -475,29 +435,5 @@ impl Store {
         .rows_affected();
         tx.commit().await?;
         Ok(deleted == 1)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn day_numbers_undo_day_labels() {
-        for days in [-1000, 0, 1, 20_424, 20_790, 100_000] {
-            assert_eq!(day_number(&day_label(days * DAY_MS)).unwrap(), days);
-        }
-        for bad in ["2026-02-30", "2026-13-01", "x", "2026-1", ""] {
-            assert!(day_number(bad).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn day_labels_are_utc_dates() {
-        assert_eq!(day_label(0), "1970-01-01");
-        assert_eq!(day_label(DAY_MS - 1), "1970-01-01");
-        assert_eq!(day_label(1_797_336_000_000), "2026-12-15");
-        assert_eq!(day_label(951_782_400_000), "2000-02-29");
-        assert_eq!(day_label(-1), "1969-12-31");
     }
 }

@@ -4,16 +4,17 @@
 //! carries a dedupe key so that an activity retried after writing its event does not write it
 //! twice. Freshly written events are also published to this process's live subscribers.
 
+use longrun_domain::EventKind;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::{Backend, Result, Store, StoreError, now_ms};
+use crate::{Backend, Result, Store, StoreError, now_ms, parsed};
 
 #[derive(Debug, Clone)]
 pub struct NewEvent<'a> {
     pub workspace_id: &'a str,
     pub run_id: &'a str,
-    pub kind: &'a str,
+    pub kind: EventKind,
     /// Unique per run: the same key twice is the same event (retries).
     pub dedupe_key: &'a str,
     /// JSON document.
@@ -24,7 +25,7 @@ pub struct NewEvent<'a> {
 pub struct RunEvent {
     pub run_id: String,
     pub seq: i64,
-    pub kind: String,
+    pub kind: EventKind,
     pub data: String,
     pub created_at: i64,
 }
@@ -37,7 +38,7 @@ pub struct LiveEvent {
     pub workspace_id: String,
     pub run_id: String,
     pub seq: Option<i64>,
-    pub kind: String,
+    pub kind: EventKind,
     pub data: String,
 }
 
@@ -46,7 +47,9 @@ impl RunEvent {
         Ok(Self {
             run_id: row.try_get("run_id")?,
             seq: row.try_get("seq")?,
-            kind: row.try_get("kind")?,
+            kind: parsed(row, "kind", |k| {
+                EventKind::parse(k).ok_or("unknown event kind")
+            })?,
             data: row.try_get("data")?,
             created_at: row.try_get("created_at")?,
         })
@@ -86,7 +89,7 @@ impl Store {
         let event = RunEvent {
             run_id: new.run_id.to_string(),
             seq,
-            kind: new.kind.to_string(),
+            kind: new.kind,
             data: new.data.to_string(),
             created_at: now_ms(),
         };
@@ -97,7 +100,7 @@ impl Store {
         .bind(&event.run_id)
         .bind(event.seq)
         .bind(new.workspace_id)
-        .bind(&event.kind)
+        .bind(event.kind.as_str())
         .bind(new.dedupe_key)
         .bind(&event.data)
         .bind(event.created_at)
@@ -107,7 +110,7 @@ impl Store {
             workspace_id: new.workspace_id.to_string(),
             run_id: event.run_id.clone(),
             seq: Some(event.seq),
-            kind: event.kind.clone(),
+            kind: event.kind,
             data: String::new(),
         };
         if self.backend == Backend::Postgres {

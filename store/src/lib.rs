@@ -9,6 +9,7 @@
 //!   milliseconds, JSON as text) and run unchanged on both backends through `AnyPool`.
 
 mod accounts;
+mod agent_document;
 mod agents;
 mod api_keys;
 mod billing;
@@ -24,20 +25,19 @@ mod usage;
 mod workspaces;
 
 pub use accounts::{AuditEntry, MAX_ACCOUNTS_PER_EMAIL, NewAudit, User};
+pub use agent_document::{AgentSettings, AgentTool, WebhookTool};
 pub use agents::{Agent, NewAgent};
 pub use api_keys::{ApiKey, AuthenticatedKey, MAX_LIVE_KEYS, NewApiKey, hash_secret};
-pub use billing::{DAY_MS, ExportCursor, ExportRow, GroupBy, UsageGroup, day_label};
+pub use billing::{ExportCursor, ExportRow, GroupBy, UsageGroup};
 pub use events::{LiveEvent, NewEvent, RunEvent};
 pub use idempotency::{IdempotencyBegin, IdempotencyPolicy};
 pub use ids::{new_id, new_run_id};
+pub use longrun_domain::{DAY_MS, UsageTotals, day_label};
 pub use messages::{NewMessage, StoredMessage};
 pub use migrate::{MigrationReport, latest_migration_version};
-pub use runs::{
-    Admission, AdmitOutcome, InsertRunOutcome, NewRun, Run, RunFinish, RunListFilter,
-    TERMINAL_STATUSES,
-};
+pub use runs::{Admission, AdmitOutcome, InsertRunOutcome, NewRun, Run, RunFinish, RunListFilter};
 pub use schema::ToolSchema;
-pub use usage::{LedgerOutcome, NewUsageEvent, UsageKind, UsageTotals};
+pub use usage::{LedgerOutcome, NewUsageEvent, UsageKind};
 pub use workspaces::Workspace;
 
 use std::str::FromStr;
@@ -230,6 +230,89 @@ impl Store {
 
 /// A database transaction, scoped (on Postgres) to one workspace or to the system.
 pub(crate) type Tx = sqlx::Transaction<'static, sqlx::Any>;
+
+/// One statement with its binds, ready to run.
+pub(crate) type Statement<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
+
+/// One statement in a transaction of a workspace (see [`Store::tenant`]): the shapes every
+/// single-statement read and write of tenant data takes.
+impl Store {
+    pub(crate) async fn tenant_execute(
+        &self,
+        workspace_id: &str,
+        statement: Statement<'_>,
+    ) -> Result<u64> {
+        let mut tx = self.tenant(workspace_id).await?;
+        let affected = statement.execute(&mut *tx).await?.rows_affected();
+        tx.commit().await?;
+        Ok(affected)
+    }
+
+    pub(crate) async fn tenant_optional(
+        &self,
+        workspace_id: &str,
+        statement: Statement<'_>,
+    ) -> Result<Option<sqlx::any::AnyRow>> {
+        let mut tx = self.tenant(workspace_id).await?;
+        let row = statement.fetch_optional(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(row)
+    }
+
+    pub(crate) async fn tenant_one(
+        &self,
+        workspace_id: &str,
+        statement: Statement<'_>,
+    ) -> Result<sqlx::any::AnyRow> {
+        let mut tx = self.tenant(workspace_id).await?;
+        let row = statement.fetch_one(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(row)
+    }
+
+    pub(crate) async fn tenant_all(
+        &self,
+        workspace_id: &str,
+        statement: Statement<'_>,
+    ) -> Result<Vec<sqlx::any::AnyRow>> {
+        let mut tx = self.tenant(workspace_id).await?;
+        let rows = statement.fetch_all(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(rows)
+    }
+
+    /// The same shapes for the few cross-tenant statements (see [`Store::system`]).
+    pub(crate) async fn system_optional(
+        &self,
+        statement: Statement<'_>,
+    ) -> Result<Option<sqlx::any::AnyRow>> {
+        let mut tx = self.system().await?;
+        let row = statement.fetch_optional(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(row)
+    }
+
+    pub(crate) async fn system_all(
+        &self,
+        statement: Statement<'_>,
+    ) -> Result<Vec<sqlx::any::AnyRow>> {
+        let mut tx = self.system().await?;
+        let rows = statement.fetch_all(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(rows)
+    }
+}
+
+/// Reads a typed value stored as text (an id, a status, a tier), calling a value that does
+/// not parse corrupt instead of trusting it.
+pub(crate) fn parsed<T, E: std::fmt::Display>(
+    row: &sqlx::any::AnyRow,
+    column: &str,
+    parse: impl FnOnce(&str) -> std::result::Result<T, E>,
+) -> Result<T> {
+    let text: String = row.try_get(column)?;
+    parse(&text).map_err(|e| StoreError::Corrupt(format!("{column} {text:?}: {e}")))
+}
 
 impl Store {
     /// A transaction in which row-level security (Postgres) shows only the rows of

@@ -21,7 +21,7 @@ pub(crate) fn notify_payload(event: &LiveEvent) -> String {
         "w": event.workspace_id,
         "r": event.run_id,
         "s": event.seq,
-        "k": event.kind,
+        "k": event.kind.as_str(),
         // Stored events are re-read from the table; only ephemeral ones travel whole.
         "d": if event.seq.is_some() { Value::Null } else { Value::String(event.data.clone()) },
     })
@@ -34,7 +34,7 @@ fn parse_payload(payload: &str) -> Option<LiveEvent> {
         workspace_id: value["w"].as_str()?.to_string(),
         run_id: value["r"].as_str()?.to_string(),
         seq: value["s"].as_i64(),
-        kind: value["k"].as_str()?.to_string(),
+        kind: longrun_domain::EventKind::parse(value["k"].as_str()?)?,
         data: value["d"].as_str().unwrap_or_default().to_string(),
     })
 }
@@ -172,7 +172,7 @@ mod tests {
             workspace_id: "w".into(),
             run_id: "r".into(),
             seq: None,
-            kind: "llm.delta".into(),
+            kind: longrun_domain::EventKind::LlmDelta,
             data: "{\"text\":\"hi\"}".into(),
         };
         assert_eq!(parse_payload(&notify_payload(&delta)), Some(delta.clone()));

@@ -4,26 +4,22 @@
 //! worker's activities move it. A terminal row is never moved again, so a late or replayed
 //! activity cannot resurrect a finished run.
 
+use std::sync::LazyLock;
+
+use longrun_domain::{AgentName, RunId, RunStatus, WorkspaceId};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::{Result, Store, StoreError, Tx, UsageTotals, now_ms};
+use crate::{Result, Store, StoreError, Tx, UsageTotals, now_ms, parsed};
 
-/// Statuses after which a run never changes again. Must match `RunStatus::is_terminal` in
-/// the workflows crate (a test in the api crate checks it).
-pub const TERMINAL_STATUSES: &[&str] = &[
-    "succeeded",
-    "failed",
-    "cancelled",
-    "budget_exhausted",
-    "timed_out",
-];
+/// Statuses after which a run never changes again, as SQL, from [`RunStatus::is_terminal`].
+static TERMINAL_SQL: LazyLock<String> =
+    LazyLock::new(|| RunStatus::sql_list(RunStatus::is_terminal));
 
-const TERMINAL_SQL: &str = "('succeeded', 'failed', 'cancelled', 'budget_exhausted', 'timed_out')";
-
-/// Statuses that hold one of the workspace's concurrent-run slots.
-const ACTIVE_SQL: &str =
-    "('queued', 'running', 'waiting_input', 'waiting_approval', 'paused_quota')";
+/// Statuses that hold one of the workspace's concurrent-run slots, from
+/// [`RunStatus::is_active`].
+pub(crate) static ACTIVE_SQL: LazyLock<String> =
+    LazyLock::new(|| RunStatus::sql_list(RunStatus::is_active));
 
 /// What a workspace may start now: its concurrency cap and the period's quotas (`None`:
 /// unlimited).
@@ -57,10 +53,10 @@ pub enum AdmitOutcome {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Run {
-    pub id: String,
-    pub workspace_id: String,
-    pub agent_name: String,
-    pub status: String,
+    pub id: RunId,
+    pub workspace_id: WorkspaceId,
+    pub agent_name: AgentName,
+    pub status: RunStatus,
     pub input: String,
     /// JSON object, as submitted.
     pub metadata: Option<String>,
@@ -103,7 +99,7 @@ pub enum InsertRunOutcome {
 
 #[derive(Debug, Clone, Default)]
 pub struct RunListFilter<'a> {
-    pub status: Option<&'a str>,
+    pub status: Option<RunStatus>,
     /// Only runs older than this run id (ids sort by creation time).
     pub before: Option<&'a str>,
     pub limit: i64,
@@ -111,7 +107,7 @@ pub struct RunListFilter<'a> {
 
 #[derive(Debug, Clone)]
 pub struct RunFinish<'a> {
-    pub status: &'a str,
+    pub status: RunStatus,
     pub result: Option<&'a str>,
     pub error_code: Option<&'a str>,
     pub error_message: Option<&'a str>,
@@ -126,10 +122,12 @@ pub(crate) const COLUMNS: &str = "id, workspace_id, agent_name, status, input, m
 impl Run {
     pub(crate) fn from_row(row: &AnyRow) -> Result<Self> {
         Ok(Self {
-            id: row.try_get("id")?,
-            workspace_id: row.try_get("workspace_id")?,
-            agent_name: row.try_get("agent_name")?,
-            status: row.try_get("status")?,
+            id: parsed(row, "id", RunId::parse)?,
+            workspace_id: parsed(row, "workspace_id", WorkspaceId::parse)?,
+            agent_name: parsed(row, "agent_name", AgentName::parse)?,
+            status: parsed(row, "status", |s| {
+                RunStatus::parse(s).ok_or("unknown status")
+            })?,
             input: row.try_get("input")?,
             metadata: row.try_get("metadata")?,
             result: row.try_get("result")?,
@@ -157,7 +155,7 @@ impl Run {
     }
 
     pub fn is_terminal(&self) -> bool {
-        TERMINAL_STATUSES.contains(&self.status.as_str())
+        self.status.is_terminal()
     }
 }
 
@@ -205,7 +203,7 @@ impl Store {
                     "UPDATE runs SET idempotency_key = NULL WHERE workspace_id = $1 AND id = $2",
                 )
                 .bind(new.workspace_id)
-                .bind(&run.id)
+                .bind(run.id.as_str())
                 .execute(&mut *tx)
                 .await?;
             }
@@ -213,7 +211,8 @@ impl Store {
         if let Some(limit) = limits.max_active_runs {
             let active: i64 = sqlx::query(&format!(
                 "SELECT CAST(COUNT(*) AS BIGINT) FROM runs \
-                 WHERE workspace_id = $1 AND status IN {ACTIVE_SQL}"
+                 WHERE workspace_id = $1 AND status IN {}",
+                *ACTIVE_SQL
             ))
             .bind(new.workspace_id)
             .fetch_one(&mut *tx)
@@ -306,15 +305,9 @@ async fn insert_run_in(tx: &mut Tx, new: &NewRun<'_>) -> Result<InsertRunOutcome
 
 impl Store {
     pub async fn run(&self, workspace_id: &str, run_id: &str) -> Result<Option<Run>> {
-        let mut tx = self.tenant(workspace_id).await?;
-        let row = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM runs WHERE workspace_id = $1 AND id = $2"
-        ))
-        .bind(workspace_id)
-        .bind(run_id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        tx.commit().await?;
+        let sql = format!("SELECT {COLUMNS} FROM runs WHERE workspace_id = $1 AND id = $2");
+        let statement = sqlx::query(&sql).bind(workspace_id).bind(run_id);
+        let row = self.tenant_optional(workspace_id, statement).await?;
         row.as_ref().map(Run::from_row).transpose()
     }
 
@@ -326,37 +319,30 @@ impl Store {
     ) -> Result<Vec<Run>> {
         // Optional filters are expressed in SQL so that the statement text stays fixed
         // (one prepared statement) and placeholders keep their numbers.
-        let mut tx = self.tenant(workspace_id).await?;
-        let rows = sqlx::query(&format!(
+        let sql = format!(
             "SELECT {COLUMNS} FROM runs WHERE workspace_id = $1 \
                AND ($2 IS NULL OR status = $2) AND ($3 IS NULL OR id < $3) \
              ORDER BY id DESC LIMIT $4"
-        ))
-        .bind(workspace_id)
-        .bind(filter.status)
-        .bind(filter.before)
-        .bind(filter.limit)
-        .fetch_all(&mut *tx)
-        .await?;
-        tx.commit().await?;
+        );
+        let statement = sqlx::query(&sql)
+            .bind(workspace_id)
+            .bind(filter.status.map(RunStatus::as_str))
+            .bind(filter.before)
+            .bind(filter.limit);
+        let rows = self.tenant_all(workspace_id, statement).await?;
         rows.iter().map(Run::from_row).collect()
     }
 
     /// Removes a run whose workflow could not be started, so no row stays `queued` forever and
     /// a retry with the same idempotency key can try again.
     pub async fn delete_unstarted_run(&self, workspace_id: &str, run_id: &str) -> Result<bool> {
-        let mut tx = self.tenant(workspace_id).await?;
-        let deleted = sqlx::query(
+        let statement = sqlx::query(
             "DELETE FROM runs WHERE workspace_id = $1 AND id = $2 AND status = 'queued' \
                AND NOT EXISTS (SELECT 1 FROM run_events e WHERE e.run_id = runs.id)",
         )
         .bind(workspace_id)
-        .bind(run_id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        tx.commit().await?;
-        Ok(deleted == 1)
+        .bind(run_id);
+        Ok(self.tenant_execute(workspace_id, statement).await? == 1)
     }
 
     /// Moves a live run to `status` (running, waiting_input, …). Terminal runs are left alone;
@@ -365,26 +351,22 @@ impl Store {
         &self,
         workspace_id: &str,
         run_id: &str,
-        status: &str,
+        status: RunStatus,
         step: i64,
     ) -> Result<bool> {
-        let now = now_ms();
-        let mut tx = self.tenant(workspace_id).await?;
-        let changed = sqlx::query(&format!(
+        let sql = format!(
             "UPDATE runs SET status = $1, step = $2, updated_at = $3, \
                  started_at = COALESCE(started_at, $3) \
-             WHERE workspace_id = $4 AND id = $5 AND status NOT IN {TERMINAL_SQL}"
-        ))
-        .bind(status)
-        .bind(step)
-        .bind(now)
-        .bind(workspace_id)
-        .bind(run_id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        tx.commit().await?;
-        Ok(changed == 1)
+             WHERE workspace_id = $4 AND id = $5 AND status NOT IN {}",
+            *TERMINAL_SQL
+        );
+        let statement = sqlx::query(&sql)
+            .bind(status.as_str())
+            .bind(step)
+            .bind(now_ms())
+            .bind(workspace_id)
+            .bind(run_id);
+        Ok(self.tenant_execute(workspace_id, statement).await? == 1)
     }
 
     /// Records a run's end. Only the first finish counts: a retried activity finds the run
@@ -395,83 +377,71 @@ impl Store {
         run_id: &str,
         finish: RunFinish<'_>,
     ) -> Result<bool> {
-        let now = now_ms();
-        let mut tx = self.tenant(workspace_id).await?;
-        let changed = sqlx::query(&format!(
+        let sql = format!(
             "UPDATE runs SET status = $1, result = $2, error_code = $3, error_message = $4, \
                  step = $5, finished_at = $6, updated_at = $6, \
                  started_at = COALESCE(started_at, $6) \
-             WHERE workspace_id = $7 AND id = $8 AND status NOT IN {TERMINAL_SQL}"
-        ))
-        .bind(finish.status)
-        .bind(finish.result)
-        .bind(finish.error_code)
-        .bind(finish.error_message)
-        .bind(finish.step)
-        .bind(now)
-        .bind(workspace_id)
-        .bind(run_id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        tx.commit().await?;
-        Ok(changed == 1)
+             WHERE workspace_id = $7 AND id = $8 AND status NOT IN {}",
+            *TERMINAL_SQL
+        );
+        let statement = sqlx::query(&sql)
+            .bind(finish.status.as_str())
+            .bind(finish.result)
+            .bind(finish.error_code)
+            .bind(finish.error_message)
+            .bind(finish.step)
+            .bind(now_ms())
+            .bind(workspace_id)
+            .bind(run_id);
+        Ok(self.tenant_execute(workspace_id, statement).await? == 1)
     }
 
     /// How many of the workspace's runs hold a concurrency slot now.
     pub async fn active_runs(&self, workspace_id: &str) -> Result<i64> {
-        let mut tx = self.tenant(workspace_id).await?;
-        let count: i64 = sqlx::query(&format!(
-            "SELECT CAST(COUNT(*) AS BIGINT) FROM runs WHERE workspace_id = $1 AND status IN {ACTIVE_SQL}"
-        ))
-        .bind(workspace_id)
-        .fetch_one(&mut *tx)
-        .await?
-        .try_get(0)?;
-        tx.commit().await?;
-        Ok(count)
+        let sql = format!(
+            "SELECT CAST(COUNT(*) AS BIGINT) FROM runs WHERE workspace_id = $1 AND status IN {}",
+            *ACTIVE_SQL
+        );
+        let statement = sqlx::query(&sql).bind(workspace_id);
+        Ok(self.tenant_one(workspace_id, statement).await?.try_get(0)?)
     }
 
     /// Runs of a workspace with `status` (to resume paused runs, for instance).
-    pub async fn runs_with_status(&self, workspace_id: &str, status: &str) -> Result<Vec<Run>> {
-        let mut tx = self.tenant(workspace_id).await?;
-        let rows = sqlx::query(&format!(
+    pub async fn runs_with_status(
+        &self,
+        workspace_id: &str,
+        status: RunStatus,
+    ) -> Result<Vec<Run>> {
+        let sql = format!(
             "SELECT {COLUMNS} FROM runs WHERE workspace_id = $1 AND status = $2 ORDER BY id"
-        ))
-        .bind(workspace_id)
-        .bind(status)
-        .fetch_all(&mut *tx)
-        .await?;
-        tx.commit().await?;
+        );
+        let statement = sqlx::query(&sql).bind(workspace_id).bind(status.as_str());
+        let rows = self.tenant_all(workspace_id, statement).await?;
         rows.iter().map(Run::from_row).collect()
     }
 
     /// Live runs of every workspace not updated since `before_ms`: candidates for the sweep
     /// that repairs rows of workflows that closed without saying so (timeouts, terminations).
     pub async fn stale_live_runs(&self, before_ms: i64, limit: i64) -> Result<Vec<Run>> {
-        let mut tx = self.system().await?;
-        let rows = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM runs WHERE status IN {ACTIVE_SQL} AND updated_at < $1 \
-             ORDER BY updated_at LIMIT $2"
-        ))
-        .bind(before_ms)
-        .bind(limit)
-        .fetch_all(&mut *tx)
-        .await?;
-        tx.commit().await?;
+        let sql = format!(
+            "SELECT {COLUMNS} FROM runs WHERE status IN {} AND updated_at < $1 \
+             ORDER BY updated_at LIMIT $2",
+            *ACTIVE_SQL
+        );
+        let rows = self
+            .system_all(sqlx::query(&sql).bind(before_ms).bind(limit))
+            .await?;
         rows.iter().map(Run::from_row).collect()
     }
 
     /// Marks a live run as still watched (the sweep found its workflow open).
     pub async fn touch_run(&self, workspace_id: &str, run_id: &str) -> Result<()> {
-        let mut tx = self.tenant(workspace_id).await?;
-        sqlx::query("UPDATE runs SET updated_at = $1 WHERE workspace_id = $2 AND id = $3")
-            .bind(now_ms())
-            .bind(workspace_id)
-            .bind(run_id)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
+        let statement =
+            sqlx::query("UPDATE runs SET updated_at = $1 WHERE workspace_id = $2 AND id = $3")
+                .bind(now_ms())
+                .bind(workspace_id)
+                .bind(run_id);
+        self.tenant_execute(workspace_id, statement).await?;
         Ok(())
     }
 }

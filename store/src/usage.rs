@@ -4,7 +4,7 @@
 
 use sqlx::Row;
 
-use crate::{Result, Store, StoreError, Tx, new_id, now_ms};
+use crate::{Result, Store, StoreError, Tx, UsageTotals, new_id, now_ms};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UsageKind {
@@ -153,25 +153,6 @@ impl Store {
         rows.iter()
             .map(|r| Ok((r.try_get("kind")?, r.try_get("n")?)))
             .collect()
-    }
-}
-
-/// Usage summed over a span of time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct UsageTotals {
-    pub input_tokens: i64,
-    pub output_tokens: i64,
-    pub cache_read_tokens: i64,
-    pub cache_write_tokens: i64,
-    pub tool_calls: i64,
-    pub agent_ms: i64,
-    pub cost_micro_usd: i64,
-}
-
-impl UsageTotals {
-    /// Tokens of every kind: what token quotas count.
-    pub fn tokens(&self) -> i64 {
-        self.input_tokens + self.output_tokens + self.cache_read_tokens + self.cache_write_tokens
     }
 }
 

@@ -1,19 +1,20 @@
 //! Workspaces: the tenants. A workspace's slug is its stable public name (used in workflow ids
 //! and Temporal search attributes); its id is the key every other table carries.
 
+use longrun_domain::{QuotaOverrides, Tier, WorkspaceId, WorkspaceSlug};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::{Result, Store, StoreError, new_id, now_ms, unique_violation};
+use crate::{Result, Store, StoreError, new_id, now_ms, parsed, unique_violation};
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Workspace {
-    pub id: String,
-    pub slug: String,
+    pub id: WorkspaceId,
+    pub slug: WorkspaceSlug,
     pub name: String,
-    pub tier: String,
-    /// JSON object of per-workspace limits that replace the tier's.
-    pub quota_overrides: Option<String>,
+    pub tier: Tier,
+    /// Per-workspace limits that replace the tier's.
+    pub quota_overrides: QuotaOverrides,
     /// Where usage alerts are POSTed, if set.
     pub alert_webhook_url: Option<String>,
     pub created_at: i64,
@@ -21,16 +22,65 @@ pub struct Workspace {
 
 impl Workspace {
     pub(crate) fn from_row(row: &AnyRow) -> Result<Self> {
+        let overrides: Option<String> = row.try_get("quota_overrides")?;
         Ok(Self {
-            id: row.try_get("id")?,
-            slug: row.try_get("slug")?,
+            id: parsed(row, "id", WorkspaceId::parse)?,
+            slug: parsed(row, "slug", WorkspaceSlug::parse)?,
             name: row.try_get("name")?,
-            tier: row.try_get("tier")?,
-            quota_overrides: row.try_get("quota_overrides")?,
+            tier: parsed(row, "tier", Tier::parse)?,
+            quota_overrides: match overrides {
+                Some(json) => serde_json::from_str(&json)
+                    .map_err(|e| StoreError::Corrupt(format!("quota_overrides: {e}")))?,
+                None => QuotaOverrides::default(),
+            },
             alert_webhook_url: row.try_get("alert_webhook_url")?,
             created_at: row.try_get("created_at")?,
         })
     }
+}
+
+impl Workspace {
+    /// A new workspace, not stored yet.
+    pub(crate) fn new(slug: &str, name: &str, tier: Tier) -> Result<Self> {
+        let corrupt = |e: longrun_domain::IdError| StoreError::Corrupt(e.to_string());
+        Ok(Self {
+            id: WorkspaceId::parse(&new_id("ws")).map_err(corrupt)?,
+            slug: WorkspaceSlug::parse(slug).map_err(corrupt)?,
+            name: name.to_string(),
+            tier,
+            quota_overrides: QuotaOverrides::default(),
+            alert_webhook_url: None,
+            created_at: now_ms(),
+        })
+    }
+}
+
+/// Inserts a new workspace in `tx`; a taken slug is [`StoreError::Conflict`].
+pub(crate) async fn insert_workspace(tx: &mut crate::Tx, workspace: &Workspace) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO workspaces (id, slug, name, tier, created_at) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(workspace.id.as_str())
+    .bind(workspace.slug.as_str())
+    .bind(&workspace.name)
+    .bind(workspace.tier.as_str())
+    .bind(workspace.created_at)
+    .execute(&mut **tx)
+    .await
+    .map_err(|e| match unique_violation(&e) {
+        Some(_) => StoreError::Conflict("workspace slug"),
+        None => e.into(),
+    })?;
+    Ok(())
+}
+
+/// [`COLUMNS`] of a workspace joined as `alias`, for rows that carry one beside another row.
+pub(crate) fn columns_of(alias: &str) -> String {
+    COLUMNS
+        .split(", ")
+        .map(|column| format!("{alias}.{column}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 pub(crate) const COLUMNS: &str =
@@ -38,86 +88,68 @@ pub(crate) const COLUMNS: &str =
 
 impl Store {
     /// Creates a workspace. A taken slug is [`StoreError::Conflict`].
-    pub async fn create_workspace(&self, slug: &str, name: &str, tier: &str) -> Result<Workspace> {
-        let workspace = Workspace {
-            id: new_id("ws"),
-            slug: slug.to_string(),
-            name: name.to_string(),
-            tier: tier.to_string(),
-            quota_overrides: None,
-            alert_webhook_url: None,
-            created_at: now_ms(),
-        };
+    pub async fn create_workspace(&self, slug: &str, name: &str, tier: Tier) -> Result<Workspace> {
+        let workspace = Workspace::new(slug, name, tier)?;
         let mut tx = self.system().await?;
-        sqlx::query(
-            "INSERT INTO workspaces (id, slug, name, tier, created_at) VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(&workspace.id)
-        .bind(&workspace.slug)
-        .bind(&workspace.name)
-        .bind(&workspace.tier)
-        .bind(workspace.created_at)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| match unique_violation(&e) {
-            Some(_) => StoreError::Conflict("workspace slug"),
-            None => e.into(),
-        })?;
+        insert_workspace(&mut tx, &workspace).await?;
         tx.commit().await?;
         Ok(workspace)
     }
 
     /// Finds a workspace by slug: an operator's lookup, across tenants.
     pub async fn workspace_by_slug(&self, slug: &str) -> Result<Option<Workspace>> {
-        let mut tx = self.system().await?;
-        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM workspaces WHERE slug = $1"))
-            .bind(slug)
-            .fetch_optional(&mut *tx)
-            .await?;
-        tx.commit().await?;
+        let sql = format!("SELECT {COLUMNS} FROM workspaces WHERE slug = $1");
+        let row = self.system_optional(sqlx::query(&sql).bind(slug)).await?;
         row.as_ref().map(Workspace::from_row).transpose()
     }
 
     pub async fn workspace(&self, workspace_id: &str) -> Result<Option<Workspace>> {
-        let mut tx = self.tenant(workspace_id).await?;
-        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM workspaces WHERE id = $1"))
-            .bind(workspace_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-        tx.commit().await?;
+        let sql = format!("SELECT {COLUMNS} FROM workspaces WHERE id = $1");
+        let statement = sqlx::query(&sql).bind(workspace_id);
+        let row = self.tenant_optional(workspace_id, statement).await?;
         row.as_ref().map(Workspace::from_row).transpose()
     }
 
-    /// The workspace's webhook signing secret, set to `candidate` the first time it is asked
-    /// for. Webhooks are signed with it (HMAC), so it is kept, not hashed.
-    pub async fn webhook_secret(&self, workspace_id: &str, candidate: &str) -> Result<String> {
-        let mut tx = self.tenant(workspace_id).await?;
-        let row = sqlx::query(
+    /// The workspace's webhook signing secret (Standard Webhooks, `whsec_` and 32 random
+    /// bytes in base64), made the first time it is asked for. Webhooks are signed with it
+    /// (HMAC), so it is kept, not hashed.
+    pub async fn webhook_secret(&self, workspace_id: &str) -> Result<String> {
+        use base64::Engine;
+        let mut bytes = [0u8; 32];
+        getrandom::fill(&mut bytes)
+            .map_err(|e| StoreError::Corrupt(format!("no randomness for a secret: {e}")))?;
+        let candidate = format!(
+            "whsec_{}",
+            base64::engine::general_purpose::STANDARD.encode(bytes)
+        );
+        let statement = sqlx::query(
             "UPDATE workspaces SET webhook_secret = COALESCE(webhook_secret, $1) \
              WHERE id = $2 RETURNING webhook_secret",
         )
-        .bind(candidate)
-        .bind(workspace_id)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or(StoreError::NotFound("workspace"))?;
-        tx.commit().await?;
+        .bind(&candidate)
+        .bind(workspace_id);
+        let row = self
+            .tenant_optional(workspace_id, statement)
+            .await?
+            .ok_or(StoreError::NotFound("workspace"))?;
         Ok(row.try_get(0)?)
     }
 
     /// Moves a workspace to another tier.
-    pub async fn set_tier(&self, workspace_id: &str, tier: &str) -> Result<()> {
-        self.update_workspace(workspace_id, "tier", Some(tier))
+    pub async fn set_tier(&self, workspace_id: &str, tier: Tier) -> Result<()> {
+        self.update_workspace(workspace_id, "tier", Some(tier.as_str()))
             .await
     }
 
-    /// Replaces the workspace's quota overrides (a JSON object, or none).
+    /// Replaces the workspace's quota overrides.
     pub async fn set_quota_overrides(
         &self,
         workspace_id: &str,
-        overrides: Option<&str>,
+        overrides: &QuotaOverrides,
     ) -> Result<()> {
-        self.update_workspace(workspace_id, "quota_overrides", overrides)
+        let json =
+            serde_json::to_string(overrides).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        self.update_workspace(workspace_id, "quota_overrides", Some(&json))
             .await
     }
 
@@ -133,17 +165,9 @@ impl Store {
         value: Option<&str>,
     ) -> Result<()> {
         // `column` is one of this module's own constants, never input.
-        let mut tx = self.tenant(workspace_id).await?;
-        let changed = sqlx::query(&format!(
-            "UPDATE workspaces SET {column} = $1 WHERE id = $2"
-        ))
-        .bind(value)
-        .bind(workspace_id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        tx.commit().await?;
-        if changed == 0 {
+        let sql = format!("UPDATE workspaces SET {column} = $1 WHERE id = $2");
+        let statement = sqlx::query(&sql).bind(value).bind(workspace_id);
+        if self.tenant_execute(workspace_id, statement).await? == 0 {
             return Err(StoreError::NotFound("workspace"));
         }
         Ok(())

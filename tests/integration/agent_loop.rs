@@ -518,7 +518,7 @@ async fn a_gated_tool_waits_for_approval(db: TestDb) {
         .await
         .unwrap()
         .into_iter()
-        .map(|e| e.kind)
+        .map(|e| e.kind.to_string())
         .collect();
     let position = |k: &str| {
         kinds
@@ -623,7 +623,7 @@ async fn a_question_waits_for_human_input_and_the_conversation_goes_on(db: TestD
         .await
         .unwrap()
         .into_iter()
-        .map(|e| e.kind)
+        .map(|e| e.kind.to_string())
         .collect();
     for kind in [
         "input.requested",
@@ -728,7 +728,7 @@ async fn events_stream_live_and_resume_after_last_event_id(db: TestDb) {
         .events_after(&workspace.id, &run_id, 0, 100)
         .await
         .unwrap();
-    let expected: Vec<(i64, String)> = stored.iter().map(|e| (e.seq, e.kind.clone())).collect();
+    let expected: Vec<(i64, String)> = stored.iter().map(|e| (e.seq, e.kind.to_string())).collect();
     assert_eq!(seen, expected, "every stored event exactly once, in order");
     let streamed: String = deltas
         .iter()

@@ -384,7 +384,7 @@ async fn an_idempotency_key_starts_one_workflow(db: TestDb) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_scheduler_answers_503_and_leaves_no_run() {
-    let closed_port = longrun_worker::dev_server::free_port().unwrap();
+    let closed_port = longrun_temporal::dev_server::free_port().unwrap();
     let app = TestApp::start_with(
         TestDb::sqlite(),
         Options {

@@ -8,7 +8,6 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use longrun_activities::prices::{ModelPrice, Prices, UnitPrice};
-use longrun_activities::quota::with_override;
 use longrun_workflows::UsageRollupWorkflow;
 use longrun_workflows::payloads::RollupInput;
 
@@ -51,12 +50,14 @@ fn prices() -> Prices {
 async fn busy_workspace(app: &TestApp, slug: &str) -> (longrun_store::Workspace, String) {
     let workspace = app
         .store
-        .create_workspace(slug, slug, "enterprise")
+        .create_workspace(slug, slug, longrun_domain::Tier::Enterprise)
         .await
         .unwrap();
-    let overrides = with_override(None, "concurrent_runs", "1000").unwrap();
+    let overrides = longrun_domain::QuotaOverrides::default()
+        .with("concurrent_runs", "1000")
+        .unwrap();
     app.store
-        .set_quota_overrides(&workspace.id, Some(&overrides))
+        .set_quota_overrides(&workspace.id, &overrides)
         .await
         .unwrap();
     let (_, key) = longrun_api::issue_api_key(&app.store, &workspace.id, "k", "admin")
@@ -268,7 +269,7 @@ async fn the_export_matches_run_totals_and_usage_and_prices_apply_by_date() {
             .all(|r| r.price_version.as_deref() == Some("offline/demo@2020-01-01"))
     );
 
-    let period = longrun_activities::quota::period_of(longrun_store::now_ms()).label;
+    let period = longrun_domain::period_of(longrun_store::now_ms()).label;
     let export = |format: &'static str, token: String| {
         let app = &app;
         let period = period.clone();

@@ -18,7 +18,7 @@ use longrun_api::ratelimit::RateLimiter;
 use longrun_api::scheduler::Scheduler;
 use longrun_api::{ApiSettings, AppState, AuthSettings};
 use longrun_store::{Store, StoreOptions, Workspace};
-use longrun_worker::dev_server::{self, DevServer, DevServerOptions};
+use longrun_temporal::dev_server::{self, DevServer, DevServerOptions};
 use longrun_worker::{TemporalSettings, WorkerSettings};
 use longrun_workflows::payloads::ActivityTuning;
 
@@ -290,7 +290,7 @@ pub struct Options {
     pub providers: ProviderSettings,
     /// `LONGRUN_HTTP_FETCH_ALLOW` of the worker (loopback fakes need it).
     pub allow: &'static str,
-    pub tiers: longrun_activities::quota::Tiers,
+    pub tiers: longrun_domain::Tiers,
     /// `LONGRUN_REDIS_URL` of the API.
     pub redis: Option<String>,
     pub allow_signup: bool,
@@ -318,7 +318,7 @@ impl Default for Options {
             },
             providers: ProviderSettings::default(),
             allow: "",
-            tiers: longrun_activities::quota::Tiers::default(),
+            tiers: longrun_domain::Tiers::default(),
             redis: None,
             allow_signup: true,
             workflow_slots: 100,
@@ -400,8 +400,8 @@ impl TestApp {
         activities.tiers = options.tiers.clone();
         activities.prices = options.prices.clone();
         activities.fail_first_attempt_after_metering = options.fail_after_metering;
-        activities.http_fetch.allow =
-            longrun_activities::tools::http_fetch::parse_allowlist(options.allow).unwrap();
+        activities.egress.allow =
+            longrun_activities::egress::parse_allowlist(options.allow).unwrap();
         let setup = WorkerSetup {
             workflow_slots: options.workflow_slots,
             api_store: store.clone(),
@@ -438,7 +438,7 @@ impl TestApp {
     pub async fn tenant(&self, slug: &str) -> (Workspace, String) {
         let workspace = self
             .store
-            .create_workspace(slug, slug, "pro")
+            .create_workspace(slug, slug, longrun_domain::Tier::Pro)
             .await
             .unwrap();
         let (_, key) = longrun_api::issue_api_key(&self.store, &workspace.id, "test", "admin")
@@ -628,7 +628,7 @@ impl TestApp {
     pub async fn tenant_with_agent(&self, slug: &str, agent: Value) -> (Workspace, String) {
         let workspace = self
             .store
-            .create_workspace(slug, slug, "pro")
+            .create_workspace(slug, slug, longrun_domain::Tier::Pro)
             .await
             .unwrap();
         let (_, key) = longrun_api::issue_api_key(&self.store, &workspace.id, "test", "admin")

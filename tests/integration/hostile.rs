@@ -241,9 +241,11 @@ async fn a_stream_flood_gets_429s_and_one_follower_per_run() {
     }
 
     // The workspace's cap (its tier's, overridden here) holds across its runs.
-    let overrides = longrun_activities::quota::with_override(None, "event_streams", "3").unwrap();
+    let overrides = longrun_domain::QuotaOverrides::default()
+        .with("event_streams", "3")
+        .unwrap();
     app.store
-        .set_quota_overrides(&workspace.id, Some(&overrides))
+        .set_quota_overrides(&workspace.id, &overrides)
         .await
         .unwrap();
     let other = app.submit_to(&key, "chat", "hi").await;

@@ -66,7 +66,7 @@ async fn readiness_follows_redis_down_and_back() {
     }
     // A Redis of its own, on the same machine as the one the suite uses, so stopping it
     // disturbs no other test.
-    let port = longrun_worker::dev_server::free_port().unwrap();
+    let port = longrun_temporal::dev_server::free_port().unwrap();
     let mut redis = start_redis(port).await;
     let app = TestApp::start_with(
         TestDb::sqlite(),
@@ -79,7 +79,7 @@ async fn readiness_follows_redis_down_and_back() {
     .await;
     let workspace = app
         .store
-        .create_workspace("ready", "ready", "starter")
+        .create_workspace("ready", "ready", longrun_domain::Tier::Starter)
         .await
         .unwrap();
     let (_, key) = longrun_api::issue_api_key(&app.store, &workspace.id, "k", "admin")

@@ -15,7 +15,7 @@ use tokio::process::{Child, Command};
 
 use crate::harness::{TestDb, temporal_address, temporal_settings};
 use crate::on_each_backend;
-use longrun_worker::dev_server::free_port;
+use longrun_temporal::dev_server::free_port;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_longrun");
 const JWT_SECRET: &str = "test-secret-test-secret-test-secret-0123";

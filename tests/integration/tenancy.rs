@@ -9,9 +9,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use longrun_activities::quota::with_override;
 use longrun_api::access::ROUTES;
 use longrun_api::auth::Role;
+use longrun_domain::{QuotaOverrides, Tier};
 use longrun_store::Workspace;
 
 use crate::harness::{Options, TestApp, TestDb, temporal_settings};
@@ -26,14 +26,15 @@ async fn workspace(
     tier: &str,
     overrides: &[(&str, &str)],
 ) -> (Workspace, [String; 3]) {
+    let tier = Tier::parse(tier).unwrap();
     let workspace = app.store.create_workspace(slug, slug, tier).await.unwrap();
-    let mut json: Option<String> = None;
+    let mut quota = QuotaOverrides::default();
     for (field, value) in overrides {
-        json = Some(with_override(json.as_deref(), field, value).unwrap());
+        quota = quota.with(field, value).unwrap();
     }
-    if json.is_some() {
+    if !overrides.is_empty() {
         app.store
-            .set_quota_overrides(&workspace.id, json.as_deref())
+            .set_quota_overrides(&workspace.id, &quota)
             .await
             .unwrap();
     }
@@ -718,14 +719,13 @@ async fn a_run_pauses_at_the_hard_cap_resumes_when_raised_and_alerts_fire_once()
         .tokens();
 
     // Raising the limit (what `longrun admin workspace set-quota` does) and signalling.
-    let overrides = with_override(
-        workspace.quota_overrides.as_deref(),
-        "tokens_per_month",
-        "100000",
-    )
-    .unwrap();
+    let overrides = workspace
+        .quota_overrides
+        .clone()
+        .with("tokens_per_month", "100000")
+        .unwrap();
     app.store
-        .set_quota_overrides(&workspace.id, Some(&overrides))
+        .set_quota_overrides(&workspace.id, &overrides)
         .await
         .unwrap();
     let client = longrun_worker::connect(&temporal_settings(&app.temporal), "test")

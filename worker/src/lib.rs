@@ -4,7 +4,6 @@
 //! The SDK's `Worker::run` future is not `Send`: callers drive it on their own task (with
 //! `tokio::select!`/`join!`), never with `tokio::spawn`.
 
-pub mod dev_server;
 pub mod reconcile;
 pub mod replay;
 pub mod sweep;
@@ -12,7 +11,7 @@ pub mod sweep;
 use std::sync::Arc;
 use std::time::Duration;
 
-use temporalio_client::{Client, ClientOptions, Connection, ConnectionOptions};
+use temporalio_client::Client;
 use temporalio_common::telemetry::TelemetryOptions;
 use temporalio_sdk::runtime::RuntimeOptions;
 use temporalio_sdk::runtime::worker_tuner::{FixedSizeSlotSupplier, TunerHolder};
@@ -22,54 +21,18 @@ use longrun_activities::AgentActivities;
 use longrun_workflows::payloads::RollupInput;
 use longrun_workflows::{AgentRunWorkflow, UsageRollupWorkflow};
 
+pub use longrun_temporal::{TemporalSettings, connect, ping};
+
 #[derive(Debug, thiserror::Error)]
 pub enum WorkerError {
-    #[error("invalid Temporal address {address:?}: {reason}")]
-    Address { address: String, reason: String },
-    #[error("cannot reach the Temporal server at {address}: {reason}")]
-    Connect { address: String, reason: String },
+    #[error(transparent)]
+    Temporal(#[from] longrun_temporal::TemporalError),
     #[error("cannot start the Temporal runtime: {0}")]
     Runtime(String),
     #[error("cannot build the worker: {0}")]
     Build(String),
     #[error("the worker stopped with an error: {0}")]
     Run(String),
-}
-
-/// Where the Temporal server is and which namespace to use.
-#[derive(Debug, Clone)]
-pub struct TemporalSettings {
-    /// `http://host:port` of the frontend.
-    pub address: String,
-    pub namespace: String,
-    /// How long the first connection may take.
-    pub connect_timeout: Duration,
-}
-
-/// Connects a client to the Temporal frontend.
-pub async fn connect(settings: &TemporalSettings, identity: &str) -> Result<Client, WorkerError> {
-    let url = url::Url::parse(&settings.address).map_err(|e| WorkerError::Address {
-        address: settings.address.clone(),
-        reason: e.to_string(),
-    })?;
-    let options = ConnectionOptions::new(url)
-        .identity(identity.to_string())
-        .connect_timeout(settings.connect_timeout)
-        .build();
-    let connection = Connection::connect(options)
-        .await
-        .map_err(|e| WorkerError::Connect {
-            address: settings.address.clone(),
-            reason: e.to_string(),
-        })?;
-    Client::new(
-        connection,
-        ClientOptions::new(settings.namespace.clone()).build(),
-    )
-    .map_err(|e| WorkerError::Connect {
-        address: settings.address.clone(),
-        reason: e.to_string(),
-    })
 }
 
 /// How the worker polls and how much it runs at once.
@@ -125,19 +88,6 @@ pub fn runtime(
     let runtime =
         Runtime::from_current_tokio(options).map_err(|e| WorkerError::Runtime(e.to_string()))?;
     Ok((runtime, exporter.map(|e| e.bound_addr)))
-}
-
-/// Whether the Temporal frontend answers on this client's connection (readiness).
-pub async fn ping(client: &Client) -> Result<(), String> {
-    use temporalio_client::tonic::IntoRequest;
-    use temporalio_common::protos::temporal::api::workflowservice::v1::GetSystemInfoRequest;
-    client
-        .connection()
-        .workflow_service()
-        .get_system_info(GetSystemInfoRequest::default().into_request())
-        .await
-        .map(|_| ())
-        .map_err(|status| status.message().to_string())
 }
 
 /// A worker for `AgentRunWorkflow` and its activities on the configured task queue.

@@ -184,8 +184,8 @@ pub async fn reconcile(
             .map_err(|e| WorkerError::Run(e.to_string()))?;
         let actual: BTreeSet<String> = ledger.iter().map(|(key, _, _)| key.clone()).collect();
         let finding = |kind, detail: String| Finding {
-            workspace_id: run.workspace_id.clone(),
-            run_id: run.id.clone(),
+            workspace_id: run.workspace_id.to_string(),
+            run_id: run.id.to_string(),
             kind,
             detail,
         };

@@ -10,6 +10,7 @@ use serde_json::json;
 use temporalio_client::{Client, WorkflowExecutionStatus};
 use temporalio_common::UntypedWorkflow;
 
+use longrun_domain::{EventKind, RunStatus};
 use longrun_store::{NewEvent, RunFinish, Store, now_ms};
 
 /// How long a live run may go without a write before the sweep looks at its workflow.
@@ -43,29 +44,35 @@ pub async fn sweep_once(store: &Store, client: &Client, quiet_for: Duration, bat
                 continue;
             }
             Some(WorkflowExecutionStatus::TimedOut) => (
-                "timed_out",
+                RunStatus::TimedOut,
                 "timed_out",
                 "the run reached its tier's longest duration",
             ),
-            Some(WorkflowExecutionStatus::Terminated) => {
-                ("failed", "terminated", "the run's workflow was terminated")
-            }
+            Some(WorkflowExecutionStatus::Terminated) => (
+                RunStatus::Failed,
+                "terminated",
+                "the run's workflow was terminated",
+            ),
             Some(WorkflowExecutionStatus::Canceled) => {
-                ("cancelled", "cancelled", "the run was cancelled")
+                (RunStatus::Cancelled, "cancelled", "the run was cancelled")
             }
             Some(WorkflowExecutionStatus::Completed)
             | Some(WorkflowExecutionStatus::ContinuedAsNew) => {
                 // The workflow finished without the row saying so (the store was down at the
                 // end). Its result is in Temporal; mark the row for the operator.
                 (
-                    "failed",
+                    RunStatus::Failed,
                     "result_not_recorded",
                     "the run finished but its result was not recorded",
                 )
             }
-            Some(_) => ("failed", "workflow_failed", "the run's workflow failed"),
+            Some(_) => (
+                RunStatus::Failed,
+                "workflow_failed",
+                "the run's workflow failed",
+            ),
             None => (
-                "failed",
+                RunStatus::Failed,
                 "workflow_missing",
                 "the run's workflow does not exist",
             ),
@@ -96,12 +103,12 @@ pub async fn sweep_once(store: &Store, client: &Client, quiet_for: Duration, bat
                 .append_event(NewEvent {
                     workspace_id: &run.workspace_id,
                     run_id: &run.id,
-                    kind: "run.completed",
+                    kind: EventKind::RunCompleted,
                     dedupe_key: "run.completed",
                     data: &data.to_string(),
                 })
                 .await;
-            tracing::info!(run = %run.id, status, code, "sweep: repaired a run whose workflow closed");
+            tracing::info!(run = %run.id, status = status.as_str(), code, "sweep: repaired a run whose workflow closed");
             repaired += 1;
         }
     }

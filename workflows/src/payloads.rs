@@ -6,68 +6,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// Run status, as stored and as shown to API clients.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum RunStatus {
-    #[default]
-    Queued,
-    Running,
-    WaitingInput,
-    WaitingApproval,
-    PausedQuota,
-    Succeeded,
-    Failed,
-    Cancelled,
-    BudgetExhausted,
-    TimedOut,
-}
-
-impl RunStatus {
-    pub const ALL: [RunStatus; 10] = [
-        RunStatus::Queued,
-        RunStatus::Running,
-        RunStatus::WaitingInput,
-        RunStatus::WaitingApproval,
-        RunStatus::PausedQuota,
-        RunStatus::Succeeded,
-        RunStatus::Failed,
-        RunStatus::Cancelled,
-        RunStatus::BudgetExhausted,
-        RunStatus::TimedOut,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RunStatus::Queued => "queued",
-            RunStatus::Running => "running",
-            RunStatus::WaitingInput => "waiting_input",
-            RunStatus::WaitingApproval => "waiting_approval",
-            RunStatus::PausedQuota => "paused_quota",
-            RunStatus::Succeeded => "succeeded",
-            RunStatus::Failed => "failed",
-            RunStatus::Cancelled => "cancelled",
-            RunStatus::BudgetExhausted => "budget_exhausted",
-            RunStatus::TimedOut => "timed_out",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|s| s.as_str() == text)
-    }
-
-    /// A terminal run never changes again.
-    pub fn is_terminal(self) -> bool {
-        matches!(
-            self,
-            RunStatus::Succeeded
-                | RunStatus::Failed
-                | RunStatus::Cancelled
-                | RunStatus::BudgetExhausted
-                | RunStatus::TimedOut
-        )
-    }
-}
+pub use longrun_domain::{Budget, EventKind, RunStatus};
 
 /// Who a run belongs to: carried by every activity so that every store write is scoped to the
 /// workspace and every ledger key names the run.
@@ -164,33 +103,6 @@ pub struct AgentSnapshot {
 
 fn default_max_output_tokens() -> u32 {
     4096
-}
-
-/// Spending limits of one run, checked before each model call.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Budget {
-    /// Model calls allowed, the first included.
-    pub max_steps: u32,
-    /// Tokens (input, output and cache) the run may use in all.
-    #[serde(default)]
-    pub max_tokens: Option<u64>,
-    /// What the run may cost, in micro-USD.
-    #[serde(default)]
-    pub max_cost_micro_usd: Option<u64>,
-    /// Seconds from the run's start after which no new model call starts.
-    #[serde(default)]
-    pub max_duration_s: Option<u64>,
-}
-
-impl Default for Budget {
-    fn default() -> Self {
-        Self {
-            max_steps: 20,
-            max_tokens: None,
-            max_cost_micro_usd: None,
-            max_duration_s: None,
-        }
-    }
 }
 
 /// Activity timeouts, retry limits and waits, decided by the operator's configuration and
@@ -514,7 +426,8 @@ pub struct EventRequest {
     pub run: RunRef,
     pub status: Option<RunStatus>,
     pub step: u32,
-    pub kind: String,
+    /// Serialised as its name (`approval.requested`, …), as it always was.
+    pub kind: EventKind,
     /// Unique per run: the same key twice is the same event.
     pub dedupe_key: String,
     pub data: Value,
@@ -569,16 +482,6 @@ pub struct HumanMessage {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn statuses_round_trip_through_their_names() {
-        for status in RunStatus::ALL {
-            assert_eq!(RunStatus::parse(status.as_str()), Some(status));
-            let json = serde_json::to_string(&status).unwrap();
-            assert_eq!(json, format!("\"{}\"", status.as_str()));
-        }
-        assert_eq!(RunStatus::parse("nope"), None);
-    }
 
     #[test]
     fn content_blocks_use_tagged_snake_case() {

@@ -12,40 +12,19 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 
+use longrun_domain::{ModelRef, Provider};
 use longrun_workflows::payloads::{LlmResponse, Message};
 
 pub use provider::{ProviderCall, ProviderError, ToolDeclaration};
 
-/// Providers a model name may start with.
-pub const KNOWN_PROVIDERS: &[&str] = &["anthropic", "openai", "offline"];
-
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
-    #[error("model {0:?} is not of the form provider/model-name")]
-    BadModelName(String),
-    #[error("unknown provider {0:?}: expected one of anthropic, openai, offline")]
-    UnknownProvider(String),
+    #[error("model {0}")]
+    BadModel(#[from] longrun_domain::ModelError),
     #[error("provider {0} is not configured on this worker (its API key is not set)")]
-    NotConfigured(String),
-    #[error("unknown offline model {0:?}: the built-in one is offline/demo")]
-    UnknownOfflineModel(String),
+    NotConfigured(&'static str),
     #[error(transparent)]
     Provider(#[from] ProviderError),
-}
-
-/// Splits `provider/model-name`, checking the provider is one longrun speaks.
-pub fn split_model(model: &str) -> Result<(&str, &str), ModelError> {
-    let (provider, name) = model
-        .split_once('/')
-        .filter(|(p, n)| !p.is_empty() && !n.is_empty())
-        .ok_or_else(|| ModelError::BadModelName(model.to_string()))?;
-    if !KNOWN_PROVIDERS.contains(&provider) {
-        return Err(ModelError::UnknownProvider(provider.to_string()));
-    }
-    if provider == "offline" && name != offline::MODEL_NAME {
-        return Err(ModelError::UnknownOfflineModel(name.to_string()));
-    }
-    Ok((provider, name))
 }
 
 /// A provider's endpoint and key.
@@ -132,7 +111,7 @@ impl ModelRouter {
         turn: &Turn<'_>,
         on_delta: &mut (dyn FnMut(&str) + Send),
     ) -> Result<LlmResponse, ModelError> {
-        let (provider, name) = split_model(turn.model)?;
+        let ModelRef { provider, name } = ModelRef::split(turn.model)?;
         let call = ProviderCall {
             model: name,
             system: turn.system,
@@ -141,54 +120,26 @@ impl ModelRouter {
             max_tokens: turn.max_tokens,
         };
         match provider {
-            "offline" => {
+            Provider::Offline => {
                 let tool_names: Vec<&str> = turn.tools.iter().map(|t| t.name.as_str()).collect();
                 let response = offline::respond(turn.system, turn.messages, &tool_names, turn.step);
                 on_delta(&response.text());
                 Ok(response)
             }
-            "anthropic" => {
+            Provider::Anthropic => {
                 let client = self
                     .anthropic
                     .as_ref()
-                    .ok_or_else(|| ModelError::NotConfigured("anthropic".into()))?;
+                    .ok_or(ModelError::NotConfigured("anthropic"))?;
                 Ok(client.call(&self.http, &call, on_delta).await?)
             }
-            "openai" => {
+            Provider::OpenAi => {
                 let client = self
                     .openai
                     .as_ref()
-                    .ok_or_else(|| ModelError::NotConfigured("openai".into()))?;
+                    .ok_or(ModelError::NotConfigured("openai"))?;
                 Ok(client.call(&self.http, &call, on_delta).await?)
             }
-            other => Err(ModelError::UnknownProvider(other.to_string())),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn model_names_need_a_known_provider() {
-        assert!(split_model("offline/demo").is_ok());
-        assert!(split_model("anthropic/claude-sonnet-4-5").is_ok());
-        assert!(matches!(
-            split_model("demo"),
-            Err(ModelError::BadModelName(_))
-        ));
-        assert!(matches!(
-            split_model("/x"),
-            Err(ModelError::BadModelName(_))
-        ));
-        assert!(matches!(
-            split_model("acme/x"),
-            Err(ModelError::UnknownProvider(_))
-        ));
-        assert!(matches!(
-            split_model("offline/gpt"),
-            Err(ModelError::UnknownOfflineModel(_))
-        ));
     }
 }

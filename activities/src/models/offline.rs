@@ -14,7 +14,7 @@ use longrun_workflows::payloads::{
 
 use crate::tools::calculator;
 
-pub const MODEL_NAME: &str = "demo";
+pub const MODEL_NAME: &str = longrun_domain::model::OFFLINE_MODEL;
 
 /// The answer to a conversation, given the names of the agent's tools and the step number
 /// (which makes tool call ids unique within the run).

@@ -47,6 +47,21 @@ pub fn input_schema() -> Value {
 pub const DESCRIPTION: &str = "Evaluates an arithmetic expression exactly as written and \
      returns the number. Supports + - * / % ^ and parentheses.";
 
+/// Runs the tool on the model's input: `{"expression": "…"}`; bad input or an expression
+/// that does not evaluate is an error result the model can react to.
+pub fn run(input: &serde_json::Value) -> longrun_workflows::payloads::ToolOutcome {
+    let Some(expression) = input.get("expression").and_then(serde_json::Value::as_str) else {
+        return super::error("invalid input: \"expression\" (a string) is required");
+    };
+    match evaluate(expression) {
+        Ok(value) => longrun_workflows::payloads::ToolOutcome {
+            content: format_number(value),
+            is_error: false,
+        },
+        Err(err) => super::error(&format!("cannot evaluate {expression:?}: {err}")),
+    }
+}
+
 /// Evaluates `expression`.
 pub fn evaluate(expression: &str) -> Result<f64, CalcError> {
     if expression.len() > MAX_EXPRESSION_LEN {

@@ -6,55 +6,41 @@ pub mod files;
 pub mod http_fetch;
 pub mod webhook;
 
-use serde_json::{Value, json};
+use serde_json::json;
 
+use longrun_domain::BuiltinTool;
 use longrun_workflows::payloads::{ToolKind, ToolOutcome, ToolSpec};
 
 use crate::models::ToolDeclaration;
 
-/// Built-in tools, by name.
-pub const BUILTIN_TOOLS: &[&str] = &[
-    "calculator",
-    "http_fetch",
-    "read_file",
-    "write_file",
-    "list_files",
-];
-
-/// How a tool is declared to the model: built-ins by their own description and schema,
-/// webhook tools by what the agent declared.
+/// How a tool is declared to the model: built-ins by their own description and schema (one
+/// arm per tool of the catalog, so none can be missing), webhook tools by what the agent
+/// declared.
 pub fn declaration(spec: &ToolSpec) -> ToolDeclaration {
-    let (description, schema) = match (spec.kind, spec.name.as_str()) {
-        (ToolKind::Builtin, "calculator") => (
-            calculator::DESCRIPTION.to_string(),
-            calculator::input_schema(),
-        ),
-        (ToolKind::Builtin, "http_fetch") => (
-            http_fetch::DESCRIPTION.to_string(),
-            http_fetch::input_schema(),
-        ),
-        (ToolKind::Builtin, "read_file") => (
-            files::READ_FILE_DESCRIPTION.to_string(),
-            files::read_file_schema(),
-        ),
-        (ToolKind::Builtin, "write_file") => (
-            files::WRITE_FILE_DESCRIPTION.to_string(),
-            files::write_file_schema(),
-        ),
-        (ToolKind::Builtin, "list_files") => (
-            files::LIST_FILES_DESCRIPTION.to_string(),
-            files::list_files_schema(),
-        ),
-        _ => (
-            spec.description.clone().unwrap_or_default(),
-            spec.input_schema
-                .clone()
-                .unwrap_or_else(|| json!({"type": "object"})),
-        ),
+    let builtin = match spec.kind {
+        ToolKind::Builtin => BuiltinTool::parse(&spec.name),
+        ToolKind::Webhook => None,
+    };
+    let (description, schema) = match builtin {
+        Some(BuiltinTool::Calculator) => (calculator::DESCRIPTION, calculator::input_schema()),
+        Some(BuiltinTool::HttpFetch) => (http_fetch::DESCRIPTION, http_fetch::input_schema()),
+        Some(BuiltinTool::ReadFile) => (files::READ_FILE_DESCRIPTION, files::read_file_schema()),
+        Some(BuiltinTool::WriteFile) => (files::WRITE_FILE_DESCRIPTION, files::write_file_schema()),
+        Some(BuiltinTool::ListFiles) => (files::LIST_FILES_DESCRIPTION, files::list_files_schema()),
+        None => {
+            return ToolDeclaration {
+                name: spec.name.clone(),
+                description: spec.description.clone().unwrap_or_default(),
+                input_schema: spec
+                    .input_schema
+                    .clone()
+                    .unwrap_or_else(|| json!({"type": "object"})),
+            };
+        }
     };
     ToolDeclaration {
         name: spec.name.clone(),
-        description,
+        description: description.to_string(),
         input_schema: schema,
     }
 }
@@ -62,28 +48,7 @@ pub fn declaration(spec: &ToolSpec) -> ToolDeclaration {
 /// Largest tool output handed to the model, in bytes; longer output is cut.
 pub const MAX_OUTPUT_BYTES: usize = 64 * 1024;
 
-/// Runs a pure built-in tool. `None` if `name` is not one.
-pub fn run_builtin(name: &str, input: &Value) -> Option<ToolOutcome> {
-    match name {
-        "calculator" => Some(run_calculator(input)),
-        _ => None,
-    }
-}
-
-fn run_calculator(input: &Value) -> ToolOutcome {
-    let Some(expression) = input.get("expression").and_then(Value::as_str) else {
-        return error("invalid input: \"expression\" (a string) is required");
-    };
-    match calculator::evaluate(expression) {
-        Ok(value) => ToolOutcome {
-            content: calculator::format_number(value),
-            is_error: false,
-        },
-        Err(err) => error(&format!("cannot evaluate {expression:?}: {err}")),
-    }
-}
-
-fn error(message: &str) -> ToolOutcome {
+pub(crate) fn error(message: &str) -> ToolOutcome {
     ToolOutcome {
         content: cap_output(message.to_string()),
         is_error: true,
@@ -110,8 +75,17 @@ mod tests {
     use serde_json::json;
 
     #[test]
+    fn every_builtin_tool_declares_an_object_schema_and_a_description() {
+        for tool in BuiltinTool::ALL {
+            let declared = declaration(&ToolSpec::builtin(tool.name()));
+            assert_eq!(declared.input_schema["type"], "object", "{}", tool.name());
+            assert!(!declared.description.is_empty(), "{}", tool.name());
+        }
+    }
+
+    #[test]
     fn calculator_input_is_validated_into_error_results() {
-        let ok = run_builtin("calculator", &json!({"expression": "2*21"})).unwrap();
+        let ok = calculator::run(&json!({"expression": "2*21"}));
         assert_eq!(
             ok,
             ToolOutcome {
@@ -125,10 +99,9 @@ mod tests {
             json!("2+2"),
             json!({"expression": "2+"}),
         ] {
-            let outcome = run_builtin("calculator", &bad).unwrap();
+            let outcome = calculator::run(&bad);
             assert!(outcome.is_error, "{bad}");
         }
-        assert!(run_builtin("nope", &json!({})).is_none());
     }
 
     #[test]

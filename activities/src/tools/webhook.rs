@@ -3,8 +3,8 @@
 //! tell it came from us and is fresh. The receiver's answer is the tool result.
 //!
 //! This module never picks the HTTP client: the caller hands in one, the guarded client of
-//! [`super::http_fetch::guarded_client`] unless the operator allowlisted the target, and
-//! judges the URL first with [`super::http_fetch::check_url`] (IP literals never reach the
+//! [`crate::egress::guarded_client`] unless the operator allowlisted the target, and
+//! judges the URL first with [`crate::egress::check_url`] (IP literals never reach the
 //! guarded client's resolver). The secret never appears in a result.
 
 use std::time::Duration;
@@ -18,7 +18,7 @@ use sha2::Sha256;
 
 use longrun_workflows::payloads::ToolOutcome;
 
-use super::http_fetch::{failure_message, read_capped};
+use crate::egress::{failure_message, read_capped};
 
 /// The Standard Webhooks signature of one message: `v1,<base64 HMAC-SHA256>` over
 /// `{msg_id}.{timestamp}.{body}`.
@@ -91,9 +91,9 @@ pub async fn call(
 
 #[cfg(test)]
 mod tests {
-    use super::super::http_fetch::test_server::{bind, response, serve};
-    use super::super::http_fetch::{HttpFetchSettings, guarded_client};
     use super::*;
+    use crate::egress::test_server::{bind, response, serve};
+    use crate::egress::{EgressPolicy, guarded_client};
     use serde_json::json;
 
     const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
@@ -249,7 +249,7 @@ mod tests {
             outcome.content
         );
 
-        let guarded = guarded_client(&HttpFetchSettings::default()).unwrap();
+        let guarded = guarded_client(&EgressPolicy::default()).unwrap();
         let url = format!("http://localhost:{port}/");
         let outcome = call(
             &guarded,

@@ -21,6 +21,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
+use longrun_domain::Tier;
 use longrun_store::{NewAudit, StoreError, new_id};
 
 use crate::AppState;
@@ -217,7 +218,7 @@ pub(crate) async fn register(
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     let (workspace, user) = state
         .store
-        .register(&body.workspace, &body.workspace, "free", &email, &hash)
+        .register(&body.workspace, &body.workspace, Tier::Free, &email, &hash)
         .await
         .map_err(|e| match e {
             StoreError::Conflict(_) => ApiError::Conflict {
@@ -245,7 +246,7 @@ pub(crate) async fn register(
     Ok((
         StatusCode::CREATED,
         axum::Json(Registered {
-            workspace_id: workspace.id,
+            workspace_id: workspace.id.to_string(),
             user_id: user.id,
             token,
             expires_at: rfc3339(expires_at * 1000),
@@ -331,7 +332,7 @@ pub(crate) async fn login(
     Ok(axum::Json(LoggedIn {
         token,
         expires_at: rfc3339(expires_at * 1000),
-        workspace_id: workspace.id,
+        workspace_id: workspace.id.to_string(),
     }))
 }
 

@@ -18,6 +18,7 @@ use serde::Deserialize;
 use tokio::sync::{broadcast, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
 
+use longrun_domain::EventKind;
 use longrun_store::{RunEvent, Store};
 
 use crate::AppState;
@@ -103,13 +104,7 @@ pub(crate) async fn stream(
         .run(&workspace_id, &run_id)
         .await?
         .ok_or_else(ApiError::run_not_found)?;
-    let limits = state
-        .tiers
-        .limits(
-            &tenant.workspace.tier,
-            tenant.workspace.quota_overrides.as_deref(),
-        )
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let limits = tenant.limits(&state)?;
     // Subscribed before the first read of the table, so nothing written in between is missed.
     let subscription = state
         .feeds
@@ -118,7 +113,7 @@ pub(crate) async fn stream(
     let (tx, rx) = mpsc::channel::<Result<Event, Infallible>>(64);
     let relay = Relay {
         store: state.store.clone(),
-        workspace_id,
+        workspace_id: workspace_id.to_string(),
         run_id,
         last_seq: after,
         tx,
@@ -189,7 +184,12 @@ impl Relay {
                 }
                 Ok(FeedItem::Live(live)) => {
                     let (kind, data) = &*live;
-                    if self.tx.send(Ok(live_frame(kind, data))).await.is_err() {
+                    if self
+                        .tx
+                        .send(Ok(live_frame(kind.as_str(), data)))
+                        .await
+                        .is_err()
+                    {
                         Flow::Stop
                     } else {
                         Flow::Continue
@@ -206,8 +206,8 @@ impl Relay {
 
     async fn send(&mut self, event: &RunEvent) -> Flow {
         self.last_seq = event.seq;
-        let done = event.kind == "run.completed";
-        let frame = stored_frame(event.seq, &event.kind, &event.data);
+        let done = event.kind == EventKind::RunCompleted;
+        let frame = stored_frame(event.seq, event.kind.as_str(), &event.data);
         if self.tx.send(Ok(frame)).await.is_err() || done {
             Flow::Stop
         } else {
@@ -246,7 +246,7 @@ impl Relay {
 mod tests {
     use super::*;
     use http_body_util::BodyExt;
-    use longrun_activities::models::sse::{SseDecoder, SseEvent};
+    use longrun_domain::sse::{SseDecoder, SseEvent};
     use proptest::prelude::*;
     use serde_json::Value;
 

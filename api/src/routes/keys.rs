@@ -74,7 +74,7 @@ pub(crate) struct KeyListQuery {
 
 fn view(key: &ApiKey) -> ApiKeyView {
     ApiKeyView {
-        id: key.id.clone(),
+        id: key.id.to_string(),
         name: key.name.clone(),
         role: key.role.clone(),
         prefix: key.prefix.clone(),
@@ -137,7 +137,7 @@ pub(crate) async fn create(
             workspace_id: Some(&tenant.workspace.id),
             actor: &tenant.actor,
             action: "api_key.create",
-            target: Some(&key.id),
+            target: Some(key.id.as_str()),
             data: &json!({ "name": key.name, "role": key.role, "prefix": key.prefix }).to_string(),
             ip: None,
         })
@@ -187,7 +187,7 @@ pub(crate) async fn list(
         .list_api_keys(&tenant.workspace.id, page.cursor.as_deref(), page.limit)
         .await?;
     Ok(axum::Json(ApiKeyList {
-        next_cursor: page.next_cursor(&keys, |k| k.id.clone()),
+        next_cursor: page.next_cursor(&keys, |k| k.id.to_string()),
         api_keys: keys.iter().map(view).collect(),
     }))
 }

@@ -6,7 +6,7 @@ use axum::response::IntoResponse;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use longrun_activities::quota::period_of;
+use longrun_domain::period_of;
 
 use crate::AppState;
 use crate::auth::Tenant;
@@ -114,10 +114,7 @@ pub(crate) async fn get(
     tenant: Tenant,
 ) -> Result<impl IntoResponse, ApiError> {
     let workspace = &tenant.workspace;
-    let limits = state
-        .tiers
-        .limits(&workspace.tier, workspace.quota_overrides.as_deref())
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let limits = tenant.limits(&state)?;
     let period = period_of(longrun_store::now_ms());
     let used = state
         .store
@@ -128,7 +125,7 @@ pub(crate) async fn get(
     let tokens = used.tokens().max(0) as u64;
     let agent_minutes = (used.agent_ms.max(0) as u64).div_ceil(60_000);
     Ok(axum::Json(QuotaView {
-        tier: workspace.tier.clone(),
+        tier: workspace.tier.to_string(),
         period: PeriodView {
             start: rfc3339(period.start_ms),
             end: rfc3339(period.end_ms),

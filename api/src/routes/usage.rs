@@ -113,7 +113,7 @@ pub(crate) async fn get(
     let now = longrun_store::now_ms();
     let from = match query.from.as_deref() {
         Some(text) => day("from", text)?,
-        None => longrun_activities::quota::period_of(now).start_ms,
+        None => longrun_domain::period_of(now).start_ms,
     };
     // `to` is inclusive: the whole of that day.
     let to = match query.to.as_deref() {

@@ -58,17 +58,12 @@ pub(crate) async fn get(
     tenant: Tenant,
 ) -> Result<impl IntoResponse, ApiError> {
     let workspace = &tenant.workspace;
-    let candidate = longrun_activities::new_webhook_secret()
-        .map_err(|e| ApiError::Internal(format!("no randomness: {e}")))?;
-    let secret = state
-        .store
-        .webhook_secret(&workspace.id, &candidate)
-        .await?;
+    let secret = state.store.webhook_secret(&workspace.id).await?;
     Ok(axum::Json(WorkspaceView {
-        id: workspace.id.clone(),
-        slug: workspace.slug.clone(),
+        id: workspace.id.to_string(),
+        slug: workspace.slug.to_string(),
         name: workspace.name.clone(),
-        tier: workspace.tier.clone(),
+        tier: workspace.tier.to_string(),
         created_at: rfc3339(workspace.created_at),
         webhook_secret: secret,
         alert_webhook_url: workspace.alert_webhook_url.clone(),

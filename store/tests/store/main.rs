@@ -8,6 +8,7 @@ mod db;
 
 use std::collections::BTreeSet;
 
+use longrun_domain::{AgentName, RunStatus};
 use longrun_store::{
     InsertRunOutcome, LedgerOutcome, NewAgent, NewApiKey, NewEvent, NewRun, NewUsageEvent,
     RunFinish, RunListFilter, Store, StoreError, UsageKind, hash_secret, new_run_id, now_ms,
@@ -34,8 +35,36 @@ macro_rules! on_each_backend {
 }
 
 async fn workspace(store: &Store, slug: &str) -> String {
-    store.create_workspace(slug, slug, "pro").await.unwrap().id
+    store
+        .create_workspace(slug, slug, longrun_domain::Tier::Pro)
+        .await
+        .unwrap()
+        .id
+        .into_string()
 }
+
+/// An agent document with no tools, limits or settings.
+fn plain_agent(name: &AgentName) -> NewAgent<'_> {
+    NewAgent {
+        name,
+        model: "offline/demo",
+        system_prompt: "",
+        tools: &[],
+        limits: &NO_LIMITS,
+        settings: &NO_SETTINGS,
+    }
+}
+
+static NO_LIMITS: longrun_domain::RunLimits = longrun_domain::RunLimits {
+    max_steps: None,
+    max_tokens: None,
+    max_cost_usd: None,
+    max_duration_s: None,
+};
+static NO_SETTINGS: longrun_store::AgentSettings = longrun_store::AgentSettings {
+    await_input: false,
+    max_output_tokens: None,
+};
 
 fn new_run<'a>(workspace_id: &'a str, id: &'a str, key: Option<&'a str>) -> NewRun<'a> {
     NewRun {
@@ -66,7 +95,7 @@ on_each_backend!(workspace_slugs_are_unique);
 async fn workspace_slugs_are_unique(store: Store) {
     workspace(&store, "acme").await;
     let err = store
-        .create_workspace("acme", "x", "free")
+        .create_workspace("acme", "x", longrun_domain::Tier::Free)
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
@@ -124,13 +153,8 @@ on_each_backend!(agents_are_scoped_to_their_workspace);
 async fn agents_are_scoped_to_their_workspace(store: Store) {
     let a = workspace(&store, "a").await;
     let b = workspace(&store, "b").await;
-    let agent = NewAgent {
-        name: "bot",
-        model: "offline/demo",
-        system_prompt: "",
-        tools: "[]",
-        limits: "{}",
-    };
+    let bot = AgentName::parse("bot").unwrap();
+    let agent = plain_agent(&bot);
     store.create_agent(&a, agent.clone(), None).await.unwrap();
     store.create_agent(&b, agent.clone(), None).await.unwrap();
     assert!(matches!(
@@ -159,16 +183,24 @@ async fn runs_are_invisible_to_other_workspaces(store: Store) {
         limit: 10,
     };
     assert!(store.list_runs(&b, filter()).await.unwrap().is_empty());
-    assert!(!store.set_run_status(&b, &id, "running", 0).await.unwrap());
+    assert!(
+        !store
+            .set_run_status(&b, &id, RunStatus::parse("running").unwrap(), 0)
+            .await
+            .unwrap()
+    );
     assert!(store.append_event(event(&b, &id, "x")).await.is_err());
-    assert_eq!(store.run(&a, &id).await.unwrap().unwrap().status, "queued");
+    assert_eq!(
+        store.run(&a, &id).await.unwrap().unwrap().status,
+        RunStatus::Queued
+    );
 }
 
 fn event<'a>(workspace_id: &'a str, run_id: &'a str, key: &'a str) -> NewEvent<'a> {
     NewEvent {
         workspace_id,
         run_id,
-        kind: "test.event",
+        kind: longrun_domain::EventKind::ToolStarted,
         dedupe_key: key,
         data: "{}",
     }
@@ -221,10 +253,10 @@ async fn runs_page_newest_first_with_status_filter(store: Store) {
         tokio::time::sleep(std::time::Duration::from_millis(2)).await;
     }
     store
-        .set_run_status(&ws, &ids[1], "running", 1)
+        .set_run_status(&ws, &ids[1], RunStatus::parse("running").unwrap(), 1)
         .await
         .unwrap();
-    let page = |before: Option<String>, status: Option<&'static str>| {
+    let page = |before: Option<String>, status: Option<RunStatus>| {
         let store = store.clone();
         let ws = ws.clone();
         async move {
@@ -240,7 +272,7 @@ async fn runs_page_newest_first_with_status_filter(store: Store) {
                 .await
                 .unwrap()
                 .into_iter()
-                .map(|r| r.id)
+                .map(|r| r.id.into_string())
                 .collect::<Vec<_>>()
         }
     };
@@ -250,7 +282,10 @@ async fn runs_page_newest_first_with_status_filter(store: Store) {
     assert_eq!(second, vec![ids[2].clone(), ids[1].clone()]);
     let third = page(Some(second[1].clone()), None).await;
     assert_eq!(third, vec![ids[0].clone()]);
-    assert_eq!(page(None, Some("running")).await, vec![ids[1].clone()]);
+    assert_eq!(
+        page(None, Some(RunStatus::Running)).await,
+        vec![ids[1].clone()]
+    );
 }
 
 on_each_backend!(terminal_runs_never_move_again);
@@ -258,7 +293,12 @@ async fn terminal_runs_never_move_again(store: Store) {
     let ws = workspace(&store, "acme").await;
     let id = new_run_id();
     store.insert_run(new_run(&ws, &id, None)).await.unwrap();
-    assert!(store.set_run_status(&ws, &id, "running", 0).await.unwrap());
+    assert!(
+        store
+            .set_run_status(&ws, &id, RunStatus::parse("running").unwrap(), 0)
+            .await
+            .unwrap()
+    );
     let finish = |status| RunFinish {
         status,
         result: Some("done"),
@@ -268,14 +308,24 @@ async fn terminal_runs_never_move_again(store: Store) {
     };
     assert!(
         store
-            .finish_run(&ws, &id, finish("succeeded"))
+            .finish_run(&ws, &id, finish(RunStatus::parse("succeeded").unwrap()))
             .await
             .unwrap()
     );
-    assert!(!store.finish_run(&ws, &id, finish("failed")).await.unwrap());
-    assert!(!store.set_run_status(&ws, &id, "running", 3).await.unwrap());
+    assert!(
+        !store
+            .finish_run(&ws, &id, finish(RunStatus::parse("failed").unwrap()))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .set_run_status(&ws, &id, RunStatus::parse("running").unwrap(), 3)
+            .await
+            .unwrap()
+    );
     let run = store.run(&ws, &id).await.unwrap().unwrap();
-    assert_eq!(run.status, "succeeded");
+    assert_eq!(run.status, RunStatus::Succeeded);
     assert_eq!(run.step, 2);
     assert!(run.finished_at.is_some() && run.started_at.is_some());
     assert!(!store.delete_unstarted_run(&ws, &id).await.unwrap());
@@ -479,7 +529,7 @@ async fn admission_holds_the_concurrency_cap_under_a_burst(store: Store) {
         .await
         .unwrap();
     let finish = RunFinish {
-        status: "succeeded",
+        status: RunStatus::Succeeded,
         result: None,
         error_code: None,
         error_message: None,
@@ -622,9 +672,10 @@ async fn conversations_keep_the_first_message_at_each_sequence_number(store: Sto
             .unwrap()
             .is_empty()
     );
-    let secret = store.webhook_secret(&ws, "whsec_first").await.unwrap();
+    let secret = store.webhook_secret(&ws).await.unwrap();
+    assert!(secret.starts_with("whsec_"), "{secret}");
     assert_eq!(
-        store.webhook_secret(&ws, "whsec_second").await.unwrap(),
+        store.webhook_secret(&ws).await.unwrap(),
         secret,
         "created once"
     );
@@ -920,23 +971,14 @@ on_each_backend!(agents_and_keys_are_paged_and_capped);
 async fn agents_and_keys_are_paged_and_capped(store: Store) {
     let ws = workspace(&store, "paged").await;
     for n in 0..5 {
-        let name = format!("agent-{n}");
-        let agent = NewAgent {
-            name: &name,
-            model: "offline/demo",
-            system_prompt: "",
-            tools: "[]",
-            limits: "{}",
-        };
-        store.create_agent(&ws, agent, Some(5)).await.unwrap();
+        let name = AgentName::parse(&format!("agent-{n}")).unwrap();
+        store
+            .create_agent(&ws, plain_agent(&name), Some(5))
+            .await
+            .unwrap();
     }
-    let sixth = NewAgent {
-        name: "agent-5",
-        model: "offline/demo",
-        system_prompt: "",
-        tools: "[]",
-        limits: "{}",
-    };
+    let name = AgentName::parse("agent-5").unwrap();
+    let sixth = plain_agent(&name);
     assert!(matches!(
         store.create_agent(&ws, sixth, Some(5)).await,
         Err(StoreError::LimitReached { limit: 5, .. })

@@ -18,9 +18,9 @@ use temporalio_common::protos::temporal::api::operatorservice::v1::{
 };
 use tokio::process::{Child, Command};
 
-use crate::{TemporalSettings, WorkerError, connect};
+use crate::{TemporalError, TemporalSettings, connect};
 
-/// The dynamic config of longrun's dev servers: fairness keys honoured (TEMPORAL_NOTES.md),
+/// The dynamic config of longrun's dev servers: fairness keys honoured (docs/temporal.md),
 /// and one task queue partition, so priority and fairness order dispatch across the whole
 /// queue rather than within each of several partitions (a single machine gains nothing from
 /// partitions).
@@ -51,7 +51,7 @@ pub enum DevServerError {
     #[error("port {0} is in use by something that is not a Temporal server")]
     PortTaken(u16),
     #[error(transparent)]
-    Temporal(#[from] WorkerError),
+    Temporal(#[from] TemporalError),
     #[error("cannot register search attributes: {0}")]
     SearchAttributes(String),
 }

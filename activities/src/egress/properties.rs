@@ -324,12 +324,12 @@ proptest! {
         port in prop::option::of(any::<u16>()), path in url_path(), prefix in any::<u8>(),
     ) {
         let url = url_around(&spell(ip, form), scheme, port, &path);
-        let refusal = check_url(&HttpFetchSettings::default(), &url);
+        let refusal = check_url(&EgressPolicy::default(), &url);
         prop_assert!(
             matches!(&refusal, Err(Refused(why)) if why.contains(" is ")),
             "{} -> {:?}", url, refusal
         );
-        let allowing = HttpFetchSettings { allow: vec![rule_for(ip, prefix)], ..HttpFetchSettings::default() };
+        let allowing = EgressPolicy { allow: vec![rule_for(ip, prefix)], ..EgressPolicy::default() };
         let parsed = check_url(&allowing, &url);
         prop_assert!(parsed.is_ok(), "{} -> {:?}", url, parsed);
     }
@@ -341,7 +341,7 @@ proptest! {
     ) {
         let ip = if as_v6 { IpAddr::V6(v4.to_ipv6_mapped()) } else { IpAddr::V4(v4) };
         let url = url_around(&spell(ip, form), scheme, port, &path);
-        let parsed = check_url(&HttpFetchSettings::default(), &url);
+        let parsed = check_url(&EgressPolicy::default(), &url);
         prop_assert!(parsed.is_ok(), "{} -> {:?}", url, parsed);
         let host = parsed.unwrap().host_str().unwrap().trim_matches(['[', ']']).parse::<IpAddr>().unwrap();
         prop_assert_eq!(host.to_canonical(), IpAddr::V4(v4));
@@ -363,9 +363,9 @@ proptest! {
             None => format!("{user}@"),
         };
         let url = format!("{scheme}://{info}{host}/");
-        prop_assert!(check_url(&HttpFetchSettings::default(), &url).is_err(), "{}", url);
+        prop_assert!(check_url(&EgressPolicy::default(), &url).is_err(), "{}", url);
         // Not even when the host is allowlisted.
-        let allowing = HttpFetchSettings { allow: parse_allowlist(&format!("{host},0.0.0.0/0")).unwrap(), ..HttpFetchSettings::default() };
+        let allowing = EgressPolicy { allow: parse_allowlist(&format!("{host},0.0.0.0/0")).unwrap(), ..EgressPolicy::default() };
         let refusal = check_url(&allowing, &url);
         prop_assert!(
             matches!(&refusal, Err(Refused(why)) if why.contains("user name or password")),
@@ -383,7 +383,7 @@ proptest! {
     ) {
         prop_assume!(!scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https"));
         let url = format!("{scheme}://{host}/");
-        let outcome = check_url(&HttpFetchSettings::default(), &url);
+        let outcome = check_url(&EgressPolicy::default(), &url);
         prop_assert!(outcome.is_err(), "{} -> {:?}", url, outcome);
     }
 
@@ -395,7 +395,7 @@ proptest! {
                 .prop_map(|(scheme, sep, rest)| format!("{scheme}{sep}{rest}")),
         ],
     ) {
-        if let Ok(parsed) = check_url(&HttpFetchSettings::default(), &url) {
+        if let Ok(parsed) = check_url(&EgressPolicy::default(), &url) {
             prop_assert!(matches!(parsed.scheme(), "http" | "https"), "{}", url);
             prop_assert!(parsed.username().is_empty() && parsed.password().is_none(), "{}", url);
             let host = parsed.host_str().unwrap_or_default();
@@ -433,9 +433,6 @@ fn odd_spellings_of_inside_addresses_are_refused() {
         "file:///etc/passwd",
         "gopher://127.0.0.1:6379/_",
     ] {
-        assert!(
-            check_url(&HttpFetchSettings::default(), url).is_err(),
-            "{url}"
-        );
+        assert!(check_url(&EgressPolicy::default(), url).is_err(), "{url}");
     }
 }

@@ -1,0 +1,400 @@
+//! One model turn: the conversation stored, the provider called (streaming its text live,
+//! heartbeating), the answer stored before it is billed, metered, alerts raised, and the
+//! `llm.completed` event recorded. A retry finds a stored answer and does not pay again.
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use temporalio_sdk::activities::{ActivityContext, ActivityError};
+
+use longrun_domain::EventKind;
+use longrun_store::{LiveEvent, NewMessage, Store, StoredMessage, now_ms};
+use longrun_workflows::payloads::{
+    ContentBlock, LlmRequest, LlmResponse, Message, Role, RunRef, StopReason, TokenUsage,
+};
+
+use super::{AgentActivities, beat_every, elapsed_ms, heartbeating};
+use crate::enforcement;
+use crate::errors::{from_store, non_retryable, retryable};
+use crate::models::{ModelError, ProviderError, ToolDeclaration, Turn};
+use crate::tools;
+
+fn role_name(role: Role) -> &'static str {
+    match role {
+        Role::User => "user",
+        Role::Assistant => "assistant",
+    }
+}
+
+/// What is stored beside a model turn's message, so a retry can return it without calling
+/// the provider again.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct TurnMeta {
+    stop_reason: StopReason,
+    usage: TokenUsage,
+    cost_micro_usd: u64,
+    agent_ms: i64,
+    /// When the call ended (epoch ms): its ledger rows' time, and the price table's date.
+    #[serde(default)]
+    occurred_at: i64,
+}
+
+fn parse_message(stored: &StoredMessage) -> Result<Message, ActivityError> {
+    let role = match stored.role.as_str() {
+        "user" => Role::User,
+        "assistant" => Role::Assistant,
+        other => {
+            return Err(non_retryable(
+                "conversation_corrupt",
+                format!("message {} has role {other:?}", stored.seq),
+            ));
+        }
+    };
+    let content: Vec<ContentBlock> = serde_json::from_str(&stored.content).map_err(|e| {
+        non_retryable(
+            "conversation_corrupt",
+            format!("message {} is unreadable: {e}", stored.seq),
+        )
+    })?;
+    Ok(Message { role, content })
+}
+
+/// Collects streamed text and publishes it in pieces of a reasonable size and pace: one
+/// live event per token would flood subscribers and, on Postgres, the NOTIFY channel.
+struct DeltaBatcher<'a> {
+    store: &'a Store,
+    run: &'a RunRef,
+    step: u32,
+    buffer: String,
+    last_flush: Instant,
+}
+
+impl DeltaBatcher<'_> {
+    const MAX_BYTES: usize = 512;
+    const MAX_WAIT: Duration = Duration::from_millis(100);
+
+    fn push(&mut self, text: &str) {
+        self.buffer.push_str(text);
+        if self.buffer.len() >= Self::MAX_BYTES || self.last_flush.elapsed() >= Self::MAX_WAIT {
+            self.flush();
+        }
+    }
+
+    fn flush(&mut self) {
+        self.last_flush = Instant::now();
+        if self.buffer.is_empty() {
+            return;
+        }
+        let text = std::mem::take(&mut self.buffer);
+        self.store.publish_ephemeral(LiveEvent {
+            workspace_id: self.run.workspace_id.clone(),
+            run_id: self.run.run_id.clone(),
+            seq: None,
+            kind: EventKind::LlmDelta,
+            data: json!({ "step": self.step, "text": text }).to_string(),
+        });
+    }
+}
+
+/// A stored model turn, as the activity returns it, with its time and when it happened.
+fn stored_turn(stored: &StoredMessage) -> Result<(LlmResponse, i64, i64), ActivityError> {
+    let message = parse_message(stored)?;
+    let meta: TurnMeta = stored
+        .meta
+        .as_deref()
+        .and_then(|m| serde_json::from_str(m).ok())
+        .ok_or_else(|| {
+            non_retryable(
+                "conversation_corrupt",
+                format!("message {} has no turn metadata", stored.seq),
+            )
+        })?;
+    Ok((
+        LlmResponse {
+            content: message.content,
+            stop_reason: meta.stop_reason,
+            usage: meta.usage,
+            cost_micro_usd: meta.cost_micro_usd,
+            paused: None,
+        },
+        meta.agent_ms,
+        meta.occurred_at,
+    ))
+}
+
+impl AgentActivities {
+    pub(super) async fn model_turn(
+        &self,
+        ctx: &ActivityContext,
+        request: &LlmRequest,
+    ) -> Result<LlmResponse, ActivityError> {
+        let run = &request.run;
+        let fresh: Vec<(i64, &'static str, String)> = request
+            .new_messages
+            .iter()
+            .enumerate()
+            .map(|(i, m)| {
+                let content = serde_json::to_string(&m.content).unwrap_or_default();
+                (
+                    i64::from(request.first_seq) + i as i64,
+                    role_name(m.role),
+                    content,
+                )
+            })
+            .collect();
+        let fresh: Vec<NewMessage<'_>> = fresh
+            .iter()
+            .map(|(seq, role, content)| NewMessage {
+                seq: *seq,
+                role,
+                content,
+                meta: None,
+            })
+            .collect();
+        self.store
+            .put_messages(&run.workspace_id, &run.run_id, &fresh)
+            .await
+            .map_err(from_store)?;
+
+        let answer_seq = i64::from(request.response_seq);
+        let (response, agent_ms, occurred_at) = match self
+            .store
+            .message_at(&run.workspace_id, &run.run_id, answer_seq)
+            .await
+            .map_err(from_store)?
+        {
+            // An earlier attempt got the answer and stored it, then failed to report it.
+            Some(stored) => stored_turn(&stored)?,
+            None => {
+                let standing = enforcement::standing(&self.store, &self.settings.tiers, run)
+                    .await
+                    .map_err(from_store)?;
+                if let Some(pause) = standing.as_ref().and_then(enforcement::over_hard_cap) {
+                    // Nothing is spent over the hard cap: the workflow pauses the run.
+                    return Ok(LlmResponse {
+                        content: Vec::new(),
+                        stop_reason: StopReason::EndTurn,
+                        usage: TokenUsage::default(),
+                        cost_micro_usd: 0,
+                        paused: Some(pause),
+                    });
+                }
+                let (mut response, agent_ms) = self.call_model(ctx, request).await?;
+                let occurred_at = now_ms();
+                response.cost_micro_usd = self
+                    .meter
+                    .price_turn(&request.model, &response.usage, agent_ms, occurred_at)
+                    .total();
+                let meta = TurnMeta {
+                    stop_reason: response.stop_reason,
+                    usage: response.usage,
+                    cost_micro_usd: response.cost_micro_usd,
+                    agent_ms,
+                    occurred_at,
+                };
+                let content = serde_json::to_string(&response.content).unwrap_or_default();
+                let meta = serde_json::to_string(&meta).unwrap_or_default();
+                self.store
+                    .put_messages(
+                        &run.workspace_id,
+                        &run.run_id,
+                        &[NewMessage {
+                            seq: answer_seq,
+                            role: "assistant",
+                            content: &content,
+                            meta: Some(&meta),
+                        }],
+                    )
+                    .await
+                    .map_err(from_store)?;
+                // A concurrent attempt may have stored its answer first: the stored one wins.
+                match self
+                    .store
+                    .message_at(&run.workspace_id, &run.run_id, answer_seq)
+                    .await
+                    .map_err(from_store)?
+                {
+                    Some(stored) => stored_turn(&stored)?,
+                    None => (response, agent_ms, occurred_at),
+                }
+            }
+        };
+        self.meter
+            .llm(request, &response.usage, agent_ms, occurred_at)
+            .await
+            .map_err(from_store)?;
+        self.injected_fault(ctx)?;
+        if let Some(standing) = enforcement::standing(&self.store, &self.settings.tiers, run)
+            .await
+            .map_err(from_store)?
+        {
+            enforcement::raise_alerts(
+                &self.store,
+                &self.guarded_http,
+                &self.settings.egress,
+                run,
+                &standing,
+            )
+            .await
+            .map_err(from_store)?;
+        }
+        self.event(
+            run,
+            EventKind::LlmCompleted,
+            &format!("step-{}/llm.completed", request.step),
+            json!({
+                "step": request.step,
+                "content": response.content,
+                "stop_reason": response.stop_reason,
+                "usage": response.usage,
+            }),
+        )
+        .await?;
+        Ok(response)
+    }
+
+    /// Calls the model over the stored conversation, streaming deltas, heartbeating, and
+    /// classing failures for the retry policy.
+    async fn call_model(
+        &self,
+        ctx: &ActivityContext,
+        request: &LlmRequest,
+    ) -> Result<(LlmResponse, i64), ActivityError> {
+        let run = &request.run;
+        let stored = self
+            .store
+            .messages_before(
+                &run.workspace_id,
+                &run.run_id,
+                i64::from(request.response_seq),
+            )
+            .await
+            .map_err(from_store)?;
+        if stored.len() != request.response_seq as usize
+            || stored.iter().enumerate().any(|(i, m)| m.seq != i as i64)
+        {
+            return Err(non_retryable(
+                "conversation_corrupt",
+                format!(
+                    "expected messages 0..{} of run {}, found {}",
+                    request.response_seq,
+                    run.run_id,
+                    stored.len()
+                ),
+            ));
+        }
+        let messages = stored
+            .iter()
+            .map(parse_message)
+            .collect::<Result<Vec<_>, _>>()?;
+        let declarations: Vec<ToolDeclaration> =
+            request.tools.iter().map(tools::declaration).collect();
+        let mut batcher = DeltaBatcher {
+            store: &self.store,
+            run,
+            step: request.step,
+            buffer: String::new(),
+            last_flush: Instant::now(),
+        };
+        let started = Instant::now();
+        let every = beat_every(ctx.info().heartbeat_timeout);
+        let result = {
+            let mut on_delta = |text: &str| batcher.push(text);
+            let turn = Turn {
+                model: &request.model,
+                system: &request.system,
+                messages: &messages,
+                tools: &declarations,
+                max_tokens: request.max_output_tokens,
+                step: request.step,
+            };
+            let call = self.models.complete(&turn, &mut on_delta);
+            heartbeating(ctx, every, call).await?
+        };
+        batcher.flush();
+        let agent_ms = elapsed_ms(started);
+        // The provider is one of a closed set; the model name only when the operator's price
+        // table names it (see `Prices::model_label`).
+        let (provider, model) = match longrun_domain::ModelRef::split(&request.model) {
+            Ok(model) => match self.settings.prices.model_label(&request.model) {
+                "other" => (model.provider.as_str(), "other"),
+                _ => (model.provider.as_str(), model.name),
+            },
+            Err(_) => ("unknown", "unknown"),
+        };
+        self.metrics
+            .llm_duration
+            .with_label_values(&[provider, model])
+            .observe(started.elapsed().as_secs_f64());
+        match result {
+            Ok(response) => {
+                let usage = &response.usage;
+                for (kind, n) in [
+                    ("input", usage.input_tokens),
+                    ("output", usage.output_tokens),
+                    ("cache_read", usage.cache_read_tokens),
+                    ("cache_write", usage.cache_write_tokens),
+                ] {
+                    self.metrics
+                        .llm_tokens
+                        .with_label_values(&[provider, model, kind])
+                        .inc_by(n);
+                }
+                Ok((response, agent_ms))
+            }
+            Err(err) => {
+                let class = match &err {
+                    ModelError::Provider(ProviderError::Retryable { .. }) => "retryable",
+                    ModelError::Provider(ProviderError::Rejected { .. }) => "rejected",
+                    ModelError::Provider(ProviderError::BadResponse { .. }) => "bad_response",
+                    _ => "not_configured",
+                };
+                self.metrics
+                    .llm_errors
+                    .with_label_values(&[provider, model, class])
+                    .inc();
+                Err(self.model_failure(request, err).await)
+            }
+        }
+    }
+
+    /// Classes a model failure: transient ones retry (after the provider's `retry-after`),
+    /// the provider's refusals and unreadable answers do not.
+    async fn model_failure(&self, request: &LlmRequest, err: ModelError) -> ActivityError {
+        match err {
+            ModelError::NotConfigured(_) => {
+                non_retryable("provider_not_configured", err.to_string())
+            }
+            ModelError::Provider(ProviderError::Retryable {
+                message,
+                retry_after,
+            }) => {
+                tracing::warn!(step = request.step, %message, "model call failed; it will be retried");
+                retryable("provider_unavailable", message, retry_after)
+            }
+            ModelError::Provider(ProviderError::Rejected { status, message }) => non_retryable(
+                "provider_rejected",
+                format!("the provider rejected the request ({status}): {message}"),
+            ),
+            ModelError::Provider(ProviderError::BadResponse { reason, excerpt }) => {
+                // The excerpt goes to the run's events, where the client can see what came.
+                let recorded = self
+                    .event(
+                        &request.run,
+                        EventKind::LlmError,
+                        &format!("step-{}/llm.error", request.step),
+                        json!({ "step": request.step, "reason": reason, "excerpt": excerpt }),
+                    )
+                    .await;
+                if let Err(err) = recorded {
+                    return err;
+                }
+                non_retryable(
+                    "provider_bad_response",
+                    format!("the provider's answer could not be read: {reason}"),
+                )
+            }
+            other => non_retryable("invalid_model", other.to_string()),
+        }
+    }
+}

@@ -1,0 +1,196 @@
+//! One tool call: `tool.started`, the tool run (heartbeating when it may take long), its
+//! output capped, metered, and `tool.completed`. Built-in tools by the catalog; webhook tools
+//! with the URL and secret stored with the agent now (never from workflow history), their
+//! input checked against the tool's schema before it leaves.
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use temporalio_sdk::activities::{ActivityContext, ActivityError};
+
+use longrun_domain::{BuiltinTool, EventKind};
+use longrun_store::now_ms;
+use longrun_workflows::payloads::{ToolKind, ToolOutcome, ToolRequest};
+
+use super::{AgentActivities, beat_every, elapsed_ms, heartbeating};
+use crate::errors::from_store;
+use crate::tools;
+
+impl AgentActivities {
+    pub(super) async fn tool_call(
+        &self,
+        ctx: &ActivityContext,
+        request: &ToolRequest,
+    ) -> Result<ToolOutcome, ActivityError> {
+        let unit = format!("step-{}/tool-{}", request.step, request.call_index);
+        self.event(
+            &request.run,
+            EventKind::ToolStarted,
+            &format!("{unit}/started"),
+            json!({
+                "step": request.step,
+                "tool_call_id": request.call_id,
+                "tool": request.tool.name,
+                "input": request.input,
+            }),
+        )
+        .await?;
+        let started = Instant::now();
+        let every = if request.heartbeat_s == 0 {
+            Duration::ZERO
+        } else {
+            beat_every(Some(Duration::from_secs(request.heartbeat_s)))
+        };
+        let outcome = heartbeating(ctx, every, self.dispatch_tool(request)).await?;
+        let outcome = ToolOutcome {
+            content: tools::cap_output(outcome.content),
+            is_error: outcome.is_error,
+        };
+        let agent_ms = elapsed_ms(started);
+        let tool_label = crate::metrics::tool_label(&request.tool);
+        self.metrics
+            .tool_duration
+            .with_label_values(&[tool_label])
+            .observe(started.elapsed().as_secs_f64());
+        if outcome.is_error {
+            self.metrics
+                .tool_errors
+                .with_label_values(&[tool_label])
+                .inc();
+        }
+        // A retried tool call meters under the same keys; its time is that of the attempt
+        // that first committed.
+        self.meter
+            .tool(request, agent_ms, now_ms())
+            .await
+            .map_err(from_store)?;
+        self.injected_fault(ctx)?;
+        self.event(
+            &request.run,
+            EventKind::ToolCompleted,
+            &format!("{unit}/completed"),
+            json!({
+                "step": request.step,
+                "tool_call_id": request.call_id,
+                "tool": request.tool.name,
+                "content": outcome.content,
+                "is_error": outcome.is_error,
+            }),
+        )
+        .await?;
+        Ok(outcome)
+    }
+
+    async fn dispatch_tool(&self, request: &ToolRequest) -> ToolOutcome {
+        let tool = &request.tool;
+        let builtin = match tool.kind {
+            ToolKind::Webhook => return self.webhook_tool(request).await,
+            ToolKind::Builtin => BuiltinTool::parse(&tool.name),
+        };
+        let Some(builtin) = builtin else {
+            return ToolOutcome {
+                content: format!("tool {:?} is not available on this worker", tool.name),
+                is_error: true,
+            };
+        };
+        let input = &request.input;
+        match builtin {
+            BuiltinTool::Calculator => tools::calculator::run(input),
+            BuiltinTool::HttpFetch => tools::http_fetch::run(&self.settings.egress, input).await,
+            BuiltinTool::ReadFile | BuiltinTool::WriteFile | BuiltinTool::ListFiles => {
+                let root = self
+                    .settings
+                    .sandboxes
+                    .join(request.run.workspace_id.as_str())
+                    .join("files");
+                let sandbox = match tools::files::Sandbox::new(root) {
+                    Ok(sandbox) => sandbox,
+                    Err(err) => {
+                        tracing::error!(error = %err, "cannot prepare the workspace sandbox");
+                        return ToolOutcome {
+                            content: "the workspace's file area is unavailable".into(),
+                            is_error: true,
+                        };
+                    }
+                };
+                match builtin {
+                    BuiltinTool::ReadFile => tools::files::read_file(&sandbox, input).await,
+                    BuiltinTool::WriteFile => tools::files::write_file(&sandbox, input).await,
+                    _ => tools::files::list_files(&sandbox, input).await,
+                }
+            }
+        }
+    }
+
+    /// A webhook tool: its URL and secret come from the agent as stored now (secrets never
+    /// travel through workflow history).
+    async fn webhook_tool(&self, request: &ToolRequest) -> ToolOutcome {
+        let run = &request.run;
+        let agent = match self.store.agent(&run.workspace_id, &run.agent_name).await {
+            Ok(Some(agent)) => agent,
+            Ok(None) => {
+                return ToolOutcome {
+                    content: "the agent of this run no longer exists".into(),
+                    is_error: true,
+                };
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot read the agent for a webhook tool");
+                return ToolOutcome {
+                    content: "the tool is unavailable right now".into(),
+                    is_error: true,
+                };
+            }
+        };
+        // The tool as the agent holds it now; the run's snapshot (no secret) if it was
+        // removed since the run started.
+        let stored = agent.webhook_tool(&request.tool.name);
+        let Some(url) = stored
+            .map(|tool| tool.url.as_str())
+            .or(request.tool.url.as_deref())
+        else {
+            return ToolOutcome {
+                content: format!("webhook tool {:?} has no URL", request.tool.name),
+                is_error: true,
+            };
+        };
+        // IP literals never reach the guarded client's resolver: check the URL first.
+        if let Err(refused) = crate::egress::check_url(&self.settings.egress, url) {
+            return ToolOutcome {
+                content: refused.to_string(),
+                is_error: true,
+            };
+        }
+        // The model's input must match the schema the tool declared (checked when the agent
+        // was saved): a mismatch goes back to the model as an error result, never out.
+        let schema = stored
+            .map(|tool| tool.input_schema.clone())
+            .or_else(|| request.tool.input_schema.clone())
+            .unwrap_or_else(|| json!({"type": "object"}));
+        let checked = longrun_store::ToolSchema::compile(&schema)
+            .map_err(|problem| format!("the tool's input_schema is invalid: {problem}"))
+            .and_then(|compiled| {
+                compiled.validate(&request.input).map_err(|problem| {
+                    format!("the input does not match the tool's input_schema: {problem}")
+                })
+            });
+        if let Err(content) = checked {
+            return ToolOutcome {
+                content,
+                is_error: true,
+            };
+        }
+        let secret = stored.and_then(|tool| tool.secret.as_deref());
+        let message_id = format!("{}-{}", run.run_id, request.call_id);
+        tools::webhook::call(
+            &self.guarded_http,
+            url,
+            secret,
+            &message_id,
+            &request.input,
+            self.settings.webhook_timeout,
+            tools::MAX_OUTPUT_BYTES,
+        )
+        .await
+    }
+}

@@ -1,0 +1,199 @@
+//! Admission: whether a workspace may start a run now (its concurrency cap and the period's
+//! quotas, checked by the store under the workspace's lock), and the run as its workflow
+//! starts it. A refusal is counted by reason and tier, and answered with the figures behind it.
+
+use longrun_domain::{Budget, Limits, RunLimits, period_of};
+use longrun_store::{Admission, AdmitOutcome, Agent, NewRun, Run, new_run_id, now_ms};
+use longrun_workflows::payloads::{AgentSnapshot, RunInput, RunRef, ToolKind, ToolSpec};
+
+use crate::AppState;
+use crate::auth::Tenant;
+use crate::error::ApiError;
+
+/// A submission, checked: what the store is asked to admit.
+#[derive(Debug, Clone)]
+pub(crate) struct Submission {
+    pub(crate) input: String,
+    /// The client's metadata as JSON text.
+    pub(crate) metadata: Option<String>,
+    pub(crate) budget: RunLimits,
+    pub(crate) webhook_url: Option<String>,
+    /// What a reused `Idempotency-Key` is compared by.
+    pub(crate) request_hash: String,
+    pub(crate) idempotency_key: Option<String>,
+}
+
+/// An admitted run: the row, and whether this request created it (or found it by its key).
+pub(crate) struct Admitted {
+    pub(crate) run: Run,
+    pub(crate) created: bool,
+}
+
+/// The workflow id of a run: readable in the Temporal UI, unique per run.
+pub(crate) fn workflow_id(workspace_slug: &str, run_id: &str) -> String {
+    format!("run-{workspace_slug}-{run_id}")
+}
+
+/// Admits a run of `agent` for the tenant, or says why not.
+pub(crate) async fn admit(
+    state: &AppState,
+    tenant: &Tenant,
+    agent: &Agent,
+    limits: &Limits,
+    submission: &Submission,
+) -> Result<Admitted, ApiError> {
+    let workspace = &tenant.workspace;
+    let run_id = new_run_id();
+    let workflow_id = workflow_id(&workspace.slug, &run_id);
+    let idempotency_ttl_ms =
+        i64::try_from(state.settings.idempotency_ttl.as_millis()).unwrap_or(i64::MAX / 2);
+    let admission = Admission {
+        max_active_runs: limits.concurrent_runs.map(|n| n as i64),
+        period_start_ms: period_of(now_ms()).start_ms,
+        max_tokens: limits.tokens_per_month.map(|n| n as i64),
+        max_agent_ms: limits
+            .agent_minutes_per_month
+            .map(|minutes| (minutes * 60_000) as i64),
+        idempotency_since_ms: now_ms() - idempotency_ttl_ms,
+    };
+    let new = NewRun {
+        id: &run_id,
+        workspace_id: &workspace.id,
+        agent_name: &agent.name,
+        input: &submission.input,
+        metadata: submission.metadata.as_deref(),
+        idempotency_key: submission.idempotency_key.as_deref(),
+        request_hash: Some(&submission.request_hash),
+        workflow_id: &workflow_id,
+        webhook_url: submission.webhook_url.as_deref(),
+    };
+    let refused = |reason: &str| {
+        state
+            .metrics
+            .admissions_refused
+            .with_label_values(&[reason, workspace.tier.as_str()])
+            .inc();
+    };
+    match state.store.admit_run(new, &admission).await? {
+        AdmitOutcome::Created(run) => Ok(Admitted { run, created: true }),
+        AdmitOutcome::Existing(run) => {
+            if run.request_hash.as_deref() != Some(submission.request_hash.as_str()) {
+                return Err(ApiError::IdempotencyKeyReused);
+            }
+            Ok(Admitted {
+                run,
+                created: false,
+            })
+        }
+        AdmitOutcome::ConcurrencyLimit { active, limit } => {
+            refused("concurrency_limit");
+            Err(ApiError::ConcurrencyLimit { active, limit })
+        }
+        AdmitOutcome::QuotaExhausted {
+            metric,
+            used,
+            limit,
+        } => {
+            refused("quota_exhausted");
+            let (metric, used, limit) = match metric {
+                // Agent time is sold in minutes.
+                "agent_ms" => ("agent_minutes", used / 60_000, limit / 60_000),
+                other => (other, used, limit),
+            };
+            Err(ApiError::QuotaExhausted {
+                metric,
+                used,
+                limit,
+            })
+        }
+    }
+}
+
+/// The workflow's input for an admitted run: the agent as it is now (a snapshot later edits
+/// do not change, without secrets), the budget, the operator's tuning.
+pub(crate) fn run_input(
+    state: &AppState,
+    tenant: &Tenant,
+    agent: &Agent,
+    run: &Run,
+    budget: Budget,
+    request_id: Option<String>,
+) -> RunInput {
+    let workspace = &tenant.workspace;
+    RunInput {
+        run: RunRef {
+            run_id: run.id.to_string(),
+            workspace_id: workspace.id.to_string(),
+            workspace_slug: workspace.slug.to_string(),
+            agent_name: agent.name.to_string(),
+            tier: workspace.tier.as_str().to_string(),
+            request_id,
+        },
+        agent: AgentSnapshot {
+            name: agent.name.to_string(),
+            model: agent.model.clone(),
+            system_prompt: agent.system_prompt.clone(),
+            tools: agent.tools.iter().map(tool_spec).collect(),
+            await_input: agent.settings.await_input,
+            max_output_tokens: agent.settings.max_output_tokens.unwrap_or(4096),
+        },
+        input: run.input.clone(),
+        budget,
+        tuning: state.settings.tuning.clone(),
+        webhook_url: run.webhook_url.clone(),
+        resume: None,
+    }
+}
+
+/// A tool as the workflow sees it: no secret (the type has no field for one), so secrets
+/// never enter workflow history.
+fn tool_spec(tool: &longrun_store::AgentTool) -> ToolSpec {
+    match tool {
+        longrun_store::AgentTool::Builtin {
+            tool,
+            requires_approval,
+        } => ToolSpec {
+            requires_approval: *requires_approval,
+            ..ToolSpec::builtin(tool.name())
+        },
+        longrun_store::AgentTool::Webhook(webhook) => ToolSpec {
+            name: webhook.name.clone(),
+            requires_approval: webhook.requires_approval,
+            kind: ToolKind::Webhook,
+            description: Some(webhook.description.clone()),
+            input_schema: Some(webhook.input_schema.clone()),
+            url: Some(webhook.url.clone()),
+        },
+    }
+}
+
+/// Starts the workflow of an admitted run. A repeated submission of a run still queued may be
+/// retrying a start that failed halfway (an API crash between the row and the workflow):
+/// starting again is safe, the workflow id's conflict policy makes it a no-op if the first
+/// start did happen. A run this request created whose workflow cannot start is removed, so no
+/// row stays queued forever and a retry with the same key starts afresh.
+pub(crate) async fn start(
+    state: &AppState,
+    admitted: &Admitted,
+    limits: &Limits,
+    input: RunInput,
+) -> Result<(), ApiError> {
+    let run = &admitted.run;
+    if !(admitted.created || run.status == longrun_domain::RunStatus::Queued) {
+        return Ok(());
+    }
+    if let Err(err) = state
+        .scheduler
+        .start_run(&run.workflow_id, limits, input)
+        .await
+    {
+        if admitted.created {
+            state
+                .store
+                .delete_unstarted_run(&run.workspace_id, &run.id)
+                .await?;
+        }
+        return Err(err);
+    }
+    Ok(())
+}

@@ -1,0 +1,437 @@
+//! An agent's definition as clients write and read it (the request and view DTOs, with their
+//! OpenAPI schemas), checked field by field into the store's agent document.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use utoipa::ToSchema;
+
+use longrun_domain::{AgentName, BuiltinTool, ModelRef, RunLimits};
+use longrun_store::{Agent, AgentSettings, AgentTool, ToolSchema, WebhookTool};
+
+use crate::error::ApiError;
+use crate::routes::rfc3339;
+
+pub(crate) const MAX_SYSTEM_PROMPT_BYTES: usize = 64 * 1024;
+const MAX_TOOLS: usize = 32;
+const MAX_WEBHOOK_SCHEMA_BYTES: usize = 16 * 1024;
+const MAX_DESCRIPTION_BYTES: usize = 4 * 1024;
+
+/// An agent's definition (`POST /v1/agents`, `PUT /v1/agents/{name}`).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CreateAgent {
+    /// 1 to 64 characters of a-z, 0-9, '-' and '_', starting with a letter or digit. In
+    /// `PUT`, the name in the path (agents cannot be renamed).
+    #[schema(pattern = "^[a-z0-9][a-z0-9_-]{0,63}$", example = "helper")]
+    pub(crate) name: String,
+    /// `provider/model-name`: `anthropic/…`, `openai/…` (any OpenAI-compatible server) or
+    /// `offline/demo`.
+    #[schema(
+        pattern = r"^((anthropic|openai)/[A-Za-z0-9._:@+/-]+|offline/demo)$",
+        max_length = 128,
+        example = "offline/demo"
+    )]
+    model: String,
+    /// At most 64 KiB.
+    #[serde(default)]
+    #[schema(max_length = 65536, example = "Be exact.")]
+    system_prompt: String,
+    /// At most 32, each named once: a built-in tool's name, or an object.
+    #[serde(default)]
+    #[schema(max_items = 32, example = json!(["calculator"]))]
+    tools: Vec<ToolItem>,
+    /// Defaults for each run's budget; a run's `budget` may only tighten them.
+    #[serde(default)]
+    limits: AgentLimits,
+    /// When the model ends its turn with a question, wait for a human answer.
+    #[serde(default)]
+    await_input: bool,
+    /// The model's output limit per call, 1 to 200000 (default 4096).
+    #[serde(default)]
+    #[schema(minimum = 1, maximum = 200000)]
+    max_output_tokens: Option<u32>,
+}
+
+/// A tool as written in a request: a built-in tool's name (`calculator`, `http_fetch`,
+/// `read_file`, `write_file`, `list_files`), or an object.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(untagged)]
+enum ToolItem {
+    Name(String),
+    Spec(ToolObject),
+}
+
+/// A tool declared as an object: a built-in tool (with `requires_approval`), or a webhook tool
+/// (`"type": "webhook"`) that POSTs the model's input to `url`, signed with `secret`.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct ToolObject {
+    /// A built-in tool's name; for a webhook tool, 1 to 64 characters of a-z, A-Z, 0-9, '_'
+    /// and '-' that no built-in tool has.
+    name: String,
+    /// Each call waits for a human decision (`POST /v1/runs/{id}/approvals`).
+    #[serde(default)]
+    requires_approval: bool,
+    /// `builtin` (the default) or `webhook`.
+    #[serde(default, rename = "type")]
+    #[schema(pattern = "^(builtin|webhook)$")]
+    kind: Option<String>,
+    /// Webhook tools: an http(s) URL of at most 2048 bytes.
+    #[serde(default)]
+    url: Option<String>,
+    /// Webhook tools: declared to the model; at most 4 KiB.
+    #[serde(default)]
+    description: Option<String>,
+    /// Webhook tools: a JSON Schema object for the input, at most 16 KiB (default
+    /// `{"type":"object"}`); each input is validated against it before the call.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    input_schema: Option<Value>,
+    /// Webhook tools: signs each call (Standard Webhooks); 1 to 256 characters. Never shown
+    /// again.
+    #[serde(default)]
+    secret: Option<String>,
+}
+
+/// Limits of a run: an agent's defaults, or a run's tighter budget.
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AgentLimits {
+    /// Model calls, 1 to 200.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1, maximum = 200)]
+    max_steps: Option<u32>,
+    /// Tokens of every kind.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1, format = Int64)]
+    max_tokens: Option<u64>,
+    /// Dollars, up to 1000000.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(exclusive_minimum = 0, maximum = 1000000)]
+    max_cost_usd: Option<f64>,
+    /// Seconds; the tier's longest run bounds it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1, format = Int64)]
+    max_duration_s: Option<u64>,
+}
+
+impl From<AgentLimits> for RunLimits {
+    fn from(limits: AgentLimits) -> Self {
+        RunLimits {
+            max_steps: limits.max_steps,
+            max_tokens: limits.max_tokens,
+            max_cost_usd: limits.max_cost_usd,
+            max_duration_s: limits.max_duration_s,
+        }
+    }
+}
+
+impl From<RunLimits> for AgentLimits {
+    fn from(limits: RunLimits) -> Self {
+        AgentLimits {
+            max_steps: limits.max_steps,
+            max_tokens: limits.max_tokens,
+            max_cost_usd: limits.max_cost_usd,
+            max_duration_s: limits.max_duration_s,
+        }
+    }
+}
+
+impl From<longrun_domain::LimitError> for ApiError {
+    fn from(error: longrun_domain::LimitError) -> Self {
+        ApiError::invalid(&error.field, error.problem)
+    }
+}
+
+/// A checked agent, ready to store.
+pub(crate) struct ValidAgent {
+    pub(crate) name: AgentName,
+    pub(crate) model: String,
+    pub(crate) system_prompt: String,
+    pub(crate) tools: Vec<AgentTool>,
+    pub(crate) limits: RunLimits,
+    pub(crate) settings: AgentSettings,
+}
+
+impl ValidAgent {
+    pub(crate) fn document(&self) -> longrun_store::NewAgent<'_> {
+        longrun_store::NewAgent {
+            name: &self.name,
+            model: &self.model,
+            system_prompt: &self.system_prompt,
+            tools: &self.tools,
+            limits: &self.limits,
+            settings: &self.settings,
+        }
+    }
+}
+
+/// Tool names as providers accept them.
+fn valid_tool_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+fn validate_tool(index: usize, item: ToolItem) -> Result<AgentTool, ApiError> {
+    let field = format!("tools[{index}]");
+    let object = match item {
+        ToolItem::Name(name) => ToolObject {
+            name,
+            ..ToolObject::default()
+        },
+        ToolItem::Spec(object) => object,
+    };
+    match object.kind.as_deref().unwrap_or("builtin") {
+        "builtin" => {
+            let tool = BuiltinTool::parse(&object.name).ok_or_else(|| {
+                ApiError::invalid(
+                    &field,
+                    format!(
+                        "unknown tool {:?}; built-in tools are: {}",
+                        object.name,
+                        BuiltinTool::names()
+                    ),
+                )
+            })?;
+            if object.url.is_some() || object.secret.is_some() || object.input_schema.is_some() {
+                return Err(ApiError::invalid(
+                    &field,
+                    "url, secret and input_schema belong to webhook tools (\"type\": \"webhook\")",
+                ));
+            }
+            Ok(AgentTool::Builtin {
+                tool,
+                requires_approval: object.requires_approval,
+            })
+        }
+        "webhook" => validate_webhook(&field, object).map(AgentTool::Webhook),
+        other => Err(ApiError::invalid(
+            &format!("{field}.type"),
+            format!("{other:?} is not builtin or webhook"),
+        )),
+    }
+}
+
+fn validate_webhook(field: &str, object: ToolObject) -> Result<WebhookTool, ApiError> {
+    if !valid_tool_name(&object.name) || BuiltinTool::parse(&object.name).is_some() {
+        return Err(ApiError::invalid(
+            &format!("{field}.name"),
+            "1 to 64 characters of a-z, A-Z, 0-9, '_' and '-', not a built-in tool's name",
+        ));
+    }
+    let url = object
+        .url
+        .filter(|u| (u.starts_with("https://") || u.starts_with("http://")) && u.len() <= 2048)
+        .ok_or_else(|| ApiError::invalid(&format!("{field}.url"), "an http(s) URL is required"))?;
+    let input_schema = object
+        .input_schema
+        .unwrap_or_else(|| json!({"type": "object"}));
+    if !input_schema.is_object() || input_schema.to_string().len() > MAX_WEBHOOK_SCHEMA_BYTES {
+        return Err(ApiError::invalid(
+            &format!("{field}.input_schema"),
+            format!("a JSON schema object of at most {MAX_WEBHOOK_SCHEMA_BYTES} bytes"),
+        ));
+    }
+    // Every input the model sends is validated against it before the call leaves; a schema
+    // that does not compile would refuse them all.
+    ToolSchema::compile(&input_schema).map_err(|problem| {
+        ApiError::invalid(
+            &format!("{field}.input_schema"),
+            format!("not a valid JSON Schema: {problem}"),
+        )
+    })?;
+    let description = object.description.unwrap_or_default();
+    if description.len() > MAX_DESCRIPTION_BYTES {
+        return Err(ApiError::invalid(
+            &format!("{field}.description"),
+            "too long",
+        ));
+    }
+    if let Some(secret) = &object.secret
+        && (secret.is_empty() || secret.len() > 256)
+    {
+        return Err(ApiError::invalid(
+            &format!("{field}.secret"),
+            "1 to 256 characters",
+        ));
+    }
+    Ok(WebhookTool {
+        name: object.name,
+        requires_approval: object.requires_approval,
+        url,
+        description,
+        input_schema,
+        secret: object.secret,
+    })
+}
+
+impl TryFrom<CreateAgent> for ValidAgent {
+    type Error = ApiError;
+
+    fn try_from(agent: CreateAgent) -> Result<Self, ApiError> {
+        let name = AgentName::parse(&agent.name).map_err(|e| ApiError::invalid("name", e))?;
+        ModelRef::parse(&agent.model).map_err(|e| ApiError::invalid("model", e))?;
+        if agent.system_prompt.len() > MAX_SYSTEM_PROMPT_BYTES {
+            return Err(ApiError::invalid(
+                "system_prompt",
+                format!("longer than {MAX_SYSTEM_PROMPT_BYTES} bytes"),
+            ));
+        }
+        if agent.tools.len() > MAX_TOOLS {
+            return Err(ApiError::invalid(
+                "tools",
+                format!("more than {MAX_TOOLS} tools"),
+            ));
+        }
+        let mut tools: Vec<AgentTool> = Vec::with_capacity(agent.tools.len());
+        for (index, item) in agent.tools.into_iter().enumerate() {
+            let tool = validate_tool(index, item)?;
+            if tools.iter().any(|t| t.name() == tool.name()) {
+                return Err(ApiError::invalid(
+                    &format!("tools[{index}]"),
+                    format!("tool {:?} is listed twice", tool.name()),
+                ));
+            }
+            tools.push(tool);
+        }
+        let limits = RunLimits::from(agent.limits);
+        limits.validate("limits")?;
+        if let Some(n) = agent.max_output_tokens
+            && !(1..=200_000).contains(&n)
+        {
+            return Err(ApiError::invalid(
+                "max_output_tokens",
+                "must be between 1 and 200000",
+            ));
+        }
+        Ok(ValidAgent {
+            name,
+            model: agent.model,
+            system_prompt: agent.system_prompt,
+            tools,
+            limits,
+            settings: AgentSettings {
+                await_input: agent.await_input,
+                max_output_tokens: agent.max_output_tokens,
+            },
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum ToolType {
+    #[default]
+    Builtin,
+    Webhook,
+}
+
+/// A tool of an agent as clients see it: webhook secrets are write-only.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ToolView {
+    name: String,
+    requires_approval: bool,
+    #[serde(rename = "type")]
+    kind: ToolType,
+    /// Webhook tools only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    url: Option<String>,
+    /// Webhook tools only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    description: Option<String>,
+    /// Webhook tools only: the input's JSON schema.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Object, nullable = false)]
+    input_schema: Option<Value>,
+    /// Webhook tools only: whether calls are signed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    has_secret: Option<bool>,
+}
+
+impl From<&AgentTool> for ToolView {
+    fn from(tool: &AgentTool) -> Self {
+        match tool {
+            AgentTool::Builtin {
+                tool,
+                requires_approval,
+            } => ToolView {
+                name: tool.name().to_string(),
+                requires_approval: *requires_approval,
+                kind: ToolType::Builtin,
+                url: None,
+                description: None,
+                input_schema: None,
+                has_secret: None,
+            },
+            AgentTool::Webhook(webhook) => ToolView {
+                name: webhook.name.clone(),
+                requires_approval: webhook.requires_approval,
+                kind: ToolType::Webhook,
+                url: Some(webhook.url.clone()),
+                description: Some(webhook.description.clone()),
+                input_schema: Some(webhook.input_schema.clone()),
+                // Secrets are write-only: a webhook tool shows only whether it has one.
+                has_secret: Some(webhook.secret.is_some()),
+            },
+        }
+    }
+}
+
+/// An agent as clients see it.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct AgentView {
+    name: String,
+    model: String,
+    system_prompt: String,
+    tools: Vec<ToolView>,
+    /// Only the limits that were set.
+    limits: AgentLimits,
+    await_input: bool,
+    #[schema(required = true)]
+    max_output_tokens: Option<u32>,
+    created_at: String,
+    updated_at: String,
+}
+
+impl From<&Agent> for AgentView {
+    fn from(agent: &Agent) -> Self {
+        AgentView {
+            name: agent.name.to_string(),
+            model: agent.model.clone(),
+            system_prompt: agent.system_prompt.clone(),
+            tools: agent.tools.iter().map(ToolView::from).collect(),
+            limits: agent.limits.into(),
+            await_input: agent.settings.await_input,
+            max_output_tokens: agent.settings.max_output_tokens,
+            created_at: rfc3339(agent.created_at),
+            updated_at: rfc3339(agent.updated_at),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tools_are_checked_against_the_catalog_and_webhook_rules() {
+        let builtin = validate_tool(0, ToolItem::Name("calculator".into())).unwrap();
+        assert_eq!(builtin.name(), "calculator");
+        let unknown = validate_tool(1, ToolItem::Name("rm_rf".into())).unwrap_err();
+        assert!(unknown.to_string().starts_with("tools[1]: unknown tool"));
+        let shadowing = ToolObject {
+            name: "calculator".into(),
+            kind: Some("webhook".into()),
+            url: Some("https://x.example".into()),
+            ..ToolObject::default()
+        };
+        let error = validate_tool(2, ToolItem::Spec(shadowing)).unwrap_err();
+        assert!(error.to_string().starts_with("tools[2].name"), "{error}");
+    }
+}

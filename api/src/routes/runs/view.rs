@@ -1,0 +1,130 @@
+//! A run as clients see it.
+
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+
+use longrun_store::Run;
+use longrun_workflows::payloads::RunStatus;
+
+use crate::AppState;
+use crate::routes::rfc3339;
+
+/// A run's status: `queued → running → (waiting_input | waiting_approval | paused_quota)* →
+/// succeeded | failed | cancelled | budget_exhausted | timed_out`.
+pub(crate) struct RunStatusName;
+
+impl utoipa::PartialSchema for RunStatusName {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some(RunStatus::ALL.iter().map(|s| s.as_str())))
+            .into()
+    }
+}
+
+impl ToSchema for RunStatusName {}
+
+/// A run as clients see it.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct RunView {
+    id: String,
+    /// The agent's name.
+    agent: String,
+    #[schema(value_type = RunStatusName)]
+    status: RunStatus,
+    /// The final answer, once there is one.
+    #[schema(required = true)]
+    result: Option<String>,
+    /// Why a run failed (`provider_rejected`, `activity_timeout`, …), else `null`.
+    #[schema(required = true)]
+    error: Option<RunError>,
+    /// As submitted, or `null`.
+    #[schema(value_type = Option<Object>, required = true)]
+    metadata: Value,
+    /// The Temporal workflow: `run-<workspace>-<run id>`.
+    workflow_id: String,
+    #[schema(required = true)]
+    webhook_url: Option<String>,
+    /// The workflow in the Temporal UI.
+    temporal_ui_url: String,
+    /// Model calls made so far.
+    step: i64,
+    usage: RunUsageView,
+    created_at: String,
+    #[schema(required = true)]
+    started_at: Option<String>,
+    #[schema(required = true)]
+    finished_at: Option<String>,
+    /// The input; lists and cancellations leave it out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    input: Option<String>,
+}
+
+/// A failed run's stable error code and message.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct RunError {
+    code: String,
+    message: String,
+}
+
+/// What a run used so far.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct RunUsageView {
+    input_tokens: i64,
+    output_tokens: i64,
+    cache_read_tokens: i64,
+    cache_write_tokens: i64,
+    tool_calls: i64,
+    /// Agent time: milliseconds of model and tool activity.
+    agent_ms: i64,
+    cost_usd: f64,
+}
+
+/// A page of runs, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct RunPage {
+    pub(crate) runs: Vec<RunView>,
+    /// Pass as `cursor` for the next page; `null` on the last one.
+    #[schema(required = true)]
+    pub(crate) next_cursor: Option<String>,
+}
+
+/// A run as clients see it. Lists leave out the (possibly large) input.
+pub(crate) fn view(state: &AppState, run: &Run, with_input: bool) -> RunView {
+    RunView {
+        id: run.id.to_string(),
+        agent: run.agent_name.to_string(),
+        status: run.status,
+        result: run.result.clone(),
+        error: run.error_code.as_ref().map(|code| RunError {
+            code: code.clone(),
+            message: run.error_message.clone().unwrap_or_default(),
+        }),
+        metadata: run
+            .metadata
+            .as_deref()
+            .and_then(|m| serde_json::from_str(m).ok())
+            .unwrap_or(Value::Null),
+        workflow_id: run.workflow_id.clone(),
+        webhook_url: run.webhook_url.clone(),
+        temporal_ui_url: state.scheduler.ui_link(&run.workflow_id),
+        step: run.step,
+        usage: RunUsageView {
+            input_tokens: run.usage.input_tokens,
+            output_tokens: run.usage.output_tokens,
+            cache_read_tokens: run.usage.cache_read_tokens,
+            cache_write_tokens: run.usage.cache_write_tokens,
+            tool_calls: run.usage.tool_calls,
+            agent_ms: run.usage.agent_ms,
+            cost_usd: run.usage.cost_micro_usd as f64 / 1_000_000.0,
+        },
+        created_at: rfc3339(run.created_at),
+        started_at: run.started_at.map(rfc3339),
+        finished_at: run.finished_at.map(rfc3339),
+        input: with_input.then(|| run.input.clone()),
+    }
+}

@@ -1,0 +1,116 @@
+//! The kinds of run events: what `GET /v1/runs/{id}/events` sends as `event:`, what the
+//! `run_events` table stores, what metrics count. One enum, so no kind is spelled twice.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum EventKind {
+    #[serde(rename = "run.started")]
+    RunStarted,
+    /// Streaming text of a model turn: live only, never stored.
+    #[serde(rename = "llm.delta")]
+    LlmDelta,
+    #[serde(rename = "llm.completed")]
+    LlmCompleted,
+    #[serde(rename = "llm.error")]
+    LlmError,
+    #[serde(rename = "tool.started")]
+    ToolStarted,
+    #[serde(rename = "tool.completed")]
+    ToolCompleted,
+    #[serde(rename = "approval.requested")]
+    ApprovalRequested,
+    #[serde(rename = "approval.decided")]
+    ApprovalDecided,
+    #[serde(rename = "input.requested")]
+    InputRequested,
+    #[serde(rename = "input.received")]
+    InputReceived,
+    #[serde(rename = "quota.alert")]
+    QuotaAlert,
+    #[serde(rename = "quota.paused")]
+    QuotaPaused,
+    #[serde(rename = "quota.resumed")]
+    QuotaResumed,
+    /// The last event of every run.
+    #[serde(rename = "run.completed")]
+    RunCompleted,
+}
+
+impl EventKind {
+    pub const ALL: [EventKind; 14] = [
+        EventKind::RunStarted,
+        EventKind::LlmDelta,
+        EventKind::LlmCompleted,
+        EventKind::LlmError,
+        EventKind::ToolStarted,
+        EventKind::ToolCompleted,
+        EventKind::ApprovalRequested,
+        EventKind::ApprovalDecided,
+        EventKind::InputRequested,
+        EventKind::InputReceived,
+        EventKind::QuotaAlert,
+        EventKind::QuotaPaused,
+        EventKind::QuotaResumed,
+        EventKind::RunCompleted,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::RunStarted => "run.started",
+            EventKind::LlmDelta => "llm.delta",
+            EventKind::LlmCompleted => "llm.completed",
+            EventKind::LlmError => "llm.error",
+            EventKind::ToolStarted => "tool.started",
+            EventKind::ToolCompleted => "tool.completed",
+            EventKind::ApprovalRequested => "approval.requested",
+            EventKind::ApprovalDecided => "approval.decided",
+            EventKind::InputRequested => "input.requested",
+            EventKind::InputReceived => "input.received",
+            EventKind::QuotaAlert => "quota.alert",
+            EventKind::QuotaPaused => "quota.paused",
+            EventKind::QuotaResumed => "quota.resumed",
+            EventKind::RunCompleted => "run.completed",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == text)
+    }
+
+    /// Whether events of this kind are stored (and replayable); `llm.delta` is live only.
+    pub fn is_stored(self) -> bool {
+        self != EventKind::LlmDelta
+    }
+}
+
+/// Compares with a kind's wire name (`"run.completed"`).
+impl PartialEq<&str> for EventKind {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl std::fmt::Display for EventKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_round_trip_through_their_names_and_serde_agrees() {
+        for kind in EventKind::ALL {
+            assert_eq!(EventKind::parse(kind.as_str()), Some(kind));
+            assert_eq!(
+                serde_json::to_string(&kind).unwrap(),
+                format!("\"{}\"", kind.as_str())
+            );
+        }
+        assert!(!EventKind::LlmDelta.is_stored());
+        assert!(EventKind::RunCompleted.is_stored());
+    }
+}

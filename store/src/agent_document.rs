@@ -1,0 +1,182 @@
+//! The agent document: an agent's tools, limits and settings as one set of types, read and
+//! written here, used alike by the API (which validates and shows them) and the activities
+//! (which call webhook tools with their stored URL and secret). Stored as JSON text in the
+//! `agents` table, in the shape it always had.
+
+use longrun_domain::{BuiltinTool, RunLimits};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+/// One tool of an agent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "StoredTool", into = "StoredTool")]
+pub enum AgentTool {
+    /// One of longrun's own tools.
+    Builtin {
+        tool: BuiltinTool,
+        requires_approval: bool,
+    },
+    /// A POST to the workspace's URL, signed with the tool's secret.
+    Webhook(WebhookTool),
+}
+
+/// A webhook tool: what the model sees (name, description, schema) and where calls go.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebhookTool {
+    pub name: String,
+    pub requires_approval: bool,
+    pub url: String,
+    pub description: String,
+    /// JSON Schema of the input (an object).
+    pub input_schema: Value,
+    /// Signs each call (Standard Webhooks); write-only: never shown, never in histories.
+    pub secret: Option<String>,
+}
+
+impl AgentTool {
+    /// The name the model calls the tool by.
+    pub fn name(&self) -> &str {
+        match self {
+            AgentTool::Builtin { tool, .. } => tool.name(),
+            AgentTool::Webhook(webhook) => &webhook.name,
+        }
+    }
+
+    pub fn requires_approval(&self) -> bool {
+        match self {
+            AgentTool::Builtin {
+                requires_approval, ..
+            } => *requires_approval,
+            AgentTool::Webhook(webhook) => webhook.requires_approval,
+        }
+    }
+}
+
+/// Agent settings that are neither tools nor limits.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentSettings {
+    /// When the model ends its turn with a question, wait for a human answer.
+    #[serde(default)]
+    pub await_input: bool,
+    /// The model's output limit per call (tokens).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_output_tokens: Option<u32>,
+}
+
+/// Limits and settings, stored together as one JSON object.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub(crate) struct StoredLimits {
+    #[serde(flatten)]
+    pub(crate) limits: RunLimits,
+    #[serde(flatten)]
+    pub(crate) settings: AgentSettings,
+}
+
+/// A tool as the JSON column holds it (secrets included).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct StoredTool {
+    name: String,
+    #[serde(default)]
+    requires_approval: bool,
+    #[serde(default)]
+    kind: StoredKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    input_schema: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    secret: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum StoredKind {
+    #[default]
+    Builtin,
+    Webhook,
+}
+
+impl TryFrom<StoredTool> for AgentTool {
+    type Error = String;
+
+    fn try_from(stored: StoredTool) -> Result<Self, String> {
+        Ok(match stored.kind {
+            StoredKind::Builtin => AgentTool::Builtin {
+                tool: BuiltinTool::parse(&stored.name)
+                    .ok_or_else(|| format!("unknown built-in tool {:?}", stored.name))?,
+                requires_approval: stored.requires_approval,
+            },
+            StoredKind::Webhook => AgentTool::Webhook(WebhookTool {
+                url: stored
+                    .url
+                    .ok_or_else(|| format!("webhook tool {:?} has no url", stored.name))?,
+                name: stored.name,
+                requires_approval: stored.requires_approval,
+                description: stored.description.unwrap_or_default(),
+                input_schema: stored
+                    .input_schema
+                    .unwrap_or_else(|| json!({"type": "object"})),
+                secret: stored.secret,
+            }),
+        })
+    }
+}
+
+impl From<AgentTool> for StoredTool {
+    fn from(tool: AgentTool) -> Self {
+        match tool {
+            AgentTool::Builtin {
+                tool,
+                requires_approval,
+            } => StoredTool {
+                name: tool.name().to_string(),
+                requires_approval,
+                kind: StoredKind::Builtin,
+                url: None,
+                description: None,
+                input_schema: None,
+                secret: None,
+            },
+            AgentTool::Webhook(webhook) => StoredTool {
+                name: webhook.name,
+                requires_approval: webhook.requires_approval,
+                kind: StoredKind::Webhook,
+                url: Some(webhook.url),
+                description: Some(webhook.description),
+                input_schema: Some(webhook.input_schema),
+                secret: webhook.secret,
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_documents_read_back_as_they_were_written() {
+        // The shape rows already hold (older ones without `kind`).
+        let stored = r#"[{"name":"calculator"},
+            {"name":"write_file","requires_approval":true,"kind":"builtin"},
+            {"name":"lookup","requires_approval":false,"kind":"webhook","url":"https://x.example/h",
+             "description":"Looks up.","input_schema":{"type":"object"},"secret":"s3"}]"#;
+        let tools: Vec<AgentTool> = serde_json::from_str(stored).unwrap();
+        assert_eq!(tools[0].name(), "calculator");
+        assert!(tools[1].requires_approval());
+        let AgentTool::Webhook(webhook) = &tools[2] else {
+            panic!("{:?}", tools[2]);
+        };
+        assert_eq!(webhook.secret.as_deref(), Some("s3"));
+        let again: Vec<AgentTool> =
+            serde_json::from_str(&serde_json::to_string(&tools).unwrap()).unwrap();
+        assert_eq!(again, tools);
+        assert!(serde_json::from_str::<Vec<AgentTool>>(r#"[{"name":"rm_rf"}]"#).is_err());
+        let limits: StoredLimits =
+            serde_json::from_str(r#"{"max_steps":3,"await_input":true}"#).unwrap();
+        assert_eq!(limits.limits.max_steps, Some(3));
+        assert!(limits.settings.await_input);
+    }
+}

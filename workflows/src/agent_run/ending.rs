@@ -1,0 +1,196 @@
+//! How a run ends: the [`Ending`] the loop returns, recorded once by [`finish`] (the run row,
+//! `run.completed`, the completion webhook) before the workflow closes as Temporal should
+//! show it.
+
+use std::time::Duration;
+
+use temporalio_workflow::common::error::{ApplicationFailure, IncomingError};
+use temporalio_workflow::{
+    ActivityCloseTimeouts, ActivityExecutionError, ActivityOptions, LocalActivityOptions,
+    RetryPolicy, WorkflowCancellationToken, WorkflowContext, WorkflowResult, WorkflowTermination,
+};
+
+use super::AgentRunWorkflow;
+use super::steps::set_status;
+use crate::contracts::{DeliverWebhook, FinishRun};
+use crate::payloads::{
+    ExecutionRef, FinishRunRequest, RunFailure, RunInput, RunOutcome, RunStatus, WebhookRequest,
+};
+
+pub(super) enum Ending {
+    Succeeded(String),
+    Failed(RunFailure),
+    BudgetExhausted(String),
+    Cancelled,
+}
+
+/// Records the run's end through `finish_run` (and its webhook), then closes the workflow the
+/// way Temporal should show it: completed, failed, or cancelled.
+pub(super) async fn finish(
+    ctx: &mut WorkflowContext<AgentRunWorkflow>,
+    input: &RunInput,
+    execution: &ExecutionRef,
+    ending: Ending,
+    steps: u32,
+) -> WorkflowResult<RunOutcome> {
+    let (usage, cost_micro_usd) = ctx.state(|s| (s.progress.usage, s.progress.cost_micro_usd));
+    let (status, result, error) = match ending {
+        Ending::Succeeded(text) => (RunStatus::Succeeded, Some(text), None),
+        Ending::Failed(failure) => (RunStatus::Failed, None, Some(failure)),
+        Ending::BudgetExhausted(message) => (
+            RunStatus::BudgetExhausted,
+            None,
+            Some(RunFailure {
+                code: "budget_exhausted".into(),
+                message,
+            }),
+        ),
+        Ending::Cancelled => (
+            RunStatus::Cancelled,
+            None,
+            Some(RunFailure {
+                code: "cancelled".into(),
+                message: "the run was cancelled".into(),
+            }),
+        ),
+    };
+    let outcome = RunOutcome {
+        status,
+        result,
+        error,
+        steps,
+        usage,
+        cost_micro_usd,
+    };
+    // The run may be ending because it was cancelled: the bookkeeping must still happen, so it
+    // gets a token of its own instead of inheriting the workflow's.
+    let detached = WorkflowCancellationToken::new();
+    let recorded = ctx
+        .execute_activity(
+            FinishRun,
+            FinishRunRequest {
+                run: input.run.clone(),
+                execution: execution.clone(),
+                outcome: outcome.clone(),
+            },
+            ActivityOptions::with_start_to_close_timeout(Duration::from_secs(
+                input.tuning.store_timeout_s,
+            ))
+            .cancellation_token(detached.clone())
+            .summary(format!("finish: {}", status.as_str()))
+            .build(),
+        )
+        .await;
+    set_status(ctx, status);
+    if let Err(err) = recorded {
+        // The store is unreachable for longer than the retry policy allows. Failing the workflow
+        // leaves the run row to the sweep that repairs rows of closed workflows.
+        return Err(WorkflowTermination::from(err));
+    }
+    if let Some(url) = &input.webhook_url {
+        ctx.set_current_details(format!(
+            "{} · delivering the completion webhook",
+            status.as_str()
+        ));
+        let delivered = ctx
+            .execute_activity(
+                DeliverWebhook,
+                WebhookRequest {
+                    run: input.run.clone(),
+                    url: url.clone(),
+                },
+                ActivityOptions::with_close_timeouts(
+                    ActivityCloseTimeouts::ScheduleAndStartToClose {
+                        schedule_to_close: Duration::from_secs(input.tuning.webhook_retry_s),
+                        start_to_close: Duration::from_secs(30),
+                    },
+                )
+                .cancellation_token(detached)
+                .retry_policy(
+                    RetryPolicy::builder()
+                        .initial_interval(Duration::from_secs(1))
+                        .maximum_interval(Duration::from_secs(3600))
+                        .build(),
+                )
+                .summary("completion webhook".to_string())
+                .build(),
+            )
+            .await;
+        if delivered.is_err() {
+            // The run itself is done and recorded; an endpoint down for the whole retry window
+            // does not change its outcome.
+            ctx.set_current_details(format!(
+                "{} · the completion webhook was not delivered",
+                status.as_str()
+            ));
+        }
+    }
+    match status {
+        RunStatus::Succeeded | RunStatus::BudgetExhausted => Ok(outcome),
+        RunStatus::Cancelled => Err(WorkflowTermination::cancelled()),
+        _ => {
+            let failure = outcome.error.unwrap_or(RunFailure {
+                code: "failed".into(),
+                message: "the run failed".into(),
+            });
+            Err(ApplicationFailure::builder(failure.message.clone())
+                .type_name(failure.code)
+                .non_retryable(true)
+                .build()
+                .into())
+        }
+    }
+}
+
+pub(super) fn store_local_options(timeout_s: u64) -> LocalActivityOptions {
+    LocalActivityOptions::builder()
+        .start_to_close_timeout(Duration::from_secs(timeout_s))
+        .retry_policy(
+            RetryPolicy::builder()
+                .initial_interval(Duration::from_millis(200))
+                .maximum_interval(Duration::from_secs(10))
+                .maximum_attempts(20)
+                .build(),
+        )
+        .build()
+}
+
+pub(super) fn ending_for(err: &ActivityExecutionError) -> Ending {
+    if err.as_cancelled().is_some() {
+        return Ending::Cancelled;
+    }
+    Ending::Failed(failure_of(err))
+}
+
+/// The stable code and message of an activity failure. Activities name their failure classes
+/// with the application failure's type (`provider_rejected`, …); the message of the outer
+/// activity failure is generic, the real one is in the cause.
+pub(super) fn failure_of(err: &ActivityExecutionError) -> RunFailure {
+    if err.as_timeout().is_some() {
+        return RunFailure {
+            code: "activity_timeout".into(),
+            message: "a step did not finish in time, and its retries ran out".into(),
+        };
+    }
+    match err.cause() {
+        Some(IncomingError::Application(app)) => RunFailure {
+            code: app
+                .type_name()
+                .filter(|t| !t.is_empty())
+                .unwrap_or("activity_failed")
+                .to_string(),
+            message: app
+                .failure()
+                .map(|f| f.message.clone())
+                .unwrap_or_else(|| app.to_string()),
+        },
+        Some(other) => RunFailure {
+            code: "activity_failed".into(),
+            message: other.failure().message.clone(),
+        },
+        None => RunFailure {
+            code: "activity_failed".into(),
+            message: err.to_string(),
+        },
+    }
+}

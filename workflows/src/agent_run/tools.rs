@@ -1,0 +1,180 @@
+//! One tool call of a step: its approval when the tool is gated, then the call, as a local
+//! activity for pure built-ins and a regular one otherwise.
+
+use std::time::Duration;
+
+use temporalio_workflow::{
+    ActivityCancellationType, ActivityOptions, LocalActivityOptions, RetryPolicy, WorkflowContext,
+};
+
+use longrun_domain::BuiltinTool;
+
+use super::AgentRunWorkflow;
+use super::ending::{Ending, failure_of};
+use super::steps::{Waited, record, wait_until};
+use crate::contracts::RunTool;
+use crate::payloads::{
+    ApprovalDecision, EventKind, ExecutionRef, RunInput, RunStatus, ToolKind, ToolOutcome,
+    ToolRequest, ToolSpec,
+};
+
+/// One tool call: approval first when the tool is gated, then the call itself. A tool that
+/// fails (after its retries) becomes an error result the model can work around; only
+/// cancellation ends the run here.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn call_tool(
+    ctx: &mut WorkflowContext<AgentRunWorkflow>,
+    input: &RunInput,
+    execution: &ExecutionRef,
+    step: u32,
+    index: u32,
+    call_id: &str,
+    tool: &str,
+    tool_input: serde_json::Value,
+) -> Result<ToolOutcome, Ending> {
+    let Some(spec) = input.agent.tools.iter().find(|t| t.name == tool).cloned() else {
+        return Ok(ToolOutcome {
+            content: format!("unknown tool {tool:?}: it is not declared for this agent"),
+            is_error: true,
+        });
+    };
+    if spec.requires_approval {
+        let decision = approval(ctx, input, step, call_id, &spec, &tool_input).await?;
+        if !decision.approve {
+            let reason = decision.reason.unwrap_or_else(|| "no reason given".into());
+            return Ok(ToolOutcome {
+                content: format!("a human denied this tool call: {reason}"),
+                is_error: true,
+            });
+        }
+    }
+    let request = ToolRequest {
+        run: input.run.clone(),
+        execution: execution.clone(),
+        step,
+        call_index: index,
+        call_id: call_id.to_string(),
+        tool: spec.clone(),
+        input: tool_input,
+        heartbeat_s: 0,
+    };
+    let tuning = &input.tuning;
+    // The catalog says which built-ins are pure (local) and safe to run twice (retried).
+    let builtin = match spec.kind {
+        ToolKind::Builtin => BuiltinTool::parse(tool),
+        ToolKind::Webhook => None,
+    };
+    let attempts = if builtin.is_some_and(BuiltinTool::retry_safe) {
+        3
+    } else {
+        // Calls with effects in the world run at most once.
+        1
+    };
+    let result = if builtin.is_some_and(BuiltinTool::runs_locally) {
+        ctx.execute_local_activity(
+            RunTool,
+            request,
+            LocalActivityOptions::builder()
+                .start_to_close_timeout(Duration::from_secs(tuning.tool_timeout_s))
+                .retry_policy(RetryPolicy::builder().maximum_attempts(attempts).build())
+                .summary(tool.to_string())
+                // Reconciliation reads the step and call of each tool call from history;
+                // a local activity's marker holds its input only when asked to.
+                .include_arguments_in_marker(true)
+                .build(),
+        )
+        .await
+    } else {
+        ctx.execute_activity(
+            RunTool,
+            ToolRequest {
+                heartbeat_s: tuning.tool_heartbeat_s,
+                ..request
+            },
+            ActivityOptions::with_start_to_close_timeout(Duration::from_secs(
+                tuning.tool_timeout_s,
+            ))
+            .heartbeat_timeout(Duration::from_secs(tuning.tool_heartbeat_s))
+            .cancellation_type(ActivityCancellationType::WaitCancellationCompleted)
+            .retry_policy(RetryPolicy::builder().maximum_attempts(attempts).build())
+            .summary(tool.to_string())
+            .build(),
+        )
+        .await
+    };
+    match result {
+        Ok(outcome) => Ok(outcome),
+        Err(err) if err.as_cancelled().is_some() => Err(Ending::Cancelled),
+        Err(err) => Ok(ToolOutcome {
+            content: format!("the tool failed: {}", failure_of(&err).message),
+            is_error: true,
+        }),
+    }
+}
+
+/// Waits for a human decision on a gated call; no decision in time is a denial.
+async fn approval(
+    ctx: &mut WorkflowContext<AgentRunWorkflow>,
+    input: &RunInput,
+    step: u32,
+    call_id: &str,
+    spec: &ToolSpec,
+    tool_input: &serde_json::Value,
+) -> Result<ApprovalDecision, Ending> {
+    ctx.state_mut(|s| s.approvals.insert(call_id.to_string(), None));
+    record(
+        ctx,
+        input,
+        Some(RunStatus::WaitingApproval),
+        step,
+        EventKind::ApprovalRequested,
+        format!("step-{step}/approval.requested/{call_id}"),
+        serde_json::json!({ "step": step, "tool_call_id": call_id, "tool": spec.name, "input": tool_input }),
+    )
+    .await?;
+    let id = call_id.to_string();
+    let timeout = Duration::from_secs(input.tuning.approval_timeout_s);
+    let waited = wait_until(ctx, timeout, move |s| {
+        matches!(s.approvals.get(&id), Some(Some(_)))
+    })
+    .await;
+    let (decision, by) = match waited {
+        Waited::Cancelled => return Err(Ending::Cancelled),
+        Waited::Done => (
+            ctx.state(|s| s.approvals.get(call_id).cloned().flatten())
+                .unwrap_or(ApprovalDecision {
+                    tool_call_id: call_id.to_string(),
+                    approve: false,
+                    reason: None,
+                }),
+            "human",
+        ),
+        Waited::TimedOut => {
+            let decision = ApprovalDecision {
+                tool_call_id: call_id.to_string(),
+                approve: false,
+                reason: Some("no decision before the approval timeout".into()),
+            };
+            // Later updates for this call are refused by the validator.
+            ctx.state_mut(|s| {
+                s.approvals
+                    .insert(call_id.to_string(), Some(decision.clone()))
+            });
+            (decision, "timeout")
+        }
+    };
+    record(
+        ctx,
+        input,
+        Some(RunStatus::Running),
+        step,
+        EventKind::ApprovalDecided,
+        format!("step-{step}/approval.decided/{call_id}"),
+        serde_json::json!({
+            "step": step, "tool_call_id": call_id, "approve": decision.approve,
+            "reason": decision.reason, "by": by,
+        }),
+    )
+    .await?;
+    Ok(decision)
+}
