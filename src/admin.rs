@@ -3,8 +3,6 @@
 use anyhow::{Context, bail};
 use clap::Subcommand;
 
-use std::time::Duration;
-
 use longrun_domain::Tier;
 use longrun_store::{NewAudit, StoreError};
 use longrun_workflows::AgentRunWorkflow;
@@ -199,16 +197,8 @@ async fn resume_paused(config: &Config, store: &longrun_store::Store, workspace_
             return;
         }
     };
-    let address = config
-        .temporal_address
-        .clone()
-        .unwrap_or_else(|| "http://127.0.0.1:7233".into());
-    let settings = longrun_worker::TemporalSettings {
-        address,
-        namespace: config.temporal_namespace.clone(),
-        connect_timeout: Duration::from_secs(3),
-    };
-    let client = match longrun_worker::connect(&settings, "longrun-admin").await {
+    let settings = crate::roles::temporal_settings(config);
+    let client = match longrun_temporal::connect(&settings, "longrun-admin").await {
         Ok(client) => client,
         Err(err) => {
             eprintln!(

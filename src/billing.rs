@@ -3,7 +3,6 @@
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::Subcommand;
@@ -110,16 +109,8 @@ async fn reconcile(config: &Config, period: &str) -> anyhow::Result<()> {
     let (from, to) =
         parse_period(period).with_context(|| format!("--period {period:?} is not YYYY-MM"))?;
     let store = open_store(config).await?;
-    let address = config
-        .temporal_address
-        .clone()
-        .unwrap_or_else(|| "http://127.0.0.1:7233".into());
-    let settings = longrun_worker::TemporalSettings {
-        address,
-        namespace: config.temporal_namespace.clone(),
-        connect_timeout: Duration::from_secs(5),
-    };
-    let client = longrun_worker::connect(&settings, "longrun-reconcile").await?;
+    let settings = crate::roles::temporal_settings(config);
+    let client = longrun_temporal::connect(&settings, "longrun-reconcile").await?;
     let report =
         longrun_worker::reconcile::reconcile(&store, &client, &config.temporal_namespace, from, to)
             .await?;

@@ -2,6 +2,8 @@
 //! telemetry, and hands over to a role (`dev`, `api`, `worker`) or an operator command.
 
 mod admin;
+#[cfg(test)]
+mod architecture_checks;
 mod billing;
 mod config;
 mod demo;

@@ -2,9 +2,13 @@
 //! `#[utoipa::path]` attributes and the request and response types they use, so the document
 //! and the API cannot drift apart: a response body is the type the handler serialises.
 //!
-//! What every route shares is added here, once: the security schemes, `X-Request-Id` on every
-//! answer, the `RateLimit-*` headers on every answer of a tenant route (those of
-//! [`crate::access::ROUTES`]) past authentication, and `Retry-After` on every 429.
+//! What every route shares is added here, once, instead of in each route's attribute: the
+//! security schemes; the errors of the access gate on every tenant route (those of
+//! [`crate::access::ROUTES`]: 401, 403 for the roles it refuses, 429 `rate_limited`); the
+//! errors of the JSON extractor on every route with a body (400, 408, 413, 415); 500 and
+//! 503 `store_unavailable` on every route that reaches the database; `Idempotency-Key` on
+//! the run routes that take it; `X-Request-Id` on every answer, the `RateLimit-*` headers on
+//! every answer of a tenant route past authentication, and `Retry-After` on every 429.
 
 use std::sync::OnceLock;
 
@@ -188,12 +192,20 @@ impl Modify for Shared {
             ];
             for (method, operation) in operations {
                 if let Some(operation) = operation {
-                    let tenant = crate::access::ROUTES
+                    let roles = crate::access::ROUTES
                         .iter()
-                        .any(|(m, route, _)| m.as_str() == method && route == path);
+                        .find(|(m, route, _)| m.as_str() == method && route == path)
+                        .map(|(_, _, roles)| *roles);
+                    let tenant = roles.is_some();
+                    if let Some(roles) = roles {
+                        add_gate_errors(operation, roles);
+                    }
+                    if !STORELESS.contains(&path.as_str()) {
+                        add_error(operation, "500", "`internal`.", Place::After);
+                    }
                     add_store_unavailable(operation);
                     if operation.request_body.is_some() {
-                        add_body_timeout(operation);
+                        add_body_errors(operation);
                     }
                     if crate::IDEMPOTENT_ROUTES
                         .iter()
@@ -221,34 +233,76 @@ fn integer_header(description: &str) -> Header {
 /// Every operation that can answer 500 reads or writes the database, so it can also answer
 /// 503 `store_unavailable` while the database is unreachable.
 fn add_store_unavailable(operation: &mut Operation) {
-    const STORE: &str = "`store_unavailable`: the database did not answer or dropped the \
-        connection; retry after `Retry-After` seconds.";
-    let responses = &mut operation.responses.responses;
-    if !responses.contains_key("500") {
-        return;
+    if operation.responses.responses.contains_key("500") {
+        add_error(
+            operation,
+            "503",
+            "`store_unavailable`: the database did not answer or dropped the connection; \
+             retry after `Retry-After` seconds.",
+            Place::After,
+        );
     }
-    match responses.get_mut("503") {
-        Some(utoipa::openapi::RefOr::T(existing)) => {
-            existing.description = format!("{} Or {STORE}", existing.description);
-        }
-        Some(utoipa::openapi::RefOr::Ref(_)) => {}
-        None => {
-            let body = Content::new(Some(Ref::from_schema_name("ErrorBody")));
-            let response = ResponseBuilder::new()
-                .description(STORE)
-                .content("application/json", body)
-                .build();
-            responses.insert("503".into(), response.into());
-        }
+}
+
+/// Routes that answer without the database: no 500 or 503 `store_unavailable`.
+const STORELESS: [&str; 3] = ["/healthz", "/readyz", "/openapi.json"];
+
+/// Where a shared error goes in a description a route already wrote for the same status.
+#[derive(Clone, Copy)]
+enum Place {
+    Before,
+    After,
+}
+
+/// The access gate's answers (see `access::gate`): who may call, and the request limit.
+fn add_gate_errors(operation: &mut Operation, roles: &[crate::auth::Role]) {
+    use crate::auth::Role;
+    add_error(
+        operation,
+        "401",
+        "`unauthorized`: missing or invalid credentials.",
+        Place::Before,
+    );
+    if !Role::ALL.iter().all(|role| roles.contains(role)) {
+        let names: Vec<String> = roles.iter().map(|r| format!("{}s", r.as_str())).collect();
+        let text = format!("`forbidden`: {} only.", names.join(" and "));
+        add_error(operation, "403", &text, Place::Before);
+    }
+    add_error(
+        operation,
+        "429",
+        "`rate_limited`: the workspace's request limit.",
+        Place::Before,
+    );
+}
+
+/// The JSON extractor's answers (see `extract::Json`).
+fn add_body_errors(operation: &mut Operation) {
+    for (status, text) in [
+        ("400", "`invalid_json`: the body is not JSON."),
+        (
+            "408",
+            "`request_timeout`: the body did not arrive within the server's body timeout.",
+        ),
+        ("413", "`payload_too_large`: the body is over 1 MiB."),
+        (
+            "415",
+            "`unsupported_media_type`: the body is not `application/json`.",
+        ),
+    ] {
+        add_error(operation, status, text, Place::Before);
     }
 }
 
 /// Adds (or extends) the description of `status` with `text`, answering an error body.
-fn add_error(operation: &mut Operation, status: &str, text: &str) {
+fn add_error(operation: &mut Operation, status: &str, text: &str, place: Place) {
     let responses = &mut operation.responses.responses;
     match responses.get_mut(status) {
         Some(utoipa::openapi::RefOr::T(existing)) => {
-            existing.description = format!("{} Or {text}", existing.description);
+            existing.description = match place {
+                Place::Before => format!("{text} Or {}", existing.description),
+                Place::After => format!("{} Or {text}", existing.description),
+            };
         }
         Some(utoipa::openapi::RefOr::Ref(_)) => {}
         None => {
@@ -260,15 +314,6 @@ fn add_error(operation: &mut Operation, status: &str, text: &str) {
             responses.insert(status.into(), response.into());
         }
     }
-}
-
-/// A body that does not arrive in time is answered 408 (see `server`).
-fn add_body_timeout(operation: &mut Operation) {
-    add_error(
-        operation,
-        "408",
-        "`request_timeout`: the body did not arrive within the server's body timeout.",
-    );
 }
 
 /// The run routes that take an `Idempotency-Key` (see `idempotency`).
@@ -296,11 +341,13 @@ fn add_idempotency(operation: &mut Operation) {
         operation,
         "409",
         "`idempotency_key_in_flight`: a request with this Idempotency-Key is still being processed.",
+        Place::After,
     );
     add_error(
         operation,
         "422",
         "`idempotency_key_reused`: this Idempotency-Key was used for a different request.",
+        Place::After,
     );
 }
 

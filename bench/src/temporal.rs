@@ -1,7 +1,7 @@
 //! An in-memory Temporal dev server of the benchmark's own (`temporal server start-dev
 //! --headless`), on a free port, with the search attributes and dynamic config that
 //! `scripts/test` gives the test suite's server. One per phase: the in-memory server slows
-//! down as finished workflows pile up (TEMPORAL_NOTES.md), so each system gets a fresh one.
+//! down as finished workflows pile up (docs/temporal.md), so each system gets a fresh one.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;

@@ -235,9 +235,8 @@ impl DevServer {
 /// Whether a Temporal frontend answers at `address` (a client connects within 2 s).
 pub async fn answers(address: &str) -> bool {
     let settings = TemporalSettings {
-        address: address.to_string(),
-        namespace: "default".into(),
         connect_timeout: Duration::from_secs(2),
+        ..TemporalSettings::new(Some(address), "default")
     };
     matches!(
         tokio::time::timeout(Duration::from_secs(3), connect(&settings, "longrun-probe")).await,

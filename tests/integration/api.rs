@@ -365,9 +365,10 @@ async fn an_idempotency_key_starts_one_workflow(db: TestDb) {
     let (again_status, again) = send(body, "order-42").await;
     assert_eq!((again_status, &again["id"]), (StatusCode::OK, &first["id"]));
 
-    let client = longrun_worker::connect(&crate::harness::temporal_settings(&app.temporal), "test")
-        .await
-        .unwrap();
+    let client =
+        longrun_temporal::connect(&crate::harness::temporal_settings(&app.temporal), "test")
+            .await
+            .unwrap();
     let workflow_id = first["workflow_id"].as_str().unwrap();
     let count = client
         .count_workflows(format!("WorkflowId = '{workflow_id}'"), Default::default())

@@ -115,7 +115,7 @@ async fn faults_after_metering_still_bill_each_unit_exactly_once(db: TestDb) {
             "run {run_id}: one row per billable unit despite the retries"
         );
     }
-    let client = longrun_worker::connect(&temporal_settings(&app.temporal), "test")
+    let client = longrun_temporal::connect(&temporal_settings(&app.temporal), "test")
         .await
         .unwrap();
     let report = longrun_worker::reconcile::reconcile(&app.store, &client, "default", 0, i64::MAX)
@@ -144,7 +144,7 @@ async fn reconciliation_finds_rows_removed_or_added_by_hand() {
             "succeeded"
         );
     }
-    let client = longrun_worker::connect(&temporal_settings(&app.temporal), "test")
+    let client = longrun_temporal::connect(&temporal_settings(&app.temporal), "test")
         .await
         .unwrap();
     let clean = longrun_worker::reconcile::reconcile(&app.store, &client, "default", 0, i64::MAX)
@@ -368,7 +368,7 @@ async fn the_export_matches_run_totals_and_usage_and_prices_apply_by_date() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_rollup_workflow_rolls_up_past_days_and_the_schedule_exists_once() {
     let app = TestApp::start(TestDb::sqlite()).await;
-    let client = longrun_worker::connect(&temporal_settings(&app.temporal), "test")
+    let client = longrun_temporal::connect(&temporal_settings(&app.temporal), "test")
         .await
         .unwrap();
     let queue = &app.setup.task_queue;

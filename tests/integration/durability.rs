@@ -79,7 +79,7 @@ async fn continue_as_new_keeps_the_conversation_and_bills_each_step_once() {
     );
     assert_eq!(run["usage"]["input_tokens"], 400);
 
-    let client = longrun_worker::connect(&temporal_settings(&app.temporal), "test")
+    let client = longrun_temporal::connect(&temporal_settings(&app.temporal), "test")
         .await
         .unwrap();
     let workflow_id = run["workflow_id"].as_str().unwrap();

@@ -474,7 +474,7 @@ async fn dev_runs_the_demo_keeps_its_state_and_leaves_no_temporal_behind() {
     assert_eq!(runs.len(), 1, "{runs:?}");
     assert_eq!(runs[0]["status"], "succeeded");
     let workflow_id = runs[0]["workflow_id"].as_str().unwrap();
-    let client = longrun_worker::connect(
+    let client = longrun_temporal::connect(
         &temporal_settings(&format!("http://127.0.0.1:{temporal_port}")),
         "test",
     )

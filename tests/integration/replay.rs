@@ -130,7 +130,7 @@ async fn histories_of_every_kind_of_run_replay_against_the_current_code() {
     app.wait_for_status(&key, &id, "cancelled", MINUTE).await;
     runs.push(("cancelled", id));
 
-    let client = longrun_worker::connect(&temporal_settings(&app.temporal), "test")
+    let client = longrun_temporal::connect(&temporal_settings(&app.temporal), "test")
         .await
         .unwrap();
     let mut histories = Vec::new();

@@ -72,9 +72,10 @@ async fn a_run_calls_the_calculator_and_succeeds(db: TestDb) {
     );
 
     // Operators find the run in Temporal by tenant, agent and final status.
-    let client = longrun_worker::connect(&crate::harness::temporal_settings(&app.temporal), "test")
-        .await
-        .unwrap();
+    let client =
+        longrun_temporal::connect(&crate::harness::temporal_settings(&app.temporal), "test")
+            .await
+            .unwrap();
     let query = format!(
         "WorkflowId = '{workflow_id}' AND LongrunWorkspace = 'calc' AND LongrunAgent = 'demo' \
          AND LongrunTier = 'pro' AND LongrunStatus = 'succeeded'"
@@ -110,7 +111,43 @@ async fn a_run_submitted_while_the_worker_is_down_completes_when_it_starts(db: T
     let (_, key) = app.tenant("later").await;
     let submitted = app.submit(&key, "What is 9 - 3?").await;
     let run_id = submitted["id"].as_str().unwrap();
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    // The workflow exists and its first task waits in the queue, taken by no worker: the run
+    // is queued, and stays so until one starts.
+    let client =
+        longrun_temporal::connect(&crate::harness::temporal_settings(&app.temporal), "test")
+            .await
+            .unwrap();
+    let handle = client.get_workflow_handle::<longrun_workflows::AgentRunWorkflow>(
+        submitted["workflow_id"].as_str().unwrap().to_string(),
+    );
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let event_types = loop {
+        let history = handle
+            .fetch_history(temporalio_client::WorkflowFetchHistoryOptions::default())
+            .to_json()
+            .await
+            .unwrap();
+        let history: serde_json::Value = serde_json::from_slice(&history).unwrap();
+        let types: Vec<i64> = history["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["event_type"].as_i64().unwrap())
+            .collect();
+        // 5: workflow task scheduled (the history's second event, written with the start).
+        if types.contains(&5) {
+            break types;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the workflow never started"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(
+        !event_types.contains(&6),
+        "a workflow task started without a worker: {event_types:?}"
+    );
     let (_, run) = app
         .request("GET", &format!("/v1/runs/{run_id}"), Some(&key), None)
         .await;

@@ -538,14 +538,7 @@ async fn requests_are_rate_limited_per_workspace_with_headers() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_api_instances_sharing_redis_share_one_limit() {
-    let Ok(redis) = std::env::var("LONGRUN_TEST_REDIS_URL") else {
-        assert!(
-            std::env::var("LONGRUN_TEST_REQUIRE_SERVICES").is_err(),
-            "LONGRUN_TEST_REDIS_URL is required"
-        );
-        eprintln!("LONGRUN_TEST_REDIS_URL is unset: the shared-limit test does not run");
-        return;
-    };
+    let redis = crate::harness::test_redis_url();
     let db = TestDb::sqlite();
     let same = TestDb::same_as(&db);
     let first = TestApp::start_with(
@@ -728,7 +721,7 @@ async fn a_run_pauses_at_the_hard_cap_resumes_when_raised_and_alerts_fire_once()
         .set_quota_overrides(&workspace.id, &overrides)
         .await
         .unwrap();
-    let client = longrun_worker::connect(&temporal_settings(&app.temporal), "test")
+    let client = longrun_temporal::connect(&temporal_settings(&app.temporal), "test")
         .await
         .unwrap();
     let handle = client.get_workflow_handle::<longrun_workflows::AgentRunWorkflow>(

@@ -253,13 +253,7 @@ mod tests {
 
     #[tokio::test]
     async fn counters_are_shared_through_redis() {
-        let Ok(url) = std::env::var("LONGRUN_TEST_REDIS_URL") else {
-            assert!(
-                std::env::var("LONGRUN_TEST_REQUIRE_SERVICES").is_err(),
-                "LONGRUN_TEST_REDIS_URL is required"
-            );
-            return;
-        };
+        let url = super::super::tests::test_redis_url();
         let one = RateLimiter::redis(&url).unwrap();
         let two = RateLimiter::redis(&url).unwrap();
         let key = format!("shared-{}", longrun_store::new_run_id());

@@ -64,11 +64,7 @@ pub(crate) struct AuditPage {
     params(AuditQuery),
     responses(
         (status = 200, description = "A page of entries.", body = AuditPage),
-        (status = 401, description = "`unauthorized`: missing or invalid credentials.", body = ErrorBody),
-        (status = 403, description = "`forbidden`: admins only.", body = ErrorBody),
         (status = 422, description = "`invalid_request`: a bad or unknown query parameter, named.", body = ErrorBody),
-        (status = 429, description = "`rate_limited`: the workspace's request limit.", body = ErrorBody),
-        (status = 500, description = "`internal`.", body = ErrorBody),
     ),
 )]
 pub(crate) async fn list(

@@ -166,14 +166,10 @@ fn issue_token(
     request_body = Register,
     responses(
         (status = 201, description = "The workspace, its admin and a login token.", body = Registered),
-        (status = 400, description = "`invalid_json`: the body is not JSON.", body = ErrorBody),
         (status = 403, description = "`signup_disabled`: sign-up is turned off on this server.", body = ErrorBody),
         (status = 409, description = "`workspace_exists`: the slug is taken; `email_limit`: the email owns the most accounts one may.", body = ErrorBody),
-        (status = 413, description = "`payload_too_large`: the body is over 1 MiB.", body = ErrorBody),
-        (status = 415, description = "`unsupported_media_type`: the body is not `application/json`.", body = ErrorBody),
         (status = 422, description = "`invalid_request`: a missing, unknown, mistyped or invalid field, named.", body = ErrorBody),
         (status = 429, description = "`rate_limited`: too many sign-ups from this address (with `Retry-After`).", body = ErrorBody),
-        (status = 500, description = "`internal`.", body = ErrorBody),
     ),
 )]
 pub(crate) async fn register(
@@ -266,13 +262,9 @@ pub(crate) async fn register(
     request_body = Login,
     responses(
         (status = 200, description = "A login token.", body = LoggedIn),
-        (status = 400, description = "`invalid_json`: the body is not JSON.", body = ErrorBody),
         (status = 401, description = "`unauthorized`: wrong email or password.", body = ErrorBody),
-        (status = 413, description = "`payload_too_large`: the body is over 1 MiB.", body = ErrorBody),
-        (status = 415, description = "`unsupported_media_type`: the body is not `application/json`.", body = ErrorBody),
         (status = 422, description = "`invalid_request`: a missing, unknown or mistyped field, named.", body = ErrorBody),
         (status = 429, description = "`rate_limited`: too many attempts from this address, or failed ones for this email from it (with `Retry-After`).", body = ErrorBody),
-        (status = 500, description = "`internal`.", body = ErrorBody),
     ),
 )]
 pub(crate) async fn login(
@@ -370,10 +362,7 @@ async fn login_failed(
     security(("bearer" = [])),
     responses(
         (status = 204, description = "The token is revoked."),
-        (status = 401, description = "`unauthorized`: missing or invalid credentials.", body = ErrorBody),
         (status = 422, description = "`invalid_request`: the credential is an API key, not a login token.", body = ErrorBody),
-        (status = 429, description = "`rate_limited`: the workspace's request limit.", body = ErrorBody),
-        (status = 500, description = "`internal`.", body = ErrorBody),
     ),
 )]
 pub(crate) async fn logout(

@@ -64,7 +64,6 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
         (status = 401, description = "`unauthorized`: no credential, or not a valid one.", body = ErrorBody),
         (status = 403, description = "`forbidden`: a workspace's credential, not the billing token.", body = ErrorBody),
         (status = 422, description = "`invalid_request`: a missing or bad `period`, a bad `format`, or an unknown query parameter.", body = ErrorBody),
-        (status = 500, description = "`internal`.", body = ErrorBody),
     ),
 )]
 pub(crate) async fn export(

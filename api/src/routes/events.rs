@@ -66,12 +66,9 @@ fn parse_after(field: &str, text: &str) -> Result<i64, ApiError> {
     responses(
         (status = 200, description = "The events, streamed until `run.completed`.",
             content_type = "text/event-stream", body = crate::openapi::RunStreamEvent),
-        (status = 401, description = "`unauthorized`: missing or invalid credentials.", body = crate::error::ErrorBody),
-        (status = 403, description = "`forbidden`: admins and members only.", body = crate::error::ErrorBody),
         (status = 404, description = "`run_not_found`: no such run in this workspace.", body = crate::error::ErrorBody),
         (status = 422, description = "`invalid_request`: a bad `after` or `Last-Event-ID`, or an unknown query parameter.", body = crate::error::ErrorBody),
-        (status = 429, description = "`rate_limited`: the workspace's request limit; or `too_many_streams`: the run or the workspace already has its most open streams (with `limit`, `Retry-After`).", body = crate::error::ErrorBody),
-        (status = 500, description = "`internal`.", body = crate::error::ErrorBody),
+        (status = 429, description = "`too_many_streams`: the run or the workspace already has its most open streams (with `limit`).", body = crate::error::ErrorBody),
     ),
 )]
 pub(crate) async fn stream(

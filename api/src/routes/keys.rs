@@ -93,15 +93,8 @@ fn view(key: &ApiKey) -> ApiKeyView {
     request_body = CreateKey,
     responses(
         (status = 201, description = "The key, with its secret.", body = CreatedApiKey),
-        (status = 400, description = "`invalid_json`: the body is not JSON.", body = ErrorBody),
-        (status = 401, description = "`unauthorized`: missing or invalid credentials.", body = ErrorBody),
-        (status = 403, description = "`forbidden`: admins only.", body = ErrorBody),
-        (status = 413, description = "`payload_too_large`: the body is over 1 MiB.", body = ErrorBody),
-        (status = 415, description = "`unsupported_media_type`: the body is not `application/json`.", body = ErrorBody),
         (status = 409, description = "`api_key_limit`: the workspace has its 100 live keys; revoke one first.", body = ErrorBody),
         (status = 422, description = "`invalid_request`: a missing, unknown, mistyped or invalid field, named.", body = ErrorBody),
-        (status = 429, description = "`rate_limited`: the workspace's request limit.", body = ErrorBody),
-        (status = 500, description = "`internal`.", body = ErrorBody),
     ),
 )]
 pub(crate) async fn create(
@@ -162,10 +155,6 @@ pub(crate) async fn create(
     responses(
         (status = 200, description = "A page of live keys.", body = ApiKeyList),
         (status = 422, description = "`invalid_request`: a bad or unknown query parameter, named.", body = ErrorBody),
-        (status = 401, description = "`unauthorized`: missing or invalid credentials.", body = ErrorBody),
-        (status = 403, description = "`forbidden`: admins only.", body = ErrorBody),
-        (status = 429, description = "`rate_limited`: the workspace's request limit.", body = ErrorBody),
-        (status = 500, description = "`internal`.", body = ErrorBody),
     ),
 )]
 pub(crate) async fn list(
@@ -202,11 +191,7 @@ pub(crate) async fn list(
     params(("id" = String, Path, description = "The key's id.")),
     responses(
         (status = 204, description = "The key is revoked."),
-        (status = 401, description = "`unauthorized`: missing or invalid credentials.", body = ErrorBody),
-        (status = 403, description = "`forbidden`: admins only.", body = ErrorBody),
         (status = 404, description = "`api_key_not_found`: no live key with this id in the workspace.", body = ErrorBody),
-        (status = 429, description = "`rate_limited`: the workspace's request limit.", body = ErrorBody),
-        (status = 500, description = "`internal`.", body = ErrorBody),
     ),
 )]
 pub(crate) async fn revoke(

@@ -10,7 +10,7 @@ use longrun_domain::period_of;
 
 use crate::AppState;
 use crate::auth::Tenant;
-use crate::error::{ApiError, ErrorBody};
+use crate::error::ApiError;
 use crate::routes::rfc3339;
 
 /// The workspace's limits, this period's usage, what is left, and the alerts raised.
@@ -103,10 +103,6 @@ fn remaining(limit: Option<u64>, used: u64) -> Option<u64> {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The quota.", body = QuotaView),
-        (status = 401, description = "`unauthorized`: missing or invalid credentials.", body = ErrorBody),
-        (status = 403, description = "`forbidden`: admins and members only.", body = ErrorBody),
-        (status = 429, description = "`rate_limited`: the workspace's request limit.", body = ErrorBody),
-        (status = 500, description = "`internal`.", body = ErrorBody),
     ),
 )]
 pub(crate) async fn get(

@@ -99,10 +99,7 @@ fn day(field: &str, text: &str) -> Result<i64, ApiError> {
     params(UsageQuery),
     responses(
         (status = 200, description = "The usage.", body = UsageReport),
-        (status = 401, description = "`unauthorized`: missing or invalid credentials.", body = ErrorBody),
         (status = 422, description = "`invalid_request`: a bad or unknown query parameter, named.", body = ErrorBody),
-        (status = 429, description = "`rate_limited`: the workspace's request limit.", body = ErrorBody),
-        (status = 500, description = "`internal`.", body = ErrorBody),
     ),
 )]
 pub(crate) async fn get(

@@ -47,10 +47,6 @@ pub(crate) struct WorkspaceSettings {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The workspace.", body = WorkspaceView),
-        (status = 401, description = "`unauthorized`: missing or invalid credentials.", body = ErrorBody),
-        (status = 403, description = "`forbidden`: admins only.", body = ErrorBody),
-        (status = 429, description = "`rate_limited`: the workspace's request limit.", body = ErrorBody),
-        (status = 500, description = "`internal`.", body = ErrorBody),
     ),
 )]
 pub(crate) async fn get(
@@ -89,14 +85,7 @@ pub(crate) struct UpdateWorkspace {
     request_body = UpdateWorkspace,
     responses(
         (status = 200, description = "The settings now in force.", body = WorkspaceSettings),
-        (status = 400, description = "`invalid_json`: the body is not JSON.", body = ErrorBody),
-        (status = 401, description = "`unauthorized`: missing or invalid credentials.", body = ErrorBody),
-        (status = 403, description = "`forbidden`: admins only.", body = ErrorBody),
-        (status = 413, description = "`payload_too_large`: the body is over 1 MiB.", body = ErrorBody),
-        (status = 415, description = "`unsupported_media_type`: the body is not `application/json`.", body = ErrorBody),
         (status = 422, description = "`invalid_request`: a missing, unknown, mistyped or invalid field, named.", body = ErrorBody),
-        (status = 429, description = "`rate_limited`: the workspace's request limit.", body = ErrorBody),
-        (status = 500, description = "`internal`.", body = ErrorBody),
     ),
 )]
 pub(crate) async fn update(

@@ -26,9 +26,8 @@ macro_rules! on_each_backend {
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
-                if let Some(db) = crate::db::TestDb::postgres().await {
-                    super::$name(db.open().await).await;
-                }
+                let db = crate::db::TestDb::postgres().await;
+                super::$name(db.open().await).await;
             }
         }
     };
@@ -833,9 +832,7 @@ async fn usage_groups_and_the_export_pages_through_every_row_once(store: Store) 
 /// Postgres with sequential scans ruled out: an index path must exist).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ledger_reads_have_an_index_plan_on_postgres() {
-    let Some(db) = crate::db::TestDb::postgres().await else {
-        return;
-    };
+    let db = crate::db::TestDb::postgres().await;
     let store = db.open().await;
     let plans = store.explain_ledger_reads_for_tests().await.unwrap();
     for (query, plan) in plans {
@@ -847,19 +844,22 @@ async fn ledger_reads_have_an_index_plan_on_postgres() {
     }
 }
 
-/// A connection the server drops under a query (a restart, a failover,
-/// `pg_terminate_backend`) is "unavailable", which the API answers with a 503 to retry; a
-/// query the database refuses is not.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_dropped_connection_is_unavailable_and_a_refused_query_is_not() {
-    use sqlx::Connection;
+/// Faults that a retry may cure are "unavailable"; others are not.
+#[test]
+fn unavailability_is_told_from_refusal() {
     let refused = StoreError::Database(sqlx::Error::RowNotFound);
     assert!(!refused.is_unavailable());
     assert!(!StoreError::Conflict("agent").is_unavailable());
     assert!(StoreError::Database(sqlx::Error::PoolTimedOut).is_unavailable());
-    let Some(db) = db::TestDb::postgres().await else {
-        return;
-    };
+}
+
+/// A connection the server drops under a query (a restart, a failover,
+/// `pg_terminate_backend`) is "unavailable", which the API answers with a 503 to retry; a
+/// query the database refuses is not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_connection_is_unavailable_and_a_refused_query_is_not_on_postgres() {
+    use sqlx::Connection;
+    let db = db::TestDb::postgres().await;
     let name = format!("lr_dropped_{}", new_run_id());
     let mut victim = sqlx::PgConnection::connect(&format!("{}&application_name={name}", db.url))
         .await

@@ -55,15 +55,8 @@ pub(crate) struct AgentListQuery {
                 ("GetAgent" = (operation_id = "get_agent", parameters(("name" = "$response.body#/name")))),
                 ("UpdateAgent" = (operation_id = "update_agent", parameters(("name" = "$response.body#/name")))),
             )),
-        (status = 400, description = "`invalid_json`: the body is not JSON.", body = ErrorBody),
-        (status = 401, description = "`unauthorized`: missing or invalid credentials.", body = ErrorBody),
-        (status = 403, description = "`forbidden`: admins only.", body = ErrorBody),
         (status = 409, description = "`agent_exists`: the workspace has an agent of this name; `agent_limit`: it has its tier's number of agents.", body = ErrorBody),
-        (status = 413, description = "`payload_too_large`: the body is over 1 MiB.", body = ErrorBody),
-        (status = 415, description = "`unsupported_media_type`: the body is not `application/json`.", body = ErrorBody),
         (status = 422, description = "`invalid_request`: a missing, unknown, mistyped or invalid field, named (an unknown provider or tool included).", body = ErrorBody),
-        (status = 429, description = "`rate_limited`: the workspace's request limit.", body = ErrorBody),
-        (status = 500, description = "`internal`.", body = ErrorBody),
     ),
 )]
 pub(crate) async fn create(
@@ -130,15 +123,8 @@ async fn audit_agent(
     request_body = CreateAgent,
     responses(
         (status = 200, description = "The agent as it is now.", body = AgentView),
-        (status = 400, description = "`invalid_json`: the body is not JSON.", body = ErrorBody),
-        (status = 401, description = "`unauthorized`: missing or invalid credentials.", body = ErrorBody),
-        (status = 403, description = "`forbidden`: admins only.", body = ErrorBody),
         (status = 404, description = "`agent_not_found`.", body = ErrorBody),
-        (status = 413, description = "`payload_too_large`: the body is over 1 MiB.", body = ErrorBody),
-        (status = 415, description = "`unsupported_media_type`: the body is not `application/json`.", body = ErrorBody),
         (status = 422, description = "`invalid_request`: a missing, unknown, mistyped or invalid field, named (an unknown provider or tool included).", body = ErrorBody),
-        (status = 429, description = "`rate_limited`: the workspace's request limit.", body = ErrorBody),
-        (status = 500, description = "`internal`.", body = ErrorBody),
     ),
 )]
 pub(crate) async fn update(
@@ -173,11 +159,7 @@ pub(crate) async fn update(
     params(("name" = String, Path, description = "The agent's name.")),
     responses(
         (status = 204, description = "The agent is deleted."),
-        (status = 401, description = "`unauthorized`: missing or invalid credentials.", body = ErrorBody),
-        (status = 403, description = "`forbidden`: admins only.", body = ErrorBody),
         (status = 404, description = "`agent_not_found`.", body = ErrorBody),
-        (status = 429, description = "`rate_limited`: the workspace's request limit.", body = ErrorBody),
-        (status = 500, description = "`internal`.", body = ErrorBody),
     ),
 )]
 pub(crate) async fn delete(
@@ -212,10 +194,6 @@ pub(crate) async fn delete(
     responses(
         (status = 200, description = "A page of agents.", body = AgentList),
         (status = 422, description = "`invalid_request`: a bad or unknown query parameter, named.", body = ErrorBody),
-        (status = 401, description = "`unauthorized`: missing or invalid credentials.", body = ErrorBody),
-        (status = 403, description = "`forbidden`: admins and members only.", body = ErrorBody),
-        (status = 429, description = "`rate_limited`: the workspace's request limit.", body = ErrorBody),
-        (status = 500, description = "`internal`.", body = ErrorBody),
     ),
 )]
 pub(crate) async fn list(
@@ -254,11 +232,7 @@ pub(crate) async fn list(
     params(("name" = String, Path, description = "The agent's name.")),
     responses(
         (status = 200, description = "The agent.", body = AgentView),
-        (status = 401, description = "`unauthorized`: missing or invalid credentials.", body = ErrorBody),
-        (status = 403, description = "`forbidden`: admins and members only.", body = ErrorBody),
         (status = 404, description = "`agent_not_found`.", body = ErrorBody),
-        (status = 429, description = "`rate_limited`: the workspace's request limit.", body = ErrorBody),
-        (status = 500, description = "`internal`.", body = ErrorBody),
     ),
 )]
 pub(crate) async fn get(

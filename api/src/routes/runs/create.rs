@@ -130,17 +130,11 @@ impl CreateRun {
             ("CancelRun" = (operation_id = "cancel_run", parameters(("id" = "$response.body#/id")))),
         )),
         (status = 200, description = "The run this `Idempotency-Key` already started.", body = RunView),
-        (status = 400, description = "`invalid_json`: the body is not JSON.", body = ErrorBody),
-        (status = 401, description = "`unauthorized`: missing or invalid credentials.", body = ErrorBody),
         (status = 402, description = "`quota_exhausted`: a monthly quota is used up (with `metric`, `used`, `limit`).", body = ErrorBody),
-        (status = 403, description = "`forbidden`: admins and members only.", body = ErrorBody),
         (status = 404, description = "`agent_not_found`.", body = ErrorBody),
 
-        (status = 413, description = "`payload_too_large`: the body is over 1 MiB.", body = ErrorBody),
-        (status = 415, description = "`unsupported_media_type`: the body is not `application/json`.", body = ErrorBody),
         (status = 422, description = "`invalid_request`: a missing, unknown, mistyped or invalid field, named.", body = ErrorBody),
-        (status = 429, description = "`rate_limited` (the workspace's request limit), or `concurrency_limit` (with `active`, `limit`).", body = ErrorBody),
-        (status = 500, description = "`internal`.", body = ErrorBody),
+        (status = 429, description = "`concurrency_limit`: the workspace runs its most runs at once (with `active`, `limit`).", body = ErrorBody),
         (status = 503, description = "`scheduler_unavailable`: Temporal did not answer; retry later.", body = ErrorBody),
     ),
 )]

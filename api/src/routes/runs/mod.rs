@@ -65,11 +65,7 @@ pub(crate) struct ListQuery {
     params(ListQuery),
     responses(
         (status = 200, description = "A page of runs.", body = RunPage),
-        (status = 401, description = "`unauthorized`: missing or invalid credentials.", body = ErrorBody),
-        (status = 403, description = "`forbidden`: admins and members only.", body = ErrorBody),
         (status = 422, description = "`invalid_request`: a bad or unknown query parameter, named.", body = ErrorBody),
-        (status = 429, description = "`rate_limited`: the workspace's request limit.", body = ErrorBody),
-        (status = 500, description = "`internal`.", body = ErrorBody),
     ),
 )]
 pub(crate) async fn list(
@@ -128,11 +124,7 @@ pub(crate) async fn list(
     params(("id" = String, Path, description = "The run's id.")),
     responses(
         (status = 200, description = "The run, with its input.", body = RunView),
-        (status = 401, description = "`unauthorized`: missing or invalid credentials.", body = ErrorBody),
-        (status = 403, description = "`forbidden`: admins and members only.", body = ErrorBody),
         (status = 404, description = "`run_not_found`: no such run in this workspace.", body = ErrorBody),
-        (status = 429, description = "`rate_limited`: the workspace's request limit.", body = ErrorBody),
-        (status = 500, description = "`internal`.", body = ErrorBody),
     ),
 )]
 pub(crate) async fn get(
@@ -173,12 +165,8 @@ async fn live_run(state: &AppState, tenant: &Tenant, run_id: &str) -> Result<Run
     params(("id" = String, Path, description = "The run's id.")),
     responses(
         (status = 202, description = "Cancellation is requested; the run as it was (without its input).", body = RunView),
-        (status = 401, description = "`unauthorized`: missing or invalid credentials.", body = ErrorBody),
-        (status = 403, description = "`forbidden`: admins and members only.", body = ErrorBody),
         (status = 404, description = "`run_not_found`: no such run in this workspace.", body = ErrorBody),
         (status = 409, description = "`run_finished`: the run has ended.", body = ErrorBody),
-        (status = 429, description = "`rate_limited`: the workspace's request limit.", body = ErrorBody),
-        (status = 500, description = "`internal`.", body = ErrorBody),
         (status = 503, description = "`scheduler_unavailable`: Temporal did not answer; retry later.", body = ErrorBody),
     ),
 )]
@@ -213,16 +201,9 @@ pub(crate) struct PostMessage {
     request_body = PostMessage,
     responses(
         (status = 202, description = "The message is delivered.", body = Accepted),
-        (status = 400, description = "`invalid_json`: the body is not JSON.", body = ErrorBody),
-        (status = 401, description = "`unauthorized`: missing or invalid credentials.", body = ErrorBody),
-        (status = 403, description = "`forbidden`: admins and members only.", body = ErrorBody),
         (status = 404, description = "`run_not_found`: no such run in this workspace.", body = ErrorBody),
         (status = 409, description = "`run_finished`: the run has ended.", body = ErrorBody),
-        (status = 413, description = "`payload_too_large`: the body is over 1 MiB.", body = ErrorBody),
-        (status = 415, description = "`unsupported_media_type`: the body is not `application/json`.", body = ErrorBody),
         (status = 422, description = "`invalid_request`: a missing, unknown, mistyped or invalid field, named.", body = ErrorBody),
-        (status = 429, description = "`rate_limited`: the workspace's request limit.", body = ErrorBody),
-        (status = 500, description = "`internal`.", body = ErrorBody),
         (status = 503, description = "`scheduler_unavailable`: Temporal did not answer; retry later.", body = ErrorBody),
     ),
 )]
@@ -270,12 +251,8 @@ pub(crate) async fn message(
     params(("id" = String, Path, description = "The run's id.")),
     responses(
         (status = 202, description = "The run will check its limits again.", body = Accepted),
-        (status = 401, description = "`unauthorized`: missing or invalid credentials.", body = ErrorBody),
-        (status = 403, description = "`forbidden`: admins and members only.", body = ErrorBody),
         (status = 404, description = "`run_not_found`: no such run in this workspace.", body = ErrorBody),
         (status = 409, description = "`run_finished`: the run has ended.", body = ErrorBody),
-        (status = 429, description = "`rate_limited`: the workspace's request limit.", body = ErrorBody),
-        (status = 500, description = "`internal`.", body = ErrorBody),
         (status = 503, description = "`scheduler_unavailable`: Temporal did not answer; retry later.", body = ErrorBody),
     ),
 )]
@@ -302,12 +279,8 @@ pub(crate) async fn resume(
     params(("id" = String, Path, description = "The run's id.")),
     responses(
         (status = 202, description = "The run will end with the answer it has.", body = Accepted),
-        (status = 401, description = "`unauthorized`: missing or invalid credentials.", body = ErrorBody),
-        (status = 403, description = "`forbidden`: admins and members only.", body = ErrorBody),
         (status = 404, description = "`run_not_found`: no such run in this workspace.", body = ErrorBody),
         (status = 409, description = "`run_finished`: the run has ended.", body = ErrorBody),
-        (status = 429, description = "`rate_limited`: the workspace's request limit.", body = ErrorBody),
-        (status = 500, description = "`internal`.", body = ErrorBody),
         (status = 503, description = "`scheduler_unavailable`: Temporal did not answer; retry later.", body = ErrorBody),
     ),
 )]
@@ -349,16 +322,9 @@ pub(crate) struct PostApproval {
     request_body = PostApproval,
     responses(
         (status = 200, description = "The decision, as the run took it.", body = ApprovalOutcome),
-        (status = 400, description = "`invalid_json`: the body is not JSON.", body = ErrorBody),
-        (status = 401, description = "`unauthorized`: missing or invalid credentials.", body = ErrorBody),
-        (status = 403, description = "`forbidden`: admins and members only.", body = ErrorBody),
         (status = 404, description = "`run_not_found`: no such run in this workspace.", body = ErrorBody),
         (status = 409, description = "`run_finished`, or `approval_conflict`: no such call waits for a decision.", body = ErrorBody),
-        (status = 413, description = "`payload_too_large`: the body is over 1 MiB.", body = ErrorBody),
-        (status = 415, description = "`unsupported_media_type`: the body is not `application/json`.", body = ErrorBody),
         (status = 422, description = "`invalid_request`: a missing, unknown, mistyped or invalid field, named.", body = ErrorBody),
-        (status = 429, description = "`rate_limited`: the workspace's request limit.", body = ErrorBody),
-        (status = 500, description = "`internal`.", body = ErrorBody),
         (status = 503, description = "`scheduler_unavailable`: Temporal did not answer; retry later.", body = ErrorBody),
     ),
 )]
