@@ -24,7 +24,6 @@ terminates every Postgres connection of longrun once. Then it checks the outcome
 the figures. Exit status: 0 when every check passed, 1 otherwise, 2 for bad arguments.
 """
 
-import argparse
 import collections
 import concurrent.futures
 import datetime
@@ -39,19 +38,27 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))
-from scale import (  # noqa: E402  (scripts/scale.py: HTTP recording, checks, billing checks)
+from scale import (  # noqa: E402  (scripts/scale.py: workspaces, HTTP recording, checks)
     TERMINAL,
     Checks,
+    DriverParser,
     Http,
-    Run,
     check_admissions,
     check_billing,
-    longrun,
+    create_agents,
+    create_workspace,
+    list_runs,
+    make_runs,
     now_ms,
     parse_time_ms,
-    percentile,
+    resend_some,
     retry_after,
+    setup_driver,
+    sort_listed,
+    spread,
     submit_until_admitted,
+    wait_for_clients,
+    write_calls,
 )
 
 # The only 5xx the API documents: Temporal unreachable, the database unreachable.
@@ -62,17 +69,13 @@ PG_AFTER_KILL_S = 3.0
 
 
 def parse_args(argv):
-    env_runs = os.environ.get("LONGRUN_CHAOS_RUNS")
-    parser = argparse.ArgumentParser(
-        prog="bench/chaos",
-        description="Runs many agent runs through 2 API and 2 worker processes while workers "
-        "are SIGKILLed, Redis restarts and longrun's Postgres connections are terminated; "
-        "checks that every run ends right and is billed once, and that no answer was an "
-        "undocumented 5xx.",
-    )
-    parser.add_argument("--runs", type=int, default=None,
-                        help="runs to submit (default 500, or LONGRUN_CHAOS_RUNS)")
-    parser.add_argument("--workspaces", type=int, default=5, help="workspaces (default 5)")
+    parser = DriverParser(
+        "bench/chaos",
+        "Runs many agent runs through 2 API and 2 worker processes while workers are "
+        "SIGKILLed, Redis restarts and longrun's Postgres connections are terminated; checks "
+        "that every run ends right and is billed once, and that no answer was an undocumented "
+        "5xx.",
+        "LONGRUN_CHAOS_RUNS", runs=500, workspaces=5)
     parser.add_argument("--clients", type=int, default=None,
                         help="clients per workspace, each with one run in flight at a time: it "
                         "submits a run, waits for it to end, submits the next; the workspace's "
@@ -105,11 +108,6 @@ def parse_args(argv):
     parser.add_argument("--timeout", type=float, default=None,
                         help="seconds for all runs to end (default 120 + 2 per run)")
     args = parser.parse_args(argv)
-    if args.runs is None:
-        try:
-            args.runs = int(env_runs) if env_runs else 500
-        except ValueError:
-            parser.error(f"LONGRUN_CHAOS_RUNS={env_runs!r} is not a number")
     if args.runs < 1 or args.workspaces < 1:
         parser.error("--runs and --workspaces must be at least 1")
     if args.clients is None:
@@ -406,27 +404,11 @@ def main(argv):
           f"{args.postgres_at:.0%} ended", flush=True)
 
     # Workspaces, limits raised, an agent each.
-    keys = {}
-    for w in range(args.workspaces):
-        slug = f"chaos-{w}"
-        out = longrun("admin", "workspace", "create", slug, "--tier", "pro").stdout
-        secret = next((line.split(": ", 1)[1].strip() for line in out.splitlines()
-                       if line.startswith("API key (shown once): ")), None)
-        if not secret:
-            raise SystemExit(f"no API key printed for {slug}:\n{out}")
-        keys[slug] = secret
-        for field, value in (("concurrent_runs", args.clients),
-                             ("requests_per_minute", args.requests_per_minute),
-                             ("tokens_per_month", "unlimited"),
-                             ("agent_minutes_per_month", "unlimited")):
-            longrun("admin", "workspace", "set-quota", slug, field, str(value))
+    quotas = {"concurrent_runs": args.clients, "requests_per_minute": args.requests_per_minute,
+              "tokens_per_month": "unlimited", "agent_minutes_per_month": "unlimited"}
+    keys = {f"chaos-{w}": create_workspace(f"chaos-{w}", quotas) for w in range(args.workspaces)}
     slugs = list(keys)
-    for w, slug in enumerate(slugs):
-        status, _, body = http.request(slug, apis[w % len(apis)], "POST", "/v1/agents", keys[slug],
-                                       {"name": "demo", "model": "offline/demo",
-                                        "tools": ["calculator"]})
-        if status != 201:
-            raise SystemExit(f"creating the agent of {slug}: {status} {body}")
+    create_agents(http, apis, keys)
 
     # application_name reaches Postgres (sqlx's URL parameter): each process is there by name.
     before = connections(admin_url, prefix)
@@ -435,12 +417,9 @@ def main(argv):
                  "every process's connections carry its application_name",
                  ", ".join(f"{prefix}{k}: {v}" for k, v in before.items()))
 
-    runs = []
-    for i in range(n):
-        a, b = 3 + i % 97, 2 + (i * 7) % 13
-        runs.append(Run(i, slugs[i % len(slugs)], f"What is {a} * {b}?", f"{a} * {b} = {a * b}."))
-        runs[-1].key = f"chaos-{tag}-{i}"
-        runs[-1].done = threading.Event()
+    runs = make_runs(n, slugs, f"chaos-{tag}")
+    for run in runs:
+        run.done = threading.Event()
     by_id_live = {}
 
     lock = threading.Lock()
@@ -489,11 +468,7 @@ def main(argv):
             run.id = run_id
             by_id_live[run_id] = run
             accepted[0] += 1
-        if run.index % 5 == 0:
-            # A client that did not see the answer sends it again, to the other API.
-            status, run_id = submit(run, first_api + 1, False)
-            if run_id:
-                run.answers.append((status, run_id))
+        resend_some(run, submit, first_api)
 
     def client(queue):
         """One run in flight at a time: submit, wait for the end (seen by the poller), next."""
@@ -505,23 +480,11 @@ def main(argv):
             submit_run(run)
             run.done.wait(max(0.0, stop_at - time.monotonic()))
 
-    def list_runs(slug, api_index, page=100):
-        """Every run of the workspace, following the cursor; None if the time ran out."""
-        seen, cursor, pages = [], None, 0
-        while time.monotonic() < stop_at + 60:
-            path = f"/v1/runs?limit={page}" + (f"&cursor={cursor}" if cursor else "")
-            status, headers, answer = http.request(slug, apis[(api_index + pages) % len(apis)],
-                                                   "GET", path, keys[slug])
-            if status != 200 or not isinstance(answer, dict):
-                code = (answer or {}).get("error", {}).get("code") if isinstance(answer, dict) else None
-                backoff("GET /v1/runs", status, code, headers)
-                continue
-            pages += 1
-            seen.extend(answer["runs"])
-            cursor = answer.get("next_cursor")
-            if not cursor:
-                return seen
-        return None
+    def list_workspace(slug, api_index):
+        """Every run of the workspace; None if the time ran out (a minute after the runs')."""
+        return list_runs(http, apis, slug, keys[slug], api_index, stop_at + 60,
+                         lambda status, code, headers, _answer: backoff(
+                             "GET /v1/runs", status, code, headers))
 
     listed = {}
 
@@ -531,7 +494,7 @@ def main(argv):
             poll += 1
             rows = {}
             for slug in slugs:
-                got = list_runs(slug, poll)
+                got = list_workspace(slug, poll)
                 if got is None:
                     return
                 rows[slug] = got
@@ -652,22 +615,13 @@ def main(argv):
     pools = {slug: concurrent.futures.ThreadPoolExecutor(args.clients) for slug in slugs}
     futures = [pools[slug].submit(client, queues[slug]) for slug in slugs
                for _ in range(args.clients)]
-    last_report = time.monotonic()
 
     def report():
         print(f"chaos: +{time.monotonic() - started:6.1f} s {accepted[0]}/{n} admitted, "
               f"{progress['ended']} ended, {progress['live']} live, "
               f"{len(disruptions['kills'])} kills", flush=True)
 
-    while not all(f.done() for f in futures):
-        time.sleep(0.5)
-        if time.monotonic() - last_report >= 10:
-            last_report = time.monotonic()
-            report()
-    for f in futures:
-        f.result()
-    for pool in pools.values():
-        pool.shutdown()
+    last_report = wait_for_clients(futures, pools, report)
     submitted_s = time.monotonic() - started
     submitted_all.set()
     print(f"chaos: {accepted[0]}/{n} admitted in {submitted_s:.1f} s; waiting for them to end",
@@ -691,7 +645,7 @@ def main(argv):
 
     # The final lists, for the checks.
     for slug in slugs:
-        rows = list_runs(slug, 1)
+        rows = list_workspace(slug, 1)
         if rows is not None:
             listed[slug] = rows
 
@@ -701,24 +655,10 @@ def main(argv):
                  ", ".join(dead))
     check_admissions(checks, runs)
 
-    by_id = {r.id: r for r in runs if r.id}
-    all_rows = {}
-    duplicates, strangers, wrong_place, live, bad = [], [], [], [], []
-    for slug, rows in listed.items():
-        counted = collections.Counter(row["id"] for row in rows)
-        duplicates += [rid for rid, c in counted.items() if c > 1]
-        for row in rows:
-            all_rows[row["id"]] = row
-            run = by_id.get(row["id"])
-            if run is None:
-                strangers.append(row)
-            elif run.workspace != slug:
-                wrong_place.append(row["id"])
-            elif row["status"] not in TERMINAL:
-                live.append((run.index, row["status"]))
-            elif row["status"] != "succeeded" or row.get("result") != run.expected:
-                bad.append((run.index, row["status"], row.get("result"), row.get("error")))
-    missing = [r.index for r in runs if r.id and r.id not in all_rows]
+    found = sort_listed(runs, listed, live_apart=True)
+    by_id, all_rows, strangers, live, bad = (found.by_id, found.rows, found.strangers,
+                                             found.live, found.bad)
+    missing, duplicates, wrong_place = found.missing, found.duplicates, found.wrong_place
     checks.check(not missing and not wrong_place and not duplicates and not strangers,
                  "every admitted run is listed exactly once, in its workspace, and no other run",
                  f"{len(all_rows)} listed" + (f"; missing #{missing[:10]}" if missing else "")
@@ -800,11 +740,8 @@ def main(argv):
     panics = {name: p for name, (_, _, p) in logs.items() if p}
     checks.check(not panics, "no panic in any longrun log", f"{panics}" if panics else "")
 
-    with open(os.path.join(log_dir, "calls.jsonl"), "w") as f:
-        for c in http.calls:
-            f.write(json.dumps({"workspace": c.workspace, "api": c.api, "route": c.route,
-                                "sent_ms": to_wall_ms(c.sent), "received_ms": to_wall_ms(c.received),
-                                "status": c.status, "code": c.code}) + "\n")
+    write_calls(log_dir, http.calls, lambda c: {"sent_ms": to_wall_ms(c.sent),
+                                                 "received_ms": to_wall_ms(c.received)})
 
     # -----------------------------------------------------------------------------------------
     done = [r for r in all_rows.values() if r.get("finished_at")]
@@ -830,8 +767,7 @@ def main(argv):
           f"{args.workspaces} workspaces x {args.clients} clients (and concurrent_runs)")
     print(f"  wall time            {wall_s:.1f} s (first submission {iso(started_ms)} to last "
           f"run end); every client done after {submitted_s:.1f} s")
-    print(f"  admitted -> ended    p50 {percentile(latency, .5):.2f} s, p95 "
-          f"{percentile(latency, .95):.2f} s, max {max(latency, default=0):.2f} s")
+    print(f"  admitted -> ended    {spread(latency)}")
     slowest = sorted(done, key=lambda r: parse_time_ms(r["created_at"]) - parse_time_ms(r["finished_at"]))[:3]
     for r in slowest:
         created, finished = parse_time_ms(r["created_at"]), parse_time_ms(r["finished_at"])
@@ -885,11 +821,7 @@ def main(argv):
                    failures=checks.failures)
     with open(os.path.join(log_dir, "summary.json"), "w") as f:
         json.dump(summary, f, indent=1, default=str)
-    if checks.failures:
-        print(f"\nchaos: FAILED: {len(checks.failures)} check(s): " + "; ".join(checks.failures))
-        return 1
-    print("\nchaos: all checks passed")
-    return 0
+    return checks.verdict("chaos")
 
 
 CLUSTER = None
@@ -904,11 +836,7 @@ def interrupted(signum, _frame):
 
 
 if __name__ == "__main__":
-    signal.signal(signal.SIGINT, interrupted)
-    signal.signal(signal.SIGTERM, interrupted)
-    if len(sys.argv) > 1 and sys.argv[1] == "--parse-only":
-        parse_args(sys.argv[2:])
-        sys.exit(0)
+    setup_driver(parse_args, interrupted)
     status = 1
     try:
         status = main(sys.argv[1:])

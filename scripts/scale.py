@@ -13,10 +13,14 @@ This script creates the workspaces (with per-workspace concurrency and rate limi
 in each, submits the runs round-robin over both APIs and the workspaces, SIGKILLs a worker
 half-way, waits for every run to end, then checks the outcome and prints the figures.
 Exit status: 0 when every check passed, 1 otherwise, 2 for bad arguments.
+
+bench/chaos.py drives its runs the same way and imports what they share from here: the
+command line, workspaces and agents, HTTP recording, submitting and listing runs, the checks.
 """
 
 import argparse
 import bisect
+import collections
 import concurrent.futures
 import csv
 import datetime
@@ -30,6 +34,7 @@ import subprocess
 import sys
 import threading
 import time
+import types
 import urllib.error
 import urllib.request
 
@@ -41,16 +46,36 @@ EXPECTED_KINDS = {"llm": 2, "tool": 1, "agent_time": 3}
 CLOCK_SLACK_S = 0.05
 
 
+class DriverParser(argparse.ArgumentParser):
+    """The command line of this script and of bench/chaos.py: --runs (default `runs`, or the
+    environment variable `env`, which their shell scripts pass on) and --workspaces, then each
+    one's own options."""
+
+    def __init__(self, prog, description, env, runs, workspaces):
+        super().__init__(prog=prog, description=description)
+        self.runs_env, self.default_runs = env, runs
+        self.add_argument("--runs", type=int, default=None,
+                          help=f"runs to submit (default {runs}, or {env})")
+        self.add_argument("--workspaces", type=int, default=workspaces,
+                          help=f"workspaces (default {workspaces})")
+
+    def parse_args(self, args=None, namespace=None):
+        parsed = super().parse_args(args, namespace)
+        if parsed.runs is None:
+            value = os.environ.get(self.runs_env)
+            try:
+                parsed.runs = int(value) if value else self.default_runs
+            except ValueError:
+                self.error(f"{self.runs_env}={value!r} is not a number")
+        return parsed
+
+
 def parse_args(argv):
-    env_runs = os.environ.get("LONGRUN_SCALE_RUNS")
-    parser = argparse.ArgumentParser(
-        prog="scripts/scale",
-        description="Runs many agent runs through 2 API and 2 worker processes and checks "
-        "exactly-once, isolation, limits and billing.",
-    )
-    parser.add_argument("--runs", type=int, default=None,
-                        help="runs to submit (default 200, or LONGRUN_SCALE_RUNS)")
-    parser.add_argument("--workspaces", type=int, default=4, help="workspaces (default 4)")
+    parser = DriverParser(
+        "scripts/scale",
+        "Runs many agent runs through 2 API and 2 worker processes and checks exactly-once, "
+        "isolation, limits and billing.",
+        "LONGRUN_SCALE_RUNS", runs=200, workspaces=4)
     parser.add_argument("--concurrent-runs", type=int, default=5,
                         help="each workspace's concurrent_runs (default 5)")
     parser.add_argument("--requests-per-minute", type=int, default=None,
@@ -63,11 +88,6 @@ def parse_args(argv):
                         help="seconds for all runs to end (default 300 + 3 per run)")
     parser.add_argument("--no-kill", action="store_true", help="do not SIGKILL a worker")
     args = parser.parse_args(argv)
-    if args.runs is None:
-        try:
-            args.runs = int(env_runs) if env_runs else 200
-        except ValueError:
-            parser.error(f"LONGRUN_SCALE_RUNS={env_runs!r} is not a number")
     if args.runs < 1 or args.workspaces < 1 or args.concurrent_runs < 1:
         parser.error("--runs, --workspaces and --concurrent-runs must be at least 1")
     per_workspace = -(-args.runs // args.workspaces)
@@ -130,13 +150,18 @@ class Http:
             parsed = json.loads(raw) if raw else None
         except ValueError:
             parsed = None
-        code = None
-        if isinstance(parsed, dict) and isinstance(parsed.get("error"), dict):
-            code = parsed["error"].get("code")
+        code = error_code(parsed)
         route = path.split("?")[0]
         with self.lock:
             self.calls.append(Call(workspace, api, f"{method} {route}", sent, received, status, code))
         return status, answer_headers, parsed
+
+
+def error_code(answer):
+    """The `error.code` of an API answer, or None."""
+    if isinstance(answer, dict) and isinstance(answer.get("error"), dict):
+        return answer["error"].get("code")
+    return None
 
 
 def retry_after(headers, default=1.0):
@@ -193,6 +218,134 @@ class Checks:
             self.failures.append(what)
         return ok
 
+    def verdict(self, name):
+        """Says whether every check passed; the exit status."""
+        if self.failures:
+            print(f"\n{name}: FAILED: {len(self.failures)} check(s): " + "; ".join(self.failures))
+            return 1
+        print(f"\n{name}: all checks passed")
+        return 0
+
+
+def spread(seconds):
+    """p50, p95 and max of durations in seconds."""
+    return (f"p50 {percentile(seconds, .5):.2f} s, p95 {percentile(seconds, .95):.2f} s, "
+            f"max {max(seconds, default=0):.2f} s")
+
+
+def create_workspace(slug, quotas):
+    """A pro workspace with these quotas ({field: value}) set; returns its API key."""
+    out = longrun("admin", "workspace", "create", slug, "--tier", "pro").stdout
+    secret = next((line.split(": ", 1)[1].strip() for line in out.splitlines()
+                   if line.startswith("API key (shown once): ")), None)
+    if not secret:
+        raise SystemExit(f"no API key printed for {slug}:\n{out}")
+    for field, value in quotas.items():
+        longrun("admin", "workspace", "set-quota", slug, field, str(value))
+    return secret
+
+
+def create_agents(http, apis, keys):
+    """The agent the runs use, `demo` (offline/demo with the calculator), in every workspace
+    of `keys` ({slug: API key}), created through the APIs in turn."""
+    for w, (slug, key) in enumerate(keys.items()):
+        status, _, body = http.request(slug, apis[w % len(apis)], "POST", "/v1/agents", key,
+                                       {"name": "demo", "model": "offline/demo",
+                                        "tools": ["calculator"]})
+        if status != 201:
+            raise SystemExit(f"creating the agent of {slug}: {status} {body}")
+
+
+def list_runs(http, apis, slug, key, api_index, until, on_refusal, page=100):
+    """Every run of the workspace, following the cursor and moving to the next API after each
+    page; None once time.monotonic() passes `until`. An answer that is not a page calls
+    `on_refusal(status, code, headers, answer)`, which waits, and the page is asked again."""
+    seen, cursor, pages = [], None, 0
+    while time.monotonic() < until:
+        path = f"/v1/runs?limit={page}" + (f"&cursor={cursor}" if cursor else "")
+        status, headers, answer = http.request(slug, apis[(api_index + pages) % len(apis)],
+                                               "GET", path, key)
+        if status != 200 or not isinstance(answer, dict):
+            on_refusal(status, error_code(answer), headers, answer)
+            continue
+        pages += 1
+        seen.extend(answer["runs"])
+        cursor = answer.get("next_cursor")
+        if not cursor:
+            return seen
+    return None
+
+
+def wait_for_clients(futures, pools, report, every=10.0):
+    """Waits for every client's future, calling report() every `every` seconds meanwhile; raises
+    what a client raised; shuts the pools down. Returns when it last reported (or began)."""
+    last = time.monotonic()
+    while not all(f.done() for f in futures):
+        time.sleep(0.5)
+        if time.monotonic() - last >= every:
+            last = time.monotonic()
+            report()
+    for f in futures:
+        f.result()
+    for pool in pools.values():
+        pool.shutdown()
+    return last
+
+
+def resend_some(run, submit, first_api):
+    """Every fifth admitted run: a client that did not see the answer sends it again, to the
+    other API; `submit(run, api_index, record_first)` returns (status, id)."""
+    if run.index % 5 == 0:
+        status, run_id = submit(run, first_api + 1, False)
+        if run_id:
+            run.answers.append((status, run_id))
+
+
+def sort_listed(runs, listed, live_apart):
+    """The listed rows ({workspace: rows of GET /v1/runs}) against the submitted runs, as
+    attributes: by_id (the admitted runs by id), rows (every listed row by id), missing
+    (indexes of admitted runs not listed), duplicates (ids listed twice in a workspace),
+    strangers (rows of no submitted run), wrong_place (ids listed in another workspace), live
+    ((index, status) of runs not terminal; only with live_apart, else they count as bad) and
+    bad ((index, status, result, error) of runs that did not succeed with the expected answer)."""
+    found = types.SimpleNamespace(by_id={r.id: r for r in runs if r.id}, rows={}, duplicates=[],
+                                  strangers=[], wrong_place=[], live=[], bad=[])
+    for slug, rows in listed.items():
+        counted = collections.Counter(row["id"] for row in rows)
+        found.duplicates += [rid for rid, c in counted.items() if c > 1]
+        for row in rows:
+            found.rows[row["id"]] = row
+            run = found.by_id.get(row["id"])
+            if run is None:
+                found.strangers.append(row)
+            elif run.workspace != slug:
+                found.wrong_place.append(row["id"])
+            elif live_apart and row["status"] not in TERMINAL:
+                found.live.append((run.index, row["status"]))
+            elif row["status"] != "succeeded" or row.get("result") != run.expected:
+                found.bad.append((run.index, row["status"], row.get("result"), row.get("error")))
+    found.missing = [r.index for r in runs if r.id and r.id not in found.rows]
+    return found
+
+
+def write_calls(log_dir, calls, times):
+    """calls.jsonl: every answer, with the fields `times(call)` gives for when it was sent and
+    answered."""
+    with open(os.path.join(log_dir, "calls.jsonl"), "w") as f:
+        for c in calls:
+            f.write(json.dumps({"workspace": c.workspace, "api": c.api, "route": c.route,
+                                **times(c), "status": c.status, "code": c.code}) + "\n")
+
+
+def setup_driver(parse_args, interrupted):
+    """What both drivers do first: SIGINT and SIGTERM go to `interrupted`, and
+    `--parse-only ARGS` (their shell scripts' first step) only checks the arguments."""
+    signal.signal(signal.SIGINT, interrupted)
+    signal.signal(signal.SIGTERM, interrupted)
+    if len(sys.argv) > 1 and sys.argv[1] == "--parse-only":
+        parse_args(sys.argv[2:])
+        sys.exit(0)
+
 
 def submit_until_admitted(http, apis, first_api, run, key, metadata, stop_at, on_refusal,
                           record_first=True):
@@ -213,8 +366,7 @@ def submit_until_admitted(http, apis, first_api, run, key, metadata, stop_at, on
         if status in (200, 202) and isinstance(answer, dict) and answer.get("id"):
             return status, answer["id"]
         if status is None or status == 429 or status >= 500:
-            code = (answer or {}).get("error", {}).get("code") if isinstance(answer, dict) else None
-            on_refusal(status, code, headers, answer)
+            on_refusal(status, error_code(answer), headers, answer)
             continue
         run.error = f"POST /v1/runs answered {status}: {answer}"
         return status, None
@@ -319,6 +471,17 @@ class Run:
         self.error = None
 
 
+def make_runs(n, slugs, key_prefix):
+    """Runs 0..n-1 over the workspaces in turn, each a product the calculator must compute,
+    with the Idempotency-Key `<key_prefix>-<index>`."""
+    runs = []
+    for i in range(n):
+        a, b = 3 + i % 97, 2 + (i * 7) % 13
+        runs.append(Run(i, slugs[i % len(slugs)], f"What is {a} * {b}?", f"{a} * {b} = {a * b}."))
+        runs[-1].key = f"{key_prefix}-{i}"
+    return runs
+
+
 def main(argv):
     args = parse_args(argv)
     apis = [a for a in os.environ["SCALE_APIS"].split(",") if a]
@@ -335,38 +498,22 @@ def main(argv):
           f"{len(apis)} APIs, {len(worker_pids)} workers", flush=True)
 
     # Workspaces, their limits and an agent in each.
-    keys = {}
-    for w in range(args.workspaces):
-        slug = f"scale-{w}"
-        out = longrun("admin", "workspace", "create", slug, "--tier", "pro").stdout
-        secret = next((line.split(": ", 1)[1].strip() for line in out.splitlines()
-                       if line.startswith("API key (shown once): ")), None)
-        if not secret:
-            raise SystemExit(f"no API key printed for {slug}:\n{out}")
-        keys[slug] = secret
-        longrun("admin", "workspace", "set-quota", slug, "concurrent_runs", str(cap))
-        longrun("admin", "workspace", "set-quota", slug, "requests_per_minute", str(rpm))
+    keys = {f"scale-{w}": create_workspace(f"scale-{w}", {"concurrent_runs": cap,
+                                                          "requests_per_minute": rpm})
+            for w in range(args.workspaces)}
     slugs = list(keys)
-    for w, slug in enumerate(slugs):
-        status, _, body = http.request(slug, apis[w % len(apis)], "POST", "/v1/agents", keys[slug],
-                                       {"name": "demo", "model": "offline/demo",
-                                        "tools": ["calculator"]})
-        if status != 201:
-            raise SystemExit(f"creating the agent of {slug}: {status} {body}")
+    create_agents(http, apis, keys)
 
     # A burst of cheap reads at a workspace of its own with the same limit, spread over both
     # APIs from a full bucket: a limit shared through Redis lets `rpm` of them through (plus
     # what refills meanwhile); limits per instance would let about twice that through.
     probe_slug = "scale-probe"
-    out = longrun("admin", "workspace", "create", probe_slug, "--tier", "pro").stdout
-    keys[probe_slug] = next(line.split(": ", 1)[1].strip() for line in out.splitlines()
-                            if line.startswith("API key (shown once): "))
-    longrun("admin", "workspace", "set-quota", probe_slug, "requests_per_minute", str(rpm))
+    keys[probe_slug] = create_workspace(probe_slug, {"requests_per_minute": rpm})
 
     def probe_read(k):
         status, _, answer = http.request(probe_slug, apis[k % len(apis)], "GET",
                                          "/v1/runs?limit=1", keys[probe_slug])
-        return status, (answer or {}).get("error", {}).get("code") if status == 429 else None
+        return status, error_code(answer) if status == 429 else None
 
     probe_begun = time.monotonic()
     with concurrent.futures.ThreadPoolExecutor(8) as readers:
@@ -377,11 +524,7 @@ def main(argv):
     probe_other = sorted({status for status, code in probe_outcomes
                           if status != 200 and code != "rate_limited"}, key=str)
 
-    runs = []
-    for i in range(n):
-        a, b = 3 + i % 97, 2 + (i * 7) % 13
-        runs.append(Run(i, slugs[i % len(slugs)], f"What is {a} * {b}?", f"{a} * {b} = {a * b}."))
-        runs[-1].key = f"scale-{tag}-{i}"
+    runs = make_runs(n, slugs, f"scale-{tag}")
 
     counts_lock = threading.Lock()
     refusals = {}  # error code -> count
@@ -409,23 +552,26 @@ def main(argv):
         print(f"scale: SIGKILLed worker {pid} after {accepted[0]} of {n} runs were admitted",
               flush=True)
 
-    def on_refusal(status, code, headers, answer):
-        if status == 429:
-            note_refusal(f"{code or '?'} (submissions)")
-            time.sleep(retry_after(headers))
-            return
-        with counts_lock:
-            if status is None:
-                transport_errors[0] += 1
-            else:
-                server_errors.append((status, answer))
-        time.sleep(1)
+    def refused(what):
+        """Counts a refusal of `what` (submissions, reads) and waits before the next try."""
+        def on_refusal(status, code, headers, answer):
+            if status == 429:
+                note_refusal(f"{code or '?'} ({what})")
+                time.sleep(retry_after(headers))
+                return
+            with counts_lock:
+                if status is None:
+                    transport_errors[0] += 1
+                else:
+                    server_errors.append((status, answer))
+            time.sleep(1)
+        return on_refusal
 
     def submit(run, first_api, record_first=True):
         """POSTs the run until an API admits it (or already has it); returns (status, id)."""
         return submit_until_admitted(http, apis, first_api, run, keys[run.workspace],
-                                     {"scale_index": run.index}, stop_at, on_refusal,
-                                     record_first)
+                                     {"scale_index": run.index}, stop_at,
+                                     refused("submissions"), record_first)
 
     def submit_run(run):
         first_api = (run.index // len(slugs) + run.index) % len(apis)
@@ -448,11 +594,7 @@ def main(argv):
             accepted[0] += 1
             if accepted[0] >= (n + 1) // 2:
                 kill_a_worker()
-        if run.index % 5 == 0:
-            # A client that did not see the answer sends it again, to the other API.
-            status, run_id = submit(run, first_api + 1, False)
-            if run_id:
-                run.answers.append((status, run_id))
+        resend_some(run, submit, first_api)
 
     # One pool of clients per workspace, so that each workspace has `submitters` clients.
     started = time.monotonic()
@@ -460,47 +602,16 @@ def main(argv):
     print("scale: submitting", flush=True)
     pools = {slug: concurrent.futures.ThreadPoolExecutor(args.submitters) for slug in slugs}
     futures = [pools[run.workspace].submit(submit_run, run) for run in runs]
-    last_report = time.monotonic()
-    while not all(f.done() for f in futures):
-        time.sleep(0.5)
-        if time.monotonic() - last_report >= 10:
-            last_report = time.monotonic()
-            print(f"scale: {accepted[0]}/{n} admitted, refusals {dict(sorted(refusals.items()))}, "
-                  f"{time.monotonic() - started:.0f} s", flush=True)
-    for f in futures:
-        f.result()
-    for pool in pools.values():
-        pool.shutdown()
+    wait_for_clients(futures, pools, lambda: print(
+        f"scale: {accepted[0]}/{n} admitted, refusals {dict(sorted(refusals.items()))}, "
+        f"{time.monotonic() - started:.0f} s", flush=True))
     submitted_s = time.monotonic() - started
     print(f"scale: {accepted[0]}/{n} admitted in {submitted_s:.1f} s; waiting for them to end",
           flush=True)
 
     # Wait until every admitted run is terminal, reading each workspace's list.
-    def list_runs(slug, api_index, page=100):
-        """Every run of the workspace, following the cursor; None if the time ran out."""
-        seen, cursor, pages = [], None, 0
-        while time.monotonic() < stop_at:
-            path = f"/v1/runs?limit={page}" + (f"&cursor={cursor}" if cursor else "")
-            status, headers, answer = http.request(slug, apis[(api_index + pages) % len(apis)],
-                                                   "GET", path, keys[slug])
-            if status == 429:
-                note_refusal(f"{(answer or {}).get('error', {}).get('code', '?')} (reads)")
-                time.sleep(retry_after(headers))
-                continue
-            if status != 200:
-                with counts_lock:
-                    if status is None:
-                        transport_errors[0] += 1
-                    else:
-                        server_errors.append((status, answer))
-                time.sleep(1)
-                continue
-            pages += 1
-            seen.extend(answer["runs"])
-            cursor = answer.get("next_cursor")
-            if not cursor:
-                return seen
-        return None
+    def list_workspace(slug, api_index, page=100):
+        return list_runs(http, apis, slug, keys[slug], api_index, stop_at, refused("reads"), page)
 
     listed = {}
     pending = set(slugs)
@@ -508,7 +619,7 @@ def main(argv):
     while pending and time.monotonic() < stop_at:
         poll += 1
         for slug in sorted(pending):
-            rows = list_runs(slug, poll)
+            rows = list_workspace(slug, poll)
             if rows is None:
                 break
             listed[slug] = rows
@@ -523,7 +634,7 @@ def main(argv):
         # Read the lists once more in small pages, so that the cursor is followed, alternating
         # between the APIs: the checks below use these.
         for slug in slugs:
-            rows = list_runs(slug, 1, page=7)
+            rows = list_workspace(slug, 1, page=7)
             if rows is not None:
                 listed[slug] = rows
     if pending:
@@ -536,23 +647,9 @@ def main(argv):
     check_admissions(checks, runs)
 
     # The lists: each admitted run exactly once, in its own workspace, succeeded, right answer.
-    by_id = {r.id: r for r in runs if r.id}
-    all_rows = {}
-    duplicates, strangers, wrong_place, bad = [], [], [], []
-    for slug, rows in listed.items():
-        counted = {}
-        for row in rows:
-            counted[row["id"]] = counted.get(row["id"], 0) + 1
-            all_rows[row["id"]] = row
-            run = by_id.get(row["id"])
-            if run is None:
-                strangers.append(row)
-            elif run.workspace != slug:
-                wrong_place.append(row["id"])
-            elif row["status"] != "succeeded" or row.get("result") != run.expected:
-                bad.append((run.index, row["status"], row.get("result"), row.get("error")))
-        duplicates += [rid for rid, c in counted.items() if c > 1]
-    missing = [r.index for r in runs if r.id and r.id not in all_rows]
+    found = sort_listed(runs, listed, live_apart=False)
+    by_id, all_rows, strangers, bad = found.by_id, found.rows, found.strangers, found.bad
+    missing, duplicates, wrong_place = found.missing, found.duplicates, found.wrong_place
     checks.check(not missing and not wrong_place and not duplicates,
                  "every admitted run is listed exactly once, in its own workspace",
                  f"{len(all_rows)} listed" + (f"; missing #{missing[:10]}" if missing else "")
@@ -657,11 +754,8 @@ def main(argv):
                      if killed else "")
 
     # Every answer, for a closer look at the rate limit (kept with the logs on failure).
-    with open(os.path.join(log_dir, "calls.jsonl"), "w") as f:
-        for c in http.calls:
-            f.write(json.dumps({"workspace": c.workspace, "api": c.api, "route": c.route,
-                                "sent": round(c.sent, 6), "received": round(c.received, 6),
-                                "status": c.status, "code": c.code}) + "\n")
+    write_calls(log_dir, http.calls,
+                lambda c: {"sent": round(c.sent, 6), "received": round(c.received, 6)})
 
     # -----------------------------------------------------------------------------------------
     done = [all_rows[r.id] for r in runs if r.id in all_rows and all_rows[r.id].get("finished_at")]
@@ -687,10 +781,8 @@ def main(argv):
     print(f"  wall time                    {wall_s:.1f} s (first submission to last run end); "
           f"every submission answered after {submitted_s:.1f} s (repeats included)")
     print(f"  throughput                   {len(done) / wall_s if wall_s > 0 else 0:.2f} runs/s")
-    print(f"  admitted -> ended            p50 {percentile(server_latency, .5):.2f} s, "
-          f"p95 {percentile(server_latency, .95):.2f} s, max {max(server_latency, default=0):.2f} s")
-    print(f"  first POST -> ended          p50 {percentile(client_latency, .5):.2f} s, "
-          f"p95 {percentile(client_latency, .95):.2f} s, max {max(client_latency, default=0):.2f} s")
+    print(f"  admitted -> ended            {spread(server_latency)}")
+    print(f"  first POST -> ended          {spread(client_latency)}")
     print(f"  429 answers by code          "
           + (", ".join(f"{k} {v}" for k, v in sorted(refusals.items())) or "none"))
     print(f"  rate limit probe             {probe_passed} of {len(probe_outcomes)} through "
@@ -699,11 +791,7 @@ def main(argv):
     print(f"  requests answered            {sum(1 for c in http.calls if c.status is not None)}"
           f" ({transport_errors[0]} without answer, retried)")
     print(f"  ledger rows exported         {len(export_rows)}")
-    if checks.failures:
-        print(f"\nscale: FAILED: {len(checks.failures)} check(s): " + "; ".join(checks.failures))
-        return 1
-    print("\nscale: all checks passed")
-    return 0
+    return checks.verdict("scale")
 
 
 def interrupted(signum, _frame):
@@ -713,9 +801,5 @@ def interrupted(signum, _frame):
 
 
 if __name__ == "__main__":
-    signal.signal(signal.SIGINT, interrupted)
-    signal.signal(signal.SIGTERM, interrupted)
-    if len(sys.argv) > 1 and sys.argv[1] == "--parse-only":
-        parse_args(sys.argv[2:])
-        sys.exit(0)
+    setup_driver(parse_args, interrupted)
     sys.exit(main(sys.argv[1:]))

@@ -106,10 +106,7 @@ pub(crate) async fn run(config: &Config, command: AdminCommand) -> anyhow::Resul
         AdminCommand::Workspace {
             command: WorkspaceCommand::SetTier { slug, tier },
         } => {
-            let workspace = store
-                .workspace_by_slug(&slug)
-                .await?
-                .with_context(|| format!("no workspace {slug:?}"))?;
+            let workspace = workspace(&store, &slug).await?;
             let tier = Tier::parse(&tier)?;
             store.set_tier(&workspace.id, tier).await?;
             audit_operator(
@@ -125,10 +122,7 @@ pub(crate) async fn run(config: &Config, command: AdminCommand) -> anyhow::Resul
         AdminCommand::Workspace {
             command: WorkspaceCommand::SetQuota { slug, field, value },
         } => {
-            let workspace = store
-                .workspace_by_slug(&slug)
-                .await?
-                .with_context(|| format!("no workspace {slug:?}"))?;
+            let workspace = workspace(&store, &slug).await?;
             let overrides = workspace.quota_overrides.clone().with(&field, &value)?;
             // Checked against the tier before it is stored.
             config.tiers.limits(workspace.tier, &overrides)?;
@@ -149,10 +143,7 @@ pub(crate) async fn run(config: &Config, command: AdminCommand) -> anyhow::Resul
         AdminCommand::Key {
             command: KeyCommand::Create { slug, name, role },
         } => {
-            let workspace = store
-                .workspace_by_slug(&slug)
-                .await?
-                .with_context(|| format!("no workspace {slug:?}"))?;
+            let workspace = workspace(&store, &slug).await?;
             let (key, secret) = longrun_api::issue_api_key(&store, &workspace.id, &name, &role)
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -162,6 +153,17 @@ pub(crate) async fn run(config: &Config, command: AdminCommand) -> anyhow::Resul
     }
     store.close().await;
     Ok(())
+}
+
+/// The workspace of this slug, or an error naming the slug.
+async fn workspace(
+    store: &longrun_store::Store,
+    slug: &str,
+) -> anyhow::Result<longrun_store::Workspace> {
+    store
+        .workspace_by_slug(slug)
+        .await?
+        .with_context(|| format!("no workspace {slug:?}"))
 }
 
 async fn audit_operator(

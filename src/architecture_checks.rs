@@ -5,7 +5,9 @@
 //! - the API links neither `activities` nor `worker`, so no model provider or tool, nor
 //!   reqwest, is in the HTTP front;
 //! - `store`, `workflows` and `temporal` depend on no other longrun crate but `domain`;
-//! - nothing depends on the binary, and `activities` knows neither `api` nor `worker`.
+//! - nothing depends on the binary, and `activities` knows neither `api` nor `worker`;
+//! - the benchmark links no longrun crate but `temporal` (for its dev servers), so its
+//!   raw-SDK reference stays what a user would write on the SDK alone.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -121,6 +123,8 @@ fn the_crate_graph_keeps_its_rules() {
         ("longrun-store", &["longrun-domain"][..]),
         ("longrun-workflows", &["longrun-domain"][..]),
         ("longrun-temporal", &[][..]),
+        // The raw-SDK reference must not run on longrun's code: only the dev server's crate.
+        ("longrun-bench", &["longrun-temporal"][..]),
         (
             "longrun-activities",
             &["longrun-domain", "longrun-store", "longrun-workflows"][..],

@@ -3,7 +3,7 @@
 //! `<workflow id>/<temporal run id>/<step>/<unit>`, so a retried or replayed activity finds its
 //! rows already there and adds nothing.
 
-use longrun_store::{LedgerOutcome, NewUsageEvent, Store, StoreError, UsageKind};
+use longrun_store::{LedgerOutcome, NewUsageEvent, Store, StoreError, UsageKind, UsageTotals};
 use longrun_workflows::payloads::{LlmRequest, RunRef, TokenUsage, ToolRequest};
 
 use crate::metrics::ActivityMetrics;
@@ -33,15 +33,29 @@ fn row<'a>(
         provider: None,
         model: None,
         tool_name: None,
-        input_tokens: 0,
-        output_tokens: 0,
-        cache_read_tokens: 0,
-        cache_write_tokens: 0,
-        tool_calls: 0,
-        agent_ms: 0,
-        cost_micro_usd: 0,
+        totals: UsageTotals::default(),
         price_version: None,
         occurred_at,
+    }
+}
+
+/// The agent-time row of a unit: how long its activity ran, and that time's price.
+fn time_row<'a>(
+    run: &'a RunRef,
+    key: &'a str,
+    step: u32,
+    agent_ms: i64,
+    cost: &'a Cost,
+    occurred_at: i64,
+) -> NewUsageEvent<'a> {
+    NewUsageEvent {
+        totals: UsageTotals {
+            agent_ms,
+            cost_micro_usd: cost.micro_usd,
+            ..UsageTotals::default()
+        },
+        price_version: cost.version.as_deref(),
+        ..row(run, key, step, UsageKind::AgentTime, occurred_at)
     }
 }
 
@@ -107,11 +121,14 @@ impl Meter {
         let llm = NewUsageEvent {
             provider: Some(provider),
             model: Some(model),
-            input_tokens: tokens(usage.input_tokens),
-            output_tokens: tokens(usage.output_tokens),
-            cache_read_tokens: tokens(usage.cache_read_tokens),
-            cache_write_tokens: tokens(usage.cache_write_tokens),
-            cost_micro_usd: cost.tokens.micro_usd,
+            totals: UsageTotals {
+                input_tokens: tokens(usage.input_tokens),
+                output_tokens: tokens(usage.output_tokens),
+                cache_read_tokens: tokens(usage.cache_read_tokens),
+                cache_write_tokens: tokens(usage.cache_write_tokens),
+                cost_micro_usd: cost.tokens.micro_usd,
+                ..UsageTotals::default()
+            },
             price_version: cost.tokens.version.as_deref(),
             ..row(
                 &request.run,
@@ -124,14 +141,12 @@ impl Meter {
         let time = NewUsageEvent {
             provider: Some(provider),
             model: Some(model),
-            agent_ms,
-            cost_micro_usd: cost.time.micro_usd,
-            price_version: cost.time.version.as_deref(),
-            ..row(
+            ..time_row(
                 &request.run,
                 &time_key,
                 request.step,
-                UsageKind::AgentTime,
+                agent_ms,
+                &cost.time,
                 occurred_at,
             )
         };
@@ -172,8 +187,11 @@ impl Meter {
         }
         let tool = NewUsageEvent {
             tool_name: Some(&request.tool.name),
-            tool_calls: 1,
-            cost_micro_usd: call_cost.micro_usd,
+            totals: UsageTotals {
+                tool_calls: 1,
+                cost_micro_usd: call_cost.micro_usd,
+                ..UsageTotals::default()
+            },
             price_version: call_cost.version.as_deref(),
             ..row(
                 &request.run,
@@ -185,14 +203,12 @@ impl Meter {
         };
         let time = NewUsageEvent {
             tool_name: Some(&request.tool.name),
-            agent_ms,
-            cost_micro_usd: time_cost.micro_usd,
-            price_version: time_cost.version.as_deref(),
-            ..row(
+            ..time_row(
                 &request.run,
                 &time_key,
                 request.step,
-                UsageKind::AgentTime,
+                agent_ms,
+                &time_cost,
                 occurred_at,
             )
         };
@@ -208,7 +224,7 @@ impl Meter {
                             self.metrics
                                 .cost
                                 .with_label_values(&[run.tier.as_str()])
-                                .inc_by(row.cost_micro_usd.max(0) as u64);
+                                .inc_by(row.totals.cost_micro_usd.max(0) as u64);
                             "recorded"
                         }
                         LedgerOutcome::Duplicate => "duplicate",

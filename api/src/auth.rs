@@ -111,6 +111,29 @@ impl Tenant {
             .limits(self.workspace.tier, &self.workspace.quota_overrides)
             .map_err(|e| ApiError::Internal(e.to_string()))
     }
+
+    /// Records in the workspace's audit log that this caller did `action` (on `target`, with
+    /// `data`, a JSON object).
+    pub(crate) async fn audit(
+        &self,
+        state: &AppState,
+        action: &str,
+        target: Option<&str>,
+        data: &str,
+    ) -> Result<(), ApiError> {
+        state
+            .store
+            .audit(longrun_store::NewAudit {
+                workspace_id: Some(&self.workspace.id),
+                actor: &self.actor,
+                action,
+                target,
+                data,
+                ip: None,
+            })
+            .await?;
+        Ok(())
+    }
 }
 
 /// Finds who presents `Authorization: Bearer …`: an API key (`lr_…`) or a JWT.

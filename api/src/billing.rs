@@ -86,13 +86,8 @@ pub struct ExportRecord {
     pub model: Option<String>,
     #[schema(required = true)]
     pub tool: Option<String>,
-    pub input_tokens: i64,
-    pub output_tokens: i64,
-    pub cache_read_tokens: i64,
-    pub cache_write_tokens: i64,
-    pub tool_calls: i64,
-    pub agent_ms: i64,
-    pub cost_micro_usd: i64,
+    #[serde(flatten)]
+    pub usage: UsageFigures,
     #[schema(required = true)]
     pub price_version: Option<String>,
     /// RFC 3339, UTC.
@@ -148,9 +143,9 @@ pub struct ExportSummary {
     pub totals: UsageTotalsView,
 }
 
-/// Usage totals as the API shows them.
+/// Usage figures as the API shows them: a ledger row's, or totals over many rows.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct UsageTotalsView {
+pub struct UsageFigures {
     pub input_tokens: i64,
     pub output_tokens: i64,
     pub cache_read_tokens: i64,
@@ -159,6 +154,27 @@ pub struct UsageTotalsView {
     /// Agent time: milliseconds of model and tool activity.
     pub agent_ms: i64,
     pub cost_micro_usd: i64,
+}
+
+impl From<&UsageTotals> for UsageFigures {
+    fn from(t: &UsageTotals) -> Self {
+        Self {
+            input_tokens: t.input_tokens,
+            output_tokens: t.output_tokens,
+            cache_read_tokens: t.cache_read_tokens,
+            cache_write_tokens: t.cache_write_tokens,
+            tool_calls: t.tool_calls,
+            agent_ms: t.agent_ms,
+            cost_micro_usd: t.cost_micro_usd,
+        }
+    }
+}
+
+/// Usage totals as the API shows them.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct UsageTotalsView {
+    #[serde(flatten)]
+    pub usage: UsageFigures,
     /// `cost_micro_usd` in dollars.
     pub cost_usd: f64,
 }
@@ -175,13 +191,7 @@ fn record(row: &ExportRow) -> ExportRecord {
         provider: row.provider.clone(),
         model: row.model.clone(),
         tool: row.tool_name.clone(),
-        input_tokens: row.input_tokens,
-        output_tokens: row.output_tokens,
-        cache_read_tokens: row.cache_read_tokens,
-        cache_write_tokens: row.cache_write_tokens,
-        tool_calls: row.tool_calls,
-        agent_ms: row.agent_ms,
-        cost_micro_usd: row.cost_micro_usd,
+        usage: UsageFigures::from(&row.totals),
         price_version: row.price_version.clone(),
         occurred_at: rfc3339(row.occurred_at),
     }
@@ -247,14 +257,7 @@ pub struct Summary {
 impl Summary {
     pub fn add(&mut self, row: &ExportRow) {
         self.rows += 1;
-        let t = &mut self.totals;
-        t.input_tokens += row.input_tokens;
-        t.output_tokens += row.output_tokens;
-        t.cache_read_tokens += row.cache_read_tokens;
-        t.cache_write_tokens += row.cache_write_tokens;
-        t.tool_calls += row.tool_calls;
-        t.agent_ms += row.agent_ms;
-        t.cost_micro_usd += row.cost_micro_usd;
+        self.totals += &row.totals;
     }
 
     /// The last line of a JSON Lines export (the other formats have none).
@@ -277,13 +280,7 @@ impl Summary {
 /// Totals as the API shows them.
 pub fn totals_view(t: &UsageTotals) -> UsageTotalsView {
     UsageTotalsView {
-        input_tokens: t.input_tokens,
-        output_tokens: t.output_tokens,
-        cache_read_tokens: t.cache_read_tokens,
-        cache_write_tokens: t.cache_write_tokens,
-        tool_calls: t.tool_calls,
-        agent_ms: t.agent_ms,
-        cost_micro_usd: t.cost_micro_usd,
+        usage: UsageFigures::from(t),
         cost_usd: t.cost_micro_usd as f64 / 1e6,
     }
 }
@@ -326,13 +323,12 @@ mod tests {
             provider: Some("anthropic".into()),
             model: Some("claude".into()),
             tool_name: None,
-            input_tokens: 10,
-            output_tokens: 5,
-            cache_read_tokens: 0,
-            cache_write_tokens: 0,
-            tool_calls: 0,
-            agent_ms: 0,
-            cost_micro_usd: 123,
+            totals: UsageTotals {
+                input_tokens: 10,
+                output_tokens: 5,
+                cost_micro_usd: 123,
+                ..UsageTotals::default()
+            },
             price_version: None,
             occurred_at: 0,
         }

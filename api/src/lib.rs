@@ -154,10 +154,21 @@ pub const IDEMPOTENT_ROUTES: &[(axum::http::Method, &str)] = &[
     (axum::http::Method::POST, "/v1/runs/{id}/resume"),
 ];
 
+/// A `POST` that acts on a run, behind the `Idempotency-Key` guard (see [`IDEMPOTENT_ROUTES`]).
+fn run_action<H, T>(handler: H, state: &AppState) -> axum::routing::MethodRouter<AppState>
+where
+    H: axum::handler::Handler<T, AppState>,
+    T: 'static,
+{
+    post(handler).layer(middleware::from_fn_with_state(
+        state.clone(),
+        idempotency::guard,
+    ))
+}
+
 /// The whole API as a router, ready for [`serve`] or for tests' `oneshot`.
 pub fn router(state: AppState) -> Router {
     use routes::{agents, audit, auth as login, keys, quota, runs, workspace};
-    let idempotent = || middleware::from_fn_with_state(state.clone(), idempotency::guard);
     // Tenant routes sit behind the access gate (authentication, role, rate limit); see
     // `access::ROUTES` for who may use which.
     let tenant = Router::new()
@@ -174,26 +185,11 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/runs", post(runs::create).get(runs::list))
         .route("/v1/runs/{id}", get(runs::get))
         .route("/v1/runs/{id}/events", get(routes::events::stream))
-        .route(
-            "/v1/runs/{id}/cancel",
-            post(runs::cancel).layer(idempotent()),
-        )
-        .route(
-            "/v1/runs/{id}/messages",
-            post(runs::message).layer(idempotent()),
-        )
-        .route(
-            "/v1/runs/{id}/complete",
-            post(runs::complete).layer(idempotent()),
-        )
-        .route(
-            "/v1/runs/{id}/approvals",
-            post(runs::approve).layer(idempotent()),
-        )
-        .route(
-            "/v1/runs/{id}/resume",
-            post(runs::resume).layer(idempotent()),
-        )
+        .route("/v1/runs/{id}/cancel", run_action(runs::cancel, &state))
+        .route("/v1/runs/{id}/messages", run_action(runs::message, &state))
+        .route("/v1/runs/{id}/complete", run_action(runs::complete, &state))
+        .route("/v1/runs/{id}/approvals", run_action(runs::approve, &state))
+        .route("/v1/runs/{id}/resume", run_action(runs::resume, &state))
         .route("/v1/quota", get(quota::get))
         .route("/v1/usage", get(routes::usage::get))
         .route_layer(middleware::from_fn_with_state(state.clone(), access::gate));

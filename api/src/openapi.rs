@@ -8,7 +8,11 @@
 //! errors of the JSON extractor on every route with a body (400, 408, 413, 415); 500 and
 //! 503 `store_unavailable` on every route that reaches the database; `Idempotency-Key` on
 //! the run routes that take it; `X-Request-Id` on every answer, the `RateLimit-*` headers on
-//! every answer of a tenant route past authentication, and `Retry-After` on every 429.
+//! every answer of a tenant route past authentication, and `Retry-After` on every 429; a
+//! route's tag (from its path), bearer security on every tenant route (none on a route that
+//! names no scheme), and 422 on every
+//! route that takes query parameters or a body, unless the route describes its own; and on
+//! the run routes, 404 `run_not_found`, 409 `run_finished` and 503 `scheduler_unavailable`.
 
 use std::sync::OnceLock;
 
@@ -16,7 +20,7 @@ use axum::http::header::CONTENT_TYPE;
 use axum::response::IntoResponse;
 use serde_json::Value;
 use utoipa::openapi::path::Operation;
-use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{Content, Header, ObjectBuilder, Ref, ResponseBuilder, Type};
 use utoipa::{Modify, OpenApi, ToSchema};
 
@@ -143,9 +147,7 @@ pub fn document() -> Value {
 #[utoipa::path(
     get,
     path = "/openapi.json",
-    tag = "health",
     operation_id = "openapi",
-    security(()),
     responses((status = 200, description = "The OpenAPI 3.1 document of this API.",
         content_type = "application/json", body = Object)),
 )]
@@ -197,8 +199,44 @@ impl Modify for Shared {
                         .find(|(m, route, _)| m.as_str() == method && route == path)
                         .map(|(_, _, roles)| *roles);
                     let tenant = roles.is_some();
+                    operation.tags = Some(vec![tag_of(path).to_string()]);
                     if let Some(roles) = roles {
+                        operation.security = Some(vec![SecurityRequirement::new(
+                            "bearer",
+                            Vec::<String>::new(),
+                        )]);
                         add_gate_errors(operation, roles);
+                    }
+                    // A route the gate does not guard and that names no scheme is public.
+                    if operation.security.is_none() {
+                        operation.security = Some(vec![SecurityRequirement::default()]);
+                    }
+                    if has_query(operation) {
+                        add_error_once(
+                            operation,
+                            "422",
+                            "`invalid_request`: a bad or unknown query parameter, named.",
+                        );
+                    }
+                    let run_action = crate::IDEMPOTENT_ROUTES
+                        .iter()
+                        .any(|(m, route)| m.as_str() == method && route == path);
+                    if path.starts_with("/v1/runs/{id}") {
+                        add_error_once(
+                            operation,
+                            "404",
+                            "`run_not_found`: no such run in this workspace.",
+                        );
+                    }
+                    if run_action {
+                        add_error_once(operation, "409", "`run_finished`: the run has ended.");
+                    }
+                    if run_action || (method == "POST" && path == "/v1/runs") {
+                        add_error_once(
+                            operation,
+                            "503",
+                            "`scheduler_unavailable`: Temporal did not answer; retry later.",
+                        );
                     }
                     if !STORELESS.contains(&path.as_str()) {
                         add_error(operation, "500", "`internal`.", Place::After);
@@ -207,10 +245,7 @@ impl Modify for Shared {
                     if operation.request_body.is_some() {
                         add_body_errors(operation);
                     }
-                    if crate::IDEMPOTENT_ROUTES
-                        .iter()
-                        .any(|(m, route)| m.as_str() == method && route == path)
-                    {
+                    if run_action {
                         add_idempotency(operation);
                     }
                     add_headers(operation, tenant);
@@ -242,6 +277,23 @@ fn add_store_unavailable(operation: &mut Operation) {
             Place::After,
         );
     }
+}
+
+/// A route's tag: the first segment under `/v1/` (`/v1/api-keys/{id}` is `api-keys`); the
+/// probes and this document are `health`.
+fn tag_of(path: &str) -> &str {
+    path.strip_prefix("/v1/")
+        .and_then(|rest| rest.split('/').next())
+        .unwrap_or("health")
+}
+
+fn has_query(operation: &Operation) -> bool {
+    use utoipa::openapi::path::ParameterIn;
+    operation
+        .parameters
+        .iter()
+        .flatten()
+        .any(|p| matches!(p.parameter_in, ParameterIn::Query))
 }
 
 /// Routes that answer without the database: no 500 or 503 `store_unavailable`.
@@ -276,8 +328,14 @@ fn add_gate_errors(operation: &mut Operation, roles: &[crate::auth::Role]) {
     );
 }
 
-/// The JSON extractor's answers (see `extract::Json`).
+/// The JSON extractor's answers (see `extract::Json`), and the validation's 422 where a
+/// route says nothing more particular about it.
 fn add_body_errors(operation: &mut Operation) {
+    add_error_once(
+        operation,
+        "422",
+        "`invalid_request`: a missing, unknown, mistyped or invalid field, named.",
+    );
     for (status, text) in [
         ("400", "`invalid_json`: the body is not JSON."),
         (
@@ -290,6 +348,13 @@ fn add_body_errors(operation: &mut Operation) {
             "`unsupported_media_type`: the body is not `application/json`.",
         ),
     ] {
+        add_error(operation, status, text, Place::Before);
+    }
+}
+
+/// Adds `status` answering `text` unless the route describes that status itself.
+fn add_error_once(operation: &mut Operation, status: &str, text: &str) {
+    if !operation.responses.responses.contains_key(status) {
         add_error(operation, status, text, Place::Before);
     }
 }

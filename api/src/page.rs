@@ -1,7 +1,12 @@
 //! Cursor pages: every list route reads `limit` and `cursor` the same way and answers with
 //! `next_cursor`, so no list answers with an unbounded number of rows.
 
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+
 use crate::error::ApiError;
+use crate::extract::Query;
 
 /// What a cursor of a list looks like: the key of the last item of the previous page.
 #[derive(Debug, Clone, Copy)]
@@ -98,6 +103,51 @@ impl Page {
         } else {
             None
         }
+    }
+}
+
+/// A list route's query parameters: its `limit` and `cursor` and the rules they follow.
+pub(crate) trait Listing: DeserializeOwned {
+    const RULES: PageRules;
+    /// `limit` and `cursor` as the client sent them.
+    fn page_params(&self) -> (Option<&str>, Option<&str>);
+}
+
+/// Implements [`Listing`] for a query type with `limit` and `cursor` fields.
+macro_rules! listing {
+    ($query:ty, default $default:expr, max $max:expr, $cursor:expr) => {
+        impl $crate::page::Listing for $query {
+            const RULES: $crate::page::PageRules = $crate::page::PageRules {
+                default: $default,
+                max: $max,
+                cursor: $cursor,
+            };
+            fn page_params(&self) -> (Option<&str>, Option<&str>) {
+                (self.limit.as_deref(), self.cursor.as_deref())
+            }
+        }
+    };
+}
+pub(crate) use listing;
+
+/// The extractor of every list route: its query, and the page it asks for, checked.
+pub(crate) struct Paged<Q> {
+    pub(crate) query: Q,
+    pub(crate) page: Page,
+}
+
+impl<S, Q> FromRequestParts<S> for Paged<Q>
+where
+    S: Send + Sync,
+    Q: Listing,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Query(query) = Query::<Q>::from_request_parts(parts, state).await?;
+        let (limit, cursor) = query.page_params();
+        let page = Page::parse(limit, cursor, Q::RULES)?;
+        Ok(Self { query, page })
     }
 }
 

@@ -10,8 +10,8 @@ use temporalio_client::{
     Client, Priority, WorkflowCancelOptions, WorkflowExecuteUpdateOptions,
     WorkflowIdConflictPolicy, WorkflowIdReusePolicy, WorkflowSignalOptions, WorkflowStartOptions,
 };
-use temporalio_common::MemoValues;
 use temporalio_common::search_attributes::SearchAttributes;
+use temporalio_common::{HasWorkflowDefinition, MemoValues, SignalDefinition};
 use tokio::sync::OnceCell;
 
 use longrun_temporal::TemporalSettings;
@@ -169,6 +169,17 @@ impl Scheduler {
         Ok(client.get_workflow_handle::<AgentRunWorkflow>(workflow_id.to_string()))
     }
 
+    /// Sends a signal to a run's workflow.
+    async fn signal<S>(&self, workflow_id: &str, signal: S, input: S::Input) -> Result<(), ApiError>
+    where
+        S: SignalDefinition<Workflow = <AgentRunWorkflow as HasWorkflowDefinition>::Run>,
+        S::Input: Send,
+    {
+        let handle = self.handle(workflow_id).await?;
+        let sent = handle.signal(signal, input, WorkflowSignalOptions::default());
+        interaction(tokio::time::timeout(START_TIMEOUT, sent).await)
+    }
+
     /// Requests cancellation of a run's workflow.
     pub async fn cancel(&self, workflow_id: &str) -> Result<(), ApiError> {
         let handle = self.handle(workflow_id).await?;
@@ -184,50 +195,19 @@ impl Scheduler {
         workflow_id: &str,
         message: HumanMessage,
     ) -> Result<(), ApiError> {
-        let handle = self.handle(workflow_id).await?;
-        interaction(
-            tokio::time::timeout(
-                START_TIMEOUT,
-                handle.signal(
-                    AgentRunWorkflow::message,
-                    message,
-                    WorkflowSignalOptions::default(),
-                ),
-            )
-            .await,
-        )
+        self.signal(workflow_id, AgentRunWorkflow::message, message)
+            .await
     }
 
     /// Signals a run paused at the quota's hard cap to check again.
     pub async fn resume(&self, workflow_id: &str) -> Result<(), ApiError> {
-        let handle = self.handle(workflow_id).await?;
-        interaction(
-            tokio::time::timeout(
-                START_TIMEOUT,
-                handle.signal(
-                    AgentRunWorkflow::resume,
-                    (),
-                    WorkflowSignalOptions::default(),
-                ),
-            )
-            .await,
-        )
+        self.signal(workflow_id, AgentRunWorkflow::resume, ()).await
     }
 
     /// Signals a run waiting for input to end with the answer it has.
     pub async fn complete(&self, workflow_id: &str) -> Result<(), ApiError> {
-        let handle = self.handle(workflow_id).await?;
-        interaction(
-            tokio::time::timeout(
-                START_TIMEOUT,
-                handle.signal(
-                    AgentRunWorkflow::complete,
-                    (),
-                    WorkflowSignalOptions::default(),
-                ),
-            )
-            .await,
-        )
+        self.signal(workflow_id, AgentRunWorkflow::complete, ())
+            .await
     }
 
     /// Delivers an approval decision (an update: the workflow's validator may refuse it).

@@ -84,6 +84,30 @@ where
     records
 }
 
+/// How a run ended: its status and result.
+pub type Outcome = (String, Option<String>);
+
+/// A system's client, as the load drives it: both systems' runs are started, followed,
+/// timed and checked by the same code, so their figures differ only by the system.
+pub trait RunClient: Send + Sync + 'static {
+    /// Starts run `seed`: its id, or why it was not started.
+    fn start(
+        &self,
+        seed: u64,
+        tool_turns: u32,
+    ) -> impl Future<Output = Result<String, String>> + Send;
+
+    /// Follows a run just started until it ends (scenarios a and b).
+    fn follow(&self, id: &str) -> impl Future<Output = Result<Outcome, String>> + Send;
+
+    /// Waits for a run started a while ago, which may have ended already (scenario c).
+    fn collect(&self, id: &str) -> impl Future<Output = Result<Outcome, String>> + Send;
+
+    /// Starts a run as scenario (d) counts it: its id, or the HTTP status (0 for a transport
+    /// error) and why not.
+    fn admit(&self, seed: u64) -> impl Future<Output = Result<String, (u16, String)>> + Send;
+}
+
 /// longrun's HTTP API, as one workspace's client.
 pub struct LongrunClient {
     pub http: reqwest::Client,
@@ -104,12 +128,17 @@ impl LongrunClient {
         })
     }
 
+    /// A request to `path` of the API, as the workspace.
+    fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(&self.key)
+    }
+
     /// The benchmark's agent: the fake model and the calculator.
     pub async fn create_agent(&self, max_steps: u32) -> anyhow::Result<()> {
         let response = self
-            .http
-            .post(format!("{}/v1/agents", self.base))
-            .bearer_auth(&self.key)
+            .request(reqwest::Method::POST, "/v1/agents")
             .json(&json!({
                 "name": self.agent,
                 "model": format!("anthropic/{}", fake_llm::MODEL),
@@ -132,9 +161,7 @@ impl LongrunClient {
     /// `POST /v1/runs`: the run's id, or the HTTP status (0 for a transport error) and body.
     pub async fn submit(&self, seed: u64) -> Result<String, (u16, String)> {
         let response = self
-            .http
-            .post(format!("{}/v1/runs", self.base))
-            .bearer_auth(&self.key)
+            .request(reqwest::Method::POST, "/v1/runs")
             .json(&json!({"agent": self.agent, "input": fake_llm::prompt(seed)}))
             .send()
             .await
@@ -153,9 +180,7 @@ impl LongrunClient {
     /// `GET /v1/runs/{id}`: the HTTP status and the run.
     pub async fn read(&self, id: &str) -> Result<Value, (u16, String)> {
         let response = self
-            .http
-            .get(format!("{}/v1/runs/{id}", self.base))
-            .bearer_auth(&self.key)
+            .request(reqwest::Method::GET, &format!("/v1/runs/{id}"))
             .send()
             .await
             .map_err(|e| (0, e.to_string()))?;
@@ -170,9 +195,7 @@ impl LongrunClient {
     /// stream ends early, falls back to reading the run until it is terminal.
     pub async fn follow(&self, id: &str) -> Result<(String, Option<String>), String> {
         let response = self
-            .http
-            .get(format!("{}/v1/runs/{id}/events", self.base))
-            .bearer_auth(&self.key)
+            .request(reqwest::Method::GET, &format!("/v1/runs/{id}/events"))
             .send()
             .await
             .map_err(|e| e.to_string())?;
@@ -220,11 +243,31 @@ impl LongrunClient {
     }
 }
 
-fn outcome_of(run: &Value) -> (String, Option<String>) {
+fn outcome_of(run: &Value) -> Outcome {
     (
         run["status"].as_str().unwrap_or_default().to_string(),
         run["result"].as_str().map(str::to_string),
     )
+}
+
+impl RunClient for LongrunClient {
+    async fn start(&self, seed: u64, _tool_turns: u32) -> Result<String, String> {
+        self.submit(seed)
+            .await
+            .map_err(|(status, body)| format!("POST /v1/runs: {status} {body}"))
+    }
+
+    async fn follow(&self, id: &str) -> Result<Outcome, String> {
+        LongrunClient::follow(self, id).await
+    }
+
+    async fn collect(&self, id: &str) -> Result<Outcome, String> {
+        self.wait_terminal(id, Duration::from_secs(1)).await
+    }
+
+    async fn admit(&self, seed: u64) -> Result<String, (u16, String)> {
+        self.submit(seed).await
+    }
 }
 
 fn check(seed: u64, tool_turns: u32, status: &str, result: Option<&str>) -> Option<String> {
@@ -237,9 +280,9 @@ fn check(seed: u64, tool_turns: u32, status: &str, result: Option<&str>) -> Opti
     }
 }
 
-/// One longrun run, submitted (at most `submissions` at once) and followed to its end.
-pub async fn longrun_run(
-    client: Arc<LongrunClient>,
+/// One run, started (at most `submissions` at once) and followed to its end.
+pub async fn run<C: RunClient>(
+    client: Arc<C>,
     submissions: Arc<Semaphore>,
     seed: u64,
     tool_turns: u32,
@@ -248,17 +291,14 @@ pub async fn longrun_run(
     let started = Instant::now();
     let id = {
         let _permit = submissions.acquire().await;
-        client.submit(seed).await
+        client.start(seed, tool_turns).await
     };
     let id = match id {
         Ok(id) => id,
-        Err((status, body)) => {
-            return RunRecord::failed(seed, format!("POST /v1/runs: {status} {body}"));
-        }
+        Err(err) => return RunRecord::failed(seed, err),
     };
     let admission_ms = elapsed_ms(started);
-    let followed = tokio::time::timeout(timeout, client.follow(&id)).await;
-    let error = match followed {
+    let error = match tokio::time::timeout(timeout, client.follow(&id)).await {
         Ok(Ok((status, result))) => check(seed, tool_turns, &status, result.as_deref()),
         Ok(Err(err)) => Some(format!("run {seed}: {err}")),
         Err(_) => Some(format!("run {seed}: not finished after {timeout:?}")),
@@ -272,15 +312,16 @@ pub async fn longrun_run(
     }
 }
 
-/// Submits without following (scenario c): the record holds the run id and admission time.
-pub async fn longrun_submit(
-    client: Arc<LongrunClient>,
+/// Starts without following (scenario c): the record holds the run id and admission time.
+pub async fn submit<C: RunClient>(
+    client: Arc<C>,
     submissions: Arc<Semaphore>,
     seed: u64,
+    tool_turns: u32,
 ) -> RunRecord {
     let _permit = submissions.acquire().await;
     let started = Instant::now();
-    match client.submit(seed).await {
+    match client.start(seed, tool_turns).await {
         Ok(id) => RunRecord {
             seed,
             run_id: Some(id),
@@ -288,13 +329,13 @@ pub async fn longrun_submit(
             end_to_end_ms: None,
             error: None,
         },
-        Err((status, body)) => RunRecord::failed(seed, format!("POST /v1/runs: {status} {body}")),
+        Err(err) => RunRecord::failed(seed, err),
     }
 }
 
-/// Reads every submitted run until it is terminal and checks its answer.
-pub async fn longrun_collect(
-    client: Arc<LongrunClient>,
+/// Waits for every started run, `concurrency` at once, and checks its answer.
+pub async fn collect<C: RunClient>(
+    client: Arc<C>,
     records: Vec<RunRecord>,
     tool_turns: u32,
     concurrency: usize,
@@ -304,7 +345,7 @@ pub async fn longrun_collect(
         let mut record = records[index as usize].clone();
         async move {
             if let (Some(id), None) = (record.run_id.clone(), &record.error) {
-                record.error = match client.wait_terminal(&id, Duration::from_secs(1)).await {
+                record.error = match client.collect(&id).await {
                     Ok((status, result)) => {
                         check(record.seed, tool_turns, &status, result.as_deref())
                     }
@@ -337,13 +378,25 @@ impl ReferenceClient {
         }
     }
 
-    pub(crate) fn workflow_id(&self, seed: u64) -> String {
+    fn workflow_id(&self, seed: u64) -> String {
         format!("{}-{seed}", self.prefix)
     }
 
-    pub(crate) async fn start(&self, seed: u64, tool_turns: u32) -> Result<(), String> {
-        let options =
-            WorkflowStartOptions::new(self.task_queue.clone(), self.workflow_id(seed)).build();
+    /// `get_result`: a long poll on the server, the SDK's way to await a workflow.
+    async fn result(&self, id: &str) -> Result<Outcome, String> {
+        self.client
+            .get_workflow_handle::<ReferenceAgentWorkflow>(id)
+            .get_result(WorkflowGetResultOptions::default())
+            .await
+            .map(|result| ("succeeded".to_string(), Some(result)))
+            .map_err(|e| format!("workflow failed: {e}"))
+    }
+}
+
+impl RunClient for ReferenceClient {
+    async fn start(&self, seed: u64, tool_turns: u32) -> Result<String, String> {
+        let id = self.workflow_id(seed);
+        let options = WorkflowStartOptions::new(self.task_queue.clone(), id.clone()).build();
         self.client
             .start_workflow(
                 ReferenceAgentWorkflow::run,
@@ -351,92 +404,28 @@ impl ReferenceClient {
                 options,
             )
             .await
-            .map(|_| ())
+            .map(|_| id)
             .map_err(|e| format!("start_workflow: {e}"))
     }
 
-    async fn result(&self, seed: u64) -> Result<String, String> {
-        self.client
-            .get_workflow_handle::<ReferenceAgentWorkflow>(self.workflow_id(seed))
-            .get_result(WorkflowGetResultOptions::default())
-            .await
-            .map_err(|e| format!("workflow failed: {e}"))
+    async fn follow(&self, id: &str) -> Result<Outcome, String> {
+        self.result(id).await
     }
-}
 
-/// One reference run, started (at most `submissions` at once) and awaited.
-pub async fn reference_run(
-    client: Arc<ReferenceClient>,
-    submissions: Arc<Semaphore>,
-    seed: u64,
-    tool_turns: u32,
-    timeout: Duration,
-) -> RunRecord {
-    let started = Instant::now();
-    let start = {
-        let _permit = submissions.acquire().await;
-        client.start(seed, tool_turns).await
-    };
-    if let Err(err) = start {
-        return RunRecord::failed(seed, err);
+    async fn collect(&self, id: &str) -> Result<Outcome, String> {
+        self.result(id).await
     }
-    let admission_ms = elapsed_ms(started);
-    let error = match tokio::time::timeout(timeout, client.result(seed)).await {
-        Ok(Ok(result)) => check(seed, tool_turns, "succeeded", Some(&result)),
-        Ok(Err(err)) => Some(format!("run {seed}: {err}")),
-        Err(_) => Some(format!("run {seed}: not finished after {timeout:?}")),
-    };
-    RunRecord {
-        seed,
-        run_id: Some(client.workflow_id(seed)),
-        admission_ms: Some(admission_ms),
-        end_to_end_ms: Some(elapsed_ms(started)),
-        error,
-    }
-}
 
-/// Starts without awaiting (scenario c).
-pub async fn reference_submit(
-    client: Arc<ReferenceClient>,
-    submissions: Arc<Semaphore>,
-    seed: u64,
-    tool_turns: u32,
-) -> RunRecord {
-    let _permit = submissions.acquire().await;
-    let started = Instant::now();
-    match client.start(seed, tool_turns).await {
-        Ok(()) => RunRecord {
-            seed,
-            run_id: Some(client.workflow_id(seed)),
-            admission_ms: Some(elapsed_ms(started)),
-            end_to_end_ms: None,
-            error: None,
-        },
-        Err(err) => RunRecord::failed(seed, err),
-    }
-}
-
-/// Awaits every started reference run and checks its answer.
-pub async fn reference_collect(
-    client: Arc<ReferenceClient>,
-    records: Vec<RunRecord>,
-    tool_turns: u32,
-    concurrency: usize,
-) -> Vec<RunRecord> {
-    closed_loop(0..records.len() as u64, concurrency, |index| {
-        let client = client.clone();
-        let mut record = records[index as usize].clone();
-        async move {
-            if record.error.is_none() {
-                record.error = match client.result(record.seed).await {
-                    Ok(result) => check(record.seed, tool_turns, "succeeded", Some(&result)),
-                    Err(err) => Some(err),
-                };
-            }
-            record
+    /// `start_workflow` with longrun's admission rules: a failure is `503` (what longrun
+    /// answers for a start that failed or timed out), and so is a start slower than longrun's
+    /// 5 s deadline.
+    async fn admit(&self, seed: u64) -> Result<String, (u16, String)> {
+        match tokio::time::timeout(Duration::from_secs(5), self.start(seed, 0)).await {
+            Ok(Ok(id)) => Ok(id),
+            Ok(Err(err)) => Err((503, err)),
+            Err(_) => Err((503, "start_workflow took over 5 s".to_string())),
         }
-    })
-    .await
+    }
 }
 
 /// Responses of an open- or closed-loop request series: latencies and status counts.
@@ -453,40 +442,37 @@ pub struct RequestSeries {
     pub seconds: f64,
 }
 
-/// `POST /v1/runs` at a fixed rate for `duration`, whatever the answers take (open loop:
-/// a slow answer does not delay the next request, so queueing shows in the latency).
-pub async fn submit_at_rate(
-    client: Arc<LongrunClient>,
-    rate: f64,
-    duration: Duration,
-    first_seed: u64,
-) -> RequestSeries {
-    at_rate(rate, duration, first_seed, move |seed| {
-        let client = client.clone();
-        async move { client.submit(seed).await }
-    })
-    .await
+impl RequestSeries {
+    /// One request's latencies, and its answer counted by status (`ok` for a success).
+    fn count<T>(
+        &mut self,
+        latency_ms: f64,
+        service_ms: f64,
+        ok: &str,
+        outcome: &Result<T, (u16, String)>,
+    ) {
+        self.latency_ms.push(latency_ms);
+        self.service_ms.push(service_ms);
+        let status = match outcome {
+            Ok(_) => ok.to_string(),
+            Err((0, _)) => "transport".to_string(),
+            Err((status, _)) => status.to_string(),
+        };
+        *self.statuses.entry(status).or_default() += 1;
+    }
 }
 
-/// `start_workflow` of the reference workflow at a fixed rate on a task queue nobody polls:
-/// the raw SDK's admission, to set longrun's against. A failure is `503` (what longrun
-/// answers for a start that failed or timed out), a start slower than longrun's 5 s deadline
-/// is counted as such too.
-pub async fn start_at_rate(
-    client: Arc<ReferenceClient>,
+/// Admissions at a fixed rate for `duration`, whatever the answers take (open loop: a slow
+/// answer does not delay the next request, so queueing shows in the latency).
+pub async fn admit_at_rate<C: RunClient>(
+    client: Arc<C>,
     rate: f64,
     duration: Duration,
     first_seed: u64,
 ) -> RequestSeries {
     at_rate(rate, duration, first_seed, move |seed| {
         let client = client.clone();
-        async move {
-            match tokio::time::timeout(Duration::from_secs(5), client.start(seed, 0)).await {
-                Ok(Ok(())) => Ok(client.workflow_id(seed)),
-                Ok(Err(err)) => Err((503, err)),
-                Err(_) => Err((503, "start_workflow took over 5 s".to_string())),
-            }
-        }
+        async move { client.admit(seed).await }
     })
     .await
 }
@@ -495,7 +481,7 @@ pub async fn start_at_rate(
 async fn at_rate<F, Fut>(rate: f64, duration: Duration, first_seed: u64, submit: F) -> RequestSeries
 where
     F: Fn(u64) -> Fut,
-    Fut: std::future::Future<Output = Result<String, (u16, String)>> + Send + 'static,
+    Fut: Future<Output = Result<String, (u16, String)>> + Send + 'static,
 {
     let count = (rate * duration.as_secs_f64()).round() as u64;
     let interval = Duration::from_secs_f64(1.0 / rate);
@@ -520,17 +506,10 @@ where
         let Ok((latency, service, outcome)) = joined else {
             continue;
         };
-        series.latency_ms.push(latency);
-        series.service_ms.push(service);
-        let status = match outcome {
-            Ok(id) => {
-                series.run_ids.push(id);
-                "202".to_string()
-            }
-            Err((0, _)) => "transport".to_string(),
-            Err((status, _)) => status.to_string(),
-        };
-        *series.statuses.entry(status).or_default() += 1;
+        series.count(latency, service, "202", &outcome);
+        if let Ok(id) = outcome {
+            series.run_ids.push(id);
+        }
     }
     series.seconds = began.elapsed().as_secs_f64();
     series
@@ -555,14 +534,7 @@ pub async fn read_at_full_speed(
                 let sent = Instant::now();
                 let outcome = client.read(&ids[i % ids.len()]).await;
                 let ms = elapsed_ms(sent);
-                series.latency_ms.push(ms);
-                series.service_ms.push(ms);
-                let status = match outcome {
-                    Ok(_) => "200".to_string(),
-                    Err((0, _)) => "transport".to_string(),
-                    Err((status, _)) => status.to_string(),
-                };
-                *series.statuses.entry(status).or_default() += 1;
+                series.count(ms, ms, "200", &outcome);
                 i += connections;
             }
             series

@@ -143,6 +143,39 @@ enum Command {
     },
 }
 
+impl Command {
+    /// The closed-loop scenarios: their name and load.
+    fn closed_load(&self) -> Option<(&'static str, Load)> {
+        match *self {
+            Command::Overhead {
+                runs,
+                warmup,
+                tool_turns,
+                latency_ms,
+            } => Some((
+                "overhead",
+                Load::new(runs, warmup, 1, tool_turns, latency_ms, 600),
+            )),
+            Command::Throughput {
+                runs,
+                concurrency,
+                warmup,
+                tool_turns,
+                latency_ms,
+            } => Some((
+                "throughput",
+                Load::new(runs, warmup, concurrency, tool_turns, latency_ms, 600),
+            )),
+            Command::Smoke {
+                runs,
+                concurrency,
+                tool_turns,
+            } => Some(("smoke", Load::new(runs, 0, concurrency, tool_turns, 0, 120))),
+            _ => None,
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -265,160 +298,75 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     );
 
     let mut code = ExitCode::SUCCESS;
-    let (scenario, markdown, report) = match cli.command {
-        Command::Overhead {
-            runs,
-            warmup,
-            tool_turns,
-            latency_ms,
-        } => {
-            let load = Load {
-                runs,
-                warmup,
-                concurrency: 1,
-                submit_concurrency: 1,
-                tool_turns,
-                latency_ms,
-                run_timeout_s: 600,
-            };
-            let report = scenarios::closed(&env, "overhead", &load, common.system).await?;
-            (
-                "overhead",
-                closed_markdown(&report),
-                serde_json::to_value(&report)?,
-            )
+    let (scenario, markdown, report) = if let Some((scenario, load)) = cli.command.closed_load() {
+        let report = scenarios::closed(&env, scenario, &load, common.system).await?;
+        if scenario == "smoke" {
+            code = smoke_verdict(&report, load.runs);
         }
-        Command::Throughput {
-            runs,
-            concurrency,
-            warmup,
-            tool_turns,
-            latency_ms,
-        } => {
-            let load = Load {
+        (
+            scenario,
+            closed_markdown(&report),
+            serde_json::to_value(&report)?,
+        )
+    } else {
+        match cli.command {
+            Command::Waiting {
                 runs,
-                warmup,
-                concurrency,
-                submit_concurrency: concurrency,
-                tool_turns,
                 latency_ms,
-                run_timeout_s: 600,
-            };
-            let report = scenarios::closed(&env, "throughput", &load, common.system).await?;
-            (
-                "throughput",
-                closed_markdown(&report),
-                serde_json::to_value(&report)?,
-            )
-        }
-        Command::Waiting {
-            runs,
-            latency_ms,
-            window_s,
-            submit_concurrency,
-            tool_turns,
-        } => {
-            if let Some(limit) = open_files_limit()
-                && limit < (runs as u64) * 2 + 1024
-            {
-                eprintln!(
-                    "warning: the open-files limit ({limit}) is low for {runs} waiting runs; \
-                     raise it with `ulimit -n`"
-                );
-            }
-            let load = Load {
-                runs,
-                warmup: 0,
-                concurrency: runs,
+                window_s,
                 submit_concurrency,
                 tool_turns,
-                latency_ms,
-                run_timeout_s: 3600,
-            };
-            let reports =
-                scenarios::waiting(&env, &load, Duration::from_secs(window_s), common.system)
-                    .await?;
-            let mut markdown = WaitingReport::TABLE_HEADER.to_string();
-            for report in &reports {
-                markdown.push('\n');
-                markdown.push_str(&report.markdown_row());
-            }
-            (
-                "waiting",
-                markdown,
-                json!({"load": load, "phases": reports}),
-            )
-        }
-        Command::Admission {
-            rate,
-            duration_s,
-            read_connections,
-            read_duration_s,
-        } => {
-            let report: AdmissionReport = scenarios::admission(
-                &env,
-                common.system,
-                rate,
-                Duration::from_secs(duration_s),
-                read_connections,
-                Duration::from_secs(read_duration_s),
-            )
-            .await?;
-            let markdown = format!(
-                "{}\n{}",
-                AdmissionReport::TABLE_HEADER,
-                report.markdown_rows()
-            );
-            ("admission", markdown, serde_json::to_value(&report)?)
-        }
-        Command::Smoke {
-            runs,
-            concurrency,
-            tool_turns,
-        } => {
-            let load = Load {
-                runs,
-                warmup: 0,
-                concurrency,
-                submit_concurrency: concurrency,
-                tool_turns,
-                latency_ms: 0,
-                run_timeout_s: 120,
-            };
-            let report = scenarios::closed(&env, "smoke", &load, common.system).await?;
-            let mut verdicts = Vec::new();
-            for phase in &report.phases {
-                verdicts.push(format!(
-                    "{}: {}/{} runs ended with the expected answer",
-                    phase.system, phase.succeeded, phase.runs
-                ));
-                if phase.failed > 0 || phase.succeeded != runs {
-                    code = ExitCode::FAILURE;
-                    for example in &phase.failure_examples {
-                        eprintln!("smoke: {}: {example}", phase.system);
-                    }
+            } => {
+                if let Some(limit) = open_files_limit()
+                    && limit < (runs as u64) * 2 + 1024
+                {
+                    eprintln!(
+                        "warning: the open-files limit ({limit}) is low for {runs} waiting runs; \
+                         raise it with `ulimit -n`"
+                    );
                 }
+                let load = Load {
+                    submit_concurrency,
+                    ..Load::new(runs, 0, runs, tool_turns, latency_ms, 3600)
+                };
+                let reports =
+                    scenarios::waiting(&env, &load, Duration::from_secs(window_s), common.system)
+                        .await?;
+                let mut markdown = WaitingReport::TABLE_HEADER.to_string();
+                for report in &reports {
+                    markdown.push('\n');
+                    markdown.push_str(&report.markdown_row());
+                }
+                (
+                    "waiting",
+                    markdown,
+                    json!({"load": load, "phases": reports}),
+                )
             }
-            if report.llm_rejected > 0 {
-                code = ExitCode::FAILURE;
-                verdicts.push(format!(
-                    "the fake model refused {} malformed requests",
-                    report.llm_rejected
-                ));
+            Command::Admission {
+                rate,
+                duration_s,
+                read_connections,
+                read_duration_s,
+            } => {
+                let report: AdmissionReport = scenarios::admission(
+                    &env,
+                    common.system,
+                    rate,
+                    Duration::from_secs(duration_s),
+                    read_connections,
+                    Duration::from_secs(read_duration_s),
+                )
+                .await?;
+                let markdown = format!(
+                    "{}\n{}",
+                    AdmissionReport::TABLE_HEADER,
+                    report.markdown_rows()
+                );
+                ("admission", markdown, serde_json::to_value(&report)?)
             }
-            let verdict = if code == ExitCode::SUCCESS {
-                "smoke: ok"
-            } else {
-                "smoke: FAILED"
-            };
-            eprintln!("{verdict}: {}", verdicts.join("; "));
-            (
-                "smoke",
-                closed_markdown(&report),
-                serde_json::to_value(&report)?,
-            )
+            _ => unreachable!("closed loops and the reference worker are handled above"),
         }
-        Command::ReferenceWorker { .. } => unreachable!("handled above"),
     };
 
     let document = json!({
@@ -450,4 +398,37 @@ fn closed_markdown(report: &ClosedReport) -> String {
         markdown.push_str(&ratios.line());
     }
     markdown
+}
+
+/// The smoke check's verdict, said on stderr: every run of every system must have ended with
+/// the expected answer, and the fake model must have refused no request.
+fn smoke_verdict(report: &ClosedReport, runs: usize) -> ExitCode {
+    let mut code = ExitCode::SUCCESS;
+    let mut verdicts = Vec::new();
+    for phase in &report.phases {
+        verdicts.push(format!(
+            "{}: {}/{} runs ended with the expected answer",
+            phase.system, phase.succeeded, phase.runs
+        ));
+        if phase.failed > 0 || phase.succeeded != runs {
+            code = ExitCode::FAILURE;
+            for example in &phase.failure_examples {
+                eprintln!("smoke: {}: {example}", phase.system);
+            }
+        }
+    }
+    if report.llm_rejected > 0 {
+        code = ExitCode::FAILURE;
+        verdicts.push(format!(
+            "the fake model refused {} malformed requests",
+            report.llm_rejected
+        ));
+    }
+    let verdict = if code == ExitCode::SUCCESS {
+        "smoke: ok"
+    } else {
+        "smoke: FAILED"
+    };
+    eprintln!("{verdict}: {}", verdicts.join("; "));
+    code
 }

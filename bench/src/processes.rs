@@ -195,23 +195,53 @@ pub fn spawn_logged(mut command: Command, log: &Path) -> anyhow::Result<Child> {
 
 /// Waits until `url` answers 200, failing early if the process exits.
 pub async fn wait_for_http(url: &str, child: &mut Child, log: &Path) -> anyhow::Result<()> {
-    let http = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(120);
+    let http = &reqwest::Client::new();
+    let what = format!("the process behind {url}");
+    wait_ready(
+        child,
+        &what,
+        log,
+        Duration::from_secs(120),
+        Duration::from_millis(100),
+        move || async move {
+            http.get(url)
+                .send()
+                .await
+                .is_ok_and(|response| response.status().is_success())
+        },
+    )
+    .await
+}
+
+/// Asks `ready` every `interval` until it says yes, failing early if `child` exits, and after
+/// `within`. `what` names the process in the errors; its output is in `log`.
+pub async fn wait_ready<F, Fut>(
+    child: &mut Child,
+    what: &str,
+    log: &Path,
+    within: Duration,
+    interval: Duration,
+    mut ready: F,
+) -> anyhow::Result<()>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = Instant::now() + within;
     loop {
         if let Some(status) = child.try_wait()? {
-            bail!(
-                "the process behind {url} exited ({status}); see {}",
-                log.display()
-            );
+            bail!("{what} exited ({status}); see {}", log.display());
         }
-        if let Ok(response) = http.get(url).send().await
-            && response.status().is_success()
-        {
+        if ready().await {
             return Ok(());
         }
         if Instant::now() > deadline {
-            bail!("{url} did not answer within 120 s; see {}", log.display());
+            bail!(
+                "{what} did not answer within {} s; see {}",
+                within.as_secs(),
+                log.display()
+            );
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::time::sleep(interval).await;
     }
 }

@@ -138,6 +138,16 @@ impl WindowReport {
     pub fn process(&self, name: &str) -> Option<&ProcessReport> {
         self.processes.iter().find(|p| p.name == name)
     }
+
+    /// The named process's CPU over the window, in % of one core.
+    pub fn cpu_pct_of_core(&self, name: &str) -> Option<f64> {
+        self.process(name).and_then(|p| p.cpu_pct_of_core)
+    }
+
+    /// The named process's peak resident memory, in MB.
+    pub fn peak_rss_mb(&self, name: &str) -> Option<f64> {
+        self.process(name).and_then(|p| p.peak_rss_mb)
+    }
 }
 
 fn mb(bytes: Option<u64>) -> Option<f64> {

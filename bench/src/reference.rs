@@ -244,37 +244,27 @@ impl ReferenceActivities {
 /// `+ - * /` with the usual precedence and parentheses.
 pub fn evaluate(expression: &str) -> Option<f64> {
     fn expr(s: &mut &[u8]) -> Option<f64> {
-        let mut value = term(s)?;
-        loop {
-            skip(s);
-            match s.first() {
-                Some(b'+') => {
-                    *s = &s[1..];
-                    value += term(s)?;
-                }
-                Some(b'-') => {
-                    *s = &s[1..];
-                    value -= term(s)?;
-                }
-                _ => return Some(value),
-            }
-        }
+        chain(s, term, b"+-")
     }
     fn term(s: &mut &[u8]) -> Option<f64> {
-        let mut value = atom(s)?;
+        chain(s, atom, b"*/")
+    }
+    /// `operand (op operand)*` for the operators `ops` of one precedence level, left to right.
+    fn chain(s: &mut &[u8], operand: fn(&mut &[u8]) -> Option<f64>, ops: &[u8]) -> Option<f64> {
+        let mut value = operand(s)?;
         loop {
             skip(s);
-            match s.first() {
-                Some(b'*') => {
-                    *s = &s[1..];
-                    value *= atom(s)?;
-                }
-                Some(b'/') => {
-                    *s = &s[1..];
-                    value /= atom(s)?;
-                }
-                _ => return Some(value),
-            }
+            let Some(&op) = s.first().filter(|c| ops.contains(c)) else {
+                return Some(value);
+            };
+            *s = &s[1..];
+            let rhs = operand(s)?;
+            value = match op {
+                b'+' => value + rhs,
+                b'-' => value - rhs,
+                b'*' => value * rhs,
+                _ => value / rhs,
+            };
         }
     }
     fn atom(s: &mut &[u8]) -> Option<f64> {

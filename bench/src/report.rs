@@ -46,6 +46,11 @@ impl Percentiles {
     }
 }
 
+/// A figure with `digits` decimals, or `–` when there is none.
+pub fn cell(value: Option<f64>, digits: usize) -> String {
+    value.map_or("–".to_string(), |v| format!("{v:.digits$}"))
+}
+
 fn ms(value: f64) -> String {
     if value >= 100.0 {
         format!("{value:.0}")
@@ -95,9 +100,6 @@ impl PhaseReport {
     pub const TABLE_HEADER: &'static str = "| scenario | system | DB | N | C | K | L ms | ok/failed | runs/s | steps/s | admission p50/p95/p99 ms | end-to-end p50/p95/p99 ms | worker CPU ms/step | worker peak RSS MB | API peak RSS MB | Temporal CPU % of a core (share of busy) | Postgres CPU % of a core | machine busy % (others' load, % of a core) |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |";
 
     pub fn markdown_row(&self) -> String {
-        let opt = |v: Option<f64>, digits: usize| {
-            v.map_or("–".to_string(), |v| format!("{v:.digits$}"))
-        };
         format!(
             "| {} | {} | {} | {} | {} | {} | {} | {}/{} | {:.1} | {:.1} | {} | {} | {} | {} | {} | {} ({}) | {:.0} | {} ({}) |",
             self.scenario,
@@ -113,14 +115,14 @@ impl PhaseReport {
             self.steps_per_s,
             self.admission_ms.cell(),
             self.end_to_end_ms.cell(),
-            opt(self.worker_cpu_ms_per_step, 2),
-            opt(self.worker_peak_rss_mb, 0),
-            opt(self.api_peak_rss_mb, 0),
-            opt(self.temporal_cpu_pct_of_core, 0),
-            opt(self.temporal_share_of_busy_pct, 0),
+            cell(self.worker_cpu_ms_per_step, 2),
+            cell(self.worker_peak_rss_mb, 0),
+            cell(self.api_peak_rss_mb, 0),
+            cell(self.temporal_cpu_pct_of_core, 0),
+            cell(self.temporal_share_of_busy_pct, 0),
             self.window.postgres_cpu_pct_of_core,
-            opt(self.window.machine_busy_pct, 0),
-            opt(self.window.other_cpu_pct_of_core, 0),
+            cell(self.window.machine_busy_pct, 0),
+            cell(self.window.other_cpu_pct_of_core, 0),
         )
     }
 }
@@ -136,9 +138,9 @@ pub fn cpu_figures(
         .and_then(|w| w.cpu_ms)
         .filter(|_| steps > 0)
         .map(|ms| ms / steps as f64);
-    let temporal = window.process("temporal");
-    let temporal_pct = temporal.and_then(|t| t.cpu_pct_of_core);
-    let share = match (temporal.and_then(|t| t.cpu_ms), window.machine_busy_pct) {
+    let temporal_pct = window.cpu_pct_of_core("temporal");
+    let temporal_ms = window.process("temporal").and_then(|t| t.cpu_ms);
+    let share = match (temporal_ms, window.machine_busy_pct) {
         (Some(ms), Some(busy)) if busy > 0.0 => {
             let busy_ms = busy / 100.0 * window.seconds * 1000.0 * cores as f64;
             Some(100.0 * ms / busy_ms)

@@ -13,7 +13,7 @@ use crate::drive::{self, RunRecord};
 use crate::fake_llm::{Behaviour, FakeLlm};
 use crate::procstat::{self, Window, WindowReport};
 use crate::report::{self, Percentiles, PhaseReport, Ratios};
-use crate::stack::{self, Env, LongrunStack, ReferenceStack};
+use crate::stack::{self, Env, LongrunStack, ReferenceStack, Stack};
 
 /// Which systems a scenario measures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
@@ -49,6 +49,27 @@ pub struct Load {
 }
 
 impl Load {
+    /// `runs` measured runs after `warmup` unmeasured ones, `concurrency` in flight and as many
+    /// submissions at once.
+    pub fn new(
+        runs: usize,
+        warmup: usize,
+        concurrency: usize,
+        tool_turns: u32,
+        latency_ms: u64,
+        run_timeout_s: u64,
+    ) -> Self {
+        Self {
+            runs,
+            warmup,
+            concurrency,
+            submit_concurrency: concurrency,
+            tool_turns,
+            latency_ms,
+            run_timeout_s,
+        }
+    }
+
     fn behaviour(&self) -> Behaviour {
         Behaviour {
             tool_turns: self.tool_turns,
@@ -119,8 +140,8 @@ fn phase_report(
         admission_ms: Percentiles::of(&admission),
         end_to_end_ms: Percentiles::of(&end_to_end),
         worker_cpu_ms_per_step,
-        worker_peak_rss_mb: window.process("worker").and_then(|p| p.peak_rss_mb),
-        api_peak_rss_mb: window.process("api").and_then(|p| p.peak_rss_mb),
+        worker_peak_rss_mb: window.peak_rss_mb("worker"),
+        api_peak_rss_mb: window.peak_rss_mb("api"),
         temporal_cpu_pct_of_core,
         temporal_share_of_busy_pct,
         window,
@@ -131,29 +152,42 @@ pub fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
-/// The reference's name in reports: `raw-sdk`, or `raw-sdk-local` when its tool runs as a
-/// local activity.
-fn reference_label(env: &Env) -> &'static str {
-    if env.reference_local_tools {
-        "raw-sdk-local"
-    } else {
-        "raw-sdk"
-    }
+/// Runs `work` while the processes' CPU and memory (and `perf`, when asked) are recorded,
+/// over exactly its duration.
+async fn measure<T>(
+    env: &Env,
+    name: &str,
+    processes: &[(String, u32)],
+    work: impl Future<Output = T>,
+) -> (T, WindowReport) {
+    let perf = stack::perf_start(env, name, processes);
+    let window = Window::start(processes);
+    let outcome = work.await;
+    let measured = window.finish();
+    stack::perf_stop(perf).await;
+    (outcome, measured)
 }
 
-/// One system's closed loop: the warm-up runs, then the measured ones with the processes'
-/// CPU and memory (and `perf`, when asked) recorded over exactly that window.
-async fn measure_closed<F, Fut>(
+/// One system's closed loop: the warm-up runs, then the measured ones.
+async fn closed_phase<S: Stack>(
     env: &Env,
+    scenario: &str,
     phase: &str,
     load: &Load,
-    processes: &[(String, u32)],
-    run: F,
-) -> (Vec<RunRecord>, WindowReport)
-where
-    F: Fn(u64) -> Fut,
-    Fut: std::future::Future<Output = RunRecord> + Send + 'static,
-{
+    stack: &S,
+) -> PhaseReport {
+    let client = stack.client();
+    let submissions = Arc::new(Semaphore::new(load.submit_concurrency));
+    let timeout = Duration::from_secs(load.run_timeout_s);
+    let run = |seed| {
+        drive::run(
+            client.clone(),
+            submissions.clone(),
+            seed,
+            load.tool_turns,
+            timeout,
+        )
+    };
     if load.warmup > 0 {
         eprintln!("[{phase}] {} warm-up runs", load.warmup);
         drive::closed_loop(seeds(1, load.warmup), load.concurrency, &run).await;
@@ -162,13 +196,25 @@ where
         "[{phase}] {} measured runs, {} at once",
         load.runs, load.concurrency
     );
-    let perf = stack::perf_start(env, phase, processes);
-    let window = Window::start(processes);
-    let records =
-        drive::closed_loop(seeds(1 + load.warmup, load.runs), load.concurrency, run).await;
-    let measured = window.finish();
-    stack::perf_stop(perf).await;
-    (records, measured)
+    let measured_runs = seeds(1 + load.warmup, load.runs);
+    let (records, window) = measure(
+        env,
+        phase,
+        &stack.processes(),
+        drive::closed_loop(measured_runs, load.concurrency, run),
+    )
+    .await;
+    let report = phase_report(
+        scenario,
+        stack.system(),
+        stack.database(),
+        load,
+        &records,
+        window,
+        cores(),
+    );
+    eprintln!("{}", report.markdown_row());
+    report
 }
 
 /// Closed-loop runs on each system: the raw-SDK reference first, then longrun.
@@ -179,63 +225,18 @@ pub async fn closed(
     systems: Systems,
 ) -> anyhow::Result<ClosedReport> {
     let fake = FakeLlm::start(load.behaviour()).await?;
-    let timeout = Duration::from_secs(load.run_timeout_s);
     let mut phases = Vec::new();
     if systems.reference() {
         let phase = format!("{scenario}-raw-sdk");
-        eprintln!("[{phase}] starting a Temporal dev server and the reference worker");
         let stack = ReferenceStack::start(env, &phase, &fake.base_url).await?;
-        let submissions = Arc::new(Semaphore::new(load.submit_concurrency));
-        let run = |seed| {
-            drive::reference_run(
-                stack.client.clone(),
-                submissions.clone(),
-                seed,
-                load.tool_turns,
-                timeout,
-            )
-        };
-        let (records, measured) = measure_closed(env, &phase, load, &stack.processes(), run).await;
-        let phase_report = phase_report(
-            scenario,
-            reference_label(env),
-            "none",
-            load,
-            &records,
-            measured,
-            cores(),
-        );
-        eprintln!("{}", phase_report.markdown_row());
-        phases.push(phase_report);
+        phases.push(closed_phase(env, scenario, &phase, load, &stack).await);
         stack.stop().await;
     }
     if systems.longrun() {
         let phase = format!("{scenario}-longrun");
-        eprintln!("[{phase}] starting a Temporal dev server, longrun api and worker");
         let stack =
             LongrunStack::start(env, &phase, &fake.base_url, true, load.max_steps()).await?;
-        let submissions = Arc::new(Semaphore::new(load.submit_concurrency));
-        let run = |seed| {
-            drive::longrun_run(
-                stack.client.clone(),
-                submissions.clone(),
-                seed,
-                load.tool_turns,
-                timeout,
-            )
-        };
-        let (records, measured) = measure_closed(env, &phase, load, &stack.processes(), run).await;
-        let phase_report = phase_report(
-            scenario,
-            "longrun",
-            stack.database.label,
-            load,
-            &records,
-            measured,
-            cores(),
-        );
-        eprintln!("{}", phase_report.markdown_row());
-        phases.push(phase_report);
+        phases.push(closed_phase(env, scenario, &phase, load, &stack).await);
         stack.stop().await;
     }
     let ratios = match phases.as_slice() {
@@ -278,7 +279,7 @@ impl WaitingReport {
     pub const TABLE_HEADER: &'static str = "| system | DB | runs | waiting at once | s to all waiting | worker RSS max in window MB | worker CPU % of a core in window | worker peak RSS MB | API peak RSS MB | Temporal CPU % of a core in window | Postgres CPU % of a core in window | others' load % of a core | drain s | ok/failed |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |";
 
     pub fn markdown_row(&self) -> String {
-        let opt = |v: Option<f64>| v.map_or("–".to_string(), |v| format!("{v:.0}"));
+        let opt = |v: Option<f64>| report::cell(v, 0);
         format!(
             "| {} | {} | {} | {} | {:.0} | {} | {} | {} | {} | {} | {:.0} | {} | {:.0} | {}/{} |",
             self.system,
@@ -287,8 +288,7 @@ impl WaitingReport {
             self.waiting,
             self.seconds_until_all_waiting,
             opt(self.worker_rss_mb_max),
-            self.worker_cpu_pct_of_core
-                .map_or("–".to_string(), |v| format!("{v:.1}")),
+            report::cell(self.worker_cpu_pct_of_core, 1),
             opt(self.worker_peak_rss_mb),
             opt(self.api_peak_rss_mb),
             opt(self.temporal_cpu_pct_of_core),
@@ -365,16 +365,70 @@ fn waiting_report(
         seconds_until_all_waiting,
         admission_ms: Percentiles::of(&admission),
         worker_rss_mb_max,
-        worker_cpu_pct_of_core: window.process("worker").and_then(|p| p.cpu_pct_of_core),
-        worker_peak_rss_mb: window.process("worker").and_then(|p| p.peak_rss_mb),
-        api_peak_rss_mb: window.process("api").and_then(|p| p.peak_rss_mb),
-        temporal_cpu_pct_of_core: window.process("temporal").and_then(|p| p.cpu_pct_of_core),
+        worker_cpu_pct_of_core: window.cpu_pct_of_core("worker"),
+        worker_peak_rss_mb: window.peak_rss_mb("worker"),
+        api_peak_rss_mb: window.peak_rss_mb("api"),
+        temporal_cpu_pct_of_core: window.cpu_pct_of_core("temporal"),
         window,
         drain_s,
         succeeded: finished.len() - failed,
         failed,
         failure_examples,
     }
+}
+
+/// One system in scenario (c): every run submitted and held in its model call, the window
+/// measured, then the gate opened and every run awaited (`collect_concurrency` at once).
+async fn waiting_phase<S: Stack>(
+    env: &Env,
+    phase: &str,
+    load: &Load,
+    fake: &FakeLlm,
+    stack: &S,
+    window_length: Duration,
+    collect_concurrency: usize,
+) -> WaitingReport {
+    let stall = Duration::from_secs(120);
+    let client = stack.client();
+    fake.close_gate();
+    let began = Instant::now();
+    let submissions = Arc::new(Semaphore::new(load.submit_concurrency));
+    let submitted = drive::closed_loop(seeds(1, load.runs), load.runs, |seed| {
+        drive::submit(client.clone(), submissions.clone(), seed, load.tool_turns)
+    })
+    .await;
+    let waiting = until_waiting(fake, load.runs, stall).await;
+    let until_all = began.elapsed().as_secs_f64();
+    eprintln!("[{phase}] {waiting} runs waiting; measuring {window_length:?}");
+    let (rss, measured) = measure(
+        env,
+        phase,
+        &stack.processes(),
+        watch_window(stack.worker_pid(), window_length),
+    )
+    .await;
+    fake.open_gate();
+    let drain = Instant::now();
+    let finished = drive::collect(
+        client,
+        submitted.clone(),
+        load.tool_turns,
+        collect_concurrency,
+    )
+    .await;
+    let report = waiting_report(
+        stack.system(),
+        stack.database(),
+        &submitted,
+        &finished,
+        waiting,
+        until_all,
+        measured,
+        rss,
+        drain.elapsed().as_secs_f64(),
+    );
+    eprintln!("{}", report.markdown_row());
+    report
 }
 
 /// Scenario (c): `load.runs` runs in flight, each held in its model call until all of them are
@@ -386,96 +440,17 @@ pub async fn waiting(
     systems: Systems,
 ) -> anyhow::Result<Vec<WaitingReport>> {
     let fake = FakeLlm::start(load.behaviour()).await?;
-    let stall = Duration::from_secs(120);
     let mut reports = Vec::new();
     if systems.reference() {
         let phase = "waiting-raw-sdk";
-        eprintln!("[{phase}] starting a Temporal dev server and the reference worker");
         let stack = ReferenceStack::start(env, phase, &fake.base_url).await?;
-        fake.close_gate();
-        let began = Instant::now();
-        let submissions = Arc::new(Semaphore::new(load.submit_concurrency));
-        let submitted = drive::closed_loop(seeds(1, load.runs), load.runs, |seed| {
-            drive::reference_submit(
-                stack.client.clone(),
-                submissions.clone(),
-                seed,
-                load.tool_turns,
-            )
-        })
-        .await;
-        let waiting = until_waiting(&fake, load.runs, stall).await;
-        let until_all = began.elapsed().as_secs_f64();
-        eprintln!("[{phase}] {waiting} runs waiting; measuring {window_length:?}");
-        let processes = stack.processes();
-        let perf = stack::perf_start(env, phase, &processes);
-        let window = Window::start(&processes);
-        let rss = watch_window(stack.worker.id(), window_length).await;
-        let measured = window.finish();
-        stack::perf_stop(perf).await;
-        fake.open_gate();
-        let drain = Instant::now();
-        let finished = drive::reference_collect(
-            stack.client.clone(),
-            submitted.clone(),
-            load.tool_turns,
-            500,
-        )
-        .await;
-        let report = waiting_report(
-            reference_label(env),
-            "none",
-            &submitted,
-            &finished,
-            waiting,
-            until_all,
-            measured,
-            rss,
-            drain.elapsed().as_secs_f64(),
-        );
-        eprintln!("{}", report.markdown_row());
-        reports.push(report);
+        reports.push(waiting_phase(env, phase, load, &fake, &stack, window_length, 500).await);
         stack.stop().await;
     }
     if systems.longrun() {
         let phase = "waiting-longrun";
-        eprintln!("[{phase}] starting a Temporal dev server, longrun api and worker");
         let stack = LongrunStack::start(env, phase, &fake.base_url, true, load.max_steps()).await?;
-        fake.close_gate();
-        let began = Instant::now();
-        let submissions = Arc::new(Semaphore::new(load.submit_concurrency));
-        let submitted = drive::closed_loop(seeds(1, load.runs), load.runs, |seed| {
-            drive::longrun_submit(stack.client.clone(), submissions.clone(), seed)
-        })
-        .await;
-        let waiting = until_waiting(&fake, load.runs, stall).await;
-        let until_all = began.elapsed().as_secs_f64();
-        eprintln!("[{phase}] {waiting} runs waiting; measuring {window_length:?}");
-        let processes = stack.processes();
-        let perf = stack::perf_start(env, phase, &processes);
-        let window = Window::start(&processes);
-        let worker_pid = stack.worker.as_ref().and_then(|w| w.id());
-        let rss = watch_window(worker_pid, window_length).await;
-        let measured = window.finish();
-        stack::perf_stop(perf).await;
-        fake.open_gate();
-        let drain = Instant::now();
-        let finished =
-            drive::longrun_collect(stack.client.clone(), submitted.clone(), load.tool_turns, 32)
-                .await;
-        let report = waiting_report(
-            "longrun",
-            stack.database.label,
-            &submitted,
-            &finished,
-            waiting,
-            until_all,
-            measured,
-            rss,
-            drain.elapsed().as_secs_f64(),
-        );
-        eprintln!("{}", report.markdown_row());
-        reports.push(report);
+        reports.push(waiting_phase(env, phase, load, &fake, &stack, window_length, 32).await);
         stack.stop().await;
     }
     Ok(reports)
@@ -530,65 +505,59 @@ impl AdmissionReport {
                 bad.join(", ")
             }
         };
-        let cpu = |w: &WindowReport, name: &str| {
-            w.process(name)
-                .and_then(|p| p.cpu_pct_of_core)
-                .map_or("–".to_string(), |v| format!("{v:.0}"))
-        };
-        let peak = |w: &WindowReport| {
-            w.process("api")
-                .and_then(|p| p.peak_rss_mb)
-                .map_or("–".to_string(), |v| format!("{v:.0}"))
-        };
-        let extra = |w: &WindowReport| {
+        let cpu = |w: &WindowReport, name: &str| report::cell(w.cpu_pct_of_core(name), 0);
+        // The columns from the latency on; the raw SDK's row has no API to measure.
+        let measured = |latency: &Percentiles, errors: String, w: &WindowReport, api: bool| {
+            let api_only = |cell: String| if api { cell } else { "–".to_string() };
             format!(
-                "{:.0} | {}",
+                "{} | {} | {errors} | {} | {} | {:.0} | {} | {}",
+                latency.cell(),
+                report::cell(latency.max, 0),
+                api_only(cpu(w, "api")),
+                cpu(w, "temporal"),
                 w.postgres_cpu_pct_of_core,
-                w.other_cpu_pct_of_core
-                    .map_or("–".to_string(), |v| format!("{v:.0}"))
+                report::cell(w.other_cpu_pct_of_core, 0),
+                api_only(report::cell(w.peak_rss_mb("api"), 0)),
             )
         };
-        let max = |p: &Percentiles| p.max.map_or("–".to_string(), |v| format!("{v:.0}"));
+        let open_loop = format!(
+            "{:.0}/s open loop, {:.0} s",
+            self.rate_per_s, self.duration_s
+        );
         let reference = self.reference.as_ref().map_or(String::new(), |r| {
             format!(
-                "| none | raw SDK start_workflow | {:.0}/s open loop, {:.0} s | {} | {:.1} | {} | {} | {} | – | {} | {} | – |\n",
-                self.rate_per_s,
-                self.duration_s,
+                "| none | raw SDK start_workflow | {open_loop} | {} | {:.1} | {} |\n",
                 r.start_latency_ms.count,
                 r.achieved_per_s,
-                r.start_latency_ms.cell(),
-                max(&r.start_latency_ms),
-                errors(&r.statuses, "202"),
-                cpu(&r.window, "temporal"),
-                extra(&r.window),
+                measured(
+                    &r.start_latency_ms,
+                    errors(&r.statuses, "202"),
+                    &r.window,
+                    false
+                ),
             )
         });
+        let post = measured(
+            &self.submit_latency_ms,
+            errors(&self.submit_statuses, "202"),
+            &self.submit_window,
+            true,
+        );
+        let get = measured(
+            &self.read_latency_ms,
+            errors(&self.read_statuses, "200"),
+            &self.read_window,
+            true,
+        );
         format!(
-            "{reference}| {} | POST /v1/runs | {:.0}/s open loop, {:.0} s | {} | {:.1} | {} | {} | {} | {} | {} | {} | {} |\n| {} | GET /v1/runs/{{id}} | {} connections, closed loop, {:.0} s | {} | {:.0} | {} | {} | {} | {} | {} | {} | {} |",
-            self.database,
-            self.rate_per_s,
-            self.duration_s,
+            "{reference}| {db} | POST /v1/runs | {open_loop} | {} | {:.1} | {post} |\n| {db} | GET /v1/runs/{{id}} | {} connections, closed loop, {:.0} s | {} | {:.0} | {get} |",
             self.submitted,
             self.achieved_per_s,
-            self.submit_latency_ms.cell(),
-            max(&self.submit_latency_ms),
-            errors(&self.submit_statuses, "202"),
-            cpu(&self.submit_window, "api"),
-            cpu(&self.submit_window, "temporal"),
-            extra(&self.submit_window),
-            peak(&self.submit_window),
-            self.database,
             self.read_connections,
             self.read_window.seconds,
             self.reads,
             self.reads_per_s,
-            self.read_latency_ms.cell(),
-            max(&self.read_latency_ms),
-            errors(&self.read_statuses, "200"),
-            cpu(&self.read_window, "api"),
-            cpu(&self.read_window, "temporal"),
-            extra(&self.read_window),
-            peak(&self.read_window),
+            db = self.database,
         )
     }
 }
@@ -610,8 +579,8 @@ pub async fn admission(
     .await?;
     let reference = if systems.reference() {
         let phase = "admission-raw-sdk";
-        eprintln!("[{phase}] starting a Temporal dev server; start_workflow at {rate}/s");
         let stack = ReferenceStack::start(env, phase, &fake.base_url).await?;
+        eprintln!("[{phase}] start_workflow at {rate}/s");
         // A queue nobody polls: the runs stay scheduled, as longrun's do without a worker.
         let client = Arc::new(drive::ReferenceClient {
             client: crate::temporal::connect(&stack.temporal.address).await?,
@@ -620,11 +589,15 @@ pub async fn admission(
             local_tools: false,
         });
         let _ =
-            drive::start_at_rate(client.clone(), rate, Duration::from_secs(1), 1_000_000_000).await;
-        let processes = vec![("temporal".to_string(), stack.temporal.pid)];
-        let window = Window::start(&processes);
-        let started = drive::start_at_rate(client, rate, duration, 1).await;
-        let window = window.finish();
+            drive::admit_at_rate(client.clone(), rate, Duration::from_secs(1), 1_000_000_000).await;
+        let processes = [("temporal".to_string(), stack.temporal.pid)];
+        let (started, window) = measure(
+            env,
+            phase,
+            &processes,
+            drive::admit_at_rate(client, rate, duration, 1),
+        )
+        .await;
         stack.stop().await;
         Some(ReferenceAdmission {
             achieved_per_s: started.requests as f64 / started.seconds,
@@ -639,10 +612,9 @@ pub async fn admission(
         anyhow::bail!("admission measures longrun's API; --system reference is not enough");
     }
     let phase = "admission-longrun";
-    eprintln!("[{phase}] starting a Temporal dev server and longrun api (no worker)");
     let stack = LongrunStack::start(env, phase, &fake.base_url, false, 2).await?;
     // Warm the connection pools and caches: a second of submissions at the same rate.
-    let _ = drive::submit_at_rate(
+    let _ = drive::admit_at_rate(
         stack.client.clone(),
         rate,
         Duration::from_secs(1),
@@ -651,21 +623,24 @@ pub async fn admission(
     .await;
     eprintln!("[{phase}] POST /v1/runs at {rate}/s for {duration:?}");
     let processes = stack.processes();
-    let perf = stack::perf_start(env, &format!("{phase}-post"), &processes);
-    let window = Window::start(&processes);
-    let submitted = drive::submit_at_rate(stack.client.clone(), rate, duration, 1).await;
-    let submit_window = window.finish();
-    stack::perf_stop(perf).await;
+    let (submitted, submit_window) = measure(
+        env,
+        &format!("{phase}-post"),
+        &processes,
+        drive::admit_at_rate(stack.client.clone(), rate, duration, 1),
+    )
+    .await;
     eprintln!(
         "[{phase}] GET /v1/runs/{{id}} on {read_connections} connections for {read_duration:?}"
     );
     let ids = Arc::new(submitted.run_ids.clone());
-    let perf = stack::perf_start(env, &format!("{phase}-get"), &processes);
-    let window = Window::start(&processes);
-    let reads =
-        drive::read_at_full_speed(stack.client.clone(), ids, read_connections, read_duration).await;
-    let read_window = window.finish();
-    stack::perf_stop(perf).await;
+    let (reads, read_window) = measure(
+        env,
+        &format!("{phase}-get"),
+        &processes,
+        drive::read_at_full_speed(stack.client.clone(), ids, read_connections, read_duration),
+    )
+    .await;
     let report = AdmissionReport {
         database: stack.database.label.to_string(),
         rate_per_s: rate,

@@ -14,7 +14,7 @@ use sqlx::{Connection, Executor};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-use crate::drive::{LongrunClient, ReferenceClient};
+use crate::drive::{LongrunClient, ReferenceClient, RunClient};
 use crate::processes::{self, LongrunSetup};
 use crate::temporal::{self, DevServer};
 
@@ -41,6 +41,37 @@ impl Env {
     pub fn log(&self, name: &str) -> PathBuf {
         self.work_dir.join(format!("{name}.log"))
     }
+}
+
+/// A system under test, up for one phase: what the scenarios drive and measure it by.
+pub trait Stack {
+    type Client: RunClient;
+
+    fn client(&self) -> Arc<Self::Client>;
+
+    /// The processes to measure, by role (`temporal`, `api`, `worker`, `bench`).
+    fn processes(&self) -> Vec<(String, u32)>;
+
+    fn worker_pid(&self) -> Option<u32>;
+
+    /// The system's name in reports.
+    fn system(&self) -> &'static str;
+
+    /// The database's name in reports: `postgres`, `sqlite`, or `none`.
+    fn database(&self) -> &'static str;
+}
+
+/// The Temporal server, the roles among `roles` whose process runs, and this tool (driver and
+/// fake model share its cores with the systems).
+fn measured_processes(temporal: &DevServer, roles: &[(&str, Option<u32>)]) -> Vec<(String, u32)> {
+    let mut list = vec![("temporal".to_string(), temporal.pid)];
+    list.extend(
+        roles
+            .iter()
+            .filter_map(|(name, pid)| Some((name.to_string(), (*pid)?))),
+    );
+    list.push(("bench".into(), std::process::id()));
+    list
 }
 
 /// longrun's database for one phase.
@@ -113,6 +144,14 @@ impl LongrunStack {
         with_worker: bool,
         max_steps: u32,
     ) -> anyhow::Result<Self> {
+        eprintln!(
+            "[{phase}] starting a Temporal dev server and longrun api{}",
+            if with_worker {
+                " and worker"
+            } else {
+                " (no worker)"
+            }
+        );
         let temporal =
             DevServer::start(&env.temporal_cli, &env.log(&format!("{phase}-temporal"))).await?;
         let database = Database::fresh(env, phase).await?;
@@ -156,19 +195,6 @@ impl LongrunStack {
         })
     }
 
-    /// The processes to measure, by role.
-    pub fn processes(&self) -> Vec<(String, u32)> {
-        let mut list = vec![("temporal".to_string(), self.temporal.pid)];
-        if let Some(pid) = self.api.id() {
-            list.push(("api".into(), pid));
-        }
-        if let Some(pid) = self.worker.as_ref().and_then(Child::id) {
-            list.push(("worker".into(), pid));
-        }
-        list.push(("bench".into(), std::process::id()));
-        list
-    }
-
     pub async fn stop(mut self) {
         if let Some(worker) = self.worker.as_mut() {
             processes::terminate(worker).await;
@@ -188,6 +214,7 @@ pub struct ReferenceStack {
 
 impl ReferenceStack {
     pub async fn start(env: &Env, phase: &str, llm_base_url: &str) -> anyhow::Result<Self> {
+        eprintln!("[{phase}] starting a Temporal dev server and the reference worker");
         let temporal =
             DevServer::start(&env.temporal_cli, &env.log(&format!("{phase}-temporal"))).await?;
         let task_queue = format!("bench-{phase}");
@@ -233,18 +260,66 @@ impl ReferenceStack {
         })
     }
 
-    pub fn processes(&self) -> Vec<(String, u32)> {
-        let mut list = vec![("temporal".to_string(), self.temporal.pid)];
-        if let Some(pid) = self.worker.id() {
-            list.push(("worker".into(), pid));
-        }
-        list.push(("bench".into(), std::process::id()));
-        list
-    }
-
     pub async fn stop(mut self) {
         processes::terminate(&mut self.worker).await;
         self.temporal.stop().await;
+    }
+}
+
+impl Stack for LongrunStack {
+    type Client = LongrunClient;
+
+    fn client(&self) -> Arc<LongrunClient> {
+        self.client.clone()
+    }
+
+    fn processes(&self) -> Vec<(String, u32)> {
+        measured_processes(
+            &self.temporal,
+            &[("api", self.api.id()), ("worker", self.worker_pid())],
+        )
+    }
+
+    fn worker_pid(&self) -> Option<u32> {
+        self.worker.as_ref().and_then(Child::id)
+    }
+
+    fn system(&self) -> &'static str {
+        "longrun"
+    }
+
+    fn database(&self) -> &'static str {
+        self.database.label
+    }
+}
+
+impl Stack for ReferenceStack {
+    type Client = ReferenceClient;
+
+    fn client(&self) -> Arc<ReferenceClient> {
+        self.client.clone()
+    }
+
+    fn processes(&self) -> Vec<(String, u32)> {
+        measured_processes(&self.temporal, &[("worker", self.worker_pid())])
+    }
+
+    fn worker_pid(&self) -> Option<u32> {
+        self.worker.id()
+    }
+
+    /// `raw-sdk`, or `raw-sdk-local` when its tool runs as a local activity.
+    fn system(&self) -> &'static str {
+        if self.client.local_tools {
+            "raw-sdk-local"
+        } else {
+            "raw-sdk"
+        }
+    }
+
+    /// The reference keeps no database.
+    fn database(&self) -> &'static str {
+        "none"
     }
 }
 

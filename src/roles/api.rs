@@ -6,11 +6,11 @@ use prometheus::Registry;
 use longrun_api::scheduler::Scheduler;
 
 use super::{
-    Part, READINESS_REFRESH, app_state, bind_api, open_store, server_limits, shutdown_signal,
-    supervise, temporal_settings,
+    api_server, app_state, bind_api, observability, open_store, shutdown_signal, supervise,
+    temporal_settings,
 };
 use crate::config::Config;
-use crate::telemetry::{self, MetricsExtras};
+use crate::telemetry::MetricsExtras;
 
 /// `longrun api`: the server, its metrics listener and its readiness refresh.
 pub(crate) async fn api(config: Config) -> anyhow::Result<()> {
@@ -44,28 +44,10 @@ pub(crate) async fn api(config: Config) -> anyhow::Result<()> {
         readiness: Some(readiness.clone()),
         ..Default::default()
     };
-    let api_metrics = state.metrics.clone();
-    let parts = vec![
-        Part::new("API server", async {
-            longrun_api::serve(
-                listener,
-                longrun_api::router(state),
-                server_limits(&config),
-                Some(api_metrics),
-                stop.stopped(),
-            )
-            .await
-            .context("the API server failed")
-        }),
-        Part::new(
-            "metrics listener",
-            telemetry::serve_metrics(config.metrics_listen, registry, extras, stop.stopped()),
-        ),
-        Part::background(
-            "readiness refresh",
-            readiness.refresh(READINESS_REFRESH, stop.watch.clone()),
-        ),
-    ];
+    let mut parts = vec![api_server(listener, state, &config, &stop)];
+    parts.extend(observability(
+        &config, &registry, &extras, &readiness, &stop,
+    ));
     let outcome = supervise(parts, stop.switch.clone()).await;
     store.close().await;
     outcome

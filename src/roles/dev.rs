@@ -4,7 +4,6 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
@@ -16,12 +15,12 @@ use longrun_temporal::dev_server::{self, DevServer, DevServerOptions};
 
 use super::worker::run_worker;
 use super::{
-    Part, READINESS_REFRESH, Stop, app_state, bind_api, open_store, server_limits, shutdown_signal,
+    Part, Stop, api_server, app_state, bind_api, observability, open_store, shutdown_signal,
     supervise,
 };
 use crate::config::Config;
 use crate::demo;
-use crate::telemetry::{self, MetricsExtras};
+use crate::telemetry::MetricsExtras;
 
 #[derive(Debug, Args)]
 pub(crate) struct DevArgs {
@@ -63,19 +62,16 @@ async fn dev_temporal(
         db_file.display(),
         log_file.display()
     );
-    let server = DevServer::start(DevServerOptions {
+    let in_memory = DevServerOptions::in_memory(
         cli,
-        ip: "127.0.0.1".into(),
-        port: args.temporal_port,
+        args.temporal_port,
+        log_file,
+        &longrun_workflows::search::ALL,
+    );
+    let server = DevServer::start(DevServerOptions {
         ui_port: Some(args.ui_port),
         db_file: Some(db_file),
-        log_file,
-        search_attributes: longrun_workflows::search::ALL
-            .iter()
-            .map(|(n, t)| (n.to_string(), t.to_string()))
-            .collect(),
-        exit_with_parent: false,
-        start_timeout: Duration::from_secs(60),
+        ..in_memory
     })
     .await?;
     let ui = server.ui_url.clone();
@@ -170,7 +166,6 @@ async fn dev_with_temporal(
     let readiness = state.readiness.clone();
     let listener = bind_api(config).await?;
     let api_address = listener.local_addr()?;
-    let api_metrics = state.metrics.clone();
     // One listener for both roles: the API's readiness covers the worker's dependencies too.
     let extras = MetricsExtras {
         readiness: Some(readiness.clone()),
@@ -194,44 +189,20 @@ async fn dev_with_temporal(
             println!("longrun dev keeps serving; Ctrl-C stops it.");
         })
     });
-    let parts = vec![
-        Part::new("API server", async {
-            longrun_api::serve(
-                listener,
-                longrun_api::router(state),
-                server_limits(config),
-                Some(api_metrics),
-                stop.stopped(),
-            )
-            .await
-            .context("the API server failed")
-        }),
-        Part::new(
-            "metrics listener",
-            telemetry::serve_metrics(
-                config.metrics_listen,
-                registry.clone(),
-                extras.clone(),
-                stop.stopped(),
-            ),
+    let mut parts = vec![api_server(listener, state, config, stop)];
+    parts.extend(observability(config, &registry, &extras, &readiness, stop));
+    parts.push(Part::new(
+        "worker",
+        run_worker(
+            config,
+            client,
+            &store,
+            subscriber,
+            &registry,
+            &extras.sdk,
+            &stop.watch,
         ),
-        Part::background(
-            "readiness refresh",
-            readiness.refresh(READINESS_REFRESH, stop.watch.clone()),
-        ),
-        Part::new(
-            "worker",
-            run_worker(
-                config,
-                client,
-                &store,
-                subscriber,
-                &registry,
-                &extras.sdk,
-                &stop.watch,
-            ),
-        ),
-    ];
+    ));
     let outcome = supervise(parts, stop.switch.clone()).await;
     if let Some(task) = demo_task {
         task.abort();

@@ -31,6 +31,8 @@ use longrun_temporal::TemporalSettings;
 use longrun_workflows::payloads::ActivityTuning;
 
 use crate::config::Config;
+use crate::telemetry::{self, MetricsExtras};
+use longrun_api::readiness::Readiness;
 use supervise::{Part, supervise};
 
 /// How often readiness is checked for `longrun_ready` when nothing asks `/readyz`.
@@ -68,6 +70,55 @@ pub(crate) fn shutdown_signal() -> Stop {
         let _ = tx.send(true);
     });
     Stop { switch, watch: rx }
+}
+
+/// The API server, as a part of a role.
+pub(crate) fn api_server<'a>(
+    listener: TcpListener,
+    state: AppState,
+    config: &Config,
+    stop: &Stop,
+) -> Part<'a> {
+    let limits = server_limits(config);
+    let metrics = state.metrics.clone();
+    let stopped = stop.stopped();
+    Part::new("API server", async move {
+        longrun_api::serve(
+            listener,
+            longrun_api::router(state),
+            limits,
+            Some(metrics),
+            stopped,
+        )
+        .await
+        .context("the API server failed")
+    })
+}
+
+/// What every role runs beside its work: the metrics listener, and the readiness refresh
+/// that keeps `longrun_ready` current when nothing asks `/readyz`.
+pub(crate) fn observability<'a>(
+    config: &Config,
+    registry: &Registry,
+    extras: &MetricsExtras,
+    readiness: &Readiness,
+    stop: &Stop,
+) -> [Part<'a>; 2] {
+    let metrics = telemetry::serve_metrics(
+        config.metrics_listen,
+        registry.clone(),
+        extras.clone(),
+        stop.stopped(),
+    );
+    [
+        Part::new("metrics listener", metrics),
+        Part::background(
+            "readiness refresh",
+            readiness
+                .clone()
+                .refresh(READINESS_REFRESH, stop.watch.clone()),
+        ),
+    ]
 }
 
 pub(crate) async fn stopped(mut rx: watch::Receiver<bool>) {

@@ -16,11 +16,11 @@ use longrun_temporal::TemporalSettings;
 use longrun_worker::WorkerSettings;
 
 use super::{
-    Part, READINESS_REFRESH, activity_settings, open_store, provider_settings, shutdown_signal,
+    Part, activity_settings, observability, open_store, provider_settings, shutdown_signal,
     stopped, supervise, temporal_settings,
 };
 use crate::config::Config;
-use crate::telemetry::{self, MetricsExtras};
+use crate::telemetry::MetricsExtras;
 
 /// `longrun worker`: readiness and metrics on its metrics listener from the start (Temporal
 /// counts as down until the first connection), then the worker and the sweep.
@@ -55,38 +55,26 @@ pub(crate) async fn worker(
         ..Default::default()
     };
     let settings = temporal_settings(&config);
-    let parts = vec![
-        Part::new(
-            "metrics listener",
-            telemetry::serve_metrics(
-                config.metrics_listen,
-                registry.clone(),
-                extras.clone(),
-                stop.stopped(),
-            ),
-        ),
-        Part::background(
-            "readiness refresh",
-            readiness.refresh(READINESS_REFRESH, stop.watch.clone()),
-        ),
-        Part::new("worker", async {
-            let Some(client) = connect_with_retry(&settings, "longrun-worker", &stop.watch).await?
-            else {
-                return Ok(());
-            };
-            let _ = temporal.set(client.clone());
-            run_worker(
-                &config,
-                client,
-                &store,
-                subscriber,
-                &registry,
-                &extras.sdk,
-                &stop.watch,
-            )
-            .await
-        }),
-    ];
+    let mut parts = Vec::from(observability(
+        &config, &registry, &extras, &readiness, &stop,
+    ));
+    parts.push(Part::new("worker", async {
+        let Some(client) = connect_with_retry(&settings, "longrun-worker", &stop.watch).await?
+        else {
+            return Ok(());
+        };
+        let _ = temporal.set(client.clone());
+        run_worker(
+            &config,
+            client,
+            &store,
+            subscriber,
+            &registry,
+            &extras.sdk,
+            &stop.watch,
+        )
+        .await
+    }));
     let outcome = supervise(parts, stop.switch.clone()).await;
     store.close().await;
     outcome

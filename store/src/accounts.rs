@@ -108,20 +108,16 @@ impl Store {
         email: &str,
         slug: Option<&str>,
     ) -> Result<Option<(User, Workspace)>> {
-        let mut tx = self.system().await?;
-        let row = sqlx::query(&format!(
+        let sql = format!(
             "SELECT u.id AS user_id, u.email, u.password_hash, u.role, \
                     u.created_at AS user_created_at, {} \
              FROM users u JOIN workspaces w ON w.id = u.workspace_id \
              WHERE u.email = $1 AND ($2 = '' OR w.slug = $2) \
              ORDER BY u.created_at, u.id LIMIT 1",
             columns_of("w")
-        ))
-        .bind(email)
-        .bind(slug.unwrap_or(""))
-        .fetch_optional(&mut *tx)
-        .await?;
-        tx.commit().await?;
+        );
+        let statement = sqlx::query(&sql).bind(email).bind(slug.unwrap_or(""));
+        let row = self.system_optional(statement).await?;
         let Some(row) = row else {
             return Ok(None);
         };
@@ -160,13 +156,11 @@ impl Store {
     }
 
     pub async fn token_revoked(&self, workspace_id: &str, jti: &str) -> Result<bool> {
-        let mut tx = self.tenant(workspace_id).await?;
-        let row = sqlx::query("SELECT 1 FROM revoked_tokens WHERE workspace_id = $1 AND jti = $2")
-            .bind(workspace_id)
-            .bind(jti)
-            .fetch_optional(&mut *tx)
-            .await?;
-        tx.commit().await?;
+        let statement =
+            sqlx::query("SELECT 1 FROM revoked_tokens WHERE workspace_id = $1 AND jti = $2")
+                .bind(workspace_id)
+                .bind(jti);
+        let row = self.tenant_optional(workspace_id, statement).await?;
         Ok(row.is_some())
     }
 
@@ -201,17 +195,14 @@ impl Store {
         before: Option<&str>,
         limit: i64,
     ) -> Result<Vec<AuditEntry>> {
-        let mut tx = self.tenant(workspace_id).await?;
-        let rows = sqlx::query(
+        let statement = sqlx::query(
             "SELECT id, workspace_id, actor, action, target, data, ip, created_at FROM audit_log \
              WHERE workspace_id = $1 AND ($2 IS NULL OR id < $2) ORDER BY id DESC LIMIT $3",
         )
         .bind(workspace_id)
         .bind(before)
-        .bind(limit)
-        .fetch_all(&mut *tx)
-        .await?;
-        tx.commit().await?;
+        .bind(limit);
+        let rows = self.tenant_all(workspace_id, statement).await?;
         rows.iter()
             .map(|row| {
                 Ok(AuditEntry {
@@ -237,8 +228,7 @@ impl Store {
         metric: &str,
         threshold: i64,
     ) -> Result<bool> {
-        let mut tx = self.tenant(workspace_id).await?;
-        let inserted = sqlx::query(
+        let statement = sqlx::query(
             "INSERT INTO usage_alerts (workspace_id, period, metric, threshold, created_at) \
              VALUES ($1, $2, $3, $4, $5) ON CONFLICT (workspace_id, period, metric, threshold) DO NOTHING",
         )
@@ -246,11 +236,8 @@ impl Store {
         .bind(period)
         .bind(metric)
         .bind(threshold)
-        .bind(now_ms())
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        tx.commit().await?;
+        .bind(now_ms());
+        let inserted = self.tenant_execute(workspace_id, statement).await?;
         Ok(inserted == 1)
     }
 
@@ -260,16 +247,13 @@ impl Store {
         workspace_id: &str,
         period: &str,
     ) -> Result<Vec<(String, i64, i64)>> {
-        let mut tx = self.tenant(workspace_id).await?;
-        let rows = sqlx::query(
+        let statement = sqlx::query(
             "SELECT metric, threshold, created_at FROM usage_alerts \
              WHERE workspace_id = $1 AND period = $2 ORDER BY metric, threshold",
         )
         .bind(workspace_id)
-        .bind(period)
-        .fetch_all(&mut *tx)
-        .await?;
-        tx.commit().await?;
+        .bind(period);
+        let rows = self.tenant_all(workspace_id, statement).await?;
         rows.iter()
             .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
             .collect()

@@ -5,7 +5,7 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::{DAY_MS, Result, Store, StoreError, Tx, UsageTotals, day_label, now_ms};
+use crate::{DAY_MS, Result, Statement, Store, StoreError, Tx, UsageTotals, day_label, now_ms};
 
 const SUMS: &str = "CAST(COALESCE(SUM(input_tokens), 0) AS BIGINT), \
     CAST(COALESCE(SUM(output_tokens), 0) AS BIGINT), \
@@ -19,6 +19,18 @@ const SUMS: &str = "CAST(COALESCE(SUM(input_tokens), 0) AS BIGINT), \
 const TOTAL_COLUMNS: &str = "input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, tool_calls, agent_ms, \
      cost_micro_usd";
 
+/// Binds totals to the next seven placeholders, in [`TOTAL_COLUMNS`] order.
+pub(crate) fn bind_totals<'q>(statement: Statement<'q>, totals: &UsageTotals) -> Statement<'q> {
+    statement
+        .bind(totals.input_tokens)
+        .bind(totals.output_tokens)
+        .bind(totals.cache_read_tokens)
+        .bind(totals.cache_write_tokens)
+        .bind(totals.tool_calls)
+        .bind(totals.agent_ms)
+        .bind(totals.cost_micro_usd)
+}
+
 fn totals_at(row: &AnyRow, first: usize) -> Result<UsageTotals> {
     Ok(UsageTotals {
         input_tokens: row.try_get(first)?,
@@ -29,18 +41,6 @@ fn totals_at(row: &AnyRow, first: usize) -> Result<UsageTotals> {
         agent_ms: row.try_get(first + 5)?,
         cost_micro_usd: row.try_get(first + 6)?,
     })
-}
-
-fn add(a: UsageTotals, b: UsageTotals) -> UsageTotals {
-    UsageTotals {
-        input_tokens: a.input_tokens + b.input_tokens,
-        output_tokens: a.output_tokens + b.output_tokens,
-        cache_read_tokens: a.cache_read_tokens + b.cache_read_tokens,
-        cache_write_tokens: a.cache_write_tokens + b.cache_write_tokens,
-        tool_calls: a.tool_calls + b.tool_calls,
-        agent_ms: a.agent_ms + b.agent_ms,
-        cost_micro_usd: a.cost_micro_usd + b.cost_micro_usd,
-    }
 }
 
 /// Usage of a workspace since `from_ms`: past days from the rollups where they exist,
@@ -92,7 +92,8 @@ pub(crate) async fn usage_since(
     .bind(raw_from)
     .fetch_one(&mut **tx)
     .await?;
-    Ok(add(rolled, totals_at(&row, 0)?))
+    rolled += &totals_at(&row, 0)?;
+    Ok(rolled)
 }
 
 /// How `/v1/usage` groups rows.
@@ -125,13 +126,7 @@ pub struct ExportRow {
     pub provider: Option<String>,
     pub model: Option<String>,
     pub tool_name: Option<String>,
-    pub input_tokens: i64,
-    pub output_tokens: i64,
-    pub cache_read_tokens: i64,
-    pub cache_write_tokens: i64,
-    pub tool_calls: i64,
-    pub agent_ms: i64,
-    pub cost_micro_usd: i64,
+    pub totals: UsageTotals,
     pub price_version: Option<String>,
     pub occurred_at: i64,
 }
@@ -195,25 +190,32 @@ impl Store {
         Ok(rows)
     }
 
+    /// Rows of `sql` (a workspace's, selected by `$1` the workspace and `$2` the key) as
+    /// `(text, text, totals)`.
+    async fn keyed_totals(
+        &self,
+        workspace_id: &str,
+        sql: &str,
+        key: &str,
+    ) -> Result<Vec<(String, String, UsageTotals)>> {
+        let statement = sqlx::query(sql).bind(workspace_id).bind(key);
+        let rows = self.tenant_all(workspace_id, statement).await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, totals_at(r, 2)?)))
+            .collect()
+    }
+
     /// A workspace's rolled-up rows of a day: `(agent, model, totals)`.
     pub async fn daily_usage(
         &self,
         workspace_id: &str,
         day: &str,
     ) -> Result<Vec<(String, String, UsageTotals)>> {
-        let mut tx = self.tenant(workspace_id).await?;
-        let rows = sqlx::query(&format!(
+        let sql = format!(
             "SELECT agent_name, model, {TOTAL_COLUMNS} \
              FROM usage_daily WHERE workspace_id = $1 AND day = $2 ORDER BY agent_name, model"
-        ))
-        .bind(workspace_id)
-        .bind(day)
-        .fetch_all(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        rows.iter()
-            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, totals_at(r, 2)?)))
-            .collect()
+        );
+        self.keyed_totals(workspace_id, &sql, day).await
     }
 
     /// A page of a workspace's usage in `[from_ms, to_ms)`, grouped, in key order after the
@@ -273,17 +275,15 @@ impl Store {
         from_ms: i64,
         to_ms: i64,
     ) -> Result<UsageTotals> {
-        let mut tx = self.tenant(workspace_id).await?;
-        let row = sqlx::query(&format!(
+        let sql = format!(
             "SELECT {SUMS} FROM usage_events \
              WHERE workspace_id = $1 AND occurred_at >= $2 AND occurred_at < $3"
-        ))
-        .bind(workspace_id)
-        .bind(from_ms)
-        .bind(to_ms)
-        .fetch_one(&mut *tx)
-        .await?;
-        tx.commit().await?;
+        );
+        let statement = sqlx::query(&sql)
+            .bind(workspace_id)
+            .bind(from_ms)
+            .bind(to_ms);
+        let row = self.tenant_one(workspace_id, statement).await?;
         totals_at(&row, 0)
     }
 
@@ -336,13 +336,7 @@ impl Store {
                     provider: r.try_get(8)?,
                     model: r.try_get(9)?,
                     tool_name: r.try_get(10)?,
-                    input_tokens: r.try_get(11)?,
-                    output_tokens: r.try_get(12)?,
-                    cache_read_tokens: r.try_get(13)?,
-                    cache_write_tokens: r.try_get(14)?,
-                    tool_calls: r.try_get(15)?,
-                    agent_ms: r.try_get(16)?,
-                    cost_micro_usd: r.try_get(17)?,
+                    totals: totals_at(r, 11)?,
                     price_version: r.try_get(18)?,
                     occurred_at: r.try_get(19)?,
                 })
@@ -352,16 +346,12 @@ impl Store {
 
     /// Runs of every workspace created in `[from_ms, to_ms)`: what reconciliation checks.
     pub async fn runs_created_between(&self, from_ms: i64, to_ms: i64) -> Result<Vec<crate::Run>> {
-        let mut tx = self.system().await?;
-        let rows = sqlx::query(&format!(
+        let sql = format!(
             "SELECT {} FROM runs WHERE created_at >= $1 AND created_at < $2 ORDER BY id",
             crate::runs::COLUMNS
-        ))
-        .bind(from_ms)
-        .bind(to_ms)
-        .fetch_all(&mut *tx)
-        .await?;
-        tx.commit().await?;
+        );
+        let statement = sqlx::query(&sql).bind(from_ms).bind(to_ms);
+        let rows = self.system_all(statement).await?;
         rows.iter().map(crate::Run::from_row).collect()
     }
 
@@ -371,19 +361,11 @@ impl Store {
         workspace_id: &str,
         run_id: &str,
     ) -> Result<Vec<(String, String, UsageTotals)>> {
-        let mut tx = self.tenant(workspace_id).await?;
-        let rows = sqlx::query(&format!(
+        let sql = format!(
             "SELECT idempotency_key, kind, {TOTAL_COLUMNS} \
              FROM usage_events WHERE workspace_id = $1 AND run_id = $2 ORDER BY idempotency_key"
-        ))
-        .bind(workspace_id)
-        .bind(run_id)
-        .fetch_all(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        rows.iter()
-            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, totals_at(r, 2)?)))
-            .collect()
+        );
+        self.keyed_totals(workspace_id, &sql, run_id).await
     }
 
     /// The query plans of the ledger's hot reads (the quota's sum since a date, an export
@@ -424,16 +406,12 @@ impl Store {
         workspace_id: &str,
         idempotency_key: &str,
     ) -> Result<bool> {
-        let mut tx = self.tenant(workspace_id).await?;
-        let deleted = sqlx::query(
+        let statement = sqlx::query(
             "DELETE FROM usage_events WHERE workspace_id = $1 AND idempotency_key = $2",
         )
         .bind(workspace_id)
-        .bind(idempotency_key)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        tx.commit().await?;
+        .bind(idempotency_key);
+        let deleted = self.tenant_execute(workspace_id, statement).await?;
         Ok(deleted == 1)
     }
 }

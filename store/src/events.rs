@@ -134,18 +134,15 @@ impl Store {
         after: i64,
         limit: i64,
     ) -> Result<Vec<RunEvent>> {
-        let mut tx = self.tenant(workspace_id).await?;
-        let rows = sqlx::query(
+        let statement = sqlx::query(
             "SELECT run_id, seq, kind, data, created_at FROM run_events \
              WHERE workspace_id = $1 AND run_id = $2 AND seq > $3 ORDER BY seq LIMIT $4",
         )
         .bind(workspace_id)
         .bind(run_id)
         .bind(after)
-        .bind(limit)
-        .fetch_all(&mut *tx)
-        .await?;
-        tx.commit().await?;
+        .bind(limit);
+        let rows = self.tenant_all(workspace_id, statement).await?;
         rows.iter().map(RunEvent::from_row).collect()
     }
 }

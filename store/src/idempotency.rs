@@ -113,31 +113,26 @@ impl Store {
         status: u16,
         body: &str,
     ) -> Result<()> {
-        let mut tx = self.tenant(workspace_id).await?;
-        sqlx::query(
+        let statement = sqlx::query(
             "UPDATE idempotency_keys SET state = 'done', response_status = $1, response_body = $2 \
              WHERE workspace_id = $3 AND idem_key = $4",
         )
         .bind(i64::from(status))
         .bind(body)
         .bind(workspace_id)
-        .bind(key)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
+        .bind(key);
+        self.tenant_execute(workspace_id, statement).await?;
         Ok(())
     }
 
     /// Forgets `key`: the request failed in a way a retry should not be told about again
     /// (a 5xx, a 429), so the retry runs afresh.
     pub async fn abandon_idempotent(&self, workspace_id: &str, key: &str) -> Result<()> {
-        let mut tx = self.tenant(workspace_id).await?;
-        sqlx::query("DELETE FROM idempotency_keys WHERE workspace_id = $1 AND idem_key = $2")
-            .bind(workspace_id)
-            .bind(key)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
+        let statement =
+            sqlx::query("DELETE FROM idempotency_keys WHERE workspace_id = $1 AND idem_key = $2")
+                .bind(workspace_id)
+                .bind(key);
+        self.tenant_execute(workspace_id, statement).await?;
         Ok(())
     }
 }

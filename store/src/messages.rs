@@ -74,27 +74,15 @@ impl Store {
         run_id: &str,
         before: i64,
     ) -> Result<Vec<StoredMessage>> {
-        let mut tx = self.tenant(workspace_id).await?;
-        let rows = sqlx::query(
+        let statement = sqlx::query(
             "SELECT seq, role, content, meta FROM run_messages \
              WHERE workspace_id = $1 AND run_id = $2 AND seq < $3 ORDER BY seq",
         )
         .bind(workspace_id)
         .bind(run_id)
-        .bind(before)
-        .fetch_all(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        rows.iter()
-            .map(|row| {
-                Ok(StoredMessage {
-                    seq: row.try_get("seq")?,
-                    role: row.try_get("role")?,
-                    content: row.try_get("content")?,
-                    meta: row.try_get("meta")?,
-                })
-            })
-            .collect()
+        .bind(before);
+        let rows = self.tenant_all(workspace_id, statement).await?;
+        rows.iter().map(StoredMessage::from_row).collect()
     }
 
     /// The message at `seq`, if stored.
@@ -104,25 +92,25 @@ impl Store {
         run_id: &str,
         seq: i64,
     ) -> Result<Option<StoredMessage>> {
-        let mut tx = self.tenant(workspace_id).await?;
-        let row = sqlx::query(
+        let statement = sqlx::query(
             "SELECT seq, role, content, meta FROM run_messages \
              WHERE workspace_id = $1 AND run_id = $2 AND seq = $3",
         )
         .bind(workspace_id)
         .bind(run_id)
-        .bind(seq)
-        .fetch_optional(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        row.map(|row| {
-            Ok(StoredMessage {
-                seq: row.try_get("seq")?,
-                role: row.try_get("role")?,
-                content: row.try_get("content")?,
-                meta: row.try_get("meta")?,
-            })
+        .bind(seq);
+        let row = self.tenant_optional(workspace_id, statement).await?;
+        row.as_ref().map(StoredMessage::from_row).transpose()
+    }
+}
+
+impl StoredMessage {
+    fn from_row(row: &sqlx::any::AnyRow) -> Result<Self> {
+        Ok(Self {
+            seq: row.try_get("seq")?,
+            role: row.try_get("role")?,
+            content: row.try_get("content")?,
+            meta: row.try_get("meta")?,
         })
-        .transpose()
     }
 }

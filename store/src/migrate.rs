@@ -16,43 +16,26 @@ struct Migration {
     postgres: &'static str,
 }
 
+/// A migration from its number, its name and its file's stem (the same under
+/// `migrations/sqlite/` and `migrations/postgres/`).
+macro_rules! migration {
+    ($version:literal, $name:literal, $file:literal) => {
+        Migration {
+            version: $version,
+            name: $name,
+            sqlite: include_str!(concat!("../../migrations/sqlite/", $file, ".sql")),
+            postgres: include_str!(concat!("../../migrations/postgres/", $file, ".sql")),
+        }
+    };
+}
+
 const MIGRATIONS: &[Migration] = &[
-    Migration {
-        version: 1,
-        name: "initial",
-        sqlite: include_str!("../../migrations/sqlite/0001_initial.sql"),
-        postgres: include_str!("../../migrations/postgres/0001_initial.sql"),
-    },
-    Migration {
-        version: 2,
-        name: "conversations",
-        sqlite: include_str!("../../migrations/sqlite/0002_conversations.sql"),
-        postgres: include_str!("../../migrations/postgres/0002_conversations.sql"),
-    },
-    Migration {
-        version: 3,
-        name: "tenancy",
-        sqlite: include_str!("../../migrations/sqlite/0003_tenancy.sql"),
-        postgres: include_str!("../../migrations/postgres/0003_tenancy.sql"),
-    },
-    Migration {
-        version: 4,
-        name: "row_level_security",
-        sqlite: include_str!("../../migrations/sqlite/0004_row_level_security.sql"),
-        postgres: include_str!("../../migrations/postgres/0004_row_level_security.sql"),
-    },
-    Migration {
-        version: 5,
-        name: "billing",
-        sqlite: include_str!("../../migrations/sqlite/0005_billing.sql"),
-        postgres: include_str!("../../migrations/postgres/0005_billing.sql"),
-    },
-    Migration {
-        version: 6,
-        name: "hardening",
-        sqlite: include_str!("../../migrations/sqlite/0006_hardening.sql"),
-        postgres: include_str!("../../migrations/postgres/0006_hardening.sql"),
-    },
+    migration!(1, "initial", "0001_initial"),
+    migration!(2, "conversations", "0002_conversations"),
+    migration!(3, "tenancy", "0003_tenancy"),
+    migration!(4, "row_level_security", "0004_row_level_security"),
+    migration!(5, "billing", "0005_billing"),
+    migration!(6, "hardening", "0006_hardening"),
 ];
 
 /// What [`Store::migrate`] did.

@@ -4,6 +4,7 @@
 
 use sqlx::Row;
 
+use crate::billing::bind_totals;
 use crate::{Result, Store, StoreError, Tx, UsageTotals, new_id, now_ms};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,13 +39,7 @@ pub struct NewUsageEvent<'a> {
     pub provider: Option<&'a str>,
     pub model: Option<&'a str>,
     pub tool_name: Option<&'a str>,
-    pub input_tokens: i64,
-    pub output_tokens: i64,
-    pub cache_read_tokens: i64,
-    pub cache_write_tokens: i64,
-    pub tool_calls: i64,
-    pub agent_ms: i64,
-    pub cost_micro_usd: i64,
+    pub totals: UsageTotals,
     pub price_version: Option<&'a str>,
     pub occurred_at: i64,
 }
@@ -72,7 +67,7 @@ impl Store {
         let mut outcomes = Vec::with_capacity(rows.len());
         let now = now_ms();
         for row in rows {
-            let inserted = sqlx::query(
+            let insert = sqlx::query(
                 "INSERT INTO usage_events (id, idempotency_key, workspace_id, run_id, agent_name, \
                      step, kind, provider, model, tool_name, input_tokens, output_tokens, \
                      cache_read_tokens, cache_write_tokens, tool_calls, agent_ms, cost_micro_usd, \
@@ -90,24 +85,18 @@ impl Store {
             .bind(row.kind.as_str())
             .bind(row.provider)
             .bind(row.model)
-            .bind(row.tool_name)
-            .bind(row.input_tokens)
-            .bind(row.output_tokens)
-            .bind(row.cache_read_tokens)
-            .bind(row.cache_write_tokens)
-            .bind(row.tool_calls)
-            .bind(row.agent_ms)
-            .bind(row.cost_micro_usd)
-            .bind(row.price_version)
-            .bind(row.occurred_at)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+            .bind(row.tool_name);
+            let inserted = bind_totals(insert, &row.totals)
+                .bind(row.price_version)
+                .bind(row.occurred_at)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
             if inserted == 0 {
                 outcomes.push(LedgerOutcome::Duplicate);
                 continue;
             }
-            sqlx::query(
+            let update = sqlx::query(
                 "UPDATE runs SET input_tokens = input_tokens + $1, \
                      output_tokens = output_tokens + $2, \
                      cache_read_tokens = cache_read_tokens + $3, \
@@ -115,19 +104,13 @@ impl Store {
                      tool_calls = tool_calls + $5, agent_ms = agent_ms + $6, \
                      cost_micro_usd = cost_micro_usd + $7, updated_at = $8 \
                  WHERE workspace_id = $9 AND id = $10",
-            )
-            .bind(row.input_tokens)
-            .bind(row.output_tokens)
-            .bind(row.cache_read_tokens)
-            .bind(row.cache_write_tokens)
-            .bind(row.tool_calls)
-            .bind(row.agent_ms)
-            .bind(row.cost_micro_usd)
-            .bind(now)
-            .bind(row.workspace_id)
-            .bind(row.run_id)
-            .execute(&mut *tx)
-            .await?;
+            );
+            bind_totals(update, &row.totals)
+                .bind(now)
+                .bind(row.workspace_id)
+                .bind(row.run_id)
+                .execute(&mut *tx)
+                .await?;
             outcomes.push(LedgerOutcome::Recorded);
         }
         tx.commit().await?;
@@ -140,16 +123,13 @@ impl Store {
         workspace_id: &str,
         run_id: &str,
     ) -> Result<Vec<(String, i64)>> {
-        let mut tx = self.tenant(workspace_id).await?;
-        let rows = sqlx::query(
+        let statement = sqlx::query(
             "SELECT kind, CAST(COUNT(*) AS BIGINT) AS n FROM usage_events \
              WHERE workspace_id = $1 AND run_id = $2 GROUP BY kind ORDER BY kind",
         )
         .bind(workspace_id)
-        .bind(run_id)
-        .fetch_all(&mut *tx)
-        .await?;
-        tx.commit().await?;
+        .bind(run_id);
+        let rows = self.tenant_all(workspace_id, statement).await?;
         rows.iter()
             .map(|r| Ok((r.try_get("kind")?, r.try_get("n")?)))
             .collect()

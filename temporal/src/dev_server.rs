@@ -75,6 +75,32 @@ pub struct DevServerOptions {
     pub start_timeout: Duration,
 }
 
+impl DevServerOptions {
+    /// A headless server on 127.0.0.1:`port` keeping its state in memory, with
+    /// `search_attributes` (`(name, type)`), given a minute to answer.
+    pub fn in_memory(
+        cli: PathBuf,
+        port: u16,
+        log_file: PathBuf,
+        search_attributes: &[(&str, &str)],
+    ) -> Self {
+        Self {
+            cli,
+            ip: "127.0.0.1".into(),
+            port,
+            ui_port: None,
+            db_file: None,
+            log_file,
+            search_attributes: search_attributes
+                .iter()
+                .map(|(name, kind)| (name.to_string(), kind.to_string()))
+                .collect(),
+            exit_with_parent: false,
+            start_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
 /// A running dev server.
 pub struct DevServer {
     child: Child,
@@ -215,6 +241,12 @@ impl DevServer {
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
+    }
+
+    /// The server's process id (of the watching shell with `exit_with_parent`); `None` once
+    /// it has exited.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
     }
 
     /// Stops the server: SIGTERM, up to 10 s to exit, then SIGKILL.

@@ -3,67 +3,101 @@
 
 use std::time::Duration;
 
-use longrun_activities::{ProviderEndpoint, ProviderSettings};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::fakes::{FakeLlm, Format, Reply, Script};
-use crate::harness::{Options, SseReader, TestApp, TestDb};
+use longrun_store::Workspace;
+
+use crate::fakes::{FakeLlm, Format, PROVIDER_KEY, Reply, Script, claude_agent};
+use crate::harness::{MINUTE, Options, TestApp, TestDb, ledger_rows, poll, wait_until};
 use crate::on_each_backend;
+use crate::sse::SseReader;
 
-const MINUTE: Duration = Duration::from_secs(60);
+/// A fake provider, an app whose models it answers, and a workspace with an agent.
+struct Setup {
+    fake: FakeLlm,
+    app: TestApp,
+    workspace: Workspace,
+    key: String,
+}
 
-fn providers(fake: &FakeLlm) -> ProviderSettings {
-    let endpoint = ProviderEndpoint {
-        base_url: fake.base_url.clone(),
-        api_key: "sk-test-provider-key".to_string().into(),
-    };
-    ProviderSettings {
-        anthropic: Some(endpoint.clone()),
-        openai: Some(endpoint),
-        ..ProviderSettings::default()
+impl Setup {
+    /// A fake of `format` answering with `script`, an app of `options` (its models answered
+    /// by the fake), and workspace `slug` whose agent is `agent`.
+    async fn start(
+        format: Format,
+        script: Script,
+        options: Options,
+        db: TestDb,
+        slug: &str,
+        agent: Value,
+    ) -> Self {
+        let fake = FakeLlm::start(format, script).await;
+        let options = Options {
+            providers: fake.providers(),
+            ..options
+        };
+        let app = TestApp::start_with(db, options).await;
+        let (workspace, key) = app.tenant_with_agent(slug, agent).await;
+        Self {
+            fake,
+            app,
+            workspace,
+            key,
+        }
+    }
+
+    /// [`Self::start`] with a fake speaking Anthropic's format, default options, SQLite and
+    /// agent `a` without tools.
+    async fn claude(script: Script, slug: &str) -> Self {
+        let (db, agent) = (TestDb::sqlite(), claude_agent(&[]));
+        Self::start(
+            Format::Anthropic,
+            script,
+            Options::default(),
+            db,
+            slug,
+            agent,
+        )
+        .await
+    }
+
+    /// Submits `input` to `agent` and waits until the run ends: its id and the run.
+    async fn run(&self, agent: &str, input: &str) -> (String, Value) {
+        self.app.run_to_end(&self.key, agent, input).await
     }
 }
 
-async fn app_with(fake: &FakeLlm, db: TestDb) -> TestApp {
-    TestApp::start_with(
-        db,
-        Options {
-            providers: providers(fake),
-            ..Default::default()
-        },
-    )
-    .await
+/// Agent `gated`, whose calculator calls wait for approval.
+fn gated() -> Value {
+    json!({"name": "gated", "model": "anthropic/claude-test", "tools": [{"name": "calculator", "requires_approval": true}]})
 }
 
-fn two_calculations() -> Script {
-    Script::new()
-        .turn(
-            1,
-            vec![Reply::Tools(vec![
-                ("toolu_1", "calculator", json!({"expression": "2+3"})),
-                ("toolu_2", "calculator", json!({"expression": "4*5"})),
-            ])],
-        )
-        .turn(2, vec![Reply::Text("2+3 is 5 and 4*5 is 20.")])
+/// Agent `math` on `model` in workspace `slug`, with the calculator: the model asks for two
+/// calculations at once and answers; the run succeeds after two model calls.
+async fn calculate(format: Format, db: TestDb, slug: &str, model: &str) -> (Setup, String, Value) {
+    let script = Script::new()
+        .then(vec![Reply::Tools(vec![
+            ("toolu_1", "calculator", json!({"expression": "2+3"})),
+            ("toolu_2", "calculator", json!({"expression": "4*5"})),
+        ])])
+        .answer("2+3 is 5 and 4*5 is 20.");
+    let agent = json!({"name": "math", "model": model, "system_prompt": "Use tools.", "tools": ["calculator"]});
+    let setup = Setup::start(format, script, Options::default(), db, slug, agent).await;
+    let (run_id, run) = setup.run("math", "Compute 2+3 and 4*5").await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(run["result"], "2+3 is 5 and 4*5 is 20.");
+    assert_eq!(setup.fake.received().len(), 2);
+    (setup, run_id, run)
 }
 
 on_each_backend!(an_anthropic_model_drives_two_tool_calls_to_success);
 async fn an_anthropic_model_drives_two_tool_calls_to_success(db: TestDb) {
-    let fake = FakeLlm::start(Format::Anthropic, two_calculations()).await;
-    let app = app_with(&fake, db).await;
-    let (workspace, key) = app
-        .tenant_with_agent("claude", json!({"name": "math", "model": "anthropic/claude-test", "system_prompt": "Use tools.", "tools": ["calculator"]}))
-        .await;
-    let run_id = app.submit_to(&key, "math", "Compute 2+3 and 4*5").await;
-    let run = app.wait_for_run(&key, &run_id, MINUTE).await;
-    assert_eq!(run["status"], "succeeded", "{run}");
-    assert_eq!(run["result"], "2+3 is 5 and 4*5 is 20.");
-
-    let received = fake.received();
-    assert_eq!(received.len(), 2);
+    let (setup, run_id, run) =
+        calculate(Format::Anthropic, db, "claude", "anthropic/claude-test").await;
+    let received = setup.fake.received();
     let first = &received[0];
-    assert_eq!(first.headers["x-api-key"], "sk-test-provider-key");
+    assert_eq!(first.headers["x-api-key"], PROVIDER_KEY);
     assert_eq!(first.headers["anthropic-version"], "2023-06-01");
     assert_eq!(first.body["model"], "claude-test");
     assert_eq!(first.body["stream"], true);
@@ -94,37 +128,20 @@ async fn an_anthropic_model_drives_two_tool_calls_to_success(db: TestDb) {
     assert_eq!(run["usage"]["cache_read_tokens"], 20);
     assert_eq!(run["usage"]["cache_write_tokens"], 10);
     assert_eq!(run["usage"]["tool_calls"], 2);
-    let ledger = app
-        .store
-        .usage_rows_of_run(&workspace.id, &run_id)
-        .await
-        .unwrap();
     assert_eq!(
-        ledger,
-        [
-            ("agent_time".to_string(), 4),
-            ("llm".to_string(), 2),
-            ("tool".to_string(), 2)
-        ]
+        setup.app.ledger(&setup.workspace.id, &run_id).await,
+        ledger_rows(&[("agent_time", 4), ("llm", 2), ("tool", 2)])
     );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_openai_compatible_model_drives_two_tool_calls_to_success() {
-    let fake = FakeLlm::start(Format::OpenAi, two_calculations()).await;
-    let app = app_with(&fake, TestDb::sqlite()).await;
-    let (_, key) = app
-        .tenant_with_agent("gpt", json!({"name": "math", "model": "openai/gpt-test", "system_prompt": "Use tools.", "tools": ["calculator"]}))
-        .await;
-    let run_id = app.submit_to(&key, "math", "Compute 2+3 and 4*5").await;
-    let run = app.wait_for_run(&key, &run_id, MINUTE).await;
-    assert_eq!(run["status"], "succeeded", "{run}");
-    assert_eq!(run["result"], "2+3 is 5 and 4*5 is 20.");
-    let received = fake.received();
-    assert_eq!(received.len(), 2);
+    let (setup, _, run) =
+        calculate(Format::OpenAi, TestDb::sqlite(), "gpt", "openai/gpt-test").await;
+    let received = setup.fake.received();
     assert_eq!(
         received[0].headers["authorization"],
-        "Bearer sk-test-provider-key"
+        format!("Bearer {PROVIDER_KEY}").as_str()
     );
     let first = &received[0].body;
     assert_eq!(first["stream_options"]["include_usage"], true);
@@ -138,14 +155,11 @@ async fn an_openai_compatible_model_drives_two_tool_calls_to_success() {
         messages[2]["tool_calls"][1]["function"]["arguments"],
         "{\"expression\":\"4*5\"}"
     );
-    assert_eq!(
-        messages[3],
-        json!({"role": "tool", "tool_call_id": "toolu_1", "content": "5"})
-    );
-    assert_eq!(
-        messages[4],
-        json!({"role": "tool", "tool_call_id": "toolu_2", "content": "20"})
-    );
+    // Each result goes back as a `tool` message, in the order of the calls.
+    for (at, id, content) in [(3, "toolu_1", "5"), (4, "toolu_2", "20")] {
+        let result = json!({"role": "tool", "tool_call_id": id, "content": content});
+        assert_eq!(messages[at], result);
+    }
     assert_eq!(
         run["usage"]["input_tokens"], 180,
         "cached prompt tokens are counted apart"
@@ -157,22 +171,14 @@ async fn an_openai_compatible_model_drives_two_tool_calls_to_success() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_429_is_retried_after_retry_after_and_a_400_is_not() {
     let script = Script::new()
-        .turn(1, vec![
+        .then(vec![
             Reply::Error { status: 429, headers: vec![("retry-after", "1".into())], body: json!({"type": "error", "error": {"type": "rate_limit_error", "message": "slow down"}}) },
             Reply::Text("made it"),
         ]);
-    let fake = FakeLlm::start(Format::Anthropic, script).await;
-    let app = app_with(&fake, TestDb::sqlite()).await;
-    let (_, key) = app
-        .tenant_with_agent(
-            "retry",
-            json!({"name": "a", "model": "anthropic/claude-test"}),
-        )
-        .await;
-    let run_id = app.submit_to(&key, "a", "hi").await;
-    let run = app.wait_for_run(&key, &run_id, MINUTE).await;
+    let retried = Setup::claude(script, "retry").await;
+    let (_, run) = retried.run("a", "hi").await;
     assert_eq!(run["status"], "succeeded", "{run}");
-    let received = fake.received();
+    let received = retried.fake.received();
     assert_eq!(received.len(), 2, "exactly one retry");
     let gap = received[1].at - received[0].at;
     assert!(
@@ -180,74 +186,36 @@ async fn a_429_is_retried_after_retry_after_and_a_400_is_not() {
         "the retry came {gap:?} after the 429"
     );
 
-    let rejecting = FakeLlm::start(
-        Format::Anthropic,
-        Script::new().turn(1, vec![Reply::Error { status: 400, headers: vec![], body: json!({"type": "error", "error": {"type": "invalid_request_error", "message": "messages: bad things"}}) }]),
-    )
-    .await;
-    let app = app_with(&rejecting, TestDb::sqlite()).await;
-    let (_, key) = app
-        .tenant_with_agent(
-            "reject",
-            json!({"name": "a", "model": "anthropic/claude-test"}),
-        )
-        .await;
-    let run_id = app.submit_to(&key, "a", "hi").await;
-    let run = app.wait_for_run(&key, &run_id, MINUTE).await;
+    let script = Script::new().then(vec![Reply::Error { status: 400, headers: vec![], body: json!({"type": "error", "error": {"type": "invalid_request_error", "message": "messages: bad things"}}) }]);
+    let rejecting = Setup::claude(script, "reject").await;
+    let (_, run) = rejecting.run("a", "hi").await;
     assert_eq!(run["status"], "failed", "{run}");
     assert_eq!(run["error"]["code"], "provider_rejected");
-    assert!(
-        run["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("bad things"),
-        "{run}"
-    );
-    assert!(
-        !run["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("sk-test"),
-        "no secrets in errors"
-    );
+    let message = run["error"]["message"].as_str().unwrap();
+    assert!(message.contains("bad things"), "{run}");
+    assert!(!message.contains("sk-test"), "no secrets in errors");
     // The run's row turns terminal only after its workflow saw the activity fail for good and
     // recorded the end: no retry can follow, so the count is final.
-    assert_eq!(rejecting.received().len(), 1, "a 400 is not retried");
+    assert_eq!(rejecting.fake.received().len(), 1, "a 400 is not retried");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreadable_answer_fails_the_run_with_an_excerpt_in_its_events() {
-    let fake = FakeLlm::start(
-        Format::Anthropic,
-        Script::new().turn(1, vec![Reply::Garbage]),
-    )
-    .await;
-    let app = app_with(&fake, TestDb::sqlite()).await;
-    let (workspace, key) = app
-        .tenant_with_agent(
-            "garbage",
-            json!({"name": "a", "model": "anthropic/claude-test"}),
-        )
-        .await;
-    let run_id = app.submit_to(&key, "a", "hi").await;
-    let run = app.wait_for_run(&key, &run_id, MINUTE).await;
+    let script = Script::new().then(vec![Reply::Garbage]);
+    let setup = Setup::claude(script, "garbage").await;
+    let (run_id, run) = setup.run("a", "hi").await;
     assert_eq!(run["status"], "failed", "{run}");
     assert_eq!(run["error"]["code"], "provider_bad_response");
-    let events = app
-        .store
-        .events_after(&workspace.id, &run_id, 0, 100)
+    let data = setup
+        .app
+        .event_data(&setup.workspace.id, &run_id, "llm.error")
         .await
-        .unwrap();
-    let error = events
-        .iter()
-        .find(|e| e.kind == "llm.error")
         .expect("an llm.error event");
-    let data: Value = serde_json::from_str(&error.data).unwrap();
     assert!(
         data["excerpt"].as_str().unwrap().contains("not json"),
         "{data}"
     );
-    assert_eq!(fake.received().len(), 1);
+    assert_eq!(setup.fake.received().len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -264,40 +232,29 @@ async fn a_provider_without_a_key_fails_fast() {
     assert_eq!(run["error"]["code"], "provider_not_configured");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cancelling_during_a_slow_model_call_stops_it() {
-    let fake = FakeLlm::start(
-        Format::Anthropic,
-        Script::new().turn(1, vec![Reply::Stall(Duration::from_secs(60), "too late")]),
-    )
-    .await;
-    let app = app_with(&fake, TestDb::sqlite()).await;
-    let (_, key) = app
-        .tenant_with_agent(
-            "cancel",
-            json!({"name": "a", "model": "anthropic/claude-test"}),
-        )
-        .await;
-    let run_id = app.submit_to(&key, "a", "hi").await;
-    fake.wait_for_requests(1, MINUTE).await;
+/// Cancels the run, which must end `cancelled` within 10 s; returns it.
+async fn cancel_promptly(app: &TestApp, key: &str, run_id: &str) -> Value {
     let started = std::time::Instant::now();
-    let (status, body) = app
-        .request(
-            "POST",
-            &format!("/v1/runs/{run_id}/cancel"),
-            Some(&key),
-            None,
-        )
-        .await;
+    let (status, body) = app.act(key, run_id, "cancel", None).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
     let run = app
-        .wait_for_status(&key, &run_id, "cancelled", Duration::from_secs(15))
+        .wait_for_status(key, run_id, "cancelled", Duration::from_secs(15))
         .await;
     assert!(
         started.elapsed() < Duration::from_secs(10),
         "cancelled after {:?}",
         started.elapsed()
     );
+    run
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelling_during_a_slow_model_call_stops_it() {
+    let script = Script::new().then(vec![Reply::Stall(Duration::from_secs(60), "too late")]);
+    let Setup { fake, app, key, .. } = Setup::claude(script, "cancel").await;
+    let run_id = app.submit_to(&key, "a", "hi").await;
+    fake.wait_for_requests(1, MINUTE).await;
+    let run = cancel_promptly(&app, &key, &run_id).await;
     assert_eq!(run["error"]["code"], "cancelled");
     assert!(
         fake.abandoned(),
@@ -310,14 +267,7 @@ async fn cancelling_during_a_slow_model_call_stops_it() {
         1,
         "no provider call after cancellation"
     );
-    let (status, body) = app
-        .request(
-            "POST",
-            &format!("/v1/runs/{run_id}/cancel"),
-            Some(&key),
-            None,
-        )
-        .await;
+    let (status, body) = app.act(&key, &run_id, "cancel", None).await;
     assert_eq!(
         (status, body["error"]["code"].as_str()),
         (StatusCode::CONFLICT, Some("run_finished"))
@@ -364,148 +314,103 @@ async fn silent_server() -> (
 async fn cancelling_during_a_slow_tool_stops_it() {
     use std::sync::atomic::Ordering;
     let (url, connected, closed) = silent_server().await;
-    let url: &'static str = Box::leak(url.into_boxed_str());
-    let script = Script::new().turn(
-        1,
-        vec![Reply::Tools(vec![(
-            "toolu_slow",
-            "http_fetch",
-            json!({"url": url}),
-        )])],
-    );
-    let fake = FakeLlm::start(Format::Anthropic, script).await;
-    let app = TestApp::start_with(
+    let script = Script::new().call("toolu_slow", "http_fetch", json!({ "url": url }));
+    let options = Options {
+        allow: "127.0.0.1",
+        ..Options::default()
+    };
+    let agent = claude_agent(&["http_fetch"]);
+    let Setup { fake, app, key, .. } = Setup::start(
+        Format::Anthropic,
+        script,
+        options,
         TestDb::sqlite(),
-        Options {
-            providers: providers(&fake),
-            allow: "127.0.0.1",
-            ..Default::default()
-        },
+        "slowtool",
+        agent,
     )
     .await;
-    let (_, key) = app
-        .tenant_with_agent(
-            "slowtool",
-            json!({"name": "a", "model": "anthropic/claude-test", "tools": ["http_fetch"]}),
-        )
-        .await;
     let run_id = app.submit_to(&key, "a", "fetch it").await;
-    let deadline = tokio::time::Instant::now() + MINUTE;
-    while connected.load(Ordering::SeqCst) == 0 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the tool never connected"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let started = std::time::Instant::now();
-    let (status, _) = app
-        .request(
-            "POST",
-            &format!("/v1/runs/{run_id}/cancel"),
-            Some(&key),
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::ACCEPTED);
-    app.wait_for_status(&key, &run_id, "cancelled", Duration::from_secs(15))
-        .await;
-    assert!(
-        started.elapsed() < Duration::from_secs(10),
-        "cancelled after {:?}",
-        started.elapsed()
-    );
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    while !closed.load(Ordering::SeqCst) {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the tool's connection was not dropped"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_until(MINUTE, "the tool never connected", || {
+        connected.load(Ordering::SeqCst) > 0
+    })
+    .await;
+    cancel_promptly(&app, &key, &run_id).await;
+    let dropped = "the tool's connection was not dropped";
+    wait_until(Duration::from_secs(5), dropped, || {
+        closed.load(Ordering::SeqCst)
+    })
+    .await;
     assert_eq!(fake.received().len(), 1, "no model call after cancellation");
 }
 
+/// A calculator call that needs approval, then an answer.
 fn gated_script() -> Script {
     Script::new()
-        .turn(
-            1,
-            vec![Reply::Tools(vec![(
-                "toolu_gate",
-                "calculator",
-                json!({"expression": "6*7"}),
-            )])],
-        )
-        .turn(2, vec![Reply::Text("All done.")])
+        .calculate("toolu_gate", "6*7")
+        .answer("All done.")
 }
 
+/// A fresh app of `options` with agent `gated` in workspace `slug`, and a run of it that
+/// waits for approval: the setup and the run's id.
+async fn awaiting_approval(options: Options, db: TestDb, slug: &str) -> (Setup, String) {
+    let setup = Setup::start(
+        Format::Anthropic,
+        gated_script(),
+        options,
+        db,
+        slug,
+        gated(),
+    )
+    .await;
+    let run_id = setup.app.submit_to(&setup.key, "gated", "6*7 please").await;
+    setup
+        .app
+        .wait_for_status(&setup.key, &run_id, "waiting_approval", MINUTE)
+        .await;
+    (setup, run_id)
+}
+
+/// The `approval.requested` event of a run, once it is stored.
 async fn approval_requested(app: &TestApp, workspace_id: &str, run_id: &str) -> Value {
-    let deadline = tokio::time::Instant::now() + MINUTE;
-    loop {
-        let events = app
-            .store
-            .events_after(workspace_id, run_id, 0, 100)
-            .await
-            .unwrap();
-        if let Some(event) = events.iter().find(|e| e.kind == "approval.requested") {
-            return serde_json::from_str(&event.data).unwrap();
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "no approval.requested"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    poll(MINUTE, Duration::from_millis(50), async || {
+        let requested = app
+            .event_data(workspace_id, run_id, "approval.requested")
+            .await;
+        requested.ok_or_else(|| "no approval.requested".to_string())
+    })
+    .await
 }
 
 on_each_backend!(a_gated_tool_waits_for_approval);
 async fn a_gated_tool_waits_for_approval(db: TestDb) {
-    let fake = FakeLlm::start(Format::Anthropic, gated_script()).await;
-    let app = app_with(&fake, db).await;
-    let agent = json!({"name": "gated", "model": "anthropic/claude-test", "tools": [{"name": "calculator", "requires_approval": true}]});
-    let (workspace, key) = app.tenant_with_agent("gate", agent).await;
-    let run_id = app.submit_to(&key, "gated", "6*7 please").await;
-    app.wait_for_status(&key, &run_id, "waiting_approval", MINUTE)
-        .await;
+    let (setup, run_id) = awaiting_approval(Options::default(), db, "gate").await;
+    let Setup {
+        fake,
+        app,
+        workspace,
+        key,
+    } = setup;
     let requested = approval_requested(&app, &workspace.id, &run_id).await;
     assert_eq!(requested["tool_call_id"], "toolu_gate");
     assert_eq!(requested["tool"], "calculator");
     assert_eq!(requested["input"], json!({"expression": "6*7"}));
 
-    let path = format!("/v1/runs/{run_id}/approvals");
-    let (status, body) = app
-        .request(
-            "POST",
-            &path,
-            Some(&key),
-            Some(json!({"tool_call_id": "nope", "approve": true})),
-        )
-        .await;
+    let decide = async |tool_call_id: &str, approve: bool| {
+        let decision = json!({"tool_call_id": tool_call_id, "approve": approve});
+        app.act(&key, &run_id, "approvals", Some(decision)).await
+    };
+    let (status, body) = decide("nope", true).await;
     assert_eq!(
         (status, body["error"]["code"].as_str()),
         (StatusCode::CONFLICT, Some("approval_conflict")),
         "{body}"
     );
-    let (status, body) = app
-        .request(
-            "POST",
-            &path,
-            Some(&key),
-            Some(json!({"tool_call_id": "toolu_gate", "approve": true})),
-        )
-        .await;
+    let (status, body) = decide("toolu_gate", true).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["approve"], true);
     let run = app.wait_for_run(&key, &run_id, MINUTE).await;
     assert_eq!(run["status"], "succeeded", "{run}");
-    let (status, body) = app
-        .request(
-            "POST",
-            &path,
-            Some(&key),
-            Some(json!({"tool_call_id": "toolu_gate", "approve": false})),
-        )
-        .await;
+    let (status, body) = decide("toolu_gate", false).await;
     assert_eq!(
         (status, body["error"]["code"].as_str()),
         (StatusCode::CONFLICT, Some("run_finished")),
@@ -514,14 +419,7 @@ async fn a_gated_tool_waits_for_approval(db: TestDb) {
     let result = &fake.received()[1].body["messages"][2]["content"][0];
     assert_eq!(result["content"], "42");
     assert_eq!(result["is_error"], false);
-    let kinds: Vec<String> = app
-        .store
-        .events_after(&workspace.id, &run_id, 0, 100)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|e| e.kind.to_string())
-        .collect();
+    let kinds = app.event_kinds(&workspace.id, &run_id).await;
     let position = |k: &str| {
         kinds
             .iter()
@@ -534,22 +432,18 @@ async fn a_gated_tool_waits_for_approval(db: TestDb) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_denied_or_unanswered_approval_reaches_the_model_as_an_error() {
-    let fake = FakeLlm::start(Format::Anthropic, gated_script()).await;
-    let app = app_with(&fake, TestDb::sqlite()).await;
-    let agent = json!({"name": "gated", "model": "anthropic/claude-test", "tools": [{"name": "calculator", "requires_approval": true}]});
-    let (workspace, key) = app.tenant_with_agent("deny", agent).await;
-    let run_id = app.submit_to(&key, "gated", "6*7 please").await;
-    app.wait_for_status(&key, &run_id, "waiting_approval", MINUTE)
-        .await;
+    let (
+        Setup {
+            fake,
+            app,
+            workspace,
+            key,
+        },
+        run_id,
+    ) = awaiting_approval(Options::default(), TestDb::sqlite(), "deny").await;
     approval_requested(&app, &workspace.id, &run_id).await;
-    let (status, _) = app
-        .request(
-            "POST",
-            &format!("/v1/runs/{run_id}/approvals"),
-            Some(&key),
-            Some(json!({"tool_call_id": "toolu_gate", "approve": false, "reason": "not today"})),
-        )
-        .await;
+    let denial = json!({"tool_call_id": "toolu_gate", "approve": false, "reason": "not today"});
+    let (status, _) = app.act(&key, &run_id, "approvals", Some(denial)).await;
     assert_eq!(status, StatusCode::OK);
     let run = app.wait_for_run(&key, &run_id, MINUTE).await;
     assert_eq!(run["status"], "succeeded", "{run}");
@@ -565,34 +459,30 @@ async fn a_denied_or_unanswered_approval_reaches_the_model_as_an_error() {
     );
 
     // No decision before the timeout is a denial.
-    let fake = FakeLlm::start(Format::Anthropic, gated_script()).await;
-    let mut options = Options {
-        providers: providers(&fake),
-        ..Default::default()
-    };
+    let mut options = Options::default();
     options.tuning.approval_timeout_s = 1;
-    let app = TestApp::start_with(TestDb::sqlite(), options).await;
-    let agent = json!({"name": "gated", "model": "anthropic/claude-test", "tools": [{"name": "calculator", "requires_approval": true}]});
-    let (workspace, key) = app.tenant_with_agent("timeout", agent).await;
-    let run_id = app.submit_to(&key, "gated", "6*7 please").await;
-    let run = app.wait_for_run(&key, &run_id, MINUTE).await;
+    let setup = Setup::start(
+        Format::Anthropic,
+        gated_script(),
+        options,
+        TestDb::sqlite(),
+        "timeout",
+        gated(),
+    )
+    .await;
+    let (run_id, run) = setup.run("gated", "6*7 please").await;
     assert_eq!(run["status"], "succeeded", "{run}");
-    let events = app
-        .store
-        .events_after(&workspace.id, &run_id, 0, 100)
+    let decided = setup
+        .app
+        .event_data(&setup.workspace.id, &run_id, "approval.decided")
         .await
         .unwrap();
-    let decided = events
-        .iter()
-        .find(|e| e.kind == "approval.decided")
-        .unwrap();
-    let decided: Value = serde_json::from_str(&decided.data).unwrap();
     assert_eq!(
         (decided["approve"].as_bool(), decided["by"].as_str()),
         (Some(false), Some("timeout"))
     );
     assert_eq!(
-        fake.received()[1].body["messages"][2]["content"][0]["is_error"],
+        setup.fake.received()[1].body["messages"][2]["content"][0]["is_error"],
         true
     );
 }
@@ -607,26 +497,13 @@ async fn a_question_waits_for_human_input_and_the_conversation_goes_on(db: TestD
         .wait_for_status(&key, &run_id, "waiting_input", MINUTE)
         .await;
     assert!(waiting["finished_at"].is_null());
-    let (status, body) = app
-        .request(
-            "POST",
-            &format!("/v1/runs/{run_id}/messages"),
-            Some(&key),
-            Some(json!({"text": "What is 6 * 7?"})),
-        )
-        .await;
+    let question = json!({"text": "What is 6 * 7?"});
+    let (status, body) = app.act(&key, &run_id, "messages", Some(question)).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
     let run = app.wait_for_run(&key, &run_id, MINUTE).await;
     assert_eq!(run["status"], "succeeded", "{run}");
     assert_eq!(run["result"], "6 * 7 = 42.");
-    let kinds: Vec<String> = app
-        .store
-        .events_after(&workspace.id, &run_id, 0, 100)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|e| e.kind.to_string())
-        .collect();
+    let kinds = app.event_kinds(&workspace.id, &run_id).await;
     for kind in [
         "input.requested",
         "input.received",
@@ -635,14 +512,8 @@ async fn a_question_waits_for_human_input_and_the_conversation_goes_on(db: TestD
     ] {
         assert!(kinds.iter().any(|k| k == kind), "{kind} missing: {kinds:?}");
     }
-    let (status, body) = app
-        .request(
-            "POST",
-            &format!("/v1/runs/{run_id}/messages"),
-            Some(&key),
-            Some(json!({"text": "more?"})),
-        )
-        .await;
+    let more = json!({"text": "more?"});
+    let (status, body) = app.act(&key, &run_id, "messages", Some(more)).await;
     assert_eq!(
         (status, body["error"]["code"].as_str()),
         (StatusCode::CONFLICT, Some("run_finished"))
@@ -652,14 +523,7 @@ async fn a_question_waits_for_human_input_and_the_conversation_goes_on(db: TestD
     let run_id = app.submit_to(&key, "chat", "hello again").await;
     app.wait_for_status(&key, &run_id, "waiting_input", MINUTE)
         .await;
-    let (status, _) = app
-        .request(
-            "POST",
-            &format!("/v1/runs/{run_id}/complete"),
-            Some(&key),
-            None,
-        )
-        .await;
+    let (status, _) = app.act(&key, &run_id, "complete", None).await;
     assert_eq!(status, StatusCode::ACCEPTED);
     let run = app.wait_for_run(&key, &run_id, MINUTE).await;
     assert_eq!(run["status"], "succeeded", "{run}");
@@ -669,29 +533,19 @@ async fn a_question_waits_for_human_input_and_the_conversation_goes_on(db: TestD
 on_each_backend!(events_stream_live_and_resume_after_last_event_id);
 async fn events_stream_live_and_resume_after_last_event_id(db: TestDb) {
     let script = Script::new()
-        .turn(
-            1,
-            vec![Reply::Tools(vec![(
-                "toolu_1",
-                "calculator",
-                json!({"expression": "1+1"}),
-            )])],
-        )
-        .turn(
-            2,
-            vec![Reply::Stall(
-                Duration::from_millis(600),
-                "The answer is two.",
-            )],
-        );
-    let fake = FakeLlm::start(Format::Anthropic, script).await;
-    let app = app_with(&fake, db).await;
-    let (workspace, key) = app
-        .tenant_with_agent(
-            "sse",
-            json!({"name": "a", "model": "anthropic/claude-test", "tools": ["calculator"]}),
-        )
-        .await;
+        .calculate("toolu_1", "1+1")
+        .then(vec![Reply::Stall(
+            Duration::from_millis(600),
+            "The answer is two.",
+        )]);
+    let options = Options::default();
+    let agent = claude_agent(&["calculator"]);
+    let Setup {
+        app,
+        workspace,
+        key,
+        ..
+    } = Setup::start(Format::Anthropic, script, options, db, "sse", agent).await;
     let run_id = app.submit_to(&key, "a", "1+1?").await;
 
     // First connection: read two stored events, then go away.
@@ -725,11 +579,7 @@ async fn events_stream_live_and_resume_after_last_event_id(db: TestDb) {
             break;
         }
     }
-    let stored = app
-        .store
-        .events_after(&workspace.id, &run_id, 0, 100)
-        .await
-        .unwrap();
+    let stored = app.events(&workspace.id, &run_id).await;
     let expected: Vec<(i64, String)> = stored.iter().map(|e| (e.seq, e.kind.to_string())).collect();
     assert_eq!(seen, expected, "every stored event exactly once, in order");
     let streamed: String = deltas
@@ -755,12 +605,7 @@ async fn events_stream_live_and_resume_after_last_event_id(db: TestDb) {
     }
     assert_eq!(replayed, stored.len());
     let (status, _) = app
-        .request(
-            "GET",
-            &format!("/v1/runs/{run_id}/events?after=-1"),
-            Some(&key),
-            None,
-        )
+        .get(&key, &format!("/v1/runs/{run_id}/events?after=-1"))
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::harness::{Options, TestApp, TestDb};
+use crate::harness::{MINUTE, Options, TestApp, TestDb, executions};
 use crate::on_each_backend;
 
 fn assert_error(status: StatusCode, body: &Value, expected: StatusCode, code: &str) {
@@ -21,14 +21,7 @@ fn assert_error(status: StatusCode, body: &Value, expected: StatusCode, code: &s
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_tenant_route_requires_a_valid_key() {
-    let app = TestApp::start_with(
-        TestDb::sqlite(),
-        Options {
-            with_worker: false,
-            ..Default::default()
-        },
-    )
-    .await;
+    let app = TestApp::start_with(TestDb::sqlite(), Options::no_worker()).await;
     let (_, key) = app.tenant("acme").await;
     let forged = format!(
         "{}{}",
@@ -67,31 +60,20 @@ async fn every_tenant_route_requires_a_valid_key() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_gets_a_clear_error_naming_the_field() {
-    let app = TestApp::start_with(
-        TestDb::sqlite(),
-        Options {
-            with_worker: false,
-            ..Default::default()
-        },
-    )
-    .await;
+    let app = TestApp::start_with(TestDb::sqlite(), Options::no_worker()).await;
     let (_, key) = app.tenant("acme").await;
-    let raw = |body: &'static str, content_type: &'static str| {
-        let app = &app;
-        let key = key.clone();
-        async move {
-            let response = app
-                .http
-                .post(format!("{}/v1/runs", app.base))
-                .bearer_auth(key)
-                .header("content-type", content_type)
-                .body(body)
-                .send()
-                .await
-                .unwrap();
-            let status = response.status();
-            (status, response.json::<Value>().await.unwrap())
-        }
+    let raw = async |body: &'static str, content_type: &str| {
+        let response = app
+            .http
+            .post(format!("{}/v1/runs", app.base))
+            .bearer_auth(&key)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        (status, response.json::<Value>().await.unwrap())
     };
     let (status, body) = raw("{\"agent\": ", "application/json").await;
     assert_error(status, &body, StatusCode::BAD_REQUEST, "invalid_json");
@@ -103,100 +85,68 @@ async fn bad_input_gets_a_clear_error_naming_the_field() {
         "unsupported_media_type",
     );
 
+    const RUNS: &str = "/v1/runs";
+    const AGENTS: &str = "/v1/agents";
+    // Refused with 422 `invalid_request`, naming the field.
+    let invalid = |path, body, field| {
+        (
+            path,
+            body,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_request",
+            field,
+        )
+    };
     let table: Vec<(&str, Value, StatusCode, &str, &str)> = vec![
-        (
-            "/v1/runs",
-            json!({"agent": "demo"}),
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_request",
-            "input",
-        ),
-        (
-            "/v1/runs",
+        invalid(RUNS, json!({"agent": "demo"}), "input"),
+        invalid(
+            RUNS,
             json!({"agent": "demo", "input": "x", "colour": 1}),
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_request",
             "colour",
         ),
-        (
-            "/v1/runs",
-            json!({"agent": 7, "input": "x"}),
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_request",
-            "agent",
-        ),
-        (
-            "/v1/runs",
-            json!({"agent": "demo", "input": "  "}),
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_request",
-            "input",
-        ),
-        (
-            "/v1/runs",
+        invalid(RUNS, json!({"agent": 7, "input": "x"}), "agent"),
+        invalid(RUNS, json!({"agent": "demo", "input": "  "}), "input"),
+        invalid(
+            RUNS,
             json!({"agent": "demo", "input": "x", "budget": {"max_steps": 0}}),
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_request",
             "budget.max_steps",
         ),
-        (
-            "/v1/runs",
+        invalid(
+            RUNS,
             json!({"agent": "demo", "input": "x", "metadata": "no"}),
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_request",
             "metadata",
         ),
         (
-            "/v1/runs",
+            RUNS,
             json!({"agent": "ghost", "input": "x"}),
             StatusCode::NOT_FOUND,
             "agent_not_found",
             "ghost",
         ),
-        (
-            "/v1/agents",
+        invalid(
+            AGENTS,
             json!({"name": "Bad Name", "model": "offline/demo"}),
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_request",
             "name",
         ),
-        (
-            "/v1/agents",
-            json!({"name": "x", "model": "acme/gpt"}),
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_request",
-            "model",
-        ),
-        (
-            "/v1/agents",
-            json!({"name": "x", "model": "gpt"}),
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_request",
-            "model",
-        ),
-        (
-            "/v1/agents",
+        invalid(AGENTS, json!({"name": "x", "model": "acme/gpt"}), "model"),
+        invalid(AGENTS, json!({"name": "x", "model": "gpt"}), "model"),
+        invalid(
+            AGENTS,
             json!({"name": "x", "model": "offline/demo", "tools": ["calculator", "rm_rf"]}),
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_request",
             "tools[1]",
         ),
-        (
-            "/v1/agents",
+        invalid(
+            AGENTS,
             json!({"name": "x", "model": "offline/demo", "tools": ["calculator", {"name": "calculator"}]}),
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_request",
             "tools[1]",
         ),
-        (
-            "/v1/agents",
+        invalid(
+            AGENTS,
             json!({"name": "x", "model": "offline/demo", "limits": {"max_steps": 1000}}),
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_request",
             "limits.max_steps",
         ),
         (
-            "/v1/agents",
+            AGENTS,
             json!({"name": "demo", "model": "offline/demo"}),
             StatusCode::CONFLICT,
             "agent_exists",
@@ -204,34 +154,25 @@ async fn bad_input_gets_a_clear_error_naming_the_field() {
         ),
     ];
     for (path, body, expected, code, needle) in table {
-        let (status, response) = app
-            .request("POST", path, Some(&key), Some(body.clone()))
-            .await;
+        let (status, response) = app.post(&key, path, body.clone()).await;
         assert_error(status, &response, expected, code);
         let message = response["error"]["message"].as_str().unwrap();
         assert!(message.contains(needle), "{body} → {message}");
     }
 
     let huge = json!({"agent": "demo", "input": "x".repeat(1024 * 1024 + 10)});
-    let (status, body) = app
-        .request("POST", "/v1/runs", Some(&key), Some(huge))
-        .await;
-    assert_error(
-        status,
-        &body,
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "payload_too_large",
-    );
     let long_input = json!({"agent": "demo", "input": "x".repeat(300 * 1024)});
-    let (status, body) = app
-        .request("POST", "/v1/runs", Some(&key), Some(long_input))
-        .await;
-    assert_error(
-        status,
-        &body,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "invalid_request",
-    );
+    for (body, expected, code) in [
+        (huge, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+        (
+            long_input,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_request",
+        ),
+    ] {
+        let (status, body) = app.post(&key, "/v1/runs", body).await;
+        assert_error(status, &body, expected, code);
+    }
 
     for (query, field) in [
         ("limit=0", "limit"),
@@ -241,9 +182,7 @@ async fn bad_input_gets_a_clear_error_naming_the_field() {
         ("colour=red", "colour"),
         ("limit=1&limit=2", "limit"),
     ] {
-        let (status, body) = app
-            .request("GET", &format!("/v1/runs?{query}"), Some(&key), None)
-            .await;
+        let (status, body) = app.get(&key, &format!("/v1/runs?{query}")).await;
         assert_error(
             status,
             &body,
@@ -255,12 +194,12 @@ async fn bad_input_gets_a_clear_error_naming_the_field() {
             "{query}: {body}"
         );
     }
-    let (status, body) = app.request("GET", "/v1/nowhere", Some(&key), None).await;
+    let (status, body) = app.get(&key, "/v1/nowhere").await;
     assert_error(status, &body, StatusCode::NOT_FOUND, "not_found");
     let (status, body) = app.request("DELETE", "/v1/runs", Some(&key), None).await;
     assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED, "{body}");
     // Nothing above left a run behind.
-    let (_, runs) = app.request("GET", "/v1/runs", Some(&key), None).await;
+    let (_, runs) = app.get(&key, "/v1/runs").await;
     assert_eq!(runs["runs"].as_array().unwrap().len(), 0);
 }
 
@@ -269,53 +208,30 @@ async fn a_workspace_never_sees_another_workspaces_data(db: TestDb) {
     let app = TestApp::start(db).await;
     let (_, key_a) = app.tenant("tenant-a").await;
     let (_, key_b) = app.tenant("tenant-b").await;
-    let (status, _) = app
-        .request(
-            "POST",
-            "/v1/agents",
-            Some(&key_a),
-            Some(json!({"name": "secret-agent", "model": "offline/demo"})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED);
+    let secret_agent = json!({"name": "secret-agent", "model": "offline/demo"});
+    app.create_agent(&key_a, secret_agent).await;
     let run = app.submit(&key_a, "What is 2 + 2?").await;
     let run_id = run["id"].as_str().unwrap();
 
-    let (status, body) = app
-        .request("GET", &format!("/v1/runs/{run_id}"), Some(&key_b), None)
-        .await;
+    let (status, body) = app.get(&key_b, &format!("/v1/runs/{run_id}")).await;
     assert_error(status, &body, StatusCode::NOT_FOUND, "run_not_found");
-    let (status_missing, body_missing) = app
-        .request(
-            "GET",
-            "/v1/runs/0190c0de00007000800000000000000a",
-            Some(&key_b),
-            None,
-        )
-        .await;
+    let missing = "/v1/runs/0190c0de00007000800000000000000a";
+    let (status_missing, body_missing) = app.get(&key_b, missing).await;
     assert_eq!(
         (status, &body),
         (status_missing, &body_missing),
         "another tenant's run looks exactly like a missing one"
     );
-    let (_, list) = app.request("GET", "/v1/runs", Some(&key_b), None).await;
+    let (_, list) = app.get(&key_b, "/v1/runs").await;
     assert_eq!(list["runs"].as_array().unwrap().len(), 0);
-    let (status, body) = app
-        .request("GET", "/v1/agents/secret-agent", Some(&key_b), None)
-        .await;
+    let (status, body) = app.get(&key_b, "/v1/agents/secret-agent").await;
     assert_error(status, &body, StatusCode::NOT_FOUND, "agent_not_found");
-    let (_, agents) = app.request("GET", "/v1/agents", Some(&key_b), None).await;
-    let names: Vec<&str> = agents["agents"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["name"].as_str().unwrap())
-        .collect();
+    let (_, agents) = app.get(&key_b, "/v1/agents").await;
+    let agents = agents["agents"].as_array().unwrap();
+    let names: Vec<&str> = agents.iter().map(|a| a["name"].as_str().unwrap()).collect();
     assert_eq!(names, vec!["demo"]);
 
-    let finished = app
-        .wait_for_run(&key_a, run_id, Duration::from_secs(60))
-        .await;
+    let finished = app.wait_for_run(&key_a, run_id, MINUTE).await;
     assert_eq!(finished["status"], "succeeded", "{finished}");
 }
 
@@ -324,21 +240,17 @@ async fn an_idempotency_key_starts_one_workflow(db: TestDb) {
     let app = TestApp::start(db).await;
     let (_, key) = app.tenant("idem").await;
     let body = json!({"agent": "demo", "input": "What is 6 * 7?"});
-    let send = |body: Value, idempotency: &'static str| {
-        let app = &app;
-        let key = key.clone();
-        async move {
-            let response = app
-                .http
-                .post(format!("{}/v1/runs", app.base))
-                .bearer_auth(key)
-                .header("idempotency-key", idempotency)
-                .json(&body)
-                .send()
-                .await
-                .unwrap();
-            (response.status(), response.json::<Value>().await.unwrap())
-        }
+    let send = async |body: Value, idempotency: &str| {
+        let response = app
+            .http
+            .post(format!("{}/v1/runs", app.base))
+            .bearer_auth(&key)
+            .header("idempotency-key", idempotency)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        (response.status(), response.json::<Value>().await.unwrap())
     };
     let (first_status, first) = send(body.clone(), "order-42").await;
     assert_eq!(first_status, StatusCode::ACCEPTED, "{first}");
@@ -358,53 +270,34 @@ async fn an_idempotency_key_starts_one_workflow(db: TestDb) {
     );
 
     let run_id = first["id"].as_str().unwrap();
-    let finished = app
-        .wait_for_run(&key, run_id, Duration::from_secs(60))
-        .await;
+    let finished = app.wait_for_run(&key, run_id, MINUTE).await;
     assert_eq!(finished["result"], "6 * 7 = 42.", "{finished}");
     let (again_status, again) = send(body, "order-42").await;
     assert_eq!((again_status, &again["id"]), (StatusCode::OK, &first["id"]));
 
-    let client =
-        longrun_temporal::connect(&crate::harness::temporal_settings(&app.temporal), "test")
-            .await
-            .unwrap();
+    let client = app.temporal_client().await;
     let workflow_id = first["workflow_id"].as_str().unwrap();
-    let count = client
-        .count_workflows(format!("WorkflowId = '{workflow_id}'"), Default::default())
-        .await
-        .unwrap();
     assert_eq!(
-        count.count(),
+        executions(&client, workflow_id).await,
         1,
         "exactly one workflow execution for the key"
     );
-    let (_, list) = app.request("GET", "/v1/runs", Some(&key), None).await;
+    let (_, list) = app.get(&key, "/v1/runs").await;
     assert_eq!(list["runs"].as_array().unwrap().len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_scheduler_answers_503_and_leaves_no_run() {
     let closed_port = longrun_temporal::dev_server::free_port().unwrap();
-    let app = TestApp::start_with(
-        TestDb::sqlite(),
-        Options {
-            with_worker: false,
-            api_temporal: Some(format!("http://127.0.0.1:{closed_port}")),
-            ..Default::default()
-        },
-    )
-    .await;
+    let options = Options {
+        api_temporal: Some(format!("http://127.0.0.1:{closed_port}")),
+        ..Options::no_worker()
+    };
+    let app = TestApp::start_with(TestDb::sqlite(), options).await;
     let (_, key) = app.tenant("offline").await;
     let started = std::time::Instant::now();
-    let (status, body) = app
-        .request(
-            "POST",
-            "/v1/runs",
-            Some(&key),
-            Some(json!({"agent": "demo", "input": "What is 1 + 1?"})),
-        )
-        .await;
+    let run = json!({"agent": "demo", "input": "What is 1 + 1?"});
+    let (status, body) = app.post(&key, "/v1/runs", run).await;
     assert_error(
         status,
         &body,
@@ -416,7 +309,7 @@ async fn an_unreachable_scheduler_answers_503_and_leaves_no_run() {
         "answered in {:?}",
         started.elapsed()
     );
-    let (_, list) = app.request("GET", "/v1/runs", Some(&key), None).await;
+    let (_, list) = app.get(&key, "/v1/runs").await;
     assert_eq!(list["runs"].as_array().unwrap().len(), 0, "{list}");
     let (status, ready) = app.request("GET", "/readyz", None, None).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{ready}");

@@ -5,13 +5,13 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use longrun_activities::prices::{ModelPrice, Prices, UnitPrice};
 use longrun_workflows::UsageRollupWorkflow;
 use longrun_workflows::payloads::RollupInput;
 
-use crate::harness::{BILLING_TOKEN, Options, TestApp, TestDb, temporal_settings};
+use crate::harness::{BILLING_TOKEN, MINUTE, Options, TestApp, TestDb, ledger_rows};
 use crate::on_each_backend;
 
 fn date(text: &str) -> chrono::NaiveDate {
@@ -47,109 +47,82 @@ fn prices() -> Prices {
     }
 }
 
+/// An Enterprise workspace without a concurrency cap, with the `demo` agent: the workspace
+/// and an admin key.
 async fn busy_workspace(app: &TestApp, slug: &str) -> (longrun_store::Workspace, String) {
-    let workspace = app
-        .store
-        .create_workspace(slug, slug, longrun_domain::Tier::Enterprise)
+    let uncapped = [("concurrent_runs", "1000")];
+    let (workspace, [admin, ..]) = app.workspace(slug, "enterprise", &uncapped).await;
+    app.demo_agent(&admin).await;
+    (workspace, admin)
+}
+
+/// An app pricing usage with [`prices`], its workspace `slug` from [`busy_workspace`] and
+/// the runs of `inputs` submitted there: the app, the workspace, its key and the run ids.
+async fn with_runs(
+    db: TestDb,
+    options: Options,
+    slug: &str,
+    inputs: impl IntoIterator<Item = String>,
+) -> (TestApp, longrun_store::Workspace, String, Vec<String>) {
+    let options = Options {
+        prices: prices(),
+        ..options
+    };
+    let app = TestApp::start_with(db, options).await;
+    let (workspace, key) = busy_workspace(&app, slug).await;
+    let mut runs = Vec::new();
+    for input in inputs {
+        runs.push(app.submit_to(&key, "demo", &input).await);
+    }
+    (app, workspace, key, runs)
+}
+
+/// Reconciles every run's ledger against what Temporal executed.
+async fn reconcile(app: &TestApp) -> longrun_worker::reconcile::Report {
+    let client = app.temporal_client().await;
+    longrun_worker::reconcile::reconcile(&app.store, &client, "default", 0, i64::MAX)
         .await
-        .unwrap();
-    let overrides = longrun_domain::QuotaOverrides::default()
-        .with("concurrent_runs", "1000")
-        .unwrap();
-    app.store
-        .set_quota_overrides(&workspace.id, &overrides)
-        .await
-        .unwrap();
-    let (_, key) = longrun_api::issue_api_key(&app.store, &workspace.id, "k", "admin")
-        .await
-        .unwrap();
-    let (status, body) = app
-        .request(
-            "POST",
-            "/v1/agents",
-            Some(&key),
-            Some(json!({"name": "demo", "model": "offline/demo", "tools": ["calculator"]})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    (workspace, key)
+        .unwrap()
 }
 
 on_each_backend!(faults_after_metering_still_bill_each_unit_exactly_once);
 async fn faults_after_metering_still_bill_each_unit_exactly_once(db: TestDb) {
-    let app = TestApp::start_with(
-        db,
-        Options {
-            fail_after_metering: true,
-            prices: prices(),
-            ..Default::default()
-        },
-    )
-    .await;
-    let (workspace, key) = busy_workspace(&app, "faulty").await;
-    let mut runs = Vec::new();
-    for n in 0..110 {
-        runs.push(
-            app.submit_to(&key, "demo", &format!("What is {n} * 3?"))
-                .await,
-        );
-    }
+    let faulty = Options {
+        fail_after_metering: true,
+        ..Options::default()
+    };
+    let inputs = (0..110).map(|n| format!("What is {n} * 3?"));
+    let (app, workspace, key, runs) = with_runs(db, faulty, "faulty", inputs).await;
     for (n, run_id) in runs.iter().enumerate() {
         let run = app
             .wait_for_run(&key, run_id, Duration::from_secs(300))
             .await;
         assert_eq!(run["status"], "succeeded", "{run}");
         assert_eq!(run["result"], format!("{n} * 3 = {}.", n * 3));
-        let ledger = app
-            .store
-            .usage_rows_of_run(&workspace.id, run_id)
-            .await
-            .unwrap();
         assert_eq!(
-            ledger,
-            [
-                ("agent_time".to_string(), 3),
-                ("llm".to_string(), 2),
-                ("tool".to_string(), 1)
-            ],
+            app.ledger(&workspace.id, run_id).await,
+            ledger_rows(&[("agent_time", 3), ("llm", 2), ("tool", 1)]),
             "run {run_id}: one row per billable unit despite the retries"
         );
     }
-    let client = longrun_temporal::connect(&temporal_settings(&app.temporal), "test")
-        .await
-        .unwrap();
-    let report = longrun_worker::reconcile::reconcile(&app.store, &client, "default", 0, i64::MAX)
-        .await
-        .unwrap();
+    let report = reconcile(&app).await;
     assert_eq!(report.runs_checked, 110);
     assert!(report.findings.is_empty(), "{:?}", report.findings);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reconciliation_finds_rows_removed_or_added_by_hand() {
-    let app = TestApp::start_with(
-        TestDb::sqlite(),
-        Options {
-            prices: prices(),
-            ..Default::default()
-        },
-    )
-    .await;
-    let (workspace, key) = busy_workspace(&app, "tampered").await;
-    let first = app.submit_to(&key, "demo", "What is 1 + 1?").await;
-    let second = app.submit_to(&key, "demo", "What is 2 + 2?").await;
+    let inputs = ["What is 1 + 1?", "What is 2 + 2?"].map(String::from);
+    let (app, workspace, key, runs) =
+        with_runs(TestDb::sqlite(), Options::default(), "tampered", inputs).await;
+    let [first, second]: [String; 2] = runs.try_into().unwrap();
     for id in [&first, &second] {
         assert_eq!(
-            app.wait_for_run(&key, id, Duration::from_secs(60)).await["status"],
+            app.wait_for_run(&key, id, MINUTE).await["status"],
             "succeeded"
         );
     }
-    let client = longrun_temporal::connect(&temporal_settings(&app.temporal), "test")
-        .await
-        .unwrap();
-    let clean = longrun_worker::reconcile::reconcile(&app.store, &client, "default", 0, i64::MAX)
-        .await
-        .unwrap();
+    let clean = reconcile(&app).await;
     assert!(clean.findings.is_empty(), "{:?}", clean.findings);
 
     let rows = app
@@ -180,21 +153,18 @@ async fn reconciliation_finds_rows_removed_or_added_by_hand() {
             provider: Some("offline"),
             model: Some("demo"),
             tool_name: None,
-            input_tokens: 5,
-            output_tokens: 5,
-            cache_read_tokens: 0,
-            cache_write_tokens: 0,
-            tool_calls: 0,
-            agent_ms: 0,
-            cost_micro_usd: 1,
+            totals: longrun_store::UsageTotals {
+                input_tokens: 5,
+                output_tokens: 5,
+                cost_micro_usd: 1,
+                ..Default::default()
+            },
             price_version: None,
             occurred_at: longrun_store::now_ms(),
         }])
         .await
         .unwrap();
-    let report = longrun_worker::reconcile::reconcile(&app.store, &client, "default", 0, i64::MAX)
-        .await
-        .unwrap();
+    let report = reconcile(&app).await;
     let found: Vec<(&str, &str, &str)> = report
         .findings
         .iter()
@@ -220,31 +190,18 @@ async fn reconciliation_finds_rows_removed_or_added_by_hand() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_export_matches_run_totals_and_usage_and_prices_apply_by_date() {
-    let app = TestApp::start_with(
-        TestDb::sqlite(),
-        Options {
-            prices: prices(),
-            ..Default::default()
-        },
-    )
-    .await;
-    let (workspace, key) = busy_workspace(&app, "billed").await;
+    let inputs = (0..3).map(|n| format!("What is {n} + 10?"));
+    let (app, workspace, key, ids) =
+        with_runs(TestDb::sqlite(), Options::default(), "billed", inputs).await;
     let (_, other_key) = busy_workspace(&app, "billed-too").await;
-    let mut runs = Vec::new();
-    for n in 0..3 {
-        runs.push((
-            key.clone(),
-            app.submit_to(&key, "demo", &format!("What is {n} + 10?"))
-                .await,
-        ));
-    }
+    let mut runs: Vec<(String, String)> = ids.into_iter().map(|id| (key.clone(), id)).collect();
     runs.push((
         other_key.clone(),
         app.submit_to(&other_key, "demo", "What is 7 * 7?").await,
     ));
     let mut run_totals = BTreeMap::new();
     for (k, id) in &runs {
-        let run = app.wait_for_run(k, id, Duration::from_secs(60)).await;
+        let run = app.wait_for_run(k, id, MINUTE).await;
         assert_eq!(run["status"], "succeeded", "{run}");
         run_totals.insert(id.clone(), run["usage"].clone());
     }
@@ -341,36 +298,25 @@ async fn the_export_matches_run_totals_and_usage_and_prices_apply_by_date() {
     assert_eq!(keys.len(), rows.len(), "each ledger row once");
 
     // /v1/usage agrees with the export for the workspace.
-    let (status, usage) = app
-        .request("GET", "/v1/usage?group_by=run", Some(&key), None)
-        .await;
+    let (status, usage) = app.get(&key, "/v1/usage?group_by=run").await;
     assert_eq!(status, StatusCode::OK, "{usage}");
     let workspace_cost: i64 = runs[..3].iter().map(|(_, id)| csv_cost_by_run[id]).sum();
     assert_eq!(usage["totals"]["cost_micro_usd"], workspace_cost);
     assert_eq!(usage["rows"].as_array().unwrap().len(), 3);
     for group_by in ["day", "agent", "model"] {
         let (_, grouped) = app
-            .request(
-                "GET",
-                &format!("/v1/usage?group_by={group_by}"),
-                Some(&key),
-                None,
-            )
+            .get(&key, &format!("/v1/usage?group_by={group_by}"))
             .await;
         assert_eq!(grouped["totals"], usage["totals"], "{group_by}");
     }
-    let (status, _) = app
-        .request("GET", "/v1/usage?from=2026-13-01", Some(&key), None)
-        .await;
+    let (status, _) = app.get(&key, "/v1/usage?from=2026-13-01").await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_rollup_workflow_rolls_up_past_days_and_the_schedule_exists_once() {
     let app = TestApp::start(TestDb::sqlite()).await;
-    let client = longrun_temporal::connect(&temporal_settings(&app.temporal), "test")
-        .await
-        .unwrap();
+    let client = app.temporal_client().await;
     let queue = &app.setup.task_queue;
     let workflow_id = format!("rollup-{}", longrun_store::new_run_id());
     let handle = client

@@ -2,7 +2,6 @@
 //! code, and webhooks (tools and completion) are signed and delivered.
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -12,48 +11,36 @@ use axum::routing::post;
 use serde_json::{Value, json};
 
 use longrun_activities::tools::webhook::{secret_bytes, sign};
-use longrun_activities::{ProviderEndpoint, ProviderSettings};
 
-use crate::fakes::{FakeLlm, Format, Reply, Script};
-use crate::harness::{Options, TestApp, TestDb, temporal_settings};
+use crate::fakes::{FakeLlm, Format, Script, claude_agent};
+use crate::harness::{MINUTE, Options, TestApp, TestDb, executions, ledger_rows, wait_until};
 
-const MINUTE: Duration = Duration::from_secs(60);
-
-fn providers(fake: &FakeLlm) -> ProviderSettings {
-    ProviderSettings {
-        anthropic: Some(ProviderEndpoint {
-            base_url: fake.base_url.clone(),
-            api_key: "sk-test".to_string().into(),
-        }),
-        ..ProviderSettings::default()
-    }
+/// A fake Claude answering with `script`, and an app whose models it answers and whose tools
+/// may reach the hosts of `allow` (an egress allowlist).
+async fn app_with(script: Script, allow: &'static str) -> (FakeLlm, TestApp) {
+    let fake = FakeLlm::start(Format::Anthropic, script).await;
+    let options = Options {
+        allow,
+        ..Options::answered_by(&fake)
+    };
+    (fake, TestApp::start_with(TestDb::sqlite(), options).await)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn continue_as_new_keeps_the_conversation_and_bills_each_step_once() {
-    let calc = |id: &'static str, e: &str| {
-        Reply::Tools(vec![(id, "calculator", json!({"expression": e}))])
-    };
     let script = Script::new()
-        .turn(1, vec![calc("t1", "1+1")])
-        .turn(2, vec![calc("t2", "2+2")])
-        .turn(3, vec![calc("t3", "3+3")])
-        .turn(4, vec![Reply::Text("2, 4 and 6.")]);
+        .calculate("t1", "1+1")
+        .calculate("t2", "2+2")
+        .calculate("t3", "3+3")
+        .answer("2, 4 and 6.");
     let fake = FakeLlm::start(Format::Anthropic, script).await;
-    let mut options = Options {
-        providers: providers(&fake),
-        ..Default::default()
-    };
+    let mut options = Options::answered_by(&fake);
     options.tuning.continue_as_new_every = 2;
     let app = TestApp::start_with(TestDb::sqlite(), options).await;
     let (workspace, key) = app
-        .tenant_with_agent(
-            "can",
-            json!({"name": "a", "model": "anthropic/claude-test", "tools": ["calculator"]}),
-        )
+        .tenant_with_agent("can", claude_agent(&["calculator"]))
         .await;
-    let run_id = app.submit_to(&key, "a", "add things").await;
-    let run = app.wait_for_run(&key, &run_id, MINUTE).await;
+    let (run_id, run) = app.run_to_end(&key, "a", "add things").await;
     assert_eq!(run["status"], "succeeded", "{run}");
     assert_eq!(run["step"], 4);
     let last = &fake.received()[3].body["messages"];
@@ -64,30 +51,19 @@ async fn continue_as_new_keeps_the_conversation_and_bills_each_step_once() {
     );
     assert_eq!(last[6]["content"][0]["content"], "6");
     assert_eq!(fake.received().len(), 4, "no model turn ran twice");
-    let ledger = app
-        .store
-        .usage_rows_of_run(&workspace.id, &run_id)
-        .await
-        .unwrap();
     assert_eq!(
-        ledger,
-        [
-            ("agent_time".to_string(), 7),
-            ("llm".to_string(), 4),
-            ("tool".to_string(), 3)
-        ]
+        app.ledger(&workspace.id, &run_id).await,
+        ledger_rows(&[("agent_time", 7), ("llm", 4), ("tool", 3)])
     );
     assert_eq!(run["usage"]["input_tokens"], 400);
 
-    let client = longrun_temporal::connect(&temporal_settings(&app.temporal), "test")
-        .await
-        .unwrap();
+    let client = app.temporal_client().await;
     let workflow_id = run["workflow_id"].as_str().unwrap();
-    let executions = client
-        .count_workflows(format!("WorkflowId = '{workflow_id}'"), Default::default())
-        .await
-        .unwrap();
-    assert_eq!(executions.count(), 2, "one continue-as-new after two steps");
+    assert_eq!(
+        executions(&client, workflow_id).await,
+        2,
+        "one continue-as-new after two steps"
+    );
 }
 
 /// Requests a receiver got: headers and body.
@@ -146,42 +122,23 @@ fn verify(headers: &HeaderMap, body: &str, secret: &str) {
 async fn a_webhook_tool_posts_signed_input_and_returns_the_answer() {
     let (url, inbox) = receiver(vec![200]).await;
     let script = Script::new()
-        .turn(
-            1,
-            vec![Reply::Tools(vec![(
-                "t_hook",
-                "lookup",
-                json!({"order": "A-1"}),
-            )])],
-        )
-        .turn(2, vec![Reply::Text("It is 42.")]);
-    let fake = FakeLlm::start(Format::Anthropic, script).await;
-    let app = TestApp::start_with(
-        TestDb::sqlite(),
-        Options {
-            providers: providers(&fake),
-            allow: "127.0.0.1",
-            ..Default::default()
-        },
-    )
-    .await;
+        .call("t_hook", "lookup", json!({"order": "A-1"}))
+        .answer("It is 42.");
+    let (fake, app) = app_with(script, "127.0.0.1").await;
     let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
     let agent = json!({"name": "hooked", "model": "anthropic/claude-test", "tools": [
         {"name": "lookup", "type": "webhook", "url": url, "description": "Looks an order up.",
          "input_schema": {"type": "object", "properties": {"order": {"type": "string"}}}, "secret": secret}
     ]});
     let (_, key) = app.tenant_with_agent("hooks", agent).await;
-    let (_, shown) = app
-        .request("GET", "/v1/agents/hooked", Some(&key), None)
-        .await;
+    let (_, shown) = app.get(&key, "/v1/agents/hooked").await;
     assert!(
         shown["tools"][0].get("secret").is_none(),
         "secrets are write-only: {shown}"
     );
     assert_eq!(shown["tools"][0]["has_secret"], true);
 
-    let run_id = app.submit_to(&key, "hooked", "where is A-1?").await;
-    let run = app.wait_for_run(&key, &run_id, MINUTE).await;
+    let (_, run) = app.run_to_end(&key, "hooked", "where is A-1?").await;
     assert_eq!(run["status"], "succeeded", "{run}");
     let first = &fake.received()[0].body;
     assert_eq!(first["tools"][0]["name"], "lookup");
@@ -206,33 +163,10 @@ async fn a_webhook_tool_posts_signed_input_and_returns_the_answer() {
 async fn a_webhook_tool_input_that_breaks_its_schema_never_leaves() {
     let (url, inbox) = receiver(vec![200]).await;
     let script = Script::new()
-        .turn(
-            1,
-            vec![Reply::Tools(vec![(
-                "t_bad",
-                "lookup",
-                json!({"order": 17, "extra": true}),
-            )])],
-        )
-        .turn(
-            2,
-            vec![Reply::Tools(vec![(
-                "t_good",
-                "lookup",
-                json!({"order": "A-1"}),
-            )])],
-        )
-        .turn(3, vec![Reply::Text("It is 42.")]);
-    let fake = FakeLlm::start(Format::Anthropic, script).await;
-    let app = TestApp::start_with(
-        TestDb::sqlite(),
-        Options {
-            providers: providers(&fake),
-            allow: "127.0.0.1",
-            ..Default::default()
-        },
-    )
-    .await;
+        .call("t_bad", "lookup", json!({"order": 17, "extra": true}))
+        .call("t_good", "lookup", json!({"order": "A-1"}))
+        .answer("It is 42.");
+    let (fake, app) = app_with(script, "127.0.0.1").await;
     let schema = json!({"type": "object", "properties": {"order": {"type": "string"}},
         "required": ["order"], "additionalProperties": false});
     let tool = |schema: Value| json!({"name": "lookup", "type": "webhook", "url": url, "input_schema": schema});
@@ -247,14 +181,8 @@ async fn a_webhook_tool_input_that_breaks_its_schema_never_leaves() {
         json!({"type": "strnig"}),
         json!({"$ref": "file:///etc/passwd"}),
     ] {
-        let (status, body) = app
-            .request(
-                "POST",
-                "/v1/agents",
-                Some(&key),
-                Some(json!({"name": "broken", "model": "offline/demo", "tools": [tool(bad)]})),
-            )
-            .await;
+        let broken = json!({"name": "broken", "model": "offline/demo", "tools": [tool(bad)]});
+        let (status, body) = app.post(&key, "/v1/agents", broken).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
         let message = body["error"]["message"].as_str().unwrap();
         assert!(
@@ -263,8 +191,7 @@ async fn a_webhook_tool_input_that_breaks_its_schema_never_leaves() {
         );
     }
 
-    let run_id = app.submit_to(&key, "hooked", "where is A-1?").await;
-    let run = app.wait_for_run(&key, &run_id, MINUTE).await;
+    let (_, run) = app.run_to_end(&key, "hooked", "where is A-1?").await;
     assert_eq!(run["status"], "succeeded", "{run}");
     // The bad input went back to the model as an error result; only the good one left.
     let calls = inbox.lock().unwrap().clone();
@@ -287,34 +214,14 @@ async fn a_webhook_tool_input_that_breaks_its_schema_never_leaves() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_private_address_is_refused_to_tools_unless_allowlisted() {
     let (url, inbox) = receiver(vec![200]).await;
-    let url: &'static str = Box::leak(url.into_boxed_str());
     let script = Script::new()
-        .turn(
-            1,
-            vec![Reply::Tools(vec![(
-                "t_fetch",
-                "http_fetch",
-                json!({"url": url}),
-            )])],
-        )
-        .turn(2, vec![Reply::Text("Could not.")]);
-    let fake = FakeLlm::start(Format::Anthropic, script).await;
-    let app = TestApp::start_with(
-        TestDb::sqlite(),
-        Options {
-            providers: providers(&fake),
-            ..Default::default()
-        },
-    )
-    .await;
+        .call("t_fetch", "http_fetch", json!({ "url": url }))
+        .answer("Could not.");
+    let (fake, app) = app_with(script, "").await;
     let (_, key) = app
-        .tenant_with_agent(
-            "ssrf",
-            json!({"name": "a", "model": "anthropic/claude-test", "tools": ["http_fetch"]}),
-        )
+        .tenant_with_agent("ssrf", claude_agent(&["http_fetch"]))
         .await;
-    let run_id = app.submit_to(&key, "a", "fetch").await;
-    let run = app.wait_for_run(&key, &run_id, MINUTE).await;
+    let (_, run) = app.run_to_end(&key, "a", "fetch").await;
     assert_eq!(run["status"], "succeeded", "{run}");
     let result = &fake.received()[1].body["messages"][2]["content"][0];
     assert_eq!(result["is_error"], true, "{result}");
@@ -331,30 +238,22 @@ async fn a_private_address_is_refused_to_tools_unless_allowlisted() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_finished_run_is_posted_to_its_webhook_signed_and_retried() {
     let (url, inbox) = receiver(vec![500, 200]).await;
-    let app = TestApp::start_with(
-        TestDb::sqlite(),
-        Options {
-            allow: "127.0.0.1",
-            ..Default::default()
-        },
-    )
-    .await;
+    let options = Options {
+        allow: "127.0.0.1",
+        ..Options::default()
+    };
+    let app = TestApp::start_with(TestDb::sqlite(), options).await;
     let (_, key) = app.tenant("notify").await;
-    let (status, body) = app
-        .request("POST", "/v1/runs", Some(&key), Some(json!({"agent": "demo", "input": "What is 3 * 3?", "webhook_url": url, "metadata": {"ticket": 7}})))
+    let body = app
+        .submit_run(&key, json!({"agent": "demo", "input": "What is 3 * 3?", "webhook_url": url, "metadata": {"ticket": 7}}))
         .await;
-    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
     let run_id = body["id"].as_str().unwrap().to_string();
     app.wait_for_run(&key, &run_id, MINUTE).await;
-    let deadline = tokio::time::Instant::now() + MINUTE;
-    while inbox.lock().unwrap().len() < 2 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the webhook was not retried to success"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let (_, workspace) = app.request("GET", "/v1/workspace", Some(&key), None).await;
+    wait_until(MINUTE, "the webhook was not retried to success", || {
+        inbox.lock().unwrap().len() >= 2
+    })
+    .await;
+    let (_, workspace) = app.get(&key, "/v1/workspace").await;
     let secret = workspace["webhook_secret"].as_str().unwrap();
     assert!(secret.starts_with("whsec_"));
     let calls = inbox.lock().unwrap().clone();

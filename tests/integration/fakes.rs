@@ -17,6 +17,13 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde_json::{Value, json};
 
+use longrun_activities::{ProviderEndpoint, ProviderSettings};
+
+use crate::harness::poll;
+
+/// The API key [`FakeLlm::providers`] configures.
+pub const PROVIDER_KEY: &str = "sk-test-provider-key";
+
 /// What the fake answers at one turn.
 #[derive(Clone, Debug)]
 pub enum Reply {
@@ -36,6 +43,15 @@ pub enum Reply {
     Garbage,
 }
 
+/// Agent `a` on the model a fake answers (`anthropic/claude-test`), with these built-in tools.
+pub fn claude_agent(tools: &[&str]) -> Value {
+    let mut agent = json!({"name": "a", "model": "anthropic/claude-test"});
+    if !tools.is_empty() {
+        agent["tools"] = json!(tools);
+    }
+    agent
+}
+
 /// The script: replies by turn (1-based), each list consumed one reply per attempt; the last
 /// reply of a turn repeats.
 #[derive(Clone, Debug, Default)]
@@ -48,9 +64,26 @@ impl Script {
         Self::default()
     }
 
-    pub fn turn(mut self, turn: usize, replies: Vec<Reply>) -> Self {
+    /// Adds the next turn: its replies, one per attempt.
+    pub fn then(mut self, replies: Vec<Reply>) -> Self {
+        let turn = self.turns.keys().next_back().map_or(1, |last| last + 1);
         self.turns.insert(turn, replies);
         self
+    }
+
+    /// Adds a turn asking for one tool call.
+    pub fn call(self, id: &'static str, tool: &'static str, input: Value) -> Self {
+        self.then(vec![Reply::Tools(vec![(id, tool, input)])])
+    }
+
+    /// Adds a turn asking the calculator for `expression`.
+    pub fn calculate(self, id: &'static str, expression: &str) -> Self {
+        self.call(id, "calculator", json!({ "expression": expression }))
+    }
+
+    /// Adds a turn ending the conversation with `text`.
+    pub fn answer(self, text: &'static str) -> Self {
+        self.then(vec![Reply::Text(text)])
     }
 }
 
@@ -122,14 +155,28 @@ impl FakeLlm {
 
     /// Waits until `n` requests arrived.
     pub async fn wait_for_requests(&self, n: usize, timeout: Duration) {
-        let deadline = tokio::time::Instant::now() + timeout;
-        while self.received().len() < n {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "the fake model got {} requests, expected {n}",
-                self.received().len()
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
+        poll(timeout, Duration::from_millis(20), async || {
+            let got = self.received().len();
+            if got >= n {
+                Ok(())
+            } else {
+                Err(format!("the fake model got {got} requests, expected {n}"))
+            }
+        })
+        .await
+    }
+
+    /// Provider settings sending `anthropic/…` and `openai/…` models here, with
+    /// [`PROVIDER_KEY`].
+    pub fn providers(&self) -> ProviderSettings {
+        let endpoint = ProviderEndpoint {
+            base_url: self.base_url.clone(),
+            api_key: PROVIDER_KEY.to_string().into(),
+        };
+        ProviderSettings {
+            anthropic: Some(endpoint.clone()),
+            openai: Some(endpoint),
+            ..ProviderSettings::default()
         }
     }
 }

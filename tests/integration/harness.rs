@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use prometheus::Registry;
 use reqwest::StatusCode;
-use serde_json::Value;
+use reqwest::header::HeaderMap;
+use serde_json::{Value, json};
+use temporalio_client::Client;
 use tokio::sync::oneshot;
 
 use longrun_activities::{ActivitySettings, AgentActivities, ModelRouter, ProviderSettings};
@@ -17,15 +19,24 @@ use longrun_api::metrics::ApiMetrics;
 use longrun_api::ratelimit::RateLimiter;
 use longrun_api::scheduler::Scheduler;
 use longrun_api::{ApiSettings, AppState, AuthSettings};
-use longrun_store::{Store, StoreOptions, Workspace};
+use longrun_store::{RunEvent, Store, StoreOptions, Workspace};
 use longrun_temporal::TemporalSettings;
 use longrun_temporal::dev_server::{self, DevServer, DevServerOptions};
 use longrun_worker::WorkerSettings;
 use longrun_workflows::payloads::ActivityTuning;
 
+use crate::fakes::FakeLlm;
+
+// The store's tests make their databases the same way: one definition serves both suites.
+#[path = "../../store/tests/store/db.rs"]
+mod db;
+pub use db::TestDb;
+
 pub const NAMESPACE: &str = "default";
 pub const TEST_JWT_SECRET: &str = "integration-test-secret-0123456789abcdef";
 pub const BILLING_TOKEN: &str = "billing-operator-token-0123456789abcdef";
+/// How long a test waits for a run, a status or a request before it fails.
+pub const MINUTE: Duration = Duration::from_secs(60);
 
 /// The Temporal frontend for this test process: `LONGRUN_TEST_TEMPORAL_ADDRESS`, or an
 /// in-memory dev server started once and stopped when the process ends.
@@ -58,19 +69,15 @@ pub fn temporal_address() -> String {
 
 async fn start_dev_server() -> DevServer {
     let dir = std::env::temp_dir().join(format!("longrun-test-temporal-{}", std::process::id()));
+    let in_memory = DevServerOptions::in_memory(
+        dev_server::find_cli().expect("temporal CLI missing: run scripts/bootstrap"),
+        dev_server::free_port().unwrap(),
+        dir.join("temporal.log"),
+        &longrun_workflows::search::ALL,
+    );
     DevServer::start(DevServerOptions {
-        cli: dev_server::find_cli().expect("temporal CLI missing: run scripts/bootstrap"),
-        ip: "127.0.0.1".into(),
-        port: dev_server::free_port().unwrap(),
-        ui_port: None,
-        db_file: None,
-        log_file: dir.join("temporal.log"),
-        search_attributes: longrun_workflows::search::ALL
-            .iter()
-            .map(|(n, t)| (n.to_string(), t.to_string()))
-            .collect(),
         exit_with_parent: true,
-        start_timeout: Duration::from_secs(60),
+        ..in_memory
     })
     .await
     .expect("cannot start a Temporal dev server")
@@ -80,58 +87,76 @@ pub fn temporal_settings(address: &str) -> TemporalSettings {
     TemporalSettings::new(Some(address), NAMESPACE)
 }
 
-/// A test database.
-pub struct TestDb {
-    pub url: String,
-    _dir: Option<tempfile::TempDir>,
+/// A client of the Temporal frontend at `address`, to look at workflows.
+pub async fn temporal_client(address: &str) -> Client {
+    longrun_temporal::connect(&temporal_settings(address), "test")
+        .await
+        .unwrap()
 }
 
-impl TestDb {
-    pub fn sqlite() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        Self {
-            url: format!("sqlite://{}", dir.path().join("longrun.db").display()),
-            _dir: Some(dir),
-        }
-    }
+/// How many executions workflow `workflow_id` has had (continue-as-new starts another).
+pub async fn executions(client: &Client, workflow_id: &str) -> usize {
+    client
+        .count_workflows(format!("WorkflowId = '{workflow_id}'"), Default::default())
+        .await
+        .unwrap()
+        .count()
+}
 
-    /// A fresh schema in `LONGRUN_TEST_DATABASE_URL`. Without one this test cannot run, and
-    /// fails saying so: `scripts/test` leaves every test named `…postgres…` out of the run
-    /// (reported as skipped) when the variable is unset, so none passes without running.
-    pub async fn postgres() -> Self {
-        let base = std::env::var("LONGRUN_TEST_DATABASE_URL").expect(
-            "LONGRUN_TEST_DATABASE_URL is unset: run the suite with scripts/test, which leaves \
-             the Postgres tests out, or set it",
-        );
-        use sqlx::{Connection, Executor};
-        let mut conn = sqlx::PgConnection::connect(&base).await.unwrap();
-        let schema = format!("lr_test_{}", longrun_store::new_run_id());
-        conn.execute(format!("CREATE SCHEMA {schema}").as_str())
-            .await
-            .unwrap();
-        conn.close().await.unwrap();
-        let separator = if base.contains('?') { '&' } else { '?' };
-        Self {
-            url: format!("{base}{separator}options=-c%20search_path%3D{schema}"),
-            _dir: None,
-        }
+/// Calls `check` every `every` until it answers `Ok`, and fails with its last `Err` (what it
+/// saw) once `timeout` has passed: a bounded wait on something a test can observe.
+pub async fn poll<T>(
+    timeout: Duration,
+    every: Duration,
+    mut check: impl AsyncFnMut() -> Result<T, String>,
+) -> T {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let state = match check().await {
+            Ok(done) => return done,
+            Err(state) => state,
+        };
+        assert!(tokio::time::Instant::now() < deadline, "{state}");
+        tokio::time::sleep(every).await;
     }
+}
 
-    /// The same database again, for a second instance (the first keeps the files alive).
-    pub fn same_as(other: &TestDb) -> Self {
-        Self {
-            url: other.url.clone(),
-            _dir: None,
-        }
-    }
+/// Waits until `done` holds, failing with `what` after `timeout`.
+pub async fn wait_until(timeout: Duration, what: &str, mut done: impl FnMut() -> bool) {
+    let every = Duration::from_millis(20);
+    poll(timeout, every, async || {
+        done().then_some(()).ok_or_else(|| what.to_string())
+    })
+    .await
+}
 
-    pub async fn open(&self) -> Store {
-        let store = Store::connect(&self.url, &StoreOptions::default())
-            .await
-            .unwrap();
-        store.migrate().await.unwrap();
-        store
+/// Ledger rows by kind, as [`TestApp::ledger`] answers them: `(kind, rows)`.
+pub fn ledger_rows(rows: &[(&str, i64)]) -> Vec<(String, i64)> {
+    rows.iter().map(|(k, n)| (k.to_string(), *n)).collect()
+}
+
+/// Sends a request with an optional bearer key and JSON body, and answers its status,
+/// headers and body (JSON, or else the text as a JSON string).
+pub async fn send(
+    http: &reqwest::Client,
+    url: String,
+    method: &str,
+    key: Option<&str>,
+    body: Option<Value>,
+) -> (StatusCode, HeaderMap, Value) {
+    let mut request = http.request(method.parse().unwrap(), url);
+    if let Some(key) = key {
+        request = request.bearer_auth(key);
     }
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let text = response.text().await.unwrap();
+    let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    (status, headers, value)
 }
 
 /// The Redis of `LONGRUN_TEST_REDIS_URL`. Tests that need one have `redis` in their name:
@@ -305,6 +330,24 @@ pub struct Options {
     pub signups_per_ip_per_day: u64,
 }
 
+impl Options {
+    /// The API alone: runs are admitted but none is executed.
+    pub fn no_worker() -> Self {
+        Self {
+            with_worker: false,
+            ..Self::default()
+        }
+    }
+
+    /// Models (`anthropic/…` and `openai/…`) answered by `fake`.
+    pub fn answered_by(fake: &FakeLlm) -> Self {
+        Self {
+            providers: fake.providers(),
+            ..Self::default()
+        }
+    }
+}
+
 impl Default for Options {
     fn default() -> Self {
         Self {
@@ -438,192 +481,13 @@ impl TestApp {
 
     /// A workspace with an admin key and a `demo` agent (offline model, calculator).
     pub async fn tenant(&self, slug: &str) -> (Workspace, String) {
-        let workspace = self
-            .store
-            .create_workspace(slug, slug, longrun_domain::Tier::Pro)
-            .await
-            .unwrap();
-        let (_, key) = longrun_api::issue_api_key(&self.store, &workspace.id, "test", "admin")
-            .await
-            .unwrap();
-        let (status, body) = self
-            .request(
-                "POST",
-                "/v1/agents",
-                Some(&key),
-                Some(serde_json::json!({
-                    "name": "demo",
-                    "model": "offline/demo",
-                    "system_prompt": "Use the calculator.",
-                    "tools": ["calculator"],
-                })),
-            )
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "{body}");
-        (workspace, key)
-    }
-
-    pub async fn request(
-        &self,
-        method: &str,
-        path: &str,
-        key: Option<&str>,
-        body: Option<Value>,
-    ) -> (StatusCode, Value) {
-        let mut request = self
-            .http
-            .request(method.parse().unwrap(), format!("{}{path}", self.base));
-        if let Some(key) = key {
-            request = request.bearer_auth(key);
-        }
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.unwrap();
-        let status = response.status();
-        let text = response.text().await.unwrap();
-        let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        (status, value)
-    }
-
-    /// Like [`Self::request`], but a streaming answer (SSE) is not read to its end: its status
-    /// and a note stand in for the body.
-    pub async fn request_or_stream(
-        &self,
-        method: &str,
-        path: &str,
-        key: Option<&str>,
-        body: Option<Value>,
-    ) -> (StatusCode, Value) {
-        if !path.ends_with("/events") {
-            return self.request(method, path, key, body).await;
-        }
-        let mut request = self
-            .http
-            .request(method.parse().unwrap(), format!("{}{path}", self.base));
-        if let Some(key) = key {
-            request = request.bearer_auth(key);
-        }
-        let response = request.send().await.unwrap();
-        let status = response.status();
-        if status == StatusCode::OK {
-            return (status, Value::String("(an event stream)".into()));
-        }
-        let text = response.text().await.unwrap();
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
-    }
-
-    pub async fn submit(&self, key: &str, input: &str) -> Value {
-        let (status, body) = self
-            .request(
-                "POST",
-                "/v1/runs",
-                Some(key),
-                Some(serde_json::json!({ "agent": "demo", "input": input })),
-            )
-            .await;
-        assert_eq!(status, StatusCode::ACCEPTED, "{body}");
-        body
-    }
-
-    /// Polls the run until it is terminal (or the deadline passes) and returns it.
-    pub async fn wait_for_run(&self, key: &str, run_id: &str, timeout: Duration) -> Value {
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
-            let (status, run) = self
-                .request("GET", &format!("/v1/runs/{run_id}"), Some(key), None)
-                .await;
-            assert_eq!(status, StatusCode::OK, "{run}");
-            let terminal = longrun_workflows::payloads::RunStatus::parse(
-                run["status"].as_str().unwrap_or_default(),
-            )
-            .is_some_and(|s| s.is_terminal());
-            if terminal {
-                return run;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "run {run_id} not finished after {timeout:?}: {run}"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-}
-
-/// A Server-Sent Events reader over a live HTTP response.
-pub struct SseReader {
-    response: reqwest::Response,
-    decoder: longrun_activities::models::sse::SseDecoder,
-    ready: std::collections::VecDeque<longrun_activities::models::sse::SseEvent>,
-}
-
-impl SseReader {
-    /// Opens `GET /v1/runs/{id}/events`, optionally resuming after `last_event_id`.
-    pub async fn open(app: &TestApp, key: &str, run_id: &str, last_event_id: Option<i64>) -> Self {
-        let mut request = app
-            .http
-            .get(format!("{}/v1/runs/{run_id}/events", app.base))
-            .bearer_auth(key);
-        if let Some(id) = last_event_id {
-            request = request.header("last-event-id", id.to_string());
-        }
-        let response = request.send().await.unwrap();
-        assert_eq!(response.status(), StatusCode::OK);
-        assert_eq!(
-            response.headers()["content-type"].to_str().unwrap(),
-            "text/event-stream"
-        );
-        Self {
-            response,
-            decoder: Default::default(),
-            ready: Default::default(),
-        }
-    }
-
-    /// The next event, or `None` when the server ended the stream.
-    pub async fn next(
-        &mut self,
-        timeout: Duration,
-    ) -> Option<longrun_activities::models::sse::SseEvent> {
-        loop {
-            if let Some(event) = self.ready.pop_front() {
-                return Some(event);
-            }
-            let chunk = tokio::time::timeout(timeout, self.response.chunk())
-                .await
-                .expect("no event in time")
-                .unwrap()?;
-            self.ready.extend(self.decoder.push(&chunk).unwrap());
-        }
-    }
-}
-
-impl TestApp {
-    /// Polls the run until its status is `status`.
-    pub async fn wait_for_status(
-        &self,
-        key: &str,
-        run_id: &str,
-        status: &str,
-        timeout: Duration,
-    ) -> Value {
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
-            let (_, run) = self
-                .request("GET", &format!("/v1/runs/{run_id}"), Some(key), None)
-                .await;
-            if run["status"] == status {
-                return run;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "run {run_id} never reached {status}: {run}"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let demo = json!({
+            "name": "demo",
+            "model": "offline/demo",
+            "system_prompt": "Use the calculator.",
+            "tools": ["calculator"],
+        });
+        self.tenant_with_agent(slug, demo).await
     }
 
     /// A workspace with an admin key and an agent of the given definition.
@@ -636,24 +500,249 @@ impl TestApp {
         let (_, key) = longrun_api::issue_api_key(&self.store, &workspace.id, "test", "admin")
             .await
             .unwrap();
-        let (status, body) = self
-            .request("POST", "/v1/agents", Some(&key), Some(agent))
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "{body}");
+        self.create_agent(&key, agent).await;
         (workspace, key)
+    }
+
+    /// A workspace of `tier`, with `overrides` applied, and a key of each role (in
+    /// [`longrun_api::auth::Role::ALL`] order: admin, member, billing).
+    pub async fn workspace(
+        &self,
+        slug: &str,
+        tier: &str,
+        overrides: &[(&str, &str)],
+    ) -> (Workspace, [String; 3]) {
+        let tier = longrun_domain::Tier::parse(tier).unwrap();
+        let workspace = self.store.create_workspace(slug, slug, tier).await.unwrap();
+        if !overrides.is_empty() {
+            self.set_quota(&workspace, overrides).await;
+        }
+        let mut keys = Vec::new();
+        for role in longrun_api::auth::Role::ALL {
+            let (_, key) = longrun_api::issue_api_key(
+                &self.store,
+                &workspace.id,
+                role.as_str(),
+                role.as_str(),
+            )
+            .await
+            .unwrap();
+            keys.push(key);
+        }
+        let workspace = self.store.workspace(&workspace.id).await.unwrap().unwrap();
+        (workspace, keys.try_into().unwrap())
+    }
+
+    /// Sets quota overrides of `workspace` (on top of those it has), as an operator does.
+    pub async fn set_quota(&self, workspace: &Workspace, overrides: &[(&str, &str)]) {
+        let mut quota = workspace.quota_overrides.clone();
+        for (field, value) in overrides {
+            quota = quota.with(field, value).unwrap();
+        }
+        self.store
+            .set_quota_overrides(&workspace.id, &quota)
+            .await
+            .unwrap();
+    }
+
+    /// Creates an agent with `key`, which must succeed.
+    pub async fn create_agent(&self, key: &str, agent: Value) {
+        let (status, body) = self.post(key, "/v1/agents", agent).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+
+    /// Gives the workspace of `key` a plain `demo` agent (offline model, calculator).
+    pub async fn demo_agent(&self, key: &str) {
+        let demo = json!({"name": "demo", "model": "offline/demo", "tools": ["calculator"]});
+        self.create_agent(key, demo).await;
+    }
+
+    pub async fn request(
+        &self,
+        method: &str,
+        path: &str,
+        key: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let (status, _, body) = self.exchange(method, path, key, body).await;
+        (status, body)
+    }
+
+    /// [`Self::request`], with the answer's headers.
+    pub async fn exchange(
+        &self,
+        method: &str,
+        path: &str,
+        key: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, HeaderMap, Value) {
+        send(&self.http, self.url(path), method, key, body).await
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// `GET path` with `key`.
+    pub async fn get(&self, key: &str, path: &str) -> (StatusCode, Value) {
+        self.request("GET", path, Some(key), None).await
+    }
+
+    /// `POST path` of `body` with `key`.
+    pub async fn post(&self, key: &str, path: &str, body: Value) -> (StatusCode, Value) {
+        self.request("POST", path, Some(key), Some(body)).await
+    }
+
+    /// `POST path` of `body` without a credential (sign-up, login).
+    pub async fn post_public(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.request("POST", path, None, Some(body)).await
+    }
+
+    /// The entries of the workspace's audit log (`query`: `?limit=…`), newest first.
+    pub async fn audit(&self, key: &str, query: &str) -> Vec<Value> {
+        let (status, audit) = self.get(key, &format!("/v1/audit{query}")).await;
+        assert_eq!(status, StatusCode::OK, "{audit}");
+        audit["entries"].as_array().unwrap().clone()
+    }
+
+    /// `POST /v1/runs/{run_id}/{action}` (cancel, approvals, messages, complete…).
+    pub async fn act(
+        &self,
+        key: &str,
+        run_id: &str,
+        action: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let path = format!("/v1/runs/{run_id}/{action}");
+        self.request("POST", &path, Some(key), body).await
+    }
+
+    /// Like [`Self::request`], but a streaming answer (SSE) is not read to its end: its status
+    /// and a note stand in for the body.
+    pub async fn request_or_stream(
+        &self,
+        method: &str,
+        path: &str,
+        key: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        if !path.ends_with("/events") {
+            return self.request(method, path, Some(key), body).await;
+        }
+        let request = self.http.request(method.parse().unwrap(), self.url(path));
+        let response = request.bearer_auth(key).send().await.unwrap();
+        let status = response.status();
+        if status == StatusCode::OK {
+            return (status, Value::String("(an event stream)".into()));
+        }
+        let text = response.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    /// Submits a run (`POST /v1/runs` of `run`), which must be accepted; returns the answer.
+    pub async fn submit_run(&self, key: &str, run: Value) -> Value {
+        let (status, body) = self.post(key, "/v1/runs", run).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+        body
+    }
+
+    /// Submits `input` to the `demo` agent; returns the answer.
+    pub async fn submit(&self, key: &str, input: &str) -> Value {
+        self.submit_run(key, json!({ "agent": "demo", "input": input }))
+            .await
     }
 
     /// Submits a run of `agent` and returns its id.
     pub async fn submit_to(&self, key: &str, agent: &str, input: &str) -> String {
-        let (status, body) = self
-            .request(
-                "POST",
-                "/v1/runs",
-                Some(key),
-                Some(serde_json::json!({"agent": agent, "input": input})),
-            )
+        let body = self
+            .submit_run(key, json!({"agent": agent, "input": input}))
             .await;
-        assert_eq!(status, StatusCode::ACCEPTED, "{body}");
         body["id"].as_str().unwrap().to_string()
+    }
+
+    /// Submits a run of `agent` and waits (a minute at most) until it ends: its id and the
+    /// finished run.
+    pub async fn run_to_end(&self, key: &str, agent: &str, input: &str) -> (String, Value) {
+        let run_id = self.submit_to(key, agent, input).await;
+        let run = self.wait_for_run(key, &run_id, MINUTE).await;
+        (run_id, run)
+    }
+
+    /// Polls the run until it is terminal (or the deadline passes) and returns it.
+    pub async fn wait_for_run(&self, key: &str, run_id: &str, timeout: Duration) -> Value {
+        let path = format!("/v1/runs/{run_id}");
+        poll(timeout, Duration::from_millis(100), async || {
+            let (status, run) = self.get(key, &path).await;
+            assert_eq!(status, StatusCode::OK, "{run}");
+            let terminal = longrun_workflows::payloads::RunStatus::parse(
+                run["status"].as_str().unwrap_or_default(),
+            )
+            .is_some_and(|s| s.is_terminal());
+            if terminal {
+                Ok(run)
+            } else {
+                Err(format!(
+                    "run {run_id} not finished after {timeout:?}: {run}"
+                ))
+            }
+        })
+        .await
+    }
+
+    /// Polls the run until its status is `status`.
+    pub async fn wait_for_status(
+        &self,
+        key: &str,
+        run_id: &str,
+        status: &str,
+        timeout: Duration,
+    ) -> Value {
+        let path = format!("/v1/runs/{run_id}");
+        poll(timeout, Duration::from_millis(50), async || {
+            let (_, run) = self.get(key, &path).await;
+            if run["status"] == status {
+                Ok(run)
+            } else {
+                Err(format!("run {run_id} never reached {status}: {run}"))
+            }
+        })
+        .await
+    }
+
+    /// The stored events of a run, oldest first.
+    pub async fn events(&self, workspace_id: &str, run_id: &str) -> Vec<RunEvent> {
+        self.store
+            .events_after(workspace_id, run_id, 0, 1000)
+            .await
+            .unwrap()
+    }
+
+    /// The kinds of the stored events of a run, oldest first.
+    pub async fn event_kinds(&self, workspace_id: &str, run_id: &str) -> Vec<String> {
+        let events = self.events(workspace_id, run_id).await;
+        events.into_iter().map(|e| e.kind.to_string()).collect()
+    }
+
+    /// The data of the first stored event of `kind` of a run, if there is one.
+    pub async fn event_data(&self, workspace_id: &str, run_id: &str, kind: &str) -> Option<Value> {
+        let events = self.events(workspace_id, run_id).await;
+        let event = events.iter().find(|e| e.kind == kind)?;
+        Some(serde_json::from_str(&event.data).unwrap())
+    }
+
+    /// The run's ledger: rows by kind.
+    pub async fn ledger(&self, workspace_id: &str, run_id: &str) -> Vec<(String, i64)> {
+        self.store
+            .usage_rows_of_run(workspace_id, run_id)
+            .await
+            .unwrap()
+    }
+
+    /// A client of this test's Temporal server.
+    pub async fn temporal_client(&self) -> Client {
+        temporal_client(&self.temporal).await
     }
 }

@@ -14,9 +14,8 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 
-use crate::harness::{Options, SseReader, TestApp, TestDb};
-
-const MINUTE: Duration = Duration::from_secs(60);
+use crate::harness::{MINUTE, Options, TestApp, TestDb, wait_until};
+use crate::sse::SseReader;
 
 fn attacker(n: u8) -> IpAddr {
     IpAddr::V4(Ipv4Addr::new(127, 0, 0, n))
@@ -73,21 +72,17 @@ async fn honest_requests_answer_quickly(app: &TestApp, key: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn half_open_connections_leave_the_api_answering() {
-    let app = TestApp::start_with(
-        TestDb::sqlite(),
-        Options {
-            with_worker: false,
-            server_limits: longrun_api::ServerLimits {
-                header_timeout: Duration::from_secs(2),
-                body_timeout: Duration::from_secs(2),
-                max_connections: 2_000,
-                max_connections_per_ip: 64,
-                ..longrun_api::ServerLimits::default()
-            },
-            ..Default::default()
+    let options = Options {
+        server_limits: longrun_api::ServerLimits {
+            header_timeout: Duration::from_secs(2),
+            body_timeout: Duration::from_secs(2),
+            max_connections: 2_000,
+            max_connections_per_ip: 64,
+            ..longrun_api::ServerLimits::default()
         },
-    )
-    .await;
+        ..Options::no_worker()
+    };
+    let app = TestApp::start_with(TestDb::sqlite(), options).await;
     let (_, key) = app.tenant("honest").await;
     let to = server_address(&app);
     // 2,400 sockets from 24 addresses, each sending half a request and then nothing.
@@ -158,14 +153,11 @@ async fn waiting_run(app: &TestApp, slug: &str) -> (longrun_store::Workspace, St
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stream_flood_gets_429s_and_one_follower_per_run() {
-    let app = TestApp::start_with(
-        TestDb::sqlite(),
-        Options {
-            max_streams_per_run: 5,
-            ..Default::default()
-        },
-    )
-    .await;
+    let options = Options {
+        max_streams_per_run: 5,
+        ..Options::default()
+    };
+    let app = TestApp::start_with(TestDb::sqlite(), options).await;
     let (workspace, key, run_id) = waiting_run(&app, "flood").await;
     let mut readers = Vec::new();
     let mut refused = 0;
@@ -200,25 +192,15 @@ async fn a_stream_flood_gets_429s_and_one_follower_per_run() {
     // Every open stream gets what happens next.
     let mut streams: Vec<SseReader> = Vec::new();
     drop(readers);
-    let deadline = tokio::time::Instant::now() + MINUTE;
-    while app.feeds.streams_of(&workspace.id) > 0 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "closed streams were not released"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_until(MINUTE, "closed streams were not released", || {
+        app.feeds.streams_of(&workspace.id) == 0
+    })
+    .await;
     for _ in 0..5 {
         streams.push(SseReader::open(&app, &key, &run_id, None).await);
     }
-    let (status, _) = app
-        .request(
-            "POST",
-            &format!("/v1/runs/{run_id}/messages"),
-            Some(&key),
-            Some(json!({"text": "What is 6 * 7?"})),
-        )
-        .await;
+    let question = json!({"text": "What is 6 * 7?"});
+    let (status, _) = app.act(&key, &run_id, "messages", Some(question)).await;
     assert_eq!(status, StatusCode::ACCEPTED);
     for stream in &mut streams {
         let mut kinds = Vec::new();
@@ -241,13 +223,7 @@ async fn a_stream_flood_gets_429s_and_one_follower_per_run() {
     }
 
     // The workspace's cap (its tier's, overridden here) holds across its runs.
-    let overrides = longrun_domain::QuotaOverrides::default()
-        .with("event_streams", "3")
-        .unwrap();
-    app.store
-        .set_quota_overrides(&workspace.id, &overrides)
-        .await
-        .unwrap();
+    app.set_quota(&workspace, &[("event_streams", "3")]).await;
     let other = app.submit_to(&key, "chat", "hi").await;
     let third = app.submit_to(&key, "chat", "hi again").await;
     for run in [&other, &third] {
@@ -259,7 +235,7 @@ async fn a_stream_flood_gets_429s_and_one_follower_per_run() {
     let _third = SseReader::open(&app, &key, &third, None).await;
     assert_eq!(app.feeds.streams_of(&workspace.id), 3);
     let (status, body) = app
-        .request_or_stream("GET", &format!("/v1/runs/{other}/events"), Some(&key), None)
+        .request_or_stream("GET", &format!("/v1/runs/{other}/events"), &key, None)
         .await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
     assert_eq!(body["error"]["limit"], 3, "{body}");
@@ -267,14 +243,7 @@ async fn a_stream_flood_gets_429s_and_one_follower_per_run() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn model_names_are_bounded_and_never_become_label_values() {
-    let app = TestApp::start_with(
-        TestDb::sqlite(),
-        Options {
-            with_worker: false,
-            ..Default::default()
-        },
-    )
-    .await;
+    let app = TestApp::start_with(TestDb::sqlite(), Options::no_worker()).await;
     let (_, key) = app.tenant("models").await;
     let huge = format!("openai/{}", "a".repeat(300_000));
     for (model, needle) in [
@@ -284,14 +253,8 @@ async fn model_names_are_bounded_and_never_become_label_values() {
         ("openai/gpt\n4", "is not allowed"),
         ("acme/model", "provider"),
     ] {
-        let (status, body) = app
-            .request(
-                "POST",
-                "/v1/agents",
-                Some(&key),
-                Some(json!({"name": "m", "model": model})),
-            )
-            .await;
+        let agent = json!({"name": "m", "model": model});
+        let (status, body) = app.post(&key, "/v1/agents", agent).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
         let message = body["error"]["message"].as_str().unwrap();
         assert!(message.starts_with("model:"), "{message}");
@@ -304,14 +267,8 @@ async fn model_names_are_bounded_and_never_become_label_values() {
         "anthropic/claude-sonnet-4-5",
     ] {
         let name = format!("ok-{}", model.len());
-        let (status, body) = app
-            .request(
-                "POST",
-                "/v1/agents",
-                Some(&key),
-                Some(json!({"name": name, "model": model})),
-            )
-            .await;
+        let agent = json!({"name": name, "model": model});
+        let (status, body) = app.post(&key, "/v1/agents", agent).await;
         assert_eq!(status, StatusCode::CREATED, "{model}: {body}");
     }
     // Methods a client invents are counted under one label value.
@@ -351,28 +308,15 @@ async fn a_runs_budget_only_tightens_the_agents_limits() {
         (json!({"max_duration_s": 3600}), "budget.max_duration_s"),
     ] {
         for key in [&member, &admin] {
-            let (status, body) = app
-                .request(
-                    "POST",
-                    "/v1/runs",
-                    Some(key),
-                    Some(json!({"agent": "capped", "input": "1+1", "budget": budget})),
-                )
-                .await;
+            let run = json!({"agent": "capped", "input": "1+1", "budget": budget});
+            let (status, body) = app.post(key, "/v1/runs", run).await;
             assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
             let message = body["error"]["message"].as_str().unwrap();
             assert!(message.starts_with(field), "{message}");
         }
     }
-    let (status, body) = app
-        .request(
-            "POST",
-            "/v1/runs",
-            Some(&member),
-            Some(json!({"agent": "capped", "input": "What is 1+1?", "budget": {"max_steps": 2, "max_cost_usd": 0.05}})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let run = json!({"agent": "capped", "input": "What is 1+1?", "budget": {"max_steps": 2, "max_cost_usd": 0.05}});
+    let body = app.submit_run(&member, run).await;
     let run = app
         .wait_for_run(&member, body["id"].as_str().unwrap(), MINUTE)
         .await;
@@ -381,15 +325,9 @@ async fn a_runs_budget_only_tightens_the_agents_limits() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_owner_logs_in_while_someone_guesses_the_password() {
-    let app = TestApp::start_with(
-        TestDb::sqlite(),
-        Options {
-            with_worker: false,
-            signups_per_ip_per_day: 3,
-            ..Default::default()
-        },
-    )
-    .await;
+    let mut options = Options::no_worker();
+    options.signups_per_ip_per_day = 3;
+    let app = TestApp::start_with(TestDb::sqlite(), options).await;
     let owner = client_from(attacker(1));
     let guesser = client_from(attacker(40));
     let password = "correct horse battery";
@@ -399,13 +337,10 @@ async fn the_owner_logs_in_while_someone_guesses_the_password() {
             .json(&json!({"workspace": workspace, "email": email, "password": password}))
             .send()
     };
-    assert_eq!(
-        register(&owner, "owned", "owner@example.com")
-            .await
-            .unwrap()
-            .status(),
-        StatusCode::CREATED
-    );
+    let created = register(&owner, "owned", "owner@example.com")
+        .await
+        .unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
     let login = |client: &reqwest::Client, password: &str| {
         client
             .post(format!("{}/v1/auth/login", app.base))
@@ -480,13 +415,8 @@ async fn the_owner_logs_in_while_someone_guesses_the_password() {
     let response = register(&guesser, "fourth", "x@example.com").await.unwrap();
     assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
     assert!(response.headers().contains_key("retry-after"));
-    assert_eq!(
-        register(&owner, "from-elsewhere", "y@example.com")
-            .await
-            .unwrap()
-            .status(),
-        StatusCode::CREATED
-    );
+    let elsewhere = register(&owner, "from-elsewhere", "y@example.com").await;
+    assert_eq!(elsewhere.unwrap().status(), StatusCode::CREATED);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

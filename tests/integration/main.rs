@@ -4,8 +4,10 @@
 // Items of a test binary are public to its modules only.
 #![allow(unreachable_pub)]
 
+mod cluster;
 mod fakes;
 mod harness;
+mod sse;
 
 mod agent_loop;
 mod api;

@@ -3,7 +3,6 @@
 //! against the schemas the document gives them.
 
 use std::collections::BTreeSet;
-use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -11,7 +10,7 @@ use serde_json::{Value, json};
 use longrun_api::access::ROUTES;
 use longrun_api::auth::Role;
 
-use crate::harness::{BILLING_TOKEN, Options, TestApp, TestDb};
+use crate::harness::{BILLING_TOKEN, MINUTE, Options, TestApp, TestDb};
 
 /// The router's source: the list of routes is read from it, so a route added without
 /// documentation fails this test.
@@ -54,8 +53,16 @@ fn router_routes() -> BTreeSet<(String, String)> {
         let call = &rest[..end];
         let path = call.split('"').nth(1).expect("a path literal").to_string();
         let handlers = &call[call.find(',').expect("a method router")..];
-        for method in ["get", "post", "put", "delete", "patch"] {
-            let pattern = format!("{method}(");
+        // `run_action(handler, ..)` is a `post` behind the idempotency guard.
+        for (method, call) in [
+            ("get", "get"),
+            ("post", "post"),
+            ("post", "run_action"),
+            ("put", "put"),
+            ("delete", "delete"),
+            ("patch", "patch"),
+        ] {
+            let pattern = format!("{call}(");
             let found = handlers.match_indices(&pattern).any(|(i, _)| {
                 i == 0 || {
                     let before = handlers.as_bytes()[i - 1];
@@ -91,23 +98,10 @@ fn statuses(operation: &Value) -> BTreeSet<u16> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_document_covers_every_route_with_its_security_and_statuses() {
-    let app = TestApp::start_with(
-        TestDb::sqlite(),
-        Options {
-            with_worker: false,
-            ..Default::default()
-        },
-    )
-    .await;
-    let response = app
-        .http
-        .get(format!("{}/openapi.json", app.base))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(response.headers()["content-type"], "application/json");
-    let document: Value = response.json().await.unwrap();
+    let app = TestApp::start_with(TestDb::sqlite(), Options::no_worker()).await;
+    let (status, headers, document) = app.exchange("GET", "/openapi.json", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers["content-type"], "application/json");
     assert!(
         document["openapi"].as_str().unwrap().starts_with("3.1."),
         "{}",
@@ -311,91 +305,64 @@ impl Validator {
     }
 }
 
-/// Sends a request and checks its answer against the document.
-async fn exchange(
-    app: &TestApp,
-    validator: &mut Validator,
-    method: &str,
-    template: &str,
-    path: &str,
-    key: Option<&str>,
-    body: Option<Value>,
-) -> (StatusCode, Value) {
-    let mut request = app
-        .http
-        .request(method.parse().unwrap(), format!("{}{path}", app.base));
-    if let Some(key) = key {
-        request = request.bearer_auth(key);
+/// Live answers of an app, each checked against the document as it arrives.
+struct Checked<'a> {
+    app: &'a TestApp,
+    validator: Validator,
+}
+
+impl Checked<'_> {
+    /// Sends `method path` and checks the answer against the operation of `template`.
+    async fn at(
+        &mut self,
+        method: &str,
+        template: &str,
+        path: &str,
+        key: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let (status, headers, body) = self.app.exchange(method, path, key, body).await;
+        let method = method.to_ascii_lowercase();
+        self.validator
+            .answer(&method, template, status, &headers, &body);
+        (status, body)
     }
-    if let Some(body) = body {
-        request = request.json(&body);
+
+    /// [`Self::at`] a path without parameters, its own template.
+    async fn call(
+        &mut self,
+        method: &str,
+        path: &str,
+        key: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        self.at(method, path, path, key, body).await
     }
-    let response = request.send().await.unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let text = response.text().await.unwrap();
-    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-    validator.answer(
-        &method.to_ascii_lowercase(),
-        template,
-        status,
-        &headers,
-        &body,
-    );
-    (status, body)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn real_answers_match_their_documented_schemas() {
     let app = TestApp::start(TestDb::sqlite()).await;
-    let document: Value = app
-        .http
-        .get(format!("{}/openapi.json", app.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let v = &mut Validator::new(document);
+    let (_, document) = app.request("GET", "/openapi.json", None, None).await;
+    let mut c = Checked {
+        app: &app,
+        validator: Validator::new(document),
+    };
     let (_, api_key) = app.tenant("schemas").await;
     let key = Some(api_key.as_str());
 
-    exchange(&app, v, "GET", "/healthz", "/healthz", None, None).await;
-    exchange(&app, v, "GET", "/readyz", "/readyz", None, None).await;
-    let (status, registered) = exchange(
-        &app,
-        v,
-        "POST",
-        "/v1/auth/register",
-        "/v1/auth/register",
-        None,
-        Some(json!({"workspace": "schemas-user", "email": "ada@example.com", "password": "correct horse battery"})),
-    )
-    .await;
+    c.call("GET", "/healthz", None, None).await;
+    c.call("GET", "/readyz", None, None).await;
+    let account = json!({"workspace": "schemas-user", "email": "ada@example.com", "password": "correct horse battery"});
+    let (status, registered) = c
+        .call("POST", "/v1/auth/register", None, Some(account))
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{registered}");
-    let (status, _) = exchange(
-        &app,
-        v,
-        "POST",
-        "/v1/auth/login",
-        "/v1/auth/login",
-        None,
-        Some(json!({"email": "ada@example.com", "password": "correct horse battery"})),
-    )
-    .await;
+    let login = json!({"email": "ada@example.com", "password": "correct horse battery"});
+    let (status, _) = c.call("POST", "/v1/auth/login", None, Some(login)).await;
     assert_eq!(status, StatusCode::OK);
     let token = registered["token"].as_str().unwrap();
-    let (status, _) = exchange(
-        &app,
-        v,
-        "POST",
-        "/v1/auth/logout",
-        "/v1/auth/logout",
-        Some(token),
-        None,
-    )
-    .await;
+    let (status, _) = c.call("POST", "/v1/auth/logout", Some(token), None).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
 
     let agent = json!({
@@ -405,29 +372,20 @@ async fn real_answers_match_their_documented_schemas() {
                    "input_schema": {"type": "object"}, "secret": "whsec_test"}],
         "limits": {"max_steps": 10, "max_cost_usd": 0.5}, "await_input": true,
     });
-    let (status, created) = exchange(
-        &app,
-        v,
-        "POST",
-        "/v1/agents",
-        "/v1/agents",
-        key,
-        Some(agent.clone()),
-    )
-    .await;
+    let (status, created) = c.call("POST", "/v1/agents", key, Some(agent.clone())).await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     assert_eq!(created["tools"][2]["has_secret"], true, "{created}");
-    let (status, _) = exchange(
-        &app,
-        v,
-        "PUT",
-        "/v1/agents/{name}",
-        "/v1/agents/helper",
-        key,
-        Some(agent),
-    )
-    .await;
+    let (status, _) = c
+        .at(
+            "PUT",
+            "/v1/agents/{name}",
+            "/v1/agents/helper",
+            key,
+            Some(agent),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
+    let missing = "/v1/runs/0190c0de00007000800000000000000a";
     for (method, template, path) in [
         ("GET", "/v1/agents", "/v1/agents"),
         ("GET", "/v1/agents/{name}", "/v1/agents/helper"),
@@ -438,81 +396,33 @@ async fn real_answers_match_their_documented_schemas() {
         ("DELETE", "/v1/api-keys/{id}", "/v1/api-keys/key_nothing"),
         ("GET", "/v1/quota", "/v1/quota"),
         ("GET", "/v1/runs", "/v1/runs?status=nonsense"),
-        (
-            "GET",
-            "/v1/runs/{id}",
-            "/v1/runs/0190c0de00007000800000000000000a",
-        ),
-        (
-            "POST",
-            "/v1/runs/{id}/cancel",
-            "/v1/runs/0190c0de00007000800000000000000a/cancel",
-        ),
+        ("GET", "/v1/runs/{id}", missing),
+        ("POST", "/v1/runs/{id}/cancel", &format!("{missing}/cancel")),
         ("GET", "/v1/audit", "/v1/audit?limit=3"),
         ("GET", "/v1/usage", "/v1/usage?group_by=nothing"),
     ] {
-        exchange(&app, v, method, template, path, key, None).await;
+        c.at(method, template, path, key, None).await;
     }
-    exchange(&app, v, "GET", "/v1/runs", "/v1/runs", None, None).await;
-    let (status, _) = exchange(
-        &app,
-        v,
-        "PUT",
-        "/v1/workspace",
-        "/v1/workspace",
-        key,
-        Some(json!({"alert_webhook_url": "https://example.com/alerts"})),
-    )
-    .await;
+    c.call("GET", "/v1/runs", None, None).await;
+    let alerts = json!({"alert_webhook_url": "https://example.com/alerts"});
+    let (status, _) = c.call("PUT", "/v1/workspace", key, Some(alerts)).await;
     assert_eq!(status, StatusCode::OK);
-    let (status, created_key) = exchange(
-        &app,
-        v,
-        "POST",
-        "/v1/api-keys",
-        "/v1/api-keys",
-        key,
-        Some(json!({"name": "ci", "role": "member"})),
-    )
-    .await;
+    let ci = json!({"name": "ci", "role": "member"});
+    let (status, created_key) = c.call("POST", "/v1/api-keys", key, Some(ci)).await;
     assert_eq!(status, StatusCode::CREATED, "{created_key}");
-    let (status, body) = exchange(
-        &app,
-        v,
-        "POST",
-        "/v1/agents",
-        "/v1/agents",
-        created_key["secret"].as_str(),
-        Some(json!({"name": "x", "model": "offline/demo"})),
-    )
-    .await;
+    let member = created_key["secret"].as_str();
+    let agent = json!({"name": "x", "model": "offline/demo"});
+    let (status, body) = c.call("POST", "/v1/agents", member, Some(agent)).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
 
     // A run from submission to its end.
-    let (status, run) = exchange(
-        &app,
-        v,
-        "POST",
-        "/v1/runs",
-        "/v1/runs",
-        key,
-        Some(json!({"agent": "demo", "input": "What is 6 * 7?", "metadata": {"ticket": "T-1"}})),
-    )
-    .await;
+    let run = json!({"agent": "demo", "input": "What is 6 * 7?", "metadata": {"ticket": "T-1"}});
+    let (status, run) = c.call("POST", "/v1/runs", key, Some(run)).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{run}");
     let id = run["id"].as_str().unwrap();
-    app.wait_for_run(&api_key, id, Duration::from_secs(60))
-        .await;
-    let (_, finished) = exchange(
-        &app,
-        v,
-        "GET",
-        "/v1/runs/{id}",
-        &format!("/v1/runs/{id}"),
-        key,
-        None,
-    )
-    .await;
+    app.wait_for_run(&api_key, id, MINUTE).await;
+    let path = format!("/v1/runs/{id}");
+    let (_, finished) = c.at("GET", "/v1/runs/{id}", &path, key, None).await;
     assert_eq!(finished["status"], "succeeded", "{finished}");
     for (method, template, path) in [
         ("GET", "/v1/runs", "/v1/runs?limit=1"),
@@ -541,7 +451,7 @@ async fn real_answers_match_their_documented_schemas() {
         ("GET", "/v1/quota", "/v1/quota"),
         ("GET", "/v1/audit", "/v1/audit"),
     ] {
-        exchange(&app, v, method, template, path, key, None).await;
+        c.at(method, template, path, key, None).await;
     }
     for (template, body) in [
         ("/v1/runs/{id}/messages", json!({"text": "more"})),
@@ -551,7 +461,7 @@ async fn real_answers_match_their_documented_schemas() {
         ),
     ] {
         let path = template.replace("{id}", id);
-        let (status, answer) = exchange(&app, v, "POST", template, &path, key, Some(body)).await;
+        let (status, answer) = c.at("POST", template, &path, key, Some(body)).await;
         assert_eq!(status, StatusCode::CONFLICT, "{answer}");
     }
 
@@ -571,6 +481,7 @@ async fn real_answers_match_their_documented_schemas() {
         let status = response.status();
         let headers = response.headers().clone();
         let text = response.text().await.unwrap();
+        let v = &mut c.validator;
         v.answer("get", "/v1/billing/export", status, &headers, &Value::Null);
         assert_eq!(status, StatusCode::OK, "{text}");
         let lines: Vec<&str> = text.lines().collect();

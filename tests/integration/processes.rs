@@ -3,164 +3,22 @@
 
 use std::path::Path;
 use std::process::Stdio;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
+use nix::sys::signal::Signal;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 
-use crate::harness::{TestDb, temporal_address, temporal_settings};
+use crate::cluster::{
+    Cluster, JWT_SECRET, Running, exit_code, ledger_of, longrun, output_of, signal,
+    spawn_api_logged, spawn_worker_logged, wait_until_ready,
+};
+use crate::fakes::{FakeLlm, Format, Reply, Script, claude_agent};
+use crate::harness::{MINUTE, TestDb, executions, ledger_rows, send, temporal_client};
 use crate::on_each_backend;
 use longrun_temporal::dev_server::free_port;
-
-const BINARY: &str = env!("CARGO_BIN_EXE_longrun");
-const JWT_SECRET: &str = "test-secret-test-secret-test-secret-0123";
-
-/// A `longrun` command with a clean environment: only what the test sets.
-fn longrun(data_dir: &Path) -> Command {
-    let mut command = Command::new(BINARY);
-    for (key, _) in std::env::vars() {
-        if key.starts_with("LONGRUN_") || key.ends_with("_API_KEY") {
-            command.env_remove(key);
-        }
-    }
-    command
-        .env("LONGRUN_DATA_DIR", data_dir)
-        .env("LONGRUN_METRICS_LISTEN", "127.0.0.1:0")
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .kill_on_drop(true);
-    command
-}
-
-async fn output_of(mut command: Command) -> (i32, String, String) {
-    let output = command.output().await.unwrap();
-    (
-        output.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
-}
-
-fn secret_from(stdout: &str) -> String {
-    stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("API key (shown once): "))
-        .unwrap_or_else(|| panic!("no key printed: {stdout}"))
-        .trim()
-        .to_string()
-}
-
-/// Everything a process wrote to stderr so far.
-type Log = Arc<Mutex<String>>;
-
-fn keep(log: &Log, line: &str) {
-    eprintln!("{line}");
-    let mut log = log.lock().unwrap();
-    log.push_str(line);
-    log.push('\n');
-}
-
-/// Starts `longrun api` on a port of its choosing and returns it with its base URL, read
-/// from its log (port 0 cannot collide with another test's port).
-async fn spawn_api(command: Command) -> (Child, String) {
-    let (child, base, _) = spawn_api_logged(command, "info").await;
-    (child, base)
-}
-
-/// [`spawn_api`] with this `RUST_LOG`, keeping the log.
-async fn spawn_api_logged(mut command: Command, rust_log: &str) -> (Child, String, Log) {
-    command
-        .env("LONGRUN_LISTEN", "127.0.0.1:0")
-        .env("LONGRUN_LOG_FORMAT", "json")
-        .env("RUST_LOG", rust_log)
-        .arg("api")
-        .stderr(Stdio::piped());
-    let mut child = command.spawn().unwrap();
-    let log = Log::default();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let address = tokio::time::timeout(Duration::from_secs(60), async {
-        while let Some(line) = lines.next_line().await.unwrap() {
-            keep(&log, &line);
-            let Ok(entry) = serde_json::from_str::<Value>(&line) else {
-                continue;
-            };
-            if entry["fields"]["message"] == "API listening" {
-                return entry["fields"]["address"].as_str().map(str::to_string);
-            }
-        }
-        None
-    })
-    .await
-    .expect("the API did not say where it listens")
-    .expect("the API exited before listening");
-    // Keep draining its log so it never blocks on a full pipe.
-    let kept = log.clone();
-    tokio::spawn(async move {
-        while let Ok(Some(line)) = lines.next_line().await {
-            keep(&kept, &line);
-        }
-    });
-    (child, format!("http://{address}"), log)
-}
-
-/// Starts `longrun worker` with JSON logs at this `RUST_LOG`, keeping the log.
-fn spawn_worker_logged(mut command: Command, rust_log: &str) -> (Child, Log) {
-    command
-        .env("LONGRUN_LOG_FORMAT", "json")
-        .env("RUST_LOG", rust_log)
-        .arg("worker")
-        .stderr(Stdio::piped());
-    let mut child = command.spawn().unwrap();
-    let log = Log::default();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let kept = log.clone();
-    tokio::spawn(async move {
-        while let Ok(Some(line)) = lines.next_line().await {
-            keep(&kept, &line);
-        }
-    });
-    (child, log)
-}
-
-async fn wait_until_ready(base: &str, processes: &mut [&mut Child]) {
-    let http = reqwest::Client::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
-    loop {
-        for process in processes.iter_mut() {
-            if let Ok(Some(status)) = process.try_wait() {
-                panic!("a longrun process exited before {base} answered: {status}");
-            }
-        }
-        if let Ok(response) = http.get(format!("{base}/healthz")).send().await
-            && response.status() == StatusCode::OK
-        {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{base} never answered"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-fn signal(child: &Child, signal: Signal) {
-    kill(Pid::from_raw(child.id().unwrap() as i32), signal).unwrap();
-}
-
-async fn exit_code(child: &mut Child) -> i32 {
-    tokio::time::timeout(Duration::from_secs(30), child.wait())
-        .await
-        .expect("process did not exit")
-        .unwrap()
-        .code()
-        .unwrap_or(-1)
-}
 
 /// Pids of `temporal` processes whose command line mentions `needle`.
 fn temporal_processes_mentioning(needle: &str) -> Vec<u32> {
@@ -180,179 +38,18 @@ fn temporal_processes_mentioning(needle: &str) -> Vec<u32> {
     pids
 }
 
-async fn wait_for_run(base: &str, key: &str, run_id: &str) -> Value {
-    let http = reqwest::Client::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        let run: Value = http
-            .get(format!("{base}/v1/runs/{run_id}"))
-            .bearer_auth(key)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        if !matches!(run["status"].as_str(), Some("queued" | "running")) {
-            return run;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "run never finished: {run}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// What the processes of one test share: a data dir, one database, a task queue of its own on
-/// the suite's Temporal server, and the environment every `longrun` command gets.
-struct Cluster {
-    dir: tempfile::TempDir,
-    env: Vec<(&'static str, String)>,
-}
-
-impl Cluster {
-    fn new(db: &TestDb, name: &str) -> Self {
-        Self {
-            dir: tempfile::tempdir().unwrap(),
-            env: vec![
-                ("LONGRUN_DATABASE_URL", db.url.clone()),
-                ("LONGRUN_TEMPORAL_ADDRESS", temporal_address()),
-                (
-                    "LONGRUN_TASK_QUEUE",
-                    format!("{name}-{}", longrun_store::new_run_id()),
-                ),
-                ("LONGRUN_JWT_SECRET", JWT_SECRET.to_string()),
-                // Off by default for `longrun api`; these tests register accounts.
-                ("LONGRUN_ALLOW_SIGNUP", "true".to_string()),
-            ],
-        }
-    }
-
-    /// Sets a variable for every command made afterwards.
-    fn with(mut self, key: &'static str, value: impl Into<String>) -> Self {
-        self.env.push((key, value.into()));
-        self
-    }
-
-    /// `anthropic/…` models answered by `fake` with `provider_key`; a model call silent for 2 s
-    /// is presumed lost, so a killed worker's call is retried quickly.
-    fn with_model(self, fake: &crate::fakes::FakeLlm, provider_key: &str) -> Self {
-        self.with("ANTHROPIC_API_KEY", provider_key)
-            .with("LONGRUN_ANTHROPIC_BASE_URL", fake.base_url.clone())
-            .with("LONGRUN_HEARTBEAT_TIMEOUT_S", "2")
-    }
-
-    fn command(&self) -> Command {
-        let mut command = longrun(self.dir.path());
-        for (key, value) in &self.env {
-            command.env(key, value);
-        }
-        command
-    }
-
-    /// Runs an operator command to its end: exit code, stdout, stderr.
-    async fn run(&self, args: &[&str]) -> (i32, String, String) {
-        let mut command = self.command();
-        command.args(args);
-        output_of(command).await
-    }
-
-    /// Creates a workspace with the admin CLI and returns its first API key.
-    async fn create_workspace(&self, slug: &str, tier: &str) -> String {
-        let (code, stdout, stderr) = self
-            .run(&["admin", "workspace", "create", slug, "--tier", tier])
-            .await;
-        assert_eq!(code, 0, "{stdout}{stderr}");
-        assert!(stdout.contains(&format!("tier {tier}")), "{stdout}");
-        secret_from(&stdout)
-    }
-
-    async fn spawn_api(&self) -> (Child, String) {
-        spawn_api(self.command()).await
-    }
-
-    fn spawn_worker(&self) -> Child {
-        self.command()
-            .arg("worker")
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap()
-    }
-}
-
-async fn create_agent(base: &str, key: &str, agent: Value) {
-    let created = reqwest::Client::new()
-        .post(format!("{base}/v1/agents"))
-        .bearer_auth(key)
-        .json(&agent)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(created.status(), StatusCode::CREATED);
-}
-
-/// Submits a run and returns its id.
-async fn submit(base: &str, key: &str, run: Value) -> String {
-    let submitted = reqwest::Client::new()
-        .post(format!("{base}/v1/runs"))
-        .bearer_auth(key)
-        .json(&run)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(submitted.status(), StatusCode::ACCEPTED);
-    let submitted: Value = submitted.json().await.unwrap();
-    submitted["id"].as_str().unwrap().to_string()
-}
-
-/// One ledger row per billable unit of `run_id`, by kind.
-async fn ledger_of(db: &TestDb, slug: &str, run_id: &str) -> Vec<(String, i64)> {
-    let store = longrun_store::Store::connect(&db.url, &Default::default())
-        .await
-        .unwrap();
-    let workspace = store.workspace_by_slug(slug).await.unwrap().unwrap();
-    store
-        .usage_rows_of_run(&workspace.id, run_id)
-        .await
-        .unwrap()
-}
-
-async fn stop(processes: &mut [&mut Child]) {
-    for process in processes.iter() {
-        signal(process, Signal::SIGTERM);
-    }
-    for process in processes.iter_mut() {
-        assert_eq!(exit_code(process).await, 0, "exits cleanly on SIGTERM");
-    }
-}
-
 on_each_backend!(api_and_worker_processes_share_one_database);
 async fn api_and_worker_processes_share_one_database(db: TestDb) {
     let cluster = Cluster::new(&db, "proc");
     let (code, stdout, stderr) = cluster.run(&["migrate"]).await;
     assert_eq!(code, 0, "{stdout}{stderr}");
-    let key = cluster.create_workspace("acme", "starter").await;
-
-    let (mut api, base) = cluster.spawn_api().await;
-    let mut worker = cluster.spawn_worker();
-    wait_until_ready(&base, &mut [&mut api, &mut worker]).await;
-    create_agent(
-        &base,
-        &key,
-        json!({"name": "demo", "model": "offline/demo", "tools": [{"name": "calculator"}]}),
-    )
-    .await;
-    let run_id = submit(
-        &base,
-        &key,
-        json!({"agent": "demo", "input": "What is 100 / 8?"}),
-    )
-    .await;
-    let run = wait_for_run(&base, &key, &run_id).await;
-    assert_eq!(run["status"], "succeeded", "{run}");
-    assert_eq!(run["result"], "100 / 8 = 12.5.");
-    stop(&mut [&mut api, &mut worker]).await;
+    let demo = json!({"name": "demo", "model": "offline/demo", "tools": [{"name": "calculator"}]});
+    let running = cluster.start("acme", "starter", demo).await;
+    let run_id = running
+        .submit(json!({"agent": "demo", "input": "What is 100 / 8?"}))
+        .await;
+    running.wait_for_success(&run_id, "100 / 8 = 12.5.").await;
+    running.stop().await;
 }
 
 /// Starts `longrun dev` on fresh ports and reads its output until `until` is printed;
@@ -461,31 +158,15 @@ async fn dev_runs_the_demo_keeps_its_state_and_leaves_no_temporal_behind() {
         .to_string();
     let (mut dev, _, base, temporal_port, _) =
         start_dev(&data_dir, &["--no-demo"], "Demo API key in").await;
-    let runs: Value = reqwest::Client::new()
-        .get(format!("{base}/v1/runs"))
-        .bearer_auth(&key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let http = reqwest::Client::new();
+    let (_, _, runs) = send(&http, format!("{base}/v1/runs"), "GET", Some(&key), None).await;
     let runs = runs["runs"].as_array().unwrap();
     assert_eq!(runs.len(), 1, "{runs:?}");
     assert_eq!(runs[0]["status"], "succeeded");
     let workflow_id = runs[0]["workflow_id"].as_str().unwrap();
-    let client = longrun_temporal::connect(
-        &temporal_settings(&format!("http://127.0.0.1:{temporal_port}")),
-        "test",
-    )
-    .await
-    .unwrap();
-    let count = client
-        .count_workflows(format!("WorkflowId = '{workflow_id}'"), Default::default())
-        .await
-        .unwrap();
+    let client = temporal_client(&format!("http://127.0.0.1:{temporal_port}")).await;
     assert_eq!(
-        count.count(),
+        executions(&client, workflow_id).await,
         1,
         "the Temporal history survived the restart"
     );
@@ -525,46 +206,24 @@ async fn bad_configuration_stops_with_the_variable_named() {
 // one row per billable unit.
 on_each_backend!(a_worker_killed_during_a_model_call_loses_nothing_and_repeats_nothing);
 async fn a_worker_killed_during_a_model_call_loses_nothing_and_repeats_nothing(db: TestDb) {
-    use crate::fakes::{FakeLlm, Format, Reply, Script};
-    let script = Script::new()
-        .turn(
-            1,
-            vec![Reply::Tools(vec![(
-                "toolu_1",
-                "calculator",
-                json!({"expression": "5*5"}),
-            )])],
-        )
-        .turn(
-            2,
-            vec![
-                Reply::Stall(Duration::from_secs(120), "never finished"),
-                Reply::Text("It is 25."),
-            ],
-        );
+    let script = Script::new().calculate("toolu_1", "5*5").then(vec![
+        Reply::Stall(Duration::from_secs(120), "never finished"),
+        Reply::Text("It is 25."),
+    ]);
     let fake = FakeLlm::start(Format::Anthropic, script).await;
     let cluster = Cluster::new(&db, "kill").with_model(&fake, "sk-test");
-    let key = cluster.create_workspace("crash", "pro").await;
-    let (mut api, base) = cluster.spawn_api().await;
-    let mut worker = cluster.spawn_worker();
-    wait_until_ready(&base, &mut [&mut api, &mut worker]).await;
-    create_agent(
-        &base,
-        &key,
-        json!({"name": "a", "model": "anthropic/claude-test", "tools": ["calculator"]}),
-    )
-    .await;
-    let run_id = submit(&base, &key, json!({"agent": "a", "input": "5*5?"})).await;
+    let mut running = cluster
+        .start("crash", "pro", claude_agent(&["calculator"]))
+        .await;
+    let run_id = running.submit(json!({"agent": "a", "input": "5*5?"})).await;
 
     // Turn 1 answered, turn 2 in flight: kill the worker.
-    fake.wait_for_requests(2, Duration::from_secs(60)).await;
-    signal(&worker, Signal::SIGKILL);
-    let _ = worker.wait().await;
-    let mut worker = cluster.spawn_worker();
+    fake.wait_for_requests(2, MINUTE).await;
+    signal(&running.worker, Signal::SIGKILL);
+    let _ = running.worker.wait().await;
+    running.worker = cluster.spawn_worker();
 
-    let run = wait_for_run(&base, &key, &run_id).await;
-    assert_eq!(run["status"], "succeeded", "{run}");
-    assert_eq!(run["result"], "It is 25.");
+    let run = running.wait_for_success(&run_id, "It is 25.").await;
     assert_eq!(
         fake.requests_for_turn(1),
         1,
@@ -578,11 +237,7 @@ async fn a_worker_killed_during_a_model_call_loses_nothing_and_repeats_nothing(d
     assert!(fake.received().iter().all(|r| r.turn <= 2));
     assert_eq!(
         ledger_of(&db, "crash", &run_id).await,
-        [
-            ("agent_time".to_string(), 3),
-            ("llm".to_string(), 2),
-            ("tool".to_string(), 1)
-        ],
+        ledger_rows(&[("agent_time", 3), ("llm", 2), ("tool", 1)]),
         "one ledger row per billable unit"
     );
     assert_eq!(run["usage"]["input_tokens"], 200, "{run}");
@@ -607,7 +262,7 @@ async fn a_worker_killed_during_a_model_call_loses_nothing_and_repeats_nothing(d
         .filter(|line| line.contains(&run_id))
         .collect();
     assert_eq!(rows.len(), 6, "{stdout}");
-    stop(&mut [&mut api, &mut worker]).await;
+    running.stop().await;
 }
 
 /// Series of a Prometheus text exposition: `(name, label names and values)`.
@@ -653,21 +308,13 @@ async fn get_text(url: &str) -> (StatusCode, String) {
 // activity logs, and no secret reaches any log line.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_run_is_observable_and_its_logs_hold_no_secret() {
-    use crate::fakes::{FakeLlm, Format, Reply, Script};
     const PROVIDER_KEY: &str = "sk-ant-test-9f3b1c2d7e5a4b6c8d0e";
     const BILLING_TOKEN: &str = "billing-token-0b6e1f9a3c5d7e2f4a6b8c0d";
     const PASSWORD: &str = "a long and secret passphrase 7c1e";
     const REQUEST_ID: &str = "req-observe-5d2c9a";
     let script = Script::new()
-        .turn(
-            1,
-            vec![Reply::Tools(vec![(
-                "toolu_1",
-                "calculator",
-                json!({"expression": "6*7"}),
-            )])],
-        )
-        .turn(2, vec![Reply::Text("It is 42.")]);
+        .calculate("toolu_1", "6*7")
+        .answer("It is 42.");
     let fake = FakeLlm::start(Format::Anthropic, script).await;
     // Completion webhooks arrive here, signed with the workspace's secret.
     let (hook_tx, mut hook_rx) = tokio::sync::mpsc::unbounded_channel::<String>();
@@ -702,55 +349,39 @@ async fn a_full_run_is_observable_and_its_logs_hold_no_secret() {
         "LONGRUN_METRICS_LISTEN",
         format!("127.0.0.1:{worker_metrics}"),
     );
-    let (mut worker, worker_log) = spawn_worker_logged(worker, "debug");
+    let (worker, worker_log) = spawn_worker_logged(worker, "debug");
     wait_until_ready(&base, &mut [&mut api]).await;
 
     let http = reqwest::Client::new();
-    let registered: Value = http
-        .post(format!("{base}/v1/auth/register"))
-        .json(&json!({"workspace": "observed", "email": "ops@example.com", "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let url = |path: &str| format!("{base}{path}");
+    let account =
+        json!({"workspace": "observed", "email": "ops@example.com", "password": PASSWORD});
+    let (_, _, registered) =
+        send(&http, url("/v1/auth/register"), "POST", None, Some(account)).await;
     let jwt = registered["token"].as_str().expect("a token").to_string();
-    let login = http
-        .post(format!("{base}/v1/auth/login"))
-        .json(&json!({"email": "ops@example.com", "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(login.status(), StatusCode::OK);
-    let workspace: Value = http
-        .get(format!("{base}/v1/workspace"))
-        .bearer_auth(&jwt)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let webhook_secret = workspace["webhook_secret"].as_str().unwrap().to_string();
-    let workspace_id = workspace["id"].as_str().unwrap().to_string();
-    let key: Value = http
-        .post(format!("{base}/v1/api-keys"))
-        .bearer_auth(&jwt)
-        .json(&json!({"name": "ci", "role": "admin"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let api_key = key["secret"].as_str().expect("a key secret").to_string();
-    create_agent(
-        &base,
-        &api_key,
-        json!({"name": "a", "model": "anthropic/claude-test", "tools": ["calculator"]}),
+    let credentials = json!({"email": "ops@example.com", "password": PASSWORD});
+    let (status, _, _) = send(
+        &http,
+        url("/v1/auth/login"),
+        "POST",
+        None,
+        Some(credentials),
     )
     .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, _, workspace) = send(&http, url("/v1/workspace"), "GET", Some(&jwt), None).await;
+    let webhook_secret = workspace["webhook_secret"].as_str().unwrap().to_string();
+    let workspace_id = workspace["id"].as_str().unwrap().to_string();
+    let ci = json!({"name": "ci", "role": "admin"});
+    let (_, _, key) = send(&http, url("/v1/api-keys"), "POST", Some(&jwt), Some(ci)).await;
+    let api_key = key["secret"].as_str().expect("a key secret").to_string();
+    let running = Running {
+        api,
+        worker,
+        base: base.clone(),
+        key: api_key.clone(),
+    };
+    running.create_agent(claude_agent(&["calculator"])).await;
     let submitted = http
         .post(format!("{base}/v1/runs"))
         .bearer_auth(&api_key)
@@ -762,22 +393,16 @@ async fn a_full_run_is_observable_and_its_logs_hold_no_secret() {
     assert_eq!(submitted.headers()["x-request-id"], REQUEST_ID);
     let submitted: Value = submitted.json().await.unwrap();
     let run_id = submitted["id"].as_str().unwrap().to_string();
-    let run = wait_for_run(&base, &api_key, &run_id).await;
+    let run = running.wait_for_run(&run_id).await;
     assert_eq!(run["status"], "succeeded", "{run}");
     let delivered = tokio::time::timeout(Duration::from_secs(30), hook_rx.recv())
         .await
         .expect("the completion webhook arrived")
         .unwrap();
     assert!(delivered.contains(&run_id));
-    let export = http
-        .get(format!(
-            "{base}/v1/billing/export?period=2026-01&format=jsonl"
-        ))
-        .bearer_auth(BILLING_TOKEN)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(export.status(), StatusCode::OK);
+    let export = url("/v1/billing/export?period=2026-01&format=jsonl");
+    let (status, _, _) = send(&http, export, "GET", Some(BILLING_TOKEN), None).await;
+    assert_eq!(status, StatusCode::OK);
 
     // The API's series, by route template and tier, and its readiness.
     let (status, api_text) = get_text(&format!("http://127.0.0.1:{api_metrics}/metrics")).await;
@@ -908,7 +533,7 @@ async fn a_full_run_is_observable_and_its_logs_hold_no_secret() {
         }
     }
 
-    stop(&mut [&mut api, &mut worker]).await;
+    running.stop().await;
     let api_log = api_log.lock().unwrap().clone();
     let worker_log = worker_log.lock().unwrap().clone();
 
@@ -951,37 +576,27 @@ async fn a_full_run_is_observable_and_its_logs_hold_no_secret() {
 // one ledger row per billable unit.
 on_each_backend!(sigterm_during_a_run_loses_nothing);
 async fn sigterm_during_a_run_loses_nothing(db: TestDb) {
-    use crate::fakes::{FakeLlm, Format, Reply, Script};
     use futures::StreamExt;
-    let script = Script::new().turn(
-        1,
-        vec![
-            Reply::Stall(Duration::from_secs(120), "never finished"),
-            Reply::Text("Done."),
-        ],
-    );
+    let script = Script::new().then(vec![
+        Reply::Stall(Duration::from_secs(120), "never finished"),
+        Reply::Text("Done."),
+    ]);
     let fake = FakeLlm::start(Format::Anthropic, script).await;
     let cluster = Cluster::new(&db, "term")
         .with_model(&fake, "sk-test")
         .with("LONGRUN_SHUTDOWN_GRACE_S", "1");
-    let key = cluster.create_workspace("term", "pro").await;
-    let (mut api, base) = cluster.spawn_api().await;
-    let mut worker = cluster.spawn_worker();
-    wait_until_ready(&base, &mut [&mut api, &mut worker]).await;
-    create_agent(
-        &base,
-        &key,
-        json!({"name": "a", "model": "anthropic/claude-test"}),
-    )
-    .await;
-    let run_id = submit(
-        &base,
-        &key,
-        json!({"agent": "a", "input": "Take your time."}),
-    )
-    .await;
+    let running = cluster.start("term", "pro", claude_agent(&[])).await;
+    let run_id = running
+        .submit(json!({"agent": "a", "input": "Take your time."}))
+        .await;
+    let Running {
+        mut api,
+        mut worker,
+        base,
+        key,
+    } = running;
     let http = reqwest::Client::new();
-    fake.wait_for_requests(1, Duration::from_secs(60)).await;
+    fake.wait_for_requests(1, MINUTE).await;
     let events = http
         .get(format!("{base}/v1/runs/{run_id}/events"))
         .bearer_auth(&key)
@@ -1012,11 +627,8 @@ async fn sigterm_during_a_run_loses_nothing(db: TestDb) {
     assert_eq!(exit_code(&mut api).await, 0);
     assert_eq!(exit_code(&mut worker).await, 0);
 
-    let (mut api, base) = cluster.spawn_api().await;
-    let mut worker = cluster.spawn_worker();
-    let run = wait_for_run(&base, &key, &run_id).await;
-    assert_eq!(run["status"], "succeeded", "{run}");
-    assert_eq!(run["result"], "Done.");
+    let running = cluster.spawn(key).await;
+    running.wait_for_success(&run_id, "Done.").await;
     assert_eq!(
         fake.requests_for_turn(1),
         2,
@@ -1024,8 +636,8 @@ async fn sigterm_during_a_run_loses_nothing(db: TestDb) {
     );
     assert_eq!(
         ledger_of(&db, "term", &run_id).await,
-        [("agent_time".to_string(), 1), ("llm".to_string(), 1)],
+        ledger_rows(&[("agent_time", 1), ("llm", 1)]),
         "one ledger row per billable unit"
     );
-    stop(&mut [&mut api, &mut worker]).await;
+    running.stop().await;
 }

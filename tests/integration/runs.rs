@@ -2,10 +2,9 @@
 
 use std::time::Duration;
 
-use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::harness::{Options, TestApp, TestDb};
+use crate::harness::{MINUTE, Options, TestApp, TestDb, ledger_rows, poll};
 use crate::on_each_backend;
 
 on_each_backend!(a_run_calls_the_calculator_and_succeeds);
@@ -24,9 +23,7 @@ async fn a_run_calls_the_calculator_and_succeeds(db: TestDb) {
             .ends_with(&format!("/namespaces/default/workflows/{workflow_id}"))
     );
 
-    let run = app
-        .wait_for_run(&key, run_id, Duration::from_secs(60))
-        .await;
+    let run = app.wait_for_run(&key, run_id, MINUTE).await;
     assert_eq!(run["status"], "succeeded", "{run}");
     assert_eq!(run["result"], "12 * (3 + 4) = 84.");
     assert_eq!(run["step"], 2);
@@ -35,11 +32,7 @@ async fn a_run_calls_the_calculator_and_succeeds(db: TestDb) {
     assert!(run["usage"]["output_tokens"].as_i64().unwrap() > 0);
     assert!(run["started_at"].is_string() && run["finished_at"].is_string());
 
-    let events = app
-        .store
-        .events_after(&workspace.id, run_id, 0, 100)
-        .await
-        .unwrap();
+    let events = app.events(&workspace.id, run_id).await;
     let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
     assert_eq!(
         kinds,
@@ -56,72 +49,49 @@ async fn a_run_calls_the_calculator_and_succeeds(db: TestDb) {
         events.iter().map(|e| e.seq).collect::<Vec<_>>(),
         [1, 2, 3, 4, 5, 6]
     );
-    let ledger = app
-        .store
-        .usage_rows_of_run(&workspace.id, run_id)
-        .await
-        .unwrap();
     assert_eq!(
-        ledger,
-        [
-            ("agent_time".to_string(), 3),
-            ("llm".to_string(), 2),
-            ("tool".to_string(), 1)
-        ],
+        app.ledger(&workspace.id, run_id).await,
+        ledger_rows(&[("agent_time", 3), ("llm", 2), ("tool", 1)]),
         "one row per billable unit"
     );
 
     // Operators find the run in Temporal by tenant, agent and final status.
-    let client =
-        longrun_temporal::connect(&crate::harness::temporal_settings(&app.temporal), "test")
-            .await
-            .unwrap();
+    let client = app.temporal_client().await;
     let query = format!(
         "WorkflowId = '{workflow_id}' AND LongrunWorkspace = 'calc' AND LongrunAgent = 'demo' \
          AND LongrunTier = 'pro' AND LongrunStatus = 'succeeded'"
     );
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        // Visibility is eventually consistent.
-        let count = client
-            .count_workflows(query.clone(), Default::default())
-            .await
-            .unwrap();
-        if count.count() == 1 {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "workflow not visible by its search attributes"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    // Visibility is eventually consistent.
+    poll(
+        Duration::from_secs(20),
+        Duration::from_millis(200),
+        async || {
+            let count = client
+                .count_workflows(query.clone(), Default::default())
+                .await
+                .unwrap();
+            match count.count() {
+                1 => Ok(()),
+                _ => Err("workflow not visible by its search attributes".to_string()),
+            }
+        },
+    )
+    .await;
 }
 
 on_each_backend!(a_run_submitted_while_the_worker_is_down_completes_when_it_starts);
 async fn a_run_submitted_while_the_worker_is_down_completes_when_it_starts(db: TestDb) {
-    let mut app = TestApp::start_with(
-        db,
-        Options {
-            with_worker: false,
-            ..Default::default()
-        },
-    )
-    .await;
+    let mut app = TestApp::start_with(db, Options::no_worker()).await;
     let (_, key) = app.tenant("later").await;
     let submitted = app.submit(&key, "What is 9 - 3?").await;
     let run_id = submitted["id"].as_str().unwrap();
     // The workflow exists and its first task waits in the queue, taken by no worker: the run
     // is queued, and stays so until one starts.
-    let client =
-        longrun_temporal::connect(&crate::harness::temporal_settings(&app.temporal), "test")
-            .await
-            .unwrap();
+    let client = app.temporal_client().await;
     let handle = client.get_workflow_handle::<longrun_workflows::AgentRunWorkflow>(
         submitted["workflow_id"].as_str().unwrap().to_string(),
     );
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    let event_types = loop {
+    let started = async || {
         let history = handle
             .fetch_history(temporalio_client::WorkflowFetchHistoryOptions::default())
             .to_json()
@@ -136,29 +106,23 @@ async fn a_run_submitted_while_the_worker_is_down_completes_when_it_starts(db: T
             .collect();
         // 5: workflow task scheduled (the history's second event, written with the start).
         if types.contains(&5) {
-            break types;
+            Ok(types)
+        } else {
+            Err("the workflow never started".to_string())
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the workflow never started"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
     };
+    let event_types = poll(Duration::from_secs(20), Duration::from_millis(50), started).await;
     assert!(
         !event_types.contains(&6),
         "a workflow task started without a worker: {event_types:?}"
     );
-    let (_, run) = app
-        .request("GET", &format!("/v1/runs/{run_id}"), Some(&key), None)
-        .await;
+    let (_, run) = app.get(&key, &format!("/v1/runs/{run_id}")).await;
     assert_eq!(
         run["status"], "queued",
         "nothing runs without a worker: {run}"
     );
     app.start_worker();
-    let run = app
-        .wait_for_run(&key, run_id, Duration::from_secs(60))
-        .await;
+    let run = app.wait_for_run(&key, run_id, MINUTE).await;
     assert_eq!(run["status"], "succeeded", "{run}");
     assert_eq!(run["result"], "9 - 3 = 6.");
 }
@@ -167,27 +131,14 @@ async fn a_run_submitted_while_the_worker_is_down_completes_when_it_starts(db: T
 async fn a_run_that_needs_more_steps_than_its_budget_is_budget_exhausted() {
     let app = TestApp::start(TestDb::sqlite()).await;
     let (workspace, key) = app.tenant("budget").await;
-    let (status, body) = app
-        .request(
-            "POST",
-            "/v1/runs",
-            Some(&key),
-            Some(json!({"agent": "demo", "input": "What is 2 * 21?", "budget": {"max_steps": 1}})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let run = json!({"agent": "demo", "input": "What is 2 * 21?", "budget": {"max_steps": 1}});
+    let body = app.submit_run(&key, run).await;
     let run_id = body["id"].as_str().unwrap();
-    let run = app
-        .wait_for_run(&key, run_id, Duration::from_secs(60))
-        .await;
+    let run = app.wait_for_run(&key, run_id, MINUTE).await;
     assert_eq!(run["status"], "budget_exhausted", "{run}");
     assert_eq!(run["error"]["code"], "budget_exhausted");
     assert_eq!(run["step"], 1);
-    let ledger = app
-        .store
-        .usage_rows_of_run(&workspace.id, run_id)
-        .await
-        .unwrap();
+    let ledger = app.ledger(&workspace.id, run_id).await;
     assert!(ledger.contains(&("llm".to_string(), 1)), "{ledger:?}");
 }
 
@@ -204,15 +155,9 @@ async fn concurrent_runs_all_finish_and_list_newest_first() {
         let run = app.wait_for_run(&key, id, Duration::from_secs(120)).await;
         assert_eq!(run["result"], format!("{n} + {n} = {}.", 2 * n), "{run}");
     }
-    let (_, page) = app
-        .request("GET", "/v1/runs?limit=5", Some(&key), None)
-        .await;
-    let first: Vec<&str> = page["runs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["id"].as_str().unwrap())
-        .collect();
+    let (_, page) = app.get(&key, "/v1/runs?limit=5").await;
+    let runs = page["runs"].as_array().unwrap();
+    let first: Vec<&str> = runs.iter().map(|r| r["id"].as_str().unwrap()).collect();
     let newest: Vec<&str> = ids
         .iter()
         .rev()
@@ -226,22 +171,10 @@ async fn concurrent_runs_all_finish_and_list_newest_first() {
     );
     let cursor = page["next_cursor"].as_str().unwrap();
     let (_, next) = app
-        .request(
-            "GET",
-            &format!("/v1/runs?limit=5&cursor={cursor}"),
-            Some(&key),
-            None,
-        )
+        .get(&key, &format!("/v1/runs?limit=5&cursor={cursor}"))
         .await;
     assert_eq!(next["runs"][0]["id"], ids[6].1.as_str());
-    let (_, succeeded) = app
-        .request(
-            "GET",
-            "/v1/runs?status=succeeded&limit=100",
-            Some(&key),
-            None,
-        )
-        .await;
+    let (_, succeeded) = app.get(&key, "/v1/runs?status=succeeded&limit=100").await;
     assert_eq!(succeeded["runs"].as_array().unwrap().len(), 12);
     assert!(succeeded["next_cursor"].is_null());
 }

@@ -6,97 +6,39 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use futures::future::join_all;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use longrun_api::access::ROUTES;
 use longrun_api::auth::Role;
-use longrun_domain::{QuotaOverrides, Tier};
-use longrun_store::Workspace;
 
-use crate::harness::{Options, TestApp, TestDb, temporal_settings};
+use crate::harness::{MINUTE, Options, TestApp, TestDb};
 use crate::on_each_backend;
-
-const MINUTE: Duration = Duration::from_secs(60);
-
-/// A workspace of `tier`, with `overrides` applied, and a key of each role.
-async fn workspace(
-    app: &TestApp,
-    slug: &str,
-    tier: &str,
-    overrides: &[(&str, &str)],
-) -> (Workspace, [String; 3]) {
-    let tier = Tier::parse(tier).unwrap();
-    let workspace = app.store.create_workspace(slug, slug, tier).await.unwrap();
-    let mut quota = QuotaOverrides::default();
-    for (field, value) in overrides {
-        quota = quota.with(field, value).unwrap();
-    }
-    if !overrides.is_empty() {
-        app.store
-            .set_quota_overrides(&workspace.id, &quota)
-            .await
-            .unwrap();
-    }
-    let mut keys = Vec::new();
-    for role in Role::ALL {
-        let (_, key) =
-            longrun_api::issue_api_key(&app.store, &workspace.id, role.as_str(), role.as_str())
-                .await
-                .unwrap();
-        keys.push(key);
-    }
-    let workspace = app.store.workspace(&workspace.id).await.unwrap().unwrap();
-    (workspace, keys.try_into().unwrap())
-}
-
-async fn demo_agent(app: &TestApp, key: &str) {
-    let (status, body) = app
-        .request(
-            "POST",
-            "/v1/agents",
-            Some(key),
-            Some(json!({"name": "demo", "model": "offline/demo", "tools": ["calculator"]})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn register_login_logout_and_token_tampering() {
-    let app = TestApp::start_with(
-        TestDb::sqlite(),
-        Options {
-            with_worker: false,
-            ..Default::default()
-        },
-    )
-    .await;
+    let app = TestApp::start_with(TestDb::sqlite(), Options::no_worker()).await;
     let register = json!({"workspace": "acme", "email": "Ada@Example.com", "password": "correct horse battery"});
-    let (status, body) = app
-        .request("POST", "/v1/auth/register", None, Some(register.clone()))
-        .await;
+    let (status, body) = app.post_public("/v1/auth/register", register.clone()).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let token = body["token"].as_str().unwrap().to_string();
     assert!(body["workspace_id"].as_str().unwrap().starts_with("ws_"));
-    let (status, _) = app.request("GET", "/v1/runs", Some(&token), None).await;
+    let (status, _) = app.get(&token, "/v1/runs").await;
     assert_eq!(status, StatusCode::OK, "a registration token works");
-    let (_, quota) = app.request("GET", "/v1/quota", Some(&token), None).await;
+    let (_, quota) = app.get(&token, "/v1/quota").await;
     assert_eq!(quota["tier"], "free", "new workspaces start on free");
 
     // Duplicates and bad input.
-    let (status, body) = app
-        .request("POST", "/v1/auth/register", None, Some(register))
-        .await;
+    let (status, body) = app.post_public("/v1/auth/register", register).await;
     assert_eq!(
         (status, body["error"]["code"].as_str()),
         (StatusCode::CONFLICT, Some("workspace_exists"))
     );
     // The same email in another workspace: created, so sign-up never tells whether an email
     // has an account (login goes to the first one unless the workspace is named).
-    let (status, body) = app
-        .request("POST", "/v1/auth/register", None, Some(json!({"workspace": "acme2", "email": "ada@example.com", "password": "another horse battery"})))
-        .await;
+    let again = json!({"workspace": "acme2", "email": "ada@example.com", "password": "another horse battery"});
+    let (status, body) = app.post_public("/v1/auth/register", again).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     for (body, field) in [
         (
@@ -112,45 +54,24 @@ async fn register_login_logout_and_token_tampering() {
             "email",
         ),
     ] {
-        let (status, response) = app
-            .request("POST", "/v1/auth/register", None, Some(body))
-            .await;
+        let (status, response) = app.post_public("/v1/auth/register", body).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{response}");
-        assert!(
-            response["error"]["message"]
-                .as_str()
-                .unwrap()
-                .starts_with(field),
-            "{response}"
-        );
+        let message = response["error"]["message"].as_str().unwrap();
+        assert!(message.starts_with(field), "{response}");
     }
 
     // Login: the right password works; a wrong one and an unknown email look the same.
-    let login = |email: &str, password: &str| json!({"email": email, "password": password});
-    let (status, body) = app
-        .request(
-            "POST",
-            "/v1/auth/login",
-            None,
-            Some(login("ada@example.com", "correct horse battery")),
-        )
-        .await;
+    let login = async |email: &str, password: &str| {
+        let credentials = json!({"email": email, "password": password});
+        app.post_public("/v1/auth/login", credentials).await
+    };
+    let (status, body) = login("ada@example.com", "correct horse battery").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let session = body["token"].as_str().unwrap().to_string();
-    let timed = |email: &'static str| {
-        let app = &app;
-        async move {
-            let started = Instant::now();
-            let (status, body) = app
-                .request(
-                    "POST",
-                    "/v1/auth/login",
-                    None,
-                    Some(login(email, "wrong password!")),
-                )
-                .await;
-            (status, body, started.elapsed())
-        }
+    let timed = async |email: &str| {
+        let started = Instant::now();
+        let (status, body) = login(email, "wrong password!").await;
+        (status, body, started.elapsed())
     };
     let (s1, b1, wrong_password) = timed("ada@example.com").await;
     let (s2, b2, unknown_email) = timed("nobody@example.com").await;
@@ -192,7 +113,7 @@ async fn register_login_logout_and_token_tampering() {
         expired_but_signed,
         format!("{header}.{payload}.{}", "A".repeat(43)),
     ] {
-        let (status, body) = app.request("GET", "/v1/runs", Some(&bad), None).await;
+        let (status, body) = app.get(&bad, "/v1/runs").await;
         assert_eq!(
             (status, body["error"]["code"].as_str()),
             (StatusCode::UNAUTHORIZED, Some("unauthorized")),
@@ -205,18 +126,14 @@ async fn register_login_logout_and_token_tampering() {
         .request("POST", "/v1/auth/logout", Some(&session), None)
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    let (status, _) = app.request("GET", "/v1/runs", Some(&session), None).await;
+    let (status, _) = app.get(&session, "/v1/runs").await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    let (status, _) = app.request("GET", "/v1/runs", Some(&token), None).await;
+    let (status, _) = app.get(&token, "/v1/runs").await;
     assert_eq!(status, StatusCode::OK);
 
     // The audit log saw it all.
-    let (_, audit) = app
-        .request("GET", "/v1/audit?limit=100", Some(&token), None)
-        .await;
-    let actions: BTreeSet<&str> = audit["entries"]
-        .as_array()
-        .unwrap()
+    let audit = app.audit(&token, "?limit=100").await;
+    let actions: BTreeSet<&str> = audit
         .iter()
         .map(|e| e["action"].as_str().unwrap())
         .collect();
@@ -235,14 +152,7 @@ async fn register_login_logout_and_token_tampering() {
     // Login is rate-limited per email.
     let mut limited = false;
     for _ in 0..12 {
-        let (status, _) = app
-            .request(
-                "POST",
-                "/v1/auth/login",
-                None,
-                Some(login("ada@example.com", "wrong password!")),
-            )
-            .await;
+        let (status, _) = login("ada@example.com", "wrong password!").await;
         limited |= status == StatusCode::TOO_MANY_REQUESTS;
     }
     assert!(limited, "repeated failures are throttled");
@@ -250,23 +160,13 @@ async fn register_login_logout_and_token_tampering() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn signup_can_be_turned_off() {
-    let app = TestApp::start_with(
-        TestDb::sqlite(),
-        Options {
-            with_worker: false,
-            allow_signup: false,
-            ..Default::default()
-        },
-    )
-    .await;
-    let (status, body) = app
-        .request(
-            "POST",
-            "/v1/auth/register",
-            None,
-            Some(json!({"workspace": "x", "email": "x@example.com", "password": "long enough!"})),
-        )
-        .await;
+    let options = Options {
+        allow_signup: false,
+        ..Options::no_worker()
+    };
+    let app = TestApp::start_with(TestDb::sqlite(), options).await;
+    let account = json!({"workspace": "x", "email": "x@example.com", "password": "long enough!"});
+    let (status, body) = app.post_public("/v1/auth/register", account).await;
     assert_eq!(
         (status, body["error"]["code"].as_str()),
         (StatusCode::FORBIDDEN, Some("signup_disabled"))
@@ -289,16 +189,9 @@ fn path_of(route: &str, run_id: &str, key_id: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_route_admits_exactly_the_roles_it_declares() {
-    let app = TestApp::start_with(
-        TestDb::sqlite(),
-        Options {
-            with_worker: false,
-            ..Default::default()
-        },
-    )
-    .await;
-    let (workspace, keys) = workspace(&app, "roles", "pro", &[]).await;
-    demo_agent(&app, &keys[0]).await;
+    let app = TestApp::start_with(TestDb::sqlite(), Options::no_worker()).await;
+    let (workspace, keys) = app.workspace("roles", "pro", &[]).await;
+    app.demo_agent(&keys[0]).await;
     let run_id = app.submit_to(&keys[0], "demo", "What is 1 + 1?").await;
     let spare = app
         .store
@@ -317,7 +210,7 @@ async fn every_route_admits_exactly_the_roles_it_declares() {
             let path = path_of(route, &run_id, &spare);
             let body = (method != "GET").then(|| json!({}));
             let (status, response) = app
-                .request_or_stream(method.as_str(), &path, Some(key), body)
+                .request_or_stream(method.as_str(), &path, key, body)
                 .await;
             if admitted.contains(role) {
                 assert!(
@@ -340,21 +233,12 @@ async fn every_route_admits_exactly_the_roles_it_declares() {
 
 on_each_backend!(another_workspace_gets_nothing_from_any_route);
 async fn another_workspace_gets_nothing_from_any_route(db: TestDb) {
-    let app = TestApp::start_with(
-        db,
-        Options {
-            with_worker: false,
-            ..Default::default()
-        },
-    )
-    .await;
-    let (a, a_keys) = workspace(&app, "victim", "pro", &[]).await;
-    let (_, b_keys) = workspace(&app, "intruder", "pro", &[]).await;
-    demo_agent(&app, &a_keys[0]).await;
-    let (status, _) = app
-        .request("POST", "/v1/agents", Some(&a_keys[0]), Some(json!({"name": "secret-agent", "model": "offline/demo", "system_prompt": "TOP-SECRET-PROMPT"})))
-        .await;
-    assert_eq!(status, StatusCode::CREATED);
+    let app = TestApp::start_with(db, Options::no_worker()).await;
+    let (a, a_keys) = app.workspace("victim", "pro", &[]).await;
+    let (_, b_keys) = app.workspace("intruder", "pro", &[]).await;
+    app.demo_agent(&a_keys[0]).await;
+    let secret_agent = json!({"name": "secret-agent", "model": "offline/demo", "system_prompt": "TOP-SECRET-PROMPT"});
+    app.create_agent(&a_keys[0], secret_agent).await;
     let run_id = app.submit_to(&a_keys[0], "demo", "What is 40 + 2?").await;
     let a_key_id = app.store.list_api_keys(&a.id, None, 100).await.unwrap()[0]
         .id
@@ -378,7 +262,7 @@ async fn another_workspace_gets_nothing_from_any_route(db: TestDb) {
             _ => Some(json!({})),
         };
         let (status, response) = app
-            .request_or_stream(method.as_str(), &path, Some(&b_keys[0]), body)
+            .request_or_stream(method.as_str(), &path, &b_keys[0], body)
             .await;
         let text = response.to_string();
         for secret in secrets {
@@ -400,9 +284,7 @@ async fn another_workspace_gets_nothing_from_any_route(db: TestDb) {
         }
     }
     // Nothing of A was touched.
-    let (_, run) = app
-        .request("GET", &format!("/v1/runs/{run_id}"), Some(&a_keys[0]), None)
-        .await;
+    let (_, run) = app.get(&a_keys[0], &format!("/v1/runs/{run_id}")).await;
     assert_eq!(run["status"], "queued");
     assert!(app.store.agent(&a.id, "demo").await.unwrap().is_some());
     assert_eq!(
@@ -417,28 +299,13 @@ async fn another_workspace_gets_nothing_from_any_route(db: TestDb) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn api_keys_are_shown_once_listed_without_secrets_and_revoked_at_once() {
-    let app = TestApp::start_with(
-        TestDb::sqlite(),
-        Options {
-            with_worker: false,
-            ..Default::default()
-        },
-    )
-    .await;
-    let (_, keys) = workspace(&app, "keys", "pro", &[]).await;
-    let (status, created) = app
-        .request(
-            "POST",
-            "/v1/api-keys",
-            Some(&keys[0]),
-            Some(json!({"name": "ci", "role": "member"})),
-        )
-        .await;
+    let app = TestApp::start_with(TestDb::sqlite(), Options::no_worker()).await;
+    let (_, keys) = app.workspace("keys", "pro", &[]).await;
+    let ci = json!({"name": "ci", "role": "member"});
+    let (status, created) = app.post(&keys[0], "/v1/api-keys", ci).await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     let secret = created["secret"].as_str().unwrap().to_string();
-    let (_, listed) = app
-        .request("GET", "/v1/api-keys", Some(&keys[0]), None)
-        .await;
+    let (_, listed) = app.get(&keys[0], "/v1/api-keys").await;
     let text = listed.to_string();
     assert!(!text.contains(&secret) && !text.contains("hash"), "{text}");
     assert!(
@@ -448,32 +315,18 @@ async fn api_keys_are_shown_once_listed_without_secrets_and_revoked_at_once() {
             .iter()
             .any(|k| k["id"] == created["id"] && k["prefix"].as_str().is_some())
     );
-    let (status, _) = app.request("GET", "/v1/runs", Some(&secret), None).await;
+    let (status, _) = app.get(&secret, "/v1/runs").await;
     assert_eq!(status, StatusCode::OK);
-    let (status, _) = app
-        .request(
-            "DELETE",
-            &format!("/v1/api-keys/{}", created["id"].as_str().unwrap()),
-            Some(&keys[0]),
-            None,
-        )
-        .await;
+    let path = format!("/v1/api-keys/{}", created["id"].as_str().unwrap());
+    let (status, _) = app.request("DELETE", &path, Some(&keys[0]), None).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    let (status, _) = app.request("GET", "/v1/runs", Some(&secret), None).await;
+    let (status, _) = app.get(&secret, "/v1/runs").await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "revoked at once");
-    let (status, body) = app
-        .request(
-            "POST",
-            "/v1/api-keys",
-            Some(&keys[0]),
-            Some(json!({"name": "x", "role": "root"})),
-        )
-        .await;
+    let root = json!({"name": "x", "role": "root"});
+    let (status, body) = app.post(&keys[0], "/v1/api-keys", root).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
-    let (_, audit) = app.request("GET", "/v1/audit", Some(&keys[0]), None).await;
-    let actions: Vec<&str> = audit["entries"]
-        .as_array()
-        .unwrap()
+    let audit = app.audit(&keys[0], "").await;
+    let actions: Vec<&str> = audit
         .iter()
         .map(|e| e["action"].as_str().unwrap())
         .collect();
@@ -486,53 +339,31 @@ async fn api_keys_are_shown_once_listed_without_secrets_and_revoked_at_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_are_rate_limited_per_workspace_with_headers() {
-    let app = TestApp::start_with(
-        TestDb::sqlite(),
-        Options {
-            with_worker: false,
-            ..Default::default()
-        },
-    )
-    .await;
-    let (_, keys) = workspace(&app, "chatty", "pro", &[("requests_per_minute", "5")]).await;
-    let (_, other) = workspace(&app, "quiet", "pro", &[("requests_per_minute", "5")]).await;
+    let app = TestApp::start_with(TestDb::sqlite(), Options::no_worker()).await;
+    let (_, keys) = app
+        .workspace("chatty", "pro", &[("requests_per_minute", "5")])
+        .await;
+    let (_, other) = app
+        .workspace("quiet", "pro", &[("requests_per_minute", "5")])
+        .await;
+    let list = async |key: &str| app.exchange("GET", "/v1/runs", Some(key), None).await;
     for n in 0..5 {
-        let response = app
-            .http
-            .get(format!("{}/v1/runs", app.base))
-            .bearer_auth(&keys[1])
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), StatusCode::OK);
-        assert_eq!(response.headers()["ratelimit-limit"], "5");
-        assert_eq!(
-            response.headers()["ratelimit-remaining"],
-            (4 - n).to_string().as_str()
-        );
-        assert!(response.headers().contains_key("ratelimit-reset"));
+        let (status, headers, _) = list(&keys[1]).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(headers["ratelimit-limit"], "5");
+        assert_eq!(headers["ratelimit-remaining"], (4 - n).to_string().as_str());
+        assert!(headers.contains_key("ratelimit-reset"));
     }
-    let refused = app
-        .http
-        .get(format!("{}/v1/runs", app.base))
-        .bearer_auth(&keys[0])
-        .send()
-        .await
-        .unwrap();
+    let (status, headers, body) = list(&keys[0]).await;
     assert_eq!(
-        refused.status(),
+        status,
         StatusCode::TOO_MANY_REQUESTS,
         "the limit is the workspace's, whatever the key"
     );
-    assert_eq!(
-        refused.headers()["retry-after"],
-        "12",
-        "5/min: one every 12 s"
-    );
-    assert_eq!(refused.headers()["ratelimit-remaining"], "0");
-    let body: Value = refused.json().await.unwrap();
+    assert_eq!(headers["retry-after"], "12", "5/min: one every 12 s");
+    assert_eq!(headers["ratelimit-remaining"], "0");
     assert_eq!(body["error"]["code"], "rate_limited");
-    let (status, _) = app.request("GET", "/v1/runs", Some(&other[0]), None).await;
+    let (status, _) = app.get(&other[0], "/v1/runs").await;
     assert_eq!(status, StatusCode::OK, "another workspace is not affected");
 }
 
@@ -540,57 +371,29 @@ async fn requests_are_rate_limited_per_workspace_with_headers() {
 async fn two_api_instances_sharing_redis_share_one_limit() {
     let redis = crate::harness::test_redis_url();
     let db = TestDb::sqlite();
-    let same = TestDb::same_as(&db);
-    let first = TestApp::start_with(
-        db,
-        Options {
-            with_worker: false,
-            redis: Some(redis.clone()),
-            ..Default::default()
-        },
-    )
-    .await;
-    let (_, keys) = workspace(
-        &first,
-        &format!("shared-{}", &longrun_store::new_run_id()[20..]),
-        "pro",
-        &[("requests_per_minute", "20")],
-    )
-    .await;
+    let sharing = |redis: &str| Options {
+        redis: Some(redis.to_string()),
+        ..Options::no_worker()
+    };
+    let first = TestApp::start_with(db.clone(), sharing(&redis)).await;
+    let (_, keys) = first
+        .workspace(
+            &format!("shared-{}", &longrun_store::new_run_id()[20..]),
+            "pro",
+            &[("requests_per_minute", "20")],
+        )
+        .await;
     // A second instance on the same database and Redis.
-    let second = TestApp::start_with(
-        same,
-        Options {
-            with_worker: false,
-            redis: Some(redis),
-            ..Default::default()
-        },
-    )
+    let second = TestApp::start_with(db, sharing(&redis)).await;
+    let answers = join_all((0..60).map(|n| {
+        let app = if n % 2 == 0 { &first } else { &second };
+        app.get(&keys[1], "/v1/runs")
+    }))
     .await;
-    let mut allowed = 0;
-    let mut tasks = Vec::new();
-    for n in 0..60 {
-        let app = if n % 2 == 0 {
-            first.base.clone()
-        } else {
-            second.base.clone()
-        };
-        let key = keys[1].clone();
-        tasks.push(tokio::spawn(async move {
-            reqwest::Client::new()
-                .get(format!("{app}/v1/runs"))
-                .bearer_auth(key)
-                .send()
-                .await
-                .unwrap()
-                .status()
-        }));
-    }
-    for task in tasks {
-        if task.await.unwrap() == StatusCode::OK {
-            allowed += 1;
-        }
-    }
+    let allowed = answers
+        .iter()
+        .filter(|(status, _)| *status == StatusCode::OK)
+        .count();
     assert!(
         (20..=21).contains(&allowed),
         "{allowed} requests passed a shared limit of 20/min"
@@ -599,45 +402,24 @@ async fn two_api_instances_sharing_redis_share_one_limit() {
 
 on_each_backend!(a_burst_of_submissions_admits_exactly_the_concurrency_cap);
 async fn a_burst_of_submissions_admits_exactly_the_concurrency_cap(db: TestDb) {
-    let app = TestApp::start_with(
-        db,
-        Options {
-            with_worker: false,
-            ..Default::default()
-        },
-    )
+    let app = TestApp::start_with(db, Options::no_worker()).await;
+    let (_, keys) = app
+        .workspace("burst", "starter", &[("requests_per_minute", "1000")])
+        .await;
+    app.demo_agent(&keys[0]).await;
+    let answers = join_all((0..100).map(|n| {
+        let run = json!({"agent": "demo", "input": format!("What is {n} + 1?")});
+        app.exchange("POST", "/v1/runs", Some(&keys[1]), Some(run))
+    }))
     .await;
-    let (_, keys) = workspace(&app, "burst", "starter", &[("requests_per_minute", "1000")]).await;
-    demo_agent(&app, &keys[0]).await;
-    let mut tasks = Vec::new();
-    for n in 0..100 {
-        let base = app.base.clone();
-        let key = keys[1].clone();
-        tasks.push(tokio::spawn(async move {
-            let response = reqwest::Client::new()
-                .post(format!("{base}/v1/runs"))
-                .bearer_auth(key)
-                .json(&json!({"agent": "demo", "input": format!("What is {n} + 1?")}))
-                .send()
-                .await
-                .unwrap();
-            let retry_after = response.headers().get("retry-after").is_some();
-            (
-                response.status(),
-                retry_after,
-                response.json::<Value>().await.unwrap(),
-            )
-        }));
-    }
     let (mut admitted, mut refused) = (0, 0);
-    for task in tasks {
-        let (status, retry_after, body) = task.await.unwrap();
+    for (status, headers, body) in answers {
         match status {
             StatusCode::ACCEPTED => admitted += 1,
             StatusCode::TOO_MANY_REQUESTS => {
                 assert_eq!(body["error"]["code"], "concurrency_limit", "{body}");
                 assert_eq!(body["error"]["limit"], 5);
-                assert!(retry_after);
+                assert!(headers.contains_key("retry-after"));
                 refused += 1;
             }
             other => panic!("unexpected {other}: {body}"),
@@ -653,28 +435,24 @@ async fn a_burst_of_submissions_admits_exactly_the_concurrency_cap(db: TestDb) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_spent_quota_refuses_new_runs_with_the_numbers() {
     let app = TestApp::start(TestDb::sqlite()).await;
-    let (_, keys) = workspace(&app, "spent", "pro", &[("tokens_per_month", "100")]).await;
-    demo_agent(&app, &keys[0]).await;
+    let (_, keys) = app
+        .workspace("spent", "pro", &[("tokens_per_month", "100")])
+        .await;
+    app.demo_agent(&keys[0]).await;
     let run_id = app.submit_to(&keys[1], "demo", "What is 5 * 5?").await;
     let run = app.wait_for_run(&keys[1], &run_id, MINUTE).await;
     assert_eq!(run["status"], "succeeded", "{run}");
     let used = run["usage"]["input_tokens"].as_i64().unwrap()
         + run["usage"]["output_tokens"].as_i64().unwrap();
     assert!(used >= 100, "{used}");
-    let (status, body) = app
-        .request(
-            "POST",
-            "/v1/runs",
-            Some(&keys[1]),
-            Some(json!({"agent": "demo", "input": "again"})),
-        )
-        .await;
+    let again = json!({"agent": "demo", "input": "again"});
+    let (status, body) = app.post(&keys[1], "/v1/runs", again).await;
     assert_eq!(status, StatusCode::PAYMENT_REQUIRED, "{body}");
     assert_eq!(body["error"]["code"], "quota_exhausted");
     assert_eq!(body["error"]["metric"], "tokens");
     assert_eq!(body["error"]["used"], used);
     assert_eq!(body["error"]["limit"], 100);
-    let (_, quota) = app.request("GET", "/v1/quota", Some(&keys[1]), None).await;
+    let (_, quota) = app.get(&keys[1], "/v1/quota").await;
     assert_eq!(quota["used"]["tokens"], used);
     assert_eq!(quota["remaining"]["tokens"], 0);
     assert_eq!(quota["limits"]["tokens_per_month"], 100);
@@ -686,14 +464,9 @@ async fn a_run_pauses_at_the_hard_cap_resumes_when_raised_and_alerts_fire_once()
     options.tuning.quota_recheck_s = 3600;
     let app = TestApp::start_with(TestDb::sqlite(), options).await;
     // Free: the hard cap is the quota itself.
-    let (workspace, keys) = workspace(
-        &app,
-        "capped",
-        "free",
-        &[("tokens_per_month", "150"), ("requests_per_minute", "1000")],
-    )
-    .await;
-    demo_agent(&app, &keys[0]).await;
+    let quota = [("tokens_per_month", "150"), ("requests_per_minute", "1000")];
+    let (workspace, keys) = app.workspace("capped", "free", &quota).await;
+    app.demo_agent(&keys[0]).await;
     let first = app.submit_to(&keys[1], "demo", "What is 2 + 2?").await;
     assert_eq!(
         app.wait_for_run(&keys[1], &first, MINUTE).await["status"],
@@ -704,26 +477,16 @@ async fn a_run_pauses_at_the_hard_cap_resumes_when_raised_and_alerts_fire_once()
         .wait_for_status(&keys[1], &second, "paused_quota", MINUTE)
         .await;
     assert!(paused["finished_at"].is_null());
-    let tokens_when_paused = app
-        .store
-        .usage_since(&workspace.id, 0)
-        .await
-        .unwrap()
-        .tokens();
+    let tokens = async || {
+        let usage = app.store.usage_since(&workspace.id, 0).await.unwrap();
+        usage.tokens()
+    };
+    let tokens_when_paused = tokens().await;
 
     // Raising the limit (what `longrun admin workspace set-quota` does) and signalling.
-    let overrides = workspace
-        .quota_overrides
-        .clone()
-        .with("tokens_per_month", "100000")
-        .unwrap();
-    app.store
-        .set_quota_overrides(&workspace.id, &overrides)
-        .await
-        .unwrap();
-    let client = longrun_temporal::connect(&temporal_settings(&app.temporal), "test")
-        .await
-        .unwrap();
+    app.set_quota(&workspace, &[("tokens_per_month", "100000")])
+        .await;
+    let client = app.temporal_client().await;
     let handle = client.get_workflow_handle::<longrun_workflows::AgentRunWorkflow>(
         paused["workflow_id"].as_str().unwrap().to_string(),
     );
@@ -738,27 +501,10 @@ async fn a_run_pauses_at_the_hard_cap_resumes_when_raised_and_alerts_fire_once()
     let run = app.wait_for_run(&keys[1], &second, MINUTE).await;
     assert_eq!(run["status"], "succeeded", "{run}");
     assert_eq!(run["result"], "3 + 3 = 6.");
-    let events = app
-        .store
-        .events_after(&workspace.id, &second, 0, 100)
-        .await
-        .unwrap();
-    let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
-    let paused_at = kinds
-        .iter()
-        .position(|k| *k == "quota.paused")
-        .expect("quota.paused");
-    let resumed_at = kinds
-        .iter()
-        .position(|k| *k == "quota.resumed")
-        .expect("quota.resumed");
-    assert!(paused_at < resumed_at);
-    let tokens_after = app
-        .store
-        .usage_since(&workspace.id, 0)
-        .await
-        .unwrap()
-        .tokens();
+    let kinds = app.event_kinds(&workspace.id, &second).await;
+    let position = |kind: &str| kinds.iter().position(|k| k == kind).expect(kind);
+    assert!(position("quota.paused") < position("quota.resumed"));
+    let tokens_after = tokens().await;
     assert!(
         tokens_after > tokens_when_paused,
         "it went on spending only after the raise"
@@ -766,7 +512,7 @@ async fn a_run_pauses_at_the_hard_cap_resumes_when_raised_and_alerts_fire_once()
 
     // Alerts at 80 %, 100 % (and, on the old 150-token quota, 200 % could not be reached
     // before the raise): each once.
-    let (_, quota) = app.request("GET", "/v1/quota", Some(&keys[0]), None).await;
+    let (_, quota) = app.get(&keys[0], "/v1/quota").await;
     let raised: Vec<(String, i64)> = quota["alerts"]
         .as_array()
         .unwrap()
@@ -780,12 +526,8 @@ async fn a_run_pauses_at_the_hard_cap_resumes_when_raised_and_alerts_fire_once()
         .collect();
     assert!(raised.contains(&("tokens".to_string(), 80)), "{raised:?}");
     assert!(raised.contains(&("tokens".to_string(), 100)), "{raised:?}");
-    let (_, audit) = app
-        .request("GET", "/v1/audit?limit=200", Some(&keys[0]), None)
-        .await;
-    let alerts: Vec<(String, i64)> = audit["entries"]
-        .as_array()
-        .unwrap()
+    let audit = app.audit(&keys[0], "?limit=200").await;
+    let alerts: Vec<(String, i64)> = audit
         .iter()
         .filter(|e| e["action"] == "quota.alert")
         .map(|e| {
@@ -800,27 +542,24 @@ async fn a_run_pauses_at_the_hard_cap_resumes_when_raised_and_alerts_fire_once()
     assert_eq!(alerts.len(), raised.len());
 }
 
+/// An app whose worker, once started, runs one workflow task at a time: the order in which
+/// runs start is the order the queue hands them out.
+async fn one_slot() -> TestApp {
+    let options = Options {
+        workflow_slots: 1,
+        ..Options::no_worker()
+    };
+    TestApp::start_with(TestDb::sqlite(), options).await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pro_run_is_dispatched_before_queued_free_runs() {
-    let mut app = TestApp::start_with(
-        TestDb::sqlite(),
-        Options {
-            with_worker: false,
-            workflow_slots: 1,
-            ..Default::default()
-        },
-    )
-    .await;
-    let (free, free_keys) = workspace(
-        &app,
-        "freebies",
-        "free",
-        &[("concurrent_runs", "100"), ("requests_per_minute", "1000")],
-    )
-    .await;
-    let (pro, pro_keys) = workspace(&app, "payers", "pro", &[]).await;
-    demo_agent(&app, &free_keys[0]).await;
-    demo_agent(&app, &pro_keys[0]).await;
+    let mut app = one_slot().await;
+    let roomy = [("concurrent_runs", "100"), ("requests_per_minute", "1000")];
+    let (free, free_keys) = app.workspace("freebies", "free", &roomy).await;
+    let (pro, pro_keys) = app.workspace("payers", "pro", &[]).await;
+    app.demo_agent(&free_keys[0]).await;
+    app.demo_agent(&pro_keys[0]).await;
     let mut free_runs = Vec::new();
     for n in 0..20 {
         free_runs.push(
@@ -849,36 +588,19 @@ async fn a_pro_run_is_dispatched_before_queued_free_runs() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tenants_of_one_tier_are_interleaved_not_first_come_first_served() {
-    let mut app = TestApp::start_with(
-        TestDb::sqlite(),
-        Options {
-            with_worker: false,
-            workflow_slots: 1,
-            ..Default::default()
-        },
-    )
-    .await;
+    let mut app = one_slot().await;
     let overrides = [("concurrent_runs", "100"), ("requests_per_minute", "1000")];
-    let (_, a_keys) = workspace(&app, "early", "starter", &overrides).await;
-    let (_, b_keys) = workspace(&app, "late", "starter", &overrides).await;
-    demo_agent(&app, &a_keys[0]).await;
-    demo_agent(&app, &b_keys[0]).await;
+    let (_, a_keys) = app.workspace("early", "starter", &overrides).await;
+    let (_, b_keys) = app.workspace("late", "starter", &overrides).await;
+    app.demo_agent(&a_keys[0]).await;
+    app.demo_agent(&b_keys[0]).await;
     let mut runs = Vec::new();
-    for n in 0..30 {
-        runs.push((
-            "early",
-            a_keys[1].clone(),
-            app.submit_to(&a_keys[1], "demo", &format!("What is {n} + 2?"))
-                .await,
-        ));
-    }
-    for n in 0..30 {
-        runs.push((
-            "late",
-            b_keys[1].clone(),
-            app.submit_to(&b_keys[1], "demo", &format!("What is {n} + 3?"))
-                .await,
-        ));
+    for (tenant, keys, plus) in [("early", &a_keys, 2), ("late", &b_keys, 3)] {
+        for n in 0..30 {
+            let input = format!("What is {n} + {plus}?");
+            let id = app.submit_to(&keys[1], "demo", &input).await;
+            runs.push((tenant, keys[1].clone(), id));
+        }
     }
     app.start_worker();
     let mut starts = Vec::new();

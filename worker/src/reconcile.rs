@@ -197,13 +197,7 @@ pub async fn reconcile(
         }
         let mut sums = UsageTotals::default();
         for (_, _, row) in &ledger {
-            sums.input_tokens += row.input_tokens;
-            sums.output_tokens += row.output_tokens;
-            sums.cache_read_tokens += row.cache_read_tokens;
-            sums.cache_write_tokens += row.cache_write_tokens;
-            sums.tool_calls += row.tool_calls;
-            sums.agent_ms += row.agent_ms;
-            sums.cost_micro_usd += row.cost_micro_usd;
+            sums += row;
         }
         if let Some(detail) = totals_differ(&run, &sums) {
             report.findings.push(finding("totals", detail));

@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use temporalio_macros::activities;
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
+use tracing::Instrument;
 
 use longrun_domain::{EventKind, Tiers};
 use longrun_store::{NewEvent, Store};
@@ -161,6 +162,18 @@ async fn heartbeating<T>(
     }
 }
 
+/// The span an activity's log lines carry: which activity, for which run, and the
+/// submission's `X-Request-Id`, so they join the API's.
+fn activity_span(kind: &'static str, run: &RunRef) -> tracing::Span {
+    tracing::info_span!(
+        "activity",
+        kind,
+        run_id = %run.run_id,
+        workspace = %run.workspace_slug,
+        request_id = run.request_id.as_deref().unwrap_or_default(),
+    )
+}
+
 /// The heartbeat pace for a heartbeat timeout: several beats per timeout.
 fn beat_every(timeout: Option<Duration>) -> Duration {
     timeout
@@ -171,78 +184,57 @@ fn beat_every(timeout: Option<Duration>) -> Duration {
 #[activities]
 impl AgentActivities {
     #[activity(definition = contracts::StartRun)]
-    #[tracing::instrument(name = "activity", skip_all, fields(
-        kind = %"start_run",
-        run_id = %request.run.run_id,
-        workspace = %request.run.workspace_slug,
-        request_id = request.run.request_id.as_deref().unwrap_or_default(),
-    ))]
     pub async fn start_run(
         self: Arc<Self>,
         _ctx: ActivityContext,
         request: StartRunRequest,
     ) -> Result<(), ActivityError> {
-        self.record_start(&request).await
+        self.record_start(&request)
+            .instrument(activity_span("start_run", &request.run))
+            .await
     }
 
     #[activity(definition = contracts::LlmCall)]
-    #[tracing::instrument(name = "activity", skip_all, fields(
-        kind = %"llm_call",
-        run_id = %request.run.run_id,
-        workspace = %request.run.workspace_slug,
-        request_id = request.run.request_id.as_deref().unwrap_or_default(),
-    ))]
     pub async fn llm_call(
         self: Arc<Self>,
         ctx: ActivityContext,
         request: LlmRequest,
     ) -> Result<LlmResponse, ActivityError> {
-        self.model_turn(&ctx, &request).await
+        self.model_turn(&ctx, &request)
+            .instrument(activity_span("llm_call", &request.run))
+            .await
     }
 
     #[activity(definition = contracts::RunTool)]
-    #[tracing::instrument(name = "activity", skip_all, fields(
-        kind = %"run_tool",
-        run_id = %request.run.run_id,
-        workspace = %request.run.workspace_slug,
-        request_id = request.run.request_id.as_deref().unwrap_or_default(),
-    ))]
     pub async fn run_tool(
         self: Arc<Self>,
         ctx: ActivityContext,
         request: ToolRequest,
     ) -> Result<ToolOutcome, ActivityError> {
-        self.tool_call(&ctx, &request).await
+        self.tool_call(&ctx, &request)
+            .instrument(activity_span("run_tool", &request.run))
+            .await
     }
 
     #[activity(definition = contracts::RecordEvent)]
-    #[tracing::instrument(name = "activity", skip_all, fields(
-        kind = %"record_event",
-        run_id = %request.run.run_id,
-        workspace = %request.run.workspace_slug,
-        request_id = request.run.request_id.as_deref().unwrap_or_default(),
-    ))]
     pub async fn record_event(
         self: Arc<Self>,
         _ctx: ActivityContext,
         request: EventRequest,
     ) -> Result<(), ActivityError> {
-        self.record_status_event(request).await
+        let span = activity_span("record_event", &request.run);
+        self.record_status_event(request).instrument(span).await
     }
 
     #[activity(definition = contracts::FinishRun)]
-    #[tracing::instrument(name = "activity", skip_all, fields(
-        kind = %"finish_run",
-        run_id = %request.run.run_id,
-        workspace = %request.run.workspace_slug,
-        request_id = request.run.request_id.as_deref().unwrap_or_default(),
-    ))]
     pub async fn finish_run(
         self: Arc<Self>,
         _ctx: ActivityContext,
         request: FinishRunRequest,
     ) -> Result<(), ActivityError> {
-        self.record_finish(&request).await
+        self.record_finish(&request)
+            .instrument(activity_span("finish_run", &request.run))
+            .await
     }
 
     #[activity(definition = contracts::RollupDay)]
@@ -255,17 +247,13 @@ impl AgentActivities {
     }
 
     #[activity(definition = contracts::DeliverWebhook)]
-    #[tracing::instrument(name = "activity", skip_all, fields(
-        kind = %"deliver_webhook",
-        run_id = %request.run.run_id,
-        workspace = %request.run.workspace_slug,
-        request_id = request.run.request_id.as_deref().unwrap_or_default(),
-    ))]
     pub async fn deliver_webhook(
         self: Arc<Self>,
         ctx: ActivityContext,
         request: WebhookRequest,
     ) -> Result<(), ActivityError> {
-        self.deliver(&ctx, &request).await
+        self.deliver(&ctx, &request)
+            .instrument(activity_span("deliver_webhook", &request.run))
+            .await
     }
 }

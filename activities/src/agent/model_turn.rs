@@ -16,7 +16,7 @@ use longrun_workflows::payloads::{
 use super::{AgentActivities, beat_every, elapsed_ms, heartbeating};
 use crate::enforcement;
 use crate::errors::{from_store, non_retryable, retryable};
-use crate::models::{ModelError, ProviderError, ToolDeclaration, Turn};
+use crate::models::{ModelError, ProviderCall, ProviderError, ToolDeclaration};
 use crate::tools;
 
 fn role_name(role: Role) -> &'static str {
@@ -300,15 +300,14 @@ impl AgentActivities {
         let every = beat_every(ctx.info().heartbeat_timeout);
         let result = {
             let mut on_delta = |text: &str| batcher.push(text);
-            let turn = Turn {
+            let turn = ProviderCall {
                 model: &request.model,
                 system: &request.system,
                 messages: &messages,
                 tools: &declarations,
                 max_tokens: request.max_output_tokens,
-                step: request.step,
             };
-            let call = self.models.complete(&turn, &mut on_delta);
+            let call = self.models.complete(&turn, request.step, &mut on_delta);
             heartbeating(ctx, every, call).await?
         };
         batcher.flush();

@@ -182,13 +182,17 @@ impl AgentActivities {
         }
         let secret = stored.and_then(|tool| tool.secret.as_deref());
         let message_id = format!("{}-{}", run.run_id, request.call_id);
-        tools::webhook::call(
-            &self.guarded_http,
+        let message = tools::webhook::Message {
             url,
             secret,
-            &message_id,
-            &request.input,
-            self.settings.webhook_timeout,
+            id: &message_id,
+            input: &request.input,
+        };
+        let timeout = self.settings.webhook_timeout;
+        tools::webhook::call(
+            &self.guarded_http,
+            message,
+            timeout,
             tools::MAX_OUTPUT_BYTES,
         )
         .await

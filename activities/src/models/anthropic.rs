@@ -4,25 +4,21 @@
 
 use std::collections::BTreeMap;
 
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 
 use longrun_workflows::payloads::{
     ContentBlock, LlmResponse, Message, Role, StopReason, TokenUsage,
 };
 
+use super::ProviderEndpoint;
 use super::provider::{
-    ProviderCall, ProviderError, error_from_response, excerpt, parse_event, read_stream,
-    transport_error,
+    ProviderCall, ProviderError, StreamParser, answer, excerpt, parse_event, stream_turn,
+    tool_input,
 };
 use super::sse::SseEvent;
 
 pub const API_VERSION: &str = "2023-06-01";
-
-pub struct Anthropic {
-    pub base_url: String,
-    pub api_key: SecretString,
-}
 
 /// The request body: our conversation in Anthropic's shapes.
 pub fn request_body(call: &ProviderCall<'_>) -> Value {
@@ -203,10 +199,11 @@ impl StreamAssembler {
         }
         Ok(None)
     }
+}
 
-    /// Handles one decoded stream event: its `event:` name, or else the `type` of its data,
-    /// says what it is. Returns a text delta to forward, if any.
-    pub fn on_sse_event(&mut self, event: &SseEvent) -> Result<Option<String>, ProviderError> {
+impl StreamParser for StreamAssembler {
+    /// Its `event:` name, or else the `type` of its data, says what an event is.
+    fn on_sse_event(&mut self, event: &SseEvent) -> Result<Option<String>, ProviderError> {
         let data = parse_event(event)?;
         let kind = if event.event.is_empty() {
             data["type"].as_str().unwrap_or("")
@@ -216,12 +213,12 @@ impl StreamAssembler {
         self.on_event(kind, &data)
     }
 
-    pub fn is_done(&self) -> bool {
+    fn is_done(&self) -> bool {
         self.done
     }
 
     /// The complete message, once `message_stop` arrived.
-    pub fn finish(self) -> Result<LlmResponse, ProviderError> {
+    fn finish(self) -> Result<LlmResponse, ProviderError> {
         if !self.done {
             return Err(ProviderError::Retryable {
                 message: "the stream ended before message_stop".into(),
@@ -239,63 +236,35 @@ impl StreamAssembler {
                     content.push(ContentBlock::Text { text })
                 }
                 Partial::ToolUse { id, name, json } => {
-                    let input = if json.trim().is_empty() {
-                        json!({})
-                    } else {
-                        serde_json::from_str(&json).map_err(|e| ProviderError::BadResponse {
-                            reason: format!("tool_use input is not JSON: {e}"),
-                            excerpt: excerpt(&json),
-                        })?
-                    };
+                    let input = tool_input(&json, "tool_use input")?;
                     content.push(ContentBlock::ToolUse { id, name, input });
                 }
                 _ => {}
             }
         }
-        Ok(LlmResponse {
-            content,
-            stop_reason,
-            usage: self.usage,
-            cost_micro_usd: 0,
-            paused: None,
-        })
+        Ok(answer(content, stop_reason, self.usage))
     }
 }
 
-impl Anthropic {
-    pub async fn call(
-        &self,
-        http: &reqwest::Client,
-        call: &ProviderCall<'_>,
-        on_delta: &mut (dyn FnMut(&str) + Send),
-    ) -> Result<LlmResponse, ProviderError> {
-        let response = http
-            .post(format!("{}/v1/messages", self.base_url))
-            .header("x-api-key", self.api_key.expose_secret())
-            .header("anthropic-version", API_VERSION)
-            .header("accept", "text/event-stream")
-            .json(&request_body(call))
-            .send()
-            .await
-            .map_err(transport_error)?;
-        if !response.status().is_success() {
-            return Err(error_from_response(response).await);
-        }
-        let mut assembler = StreamAssembler::default();
-        read_stream(response, |event| {
-            if let Some(delta) = assembler.on_sse_event(&event)? {
-                on_delta(&delta);
-            }
-            Ok(assembler.is_done())
-        })
-        .await?;
-        assembler.finish()
-    }
+/// One streamed model turn.
+pub async fn call(
+    http: &reqwest::Client,
+    endpoint: &ProviderEndpoint,
+    call: &ProviderCall<'_>,
+    on_delta: &mut (dyn FnMut(&str) + Send),
+) -> Result<LlmResponse, ProviderError> {
+    let request = http
+        .post(format!("{}/v1/messages", endpoint.base_url))
+        .header("x-api-key", endpoint.api_key.expose_secret())
+        .header("anthropic-version", API_VERSION)
+        .json(&request_body(call));
+    stream_turn::<StreamAssembler>(request, on_delta).await
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::models::provider::testing::{calculator, calculator_round};
 
     fn feed(events: &[(&str, Value)]) -> Result<(LlmResponse, String), ProviderError> {
         let mut assembler = StreamAssembler::default();
@@ -409,31 +378,10 @@ mod tests {
 
     #[test]
     fn request_merges_turns_and_declares_tools() {
-        let messages = vec![
-            Message::user_text("hi"),
-            Message {
-                role: Role::Assistant,
-                content: vec![ContentBlock::ToolUse {
-                    id: "t1".into(),
-                    name: "calculator".into(),
-                    input: json!({"expression": "2"}),
-                }],
-            },
-            Message {
-                role: Role::User,
-                content: vec![ContentBlock::ToolResult {
-                    tool_use_id: "t1".into(),
-                    content: "2".into(),
-                    is_error: false,
-                }],
-            },
-            Message::user_text("and?"),
-        ];
-        let tools = vec![super::super::provider::ToolDeclaration {
-            name: "calculator".into(),
-            description: "d".into(),
-            input_schema: json!({"type": "object"}),
-        }];
+        let mut messages = vec![Message::user_text("hi")];
+        messages.extend(calculator_round("t1", "2", "2", false));
+        messages.push(Message::user_text("and?"));
+        let tools = calculator();
         let body = request_body(&ProviderCall {
             model: "claude-x",
             system: "sys",
@@ -453,7 +401,7 @@ mod tests {
     mod properties {
         use super::*;
         use crate::models::sse::testing::{
-            frame, json_object, json_value, line_end, read_chunks, split_bytes, split_text, text,
+            frame, json_object, json_value, line_end, reassembles, split_text, survives, text,
         };
         use proptest::prelude::*;
         use proptest::sample::Index;
@@ -678,19 +626,11 @@ mod tests {
                 )
         }
 
-        /// Reads `chunks` as `Anthropic::call` reads a response body.
+        /// Reads `chunks` as `call` reads a response body.
         fn assemble<'a>(
             chunks: impl IntoIterator<Item = &'a [u8]>,
         ) -> Result<(String, LlmResponse), ProviderError> {
-            let mut assembler = StreamAssembler::default();
-            let mut deltas = String::new();
-            read_chunks(chunks, |event| {
-                if let Some(delta) = assembler.on_sse_event(&event)? {
-                    deltas.push_str(&delta);
-                }
-                Ok(assembler.is_done())
-            })?;
-            Ok((deltas, assembler.finish()?))
+            crate::models::sse::testing::assemble::<StreamAssembler>(chunks)
         }
 
         #[test]
@@ -758,10 +698,7 @@ mod tests {
                 streamed in streamed(),
                 cuts in prop::collection::vec(any::<Index>(), 0..24),
             ) {
-                let bytes = streamed.bytes();
-                let expected = streamed.expected();
-                prop_assert_eq!(assemble(split_bytes(&bytes, &cuts))?, expected.clone());
-                prop_assert_eq!(assemble(bytes.chunks(1))?, expected);
+                reassembles::<StreamAssembler>(&streamed.bytes(), &cuts, streamed.expected())?;
             }
 
             #[test]
@@ -783,8 +720,7 @@ mod tests {
                 prefix in prop::sample::select(vec!["", "event: message_start\ndata: ", "data: {\"type\":"]),
                 cuts in prop::collection::vec(any::<Index>(), 0..8),
             ) {
-                let bytes = [prefix.as_bytes(), &bytes].concat();
-                let _ = assemble(split_bytes(&bytes, &cuts));
+                survives::<StreamAssembler>(prefix, &bytes, &cuts);
             }
         }
     }

@@ -13,7 +13,7 @@ use std::time::Duration;
 use secrecy::SecretString;
 
 use longrun_domain::{ModelRef, Provider};
-use longrun_workflows::payloads::{LlmResponse, Message};
+use longrun_workflows::payloads::LlmResponse;
 
 pub use provider::{ProviderCall, ProviderError, ToolDeclaration};
 
@@ -56,24 +56,11 @@ impl Default for ProviderSettings {
     }
 }
 
-/// One model turn, as the model activity asks for it.
-#[derive(Debug, Clone)]
-pub struct Turn<'a> {
-    /// `provider/model-name`.
-    pub model: &'a str,
-    pub system: &'a str,
-    pub messages: &'a [Message],
-    pub tools: &'a [ToolDeclaration],
-    pub max_tokens: u32,
-    /// The run's step number (the offline model makes tool call ids with it).
-    pub step: u32,
-}
-
 /// Routes a model turn to its provider.
 pub struct ModelRouter {
     http: reqwest::Client,
-    anthropic: Option<anthropic::Anthropic>,
-    openai: Option<openai::OpenAi>,
+    anthropic: Option<ProviderEndpoint>,
+    openai: Option<ProviderEndpoint>,
 }
 
 impl ModelRouter {
@@ -85,14 +72,8 @@ impl ModelRouter {
             .build()?;
         Ok(Self {
             http,
-            anthropic: settings.anthropic.map(|e| anthropic::Anthropic {
-                base_url: e.base_url,
-                api_key: e.api_key,
-            }),
-            openai: settings.openai.map(|e| openai::OpenAi {
-                base_url: e.base_url,
-                api_key: e.api_key,
-            }),
+            anthropic: settings.anthropic,
+            openai: settings.openai,
         })
     }
 
@@ -105,40 +86,36 @@ impl ModelRouter {
         }
     }
 
-    /// One model turn, forwarding text deltas as they stream in.
+    /// One model turn of `turn.model` (`provider/model-name`), at the run's `step` (the
+    /// offline model makes tool call ids with it), forwarding text deltas as they stream in.
     pub async fn complete(
         &self,
-        turn: &Turn<'_>,
+        turn: &ProviderCall<'_>,
+        step: u32,
         on_delta: &mut (dyn FnMut(&str) + Send),
     ) -> Result<LlmResponse, ModelError> {
         let ModelRef { provider, name } = ModelRef::split(turn.model)?;
         let call = ProviderCall {
             model: name,
-            system: turn.system,
-            messages: turn.messages,
-            tools: turn.tools,
-            max_tokens: turn.max_tokens,
+            ..*turn
+        };
+        let endpoint = |endpoint: &Option<ProviderEndpoint>, name| {
+            endpoint.clone().ok_or(ModelError::NotConfigured(name))
         };
         match provider {
             Provider::Offline => {
                 let tool_names: Vec<&str> = turn.tools.iter().map(|t| t.name.as_str()).collect();
-                let response = offline::respond(turn.system, turn.messages, &tool_names, turn.step);
+                let response = offline::respond(turn.system, turn.messages, &tool_names, step);
                 on_delta(&response.text());
                 Ok(response)
             }
             Provider::Anthropic => {
-                let client = self
-                    .anthropic
-                    .as_ref()
-                    .ok_or(ModelError::NotConfigured("anthropic"))?;
-                Ok(client.call(&self.http, &call, on_delta).await?)
+                let endpoint = endpoint(&self.anthropic, "anthropic")?;
+                Ok(anthropic::call(&self.http, &endpoint, &call, on_delta).await?)
             }
             Provider::OpenAi => {
-                let client = self
-                    .openai
-                    .as_ref()
-                    .ok_or(ModelError::NotConfigured("openai"))?;
-                Ok(client.call(&self.http, &call, on_delta).await?)
+                let endpoint = endpoint(&self.openai, "openai")?;
+                Ok(openai::call(&self.http, &endpoint, &call, on_delta).await?)
             }
         }
     }

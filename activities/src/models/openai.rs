@@ -5,21 +5,17 @@
 
 use std::collections::BTreeMap;
 
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 
 use longrun_workflows::payloads::{ContentBlock, LlmResponse, Role, StopReason, TokenUsage};
 
+use super::ProviderEndpoint;
 use super::provider::{
-    ProviderCall, ProviderError, error_from_response, excerpt, parse_event, read_stream,
-    transport_error,
+    ProviderCall, ProviderError, StreamParser, answer, excerpt, parse_event, stream_turn,
+    tool_input,
 };
 use super::sse::SseEvent;
-
-pub struct OpenAi {
-    pub base_url: String,
-    pub api_key: SecretString,
-}
 
 /// The request body: our conversation in Chat Completions shapes.
 pub fn request_body(call: &ProviderCall<'_>) -> Value {
@@ -167,9 +163,14 @@ impl StreamAssembler {
         Ok(delta_text)
     }
 
-    /// Handles one decoded stream event: a chunk, or the `[DONE]` that ends the stream.
-    /// Returns a text delta to forward, if any.
-    pub fn on_sse_event(&mut self, event: &SseEvent) -> Result<Option<String>, ProviderError> {
+    pub fn mark_done(&mut self) {
+        self.done = true;
+    }
+}
+
+impl StreamParser for StreamAssembler {
+    /// A chunk, or the `[DONE]` that ends the stream.
+    fn on_sse_event(&mut self, event: &SseEvent) -> Result<Option<String>, ProviderError> {
         if event.data.trim() == "[DONE]" {
             self.mark_done();
             return Ok(None);
@@ -177,16 +178,12 @@ impl StreamAssembler {
         self.on_chunk(&parse_event(event)?)
     }
 
-    pub fn mark_done(&mut self) {
-        self.done = true;
-    }
-
     /// Whether `[DONE]` arrived.
-    pub fn is_done(&self) -> bool {
+    fn is_done(&self) -> bool {
         self.done
     }
 
-    pub fn finish(self) -> Result<LlmResponse, ProviderError> {
+    fn finish(self) -> Result<LlmResponse, ProviderError> {
         let Some(reason) = self.finish_reason else {
             return Err(ProviderError::Retryable {
                 message: "the stream ended without a finish_reason".into(),
@@ -216,14 +213,7 @@ impl StreamAssembler {
                     excerpt: excerpt(&call.arguments),
                 });
             }
-            let input = if call.arguments.trim().is_empty() {
-                json!({})
-            } else {
-                serde_json::from_str(&call.arguments).map_err(|e| ProviderError::BadResponse {
-                    reason: format!("tool call arguments are not JSON: {e}"),
-                    excerpt: excerpt(&call.arguments),
-                })?
-            };
+            let input = tool_input(&call.arguments, "tool call arguments")?;
             let id = if call.id.is_empty() {
                 format!("call_{index}")
             } else {
@@ -245,50 +235,28 @@ impl StreamAssembler {
         } else {
             stop_reason
         };
-        Ok(LlmResponse {
-            content,
-            stop_reason,
-            usage: self.usage,
-            cost_micro_usd: 0,
-            paused: None,
-        })
+        Ok(answer(content, stop_reason, self.usage))
     }
 }
 
-impl OpenAi {
-    pub async fn call(
-        &self,
-        http: &reqwest::Client,
-        call: &ProviderCall<'_>,
-        on_delta: &mut (dyn FnMut(&str) + Send),
-    ) -> Result<LlmResponse, ProviderError> {
-        let response = http
-            .post(format!("{}/chat/completions", self.base_url))
-            .bearer_auth(self.api_key.expose_secret())
-            .header("accept", "text/event-stream")
-            .json(&request_body(call))
-            .send()
-            .await
-            .map_err(transport_error)?;
-        if !response.status().is_success() {
-            return Err(error_from_response(response).await);
-        }
-        let mut assembler = StreamAssembler::default();
-        read_stream(response, |event| {
-            if let Some(delta) = assembler.on_sse_event(&event)? {
-                on_delta(&delta);
-            }
-            Ok(assembler.is_done())
-        })
-        .await?;
-        assembler.finish()
-    }
+/// One streamed model turn.
+pub async fn call(
+    http: &reqwest::Client,
+    endpoint: &ProviderEndpoint,
+    call: &ProviderCall<'_>,
+    on_delta: &mut (dyn FnMut(&str) + Send),
+) -> Result<LlmResponse, ProviderError> {
+    let request = http
+        .post(format!("{}/chat/completions", endpoint.base_url))
+        .bearer_auth(endpoint.api_key.expose_secret())
+        .json(&request_body(call));
+    stream_turn::<StreamAssembler>(request, on_delta).await
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::models::provider::ToolDeclaration;
+    use crate::models::provider::testing::{calculator, calculator_round};
     use longrun_workflows::payloads::Message;
 
     fn feed(chunks: &[Value]) -> Result<(LlmResponse, String), ProviderError> {
@@ -357,30 +325,9 @@ mod tests {
 
     #[test]
     fn request_uses_tool_messages_and_functions() {
-        let messages = vec![
-            Message::user_text("2+2?"),
-            Message {
-                role: Role::Assistant,
-                content: vec![ContentBlock::ToolUse {
-                    id: "c1".into(),
-                    name: "calculator".into(),
-                    input: json!({"expression": "2+2"}),
-                }],
-            },
-            Message {
-                role: Role::User,
-                content: vec![ContentBlock::ToolResult {
-                    tool_use_id: "c1".into(),
-                    content: "bad".into(),
-                    is_error: true,
-                }],
-            },
-        ];
-        let tools = vec![ToolDeclaration {
-            name: "calculator".into(),
-            description: "d".into(),
-            input_schema: json!({"type": "object"}),
-        }];
+        let mut messages = vec![Message::user_text("2+2?")];
+        messages.extend(calculator_round("c1", "2+2", "bad", true));
+        let tools = calculator();
         let body = request_body(&ProviderCall {
             model: "gpt-x",
             system: "sys",
@@ -405,7 +352,7 @@ mod tests {
     mod properties {
         use super::*;
         use crate::models::sse::testing::{
-            frame, json_object, json_value, line_end, read_chunks, split_bytes, split_text, text,
+            frame, json_object, json_value, line_end, reassembles, split_text, survives, text,
         };
         use proptest::prelude::*;
         use proptest::sample::Index;
@@ -580,21 +527,6 @@ mod tests {
                 })
         }
 
-        /// Reads `chunks` as `OpenAi::call` reads a response body.
-        fn assemble<'a>(
-            chunks: impl IntoIterator<Item = &'a [u8]>,
-        ) -> Result<(String, LlmResponse), ProviderError> {
-            let mut assembler = StreamAssembler::default();
-            let mut deltas = String::new();
-            read_chunks(chunks, |event| {
-                if let Some(delta) = assembler.on_sse_event(&event)? {
-                    deltas.push_str(&delta);
-                }
-                Ok(assembler.is_done())
-            })?;
-            Ok((deltas, assembler.finish()?))
-        }
-
         /// Chunks with the right shape but any values.
         fn wild_chunk() -> impl Strategy<Value = Value> {
             prop_oneof![
@@ -618,10 +550,7 @@ mod tests {
                 streamed in streamed(),
                 cuts in prop::collection::vec(any::<Index>(), 0..24),
             ) {
-                let bytes = streamed.bytes();
-                let expected = streamed.expected();
-                prop_assert_eq!(assemble(split_bytes(&bytes, &cuts))?, expected.clone());
-                prop_assert_eq!(assemble(bytes.chunks(1))?, expected);
+                reassembles::<StreamAssembler>(&streamed.bytes(), &cuts, streamed.expected())?;
             }
 
             #[test]
@@ -643,8 +572,7 @@ mod tests {
                 prefix in prop::sample::select(vec!["", "data: [DONE]", "data: {\"choices\":"]),
                 cuts in prop::collection::vec(any::<Index>(), 0..8),
             ) {
-                let bytes = [prefix.as_bytes(), &bytes].concat();
-                let _ = assemble(split_bytes(&bytes, &cuts));
+                survives::<StreamAssembler>(prefix, &bytes, &cuts);
             }
         }
     }

@@ -6,7 +6,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use serde_json::Value;
 
-use longrun_workflows::payloads::Message;
+use longrun_workflows::payloads::{ContentBlock, LlmResponse, Message, StopReason, TokenUsage};
 
 use super::sse::{SseDecoder, SseEvent};
 
@@ -19,7 +19,7 @@ pub struct ToolDeclaration {
 }
 
 /// One model turn, provider-neutral.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 pub struct ProviderCall<'a> {
     /// The model's name at the provider (without the `provider/` prefix).
     pub model: &'a str,
@@ -164,12 +164,119 @@ pub(crate) fn read_end(decoder: &mut SseDecoder) {
     }
 }
 
+/// What each provider's stream parser does; [`stream_turn`] drives it.
+pub(crate) trait StreamParser: Default {
+    /// Handles one decoded stream event; returns a text delta to forward, if any.
+    fn on_sse_event(&mut self, event: &SseEvent) -> Result<Option<String>, ProviderError>;
+    /// Whether the provider said the answer is complete.
+    fn is_done(&self) -> bool;
+    /// The whole answer, once the stream is read.
+    fn finish(self) -> Result<LlmResponse, ProviderError>;
+}
+
+/// The sequence every provider shares: send the request asking for a stream, class an error
+/// answer, read the stream into the provider's parser forwarding text deltas, and assemble.
+pub(crate) async fn stream_turn<P: StreamParser>(
+    request: reqwest::RequestBuilder,
+    on_delta: &mut (dyn FnMut(&str) + Send),
+) -> Result<LlmResponse, ProviderError> {
+    let response = request
+        .header("accept", "text/event-stream")
+        .send()
+        .await
+        .map_err(transport_error)?;
+    if !response.status().is_success() {
+        return Err(error_from_response(response).await);
+    }
+    let mut parser = P::default();
+    read_stream(response, |event| {
+        if let Some(delta) = parser.on_sse_event(&event)? {
+            on_delta(&delta);
+        }
+        Ok(parser.is_done())
+    })
+    .await?;
+    parser.finish()
+}
+
+/// A tool call's input from its streamed JSON text (`{}` when the model sent none).
+pub(crate) fn tool_input(json: &str, what: &str) -> Result<Value, ProviderError> {
+    if json.trim().is_empty() {
+        return Ok(Value::Object(Default::default()));
+    }
+    serde_json::from_str(json).map_err(|e| ProviderError::BadResponse {
+        reason: format!("{what} is not JSON: {e}"),
+        excerpt: excerpt(json),
+    })
+}
+
+/// An assembled answer (its cost is priced later, by the caller).
+pub(crate) fn answer(
+    content: Vec<ContentBlock>,
+    stop_reason: StopReason,
+    usage: TokenUsage,
+) -> LlmResponse {
+    LlmResponse {
+        content,
+        stop_reason,
+        usage,
+        cost_micro_usd: 0,
+        paused: None,
+    }
+}
+
 /// Parses one event's JSON, or says which event could not be parsed.
 pub(crate) fn parse_event(event: &SseEvent) -> Result<Value, ProviderError> {
     serde_json::from_str(&event.data).map_err(|e| ProviderError::BadResponse {
         reason: format!("event {:?} is not JSON: {e}", event.event),
         excerpt: excerpt(&event.data),
     })
+}
+
+/// Conversations the providers' request tests translate.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::ToolDeclaration;
+    use longrun_workflows::payloads::{ContentBlock, Message, Role};
+    use serde_json::json;
+
+    /// A calculator call and its result, as the conversation holds them.
+    pub(crate) fn calculator_round(
+        id: &str,
+        expression: &str,
+        result: &str,
+        is_error: bool,
+    ) -> [Message; 2] {
+        let call = ContentBlock::ToolUse {
+            id: id.into(),
+            name: "calculator".into(),
+            input: json!({ "expression": expression }),
+        };
+        let result = ContentBlock::ToolResult {
+            tool_use_id: id.into(),
+            content: result.into(),
+            is_error,
+        };
+        [
+            Message {
+                role: Role::Assistant,
+                content: vec![call],
+            },
+            Message {
+                role: Role::User,
+                content: vec![result],
+            },
+        ]
+    }
+
+    /// The calculator, as declared to a model.
+    pub(crate) fn calculator() -> Vec<ToolDeclaration> {
+        vec![ToolDeclaration {
+            name: "calculator".into(),
+            description: "d".into(),
+            input_schema: json!({"type": "object"}),
+        }]
+    }
 }
 
 #[cfg(test)]

@@ -41,17 +41,31 @@ pub fn secret_bytes(secret: &str) -> Vec<u8> {
         .unwrap_or_else(|| secret.as_bytes().to_vec())
 }
 
-/// POSTs `input` to `url` as one signed message. A 2xx answer's body (at most `max_bytes`)
-/// is the result; any other status, or no answer within `timeout`, is an error result.
+/// One message to a webhook tool.
+#[derive(Debug, Clone, Copy)]
+pub struct Message<'a> {
+    pub url: &'a str,
+    /// Signs the message when set (Standard Webhooks).
+    pub secret: Option<&'a str>,
+    /// `webhook-id`: the same on every retry of the call, so the receiver can drop repeats.
+    pub id: &'a str,
+    pub input: &'a Value,
+}
+
+/// POSTs a message's input to its URL, signed. A 2xx answer's body (at most `max_bytes`) is
+/// the result; any other status, or no answer within `timeout`, is an error result.
 pub async fn call(
     http: &reqwest::Client,
-    url: &str,
-    secret: Option<&str>,
-    msg_id: &str,
-    input: &Value,
+    message: Message<'_>,
     timeout: Duration,
     max_bytes: usize,
 ) -> ToolOutcome {
+    let Message {
+        url,
+        secret,
+        id: msg_id,
+        input,
+    } = message;
     let body = input.to_string();
     let timestamp = chrono::Utc::now().timestamp();
     let mut request = http
@@ -92,6 +106,24 @@ pub async fn call(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `call` with a ten-second timeout, which no test reaches.
+    async fn send(
+        http: &reqwest::Client,
+        url: &str,
+        secret: Option<&str>,
+        msg_id: &str,
+        input: &Value,
+        max_bytes: usize,
+    ) -> ToolOutcome {
+        let message = Message {
+            url,
+            secret,
+            id: msg_id,
+            input,
+        };
+        call(http, message, Duration::from_secs(10), max_bytes).await
+    }
     use crate::egress::test_server::{bind, response, serve};
     use crate::egress::{EgressPolicy, guarded_client};
     use serde_json::json;
@@ -136,16 +168,7 @@ mod tests {
         let mut requests = serve(listener, |_| response("200 OK", &[], b"{\"ok\":true}"));
         let input = json!({"city": "Zürich", "days": 3});
         let url = format!("http://127.0.0.1:{port}/hook");
-        let outcome = call(
-            &plain(),
-            &url,
-            Some(SECRET),
-            "msg_1",
-            &input,
-            Duration::from_secs(10),
-            1024,
-        )
-        .await;
+        let outcome = send(&plain(), &url, Some(SECRET), "msg_1", &input, 1024).await;
         assert_eq!(
             outcome,
             ToolOutcome {
@@ -177,16 +200,7 @@ mod tests {
         let (listener, port) = bind("127.0.0.1").await;
         let mut requests = serve(listener, |_| response("204 No Content", &[], b""));
         let url = format!("http://127.0.0.1:{port}/");
-        let outcome = call(
-            &plain(),
-            &url,
-            None,
-            "msg_2",
-            &json!({}),
-            Duration::from_secs(10),
-            1024,
-        )
-        .await;
+        let outcome = send(&plain(), &url, None, "msg_2", &json!({}), 1024).await;
         assert_eq!(
             outcome,
             ToolOutcome {
@@ -210,16 +224,7 @@ mod tests {
             )
         });
         let url = format!("http://127.0.0.1:{port}/");
-        let outcome = call(
-            &plain(),
-            &url,
-            Some("s"),
-            "m",
-            &json!({}),
-            Duration::from_secs(10),
-            16,
-        )
-        .await;
+        let outcome = send(&plain(), &url, Some("s"), "m", &json!({}), 16).await;
         assert!(outcome.is_error);
         assert_eq!(
             outcome.content,
@@ -232,16 +237,7 @@ mod tests {
         let (listener, port) = bind("127.0.0.1").await;
         drop(listener);
         let url = format!("http://127.0.0.1:{port}/");
-        let outcome = call(
-            &plain(),
-            &url,
-            None,
-            "m",
-            &json!({}),
-            Duration::from_secs(10),
-            16,
-        )
-        .await;
+        let outcome = send(&plain(), &url, None, "m", &json!({}), 16).await;
         assert!(outcome.is_error);
         assert!(
             outcome.content.starts_with("the webhook call failed: "),
@@ -251,16 +247,7 @@ mod tests {
 
         let guarded = guarded_client(&EgressPolicy::default()).unwrap();
         let url = format!("http://localhost:{port}/");
-        let outcome = call(
-            &guarded,
-            &url,
-            None,
-            "m",
-            &json!({}),
-            Duration::from_secs(10),
-            16,
-        )
-        .await;
+        let outcome = send(&guarded, &url, None, "m", &json!({}), 16).await;
         assert!(outcome.is_error);
         assert!(
             outcome

@@ -8,9 +8,8 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
 use crate::auth::Tenant;
-use crate::error::{ApiError, ErrorBody};
-use crate::extract::Query;
-use crate::page::{CursorShape, Page, PageRules};
+use crate::error::ApiError;
+use crate::page::{CursorShape, Paged, listing};
 use crate::routes::rfc3339;
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -24,6 +23,7 @@ pub(crate) struct AuditQuery {
     #[param(pattern = "^aud_[0-9a-f]{32}$")]
     cursor: Option<String>,
 }
+listing!(AuditQuery, default 50, max 200, CursorShape::Prefixed("aud"));
 
 /// One audited action.
 #[derive(Debug, Serialize, ToSchema)]
@@ -58,29 +58,15 @@ pub(crate) struct AuditPage {
 #[utoipa::path(
     get,
     path = "/v1/audit",
-    tag = "audit",
     operation_id = "list_audit",
-    security(("bearer" = [])),
     params(AuditQuery),
-    responses(
-        (status = 200, description = "A page of entries.", body = AuditPage),
-        (status = 422, description = "`invalid_request`: a bad or unknown query parameter, named.", body = ErrorBody),
-    ),
+    responses((status = 200, description = "A page of entries.", body = AuditPage)),
 )]
 pub(crate) async fn list(
     State(state): State<AppState>,
     tenant: Tenant,
-    Query(query): Query<AuditQuery>,
+    Paged { page, .. }: Paged<AuditQuery>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let page = Page::parse(
-        query.limit.as_deref(),
-        query.cursor.as_deref(),
-        PageRules {
-            default: 50,
-            max: 200,
-            cursor: CursorShape::Prefixed("aud"),
-        },
-    )?;
     let entries = state
         .store
         .audit_log(&tenant.workspace.id, page.cursor.as_deref(), page.limit)

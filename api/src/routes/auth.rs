@@ -160,15 +160,12 @@ fn issue_token(
 #[utoipa::path(
     post,
     path = "/v1/auth/register",
-    tag = "auth",
     operation_id = "register",
-    security(()),
     request_body = Register,
     responses(
         (status = 201, description = "The workspace, its admin and a login token.", body = Registered),
         (status = 403, description = "`signup_disabled`: sign-up is turned off on this server.", body = ErrorBody),
         (status = 409, description = "`workspace_exists`: the slug is taken; `email_limit`: the email owns the most accounts one may.", body = ErrorBody),
-        (status = 422, description = "`invalid_request`: a missing, unknown, mistyped or invalid field, named.", body = ErrorBody),
         (status = 429, description = "`rate_limited`: too many sign-ups from this address (with `Retry-After`).", body = ErrorBody),
     ),
 )]
@@ -256,9 +253,7 @@ pub(crate) async fn register(
 #[utoipa::path(
     post,
     path = "/v1/auth/login",
-    tag = "auth",
     operation_id = "login",
-    security(()),
     request_body = Login,
     responses(
         (status = 200, description = "A login token.", body = LoggedIn),
@@ -357,9 +352,7 @@ async fn login_failed(
 #[utoipa::path(
     post,
     path = "/v1/auth/logout",
-    tag = "auth",
     operation_id = "logout",
-    security(("bearer" = [])),
     responses(
         (status = 204, description = "The token is revoked."),
         (status = 422, description = "`invalid_request`: the credential is an API key, not a login token.", body = ErrorBody),
@@ -378,17 +371,7 @@ pub(crate) async fn logout(
         .store
         .revoke_token(&tenant.workspace.id, jti, exp * 1000)
         .await?;
-    state
-        .store
-        .audit(NewAudit {
-            workspace_id: Some(&tenant.workspace.id),
-            actor: &tenant.actor,
-            action: "auth.logout",
-            target: None,
-            data: "{}",
-            ip: None,
-        })
-        .await?;
+    tenant.audit(&state, "auth.logout", None, "{}").await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

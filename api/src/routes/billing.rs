@@ -48,7 +48,6 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 #[utoipa::path(
     get,
     path = "/v1/billing/export",
-    tag = "billing",
     operation_id = "export_billing",
     security(("billing_token" = [])),
     params(ExportQuery),

@@ -53,9 +53,7 @@ fn parse_after(field: &str, text: &str) -> Result<i64, ApiError> {
 #[utoipa::path(
     get,
     path = "/v1/runs/{id}/events",
-    tag = "runs",
     operation_id = "stream_run_events",
-    security(("bearer" = [])),
     params(
         ("id" = String, Path, description = "The run's id."),
         ("after" = Option<i64>, Query, minimum = 0,
@@ -66,7 +64,6 @@ fn parse_after(field: &str, text: &str) -> Result<i64, ApiError> {
     responses(
         (status = 200, description = "The events, streamed until `run.completed`.",
             content_type = "text/event-stream", body = crate::openapi::RunStreamEvent),
-        (status = 404, description = "`run_not_found`: no such run in this workspace.", body = crate::error::ErrorBody),
         (status = 422, description = "`invalid_request`: a bad `after` or `Last-Event-ID`, or an unknown query parameter.", body = crate::error::ErrorBody),
         (status = 429, description = "`too_many_streams`: the run or the workspace already has its most open streams (with `limit`).", body = crate::error::ErrorBody),
     ),

@@ -20,9 +20,7 @@ pub(crate) struct Health {
 #[utoipa::path(
     get,
     path = "/healthz",
-    tag = "health",
     operation_id = "healthz",
-    security(()),
     responses((status = 200, description = "The process is up.", body = Health)),
 )]
 pub(crate) async fn healthz() -> impl IntoResponse {
@@ -34,9 +32,7 @@ pub(crate) async fn healthz() -> impl IntoResponse {
 #[utoipa::path(
     get,
     path = "/readyz",
-    tag = "health",
     operation_id = "readyz",
-    security(()),
     responses(
         (status = 200, description = "Every dependency answered.", body = ReadinessReport),
         (status = 503, description = "A dependency did not answer; `checks` names it.", body = ReadinessReport),

@@ -7,13 +7,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 
-use longrun_store::{ApiKey, NewAudit};
+use longrun_store::ApiKey;
 
 use crate::AppState;
 use crate::auth::{Role, Tenant};
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{Json, Query};
-use crate::page::{CursorShape, Page, PageRules};
+use crate::extract::Json;
+use crate::page::{CursorShape, Paged, listing};
 use crate::routes::rfc3339;
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -71,6 +71,7 @@ pub(crate) struct KeyListQuery {
     #[param(pattern = "^key_[0-9a-f]{32}$")]
     cursor: Option<String>,
 }
+listing!(KeyListQuery, default 50, max 100, CursorShape::Prefixed("key"));
 
 fn view(key: &ApiKey) -> ApiKeyView {
     ApiKeyView {
@@ -87,14 +88,11 @@ fn view(key: &ApiKey) -> ApiKeyView {
 #[utoipa::path(
     post,
     path = "/v1/api-keys",
-    tag = "api-keys",
     operation_id = "create_api_key",
-    security(("bearer" = [])),
     request_body = CreateKey,
     responses(
         (status = 201, description = "The key, with its secret.", body = CreatedApiKey),
         (status = 409, description = "`api_key_limit`: the workspace has its 100 live keys; revoke one first.", body = ErrorBody),
-        (status = 422, description = "`invalid_request`: a missing, unknown, mistyped or invalid field, named.", body = ErrorBody),
     ),
 )]
 pub(crate) async fn create(
@@ -124,16 +122,13 @@ pub(crate) async fn create(
         },
         other => other,
     })?;
-    state
-        .store
-        .audit(NewAudit {
-            workspace_id: Some(&tenant.workspace.id),
-            actor: &tenant.actor,
-            action: "api_key.create",
-            target: Some(key.id.as_str()),
-            data: &json!({ "name": key.name, "role": key.role, "prefix": key.prefix }).to_string(),
-            ip: None,
-        })
+    tenant
+        .audit(
+            &state,
+            "api_key.create",
+            Some(key.id.as_str()),
+            &json!({ "name": key.name, "role": key.role, "prefix": key.prefix }).to_string(),
+        )
         .await?;
     Ok((
         StatusCode::CREATED,
@@ -148,29 +143,15 @@ pub(crate) async fn create(
 #[utoipa::path(
     get,
     path = "/v1/api-keys",
-    tag = "api-keys",
     operation_id = "list_api_keys",
-    security(("bearer" = [])),
     params(KeyListQuery),
-    responses(
-        (status = 200, description = "A page of live keys.", body = ApiKeyList),
-        (status = 422, description = "`invalid_request`: a bad or unknown query parameter, named.", body = ErrorBody),
-    ),
+    responses((status = 200, description = "A page of live keys.", body = ApiKeyList)),
 )]
 pub(crate) async fn list(
     State(state): State<AppState>,
     tenant: Tenant,
-    Query(query): Query<KeyListQuery>,
+    Paged { page, .. }: Paged<KeyListQuery>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let page = Page::parse(
-        query.limit.as_deref(),
-        query.cursor.as_deref(),
-        PageRules {
-            default: 50,
-            max: 100,
-            cursor: CursorShape::Prefixed("key"),
-        },
-    )?;
     let keys = state
         .store
         .list_api_keys(&tenant.workspace.id, page.cursor.as_deref(), page.limit)
@@ -185,9 +166,7 @@ pub(crate) async fn list(
 #[utoipa::path(
     delete,
     path = "/v1/api-keys/{id}",
-    tag = "api-keys",
     operation_id = "revoke_api_key",
-    security(("bearer" = [])),
     params(("id" = String, Path, description = "The key's id.")),
     responses(
         (status = 204, description = "The key is revoked."),
@@ -209,16 +188,8 @@ pub(crate) async fn revoke(
             message: "no such live API key in this workspace".into(),
         });
     }
-    state
-        .store
-        .audit(NewAudit {
-            workspace_id: Some(&tenant.workspace.id),
-            actor: &tenant.actor,
-            action: "api_key.revoke",
-            target: Some(&key_id),
-            data: "{}",
-            ip: None,
-        })
+    tenant
+        .audit(&state, "api_key.revoke", Some(&key_id), "{}")
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

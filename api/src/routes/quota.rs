@@ -98,12 +98,8 @@ fn remaining(limit: Option<u64>, used: u64) -> Option<u64> {
 #[utoipa::path(
     get,
     path = "/v1/quota",
-    tag = "quota",
     operation_id = "get_quota",
-    security(("bearer" = [])),
-    responses(
-        (status = 200, description = "The quota.", body = QuotaView),
-    ),
+    responses((status = 200, description = "The quota.", body = QuotaView)),
 )]
 pub(crate) async fn get(
     State(state): State<AppState>,

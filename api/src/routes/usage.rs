@@ -12,9 +12,9 @@ use longrun_store::{DAY_MS, GroupBy};
 use crate::AppState;
 use crate::auth::Tenant;
 use crate::billing::{UsageTotalsView, totals_view};
-use crate::error::{ApiError, ErrorBody};
-use crate::extract::Query;
-use crate::page::{CursorShape, Page, PageRules};
+use crate::error::ApiError;
+
+use crate::page::{CursorShape, Paged, listing};
 
 /// Longest span one request may cover.
 const MAX_DAYS: i64 = 366;
@@ -39,6 +39,7 @@ pub(crate) struct UsageQuery {
     #[param(pattern = "^[0-9a-f]{2,512}$")]
     cursor: Option<String>,
 }
+listing!(UsageQuery, default 400, max 1000, CursorShape::Opaque);
 
 /// The workspace's usage over a span of days, grouped, with totals.
 #[derive(Debug, Serialize, ToSchema)]
@@ -93,19 +94,14 @@ fn day(field: &str, text: &str) -> Result<i64, ApiError> {
 #[utoipa::path(
     get,
     path = "/v1/usage",
-    tag = "usage",
     operation_id = "get_usage",
-    security(("bearer" = [])),
     params(UsageQuery),
-    responses(
-        (status = 200, description = "The usage.", body = UsageReport),
-        (status = 422, description = "`invalid_request`: a bad or unknown query parameter, named.", body = ErrorBody),
-    ),
+    responses((status = 200, description = "The usage.", body = UsageReport)),
 )]
 pub(crate) async fn get(
     State(state): State<AppState>,
     tenant: Tenant,
-    Query(query): Query<UsageQuery>,
+    Paged { query, page }: Paged<UsageQuery>,
 ) -> Result<impl IntoResponse, ApiError> {
     let now = longrun_store::now_ms();
     let from = match query.from.as_deref() {
@@ -133,15 +129,6 @@ pub(crate) async fn get(
         "run" => (GroupBy::Run, "run"),
         _ => return Err(ApiError::invalid("group_by", "day, agent, model or run")),
     };
-    let page = Page::parse(
-        query.limit.as_deref(),
-        query.cursor.as_deref(),
-        PageRules {
-            default: 400,
-            max: 1000,
-            cursor: CursorShape::Opaque,
-        },
-    )?;
     let after = page
         .cursor
         .as_deref()

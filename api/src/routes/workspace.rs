@@ -7,11 +7,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 
-use longrun_store::NewAudit;
-
 use crate::AppState;
 use crate::auth::Tenant;
-use crate::error::{ApiError, ErrorBody};
+use crate::error::ApiError;
 use crate::extract::Json;
 use crate::routes::rfc3339;
 
@@ -42,12 +40,8 @@ pub(crate) struct WorkspaceSettings {
 #[utoipa::path(
     get,
     path = "/v1/workspace",
-    tag = "workspace",
     operation_id = "get_workspace",
-    security(("bearer" = [])),
-    responses(
-        (status = 200, description = "The workspace.", body = WorkspaceView),
-    ),
+    responses((status = 200, description = "The workspace.", body = WorkspaceView)),
 )]
 pub(crate) async fn get(
     State(state): State<AppState>,
@@ -79,14 +73,9 @@ pub(crate) struct UpdateWorkspace {
 #[utoipa::path(
     put,
     path = "/v1/workspace",
-    tag = "workspace",
     operation_id = "update_workspace",
-    security(("bearer" = [])),
     request_body = UpdateWorkspace,
-    responses(
-        (status = 200, description = "The settings now in force.", body = WorkspaceSettings),
-        (status = 422, description = "`invalid_request`: a missing, unknown, mistyped or invalid field, named.", body = ErrorBody),
-    ),
+    responses((status = 200, description = "The settings now in force.", body = WorkspaceSettings)),
 )]
 pub(crate) async fn update(
     State(state): State<AppState>,
@@ -105,16 +94,13 @@ pub(crate) async fn update(
         .store
         .set_alert_webhook_url(&tenant.workspace.id, body.alert_webhook_url.as_deref())
         .await?;
-    state
-        .store
-        .audit(NewAudit {
-            workspace_id: Some(&tenant.workspace.id),
-            actor: &tenant.actor,
-            action: "workspace.update",
-            target: None,
-            data: &json!({ "alert_webhook_url": body.alert_webhook_url }).to_string(),
-            ip: None,
-        })
+    tenant
+        .audit(
+            &state,
+            "workspace.update",
+            None,
+            &json!({ "alert_webhook_url": body.alert_webhook_url }).to_string(),
+        )
         .await?;
     Ok(axum::Json(WorkspaceSettings {
         alert_webhook_url: body.alert_webhook_url,

@@ -1,11 +1,17 @@
 //! Test databases: a SQLite file in a temporary folder, or a fresh schema in the Postgres
-//! database named by `LONGRUN_TEST_DATABASE_URL`.
+//! database named by `LONGRUN_TEST_DATABASE_URL`. The integration tests of the `longrun`
+//! package use this file too (through `#[path]`), so both suites make databases one way.
+
+use std::sync::Arc;
 
 use longrun_store::{Store, StoreOptions};
 
+/// A test database. A clone is the same database (for a second instance on it); the SQLite
+/// folder lives as long as any clone does.
+#[derive(Clone)]
 pub struct TestDb {
     pub url: String,
-    _dir: Option<tempfile::TempDir>,
+    _dir: Option<Arc<tempfile::TempDir>>,
 }
 
 impl TestDb {
@@ -14,7 +20,7 @@ impl TestDb {
         let url = format!("sqlite://{}", dir.path().join("test.db").display());
         Self {
             url,
-            _dir: Some(dir),
+            _dir: Some(Arc::new(dir)),
         }
     }
 

@@ -5,13 +5,19 @@
 #![allow(unreachable_pub)]
 
 mod db;
+mod fixtures;
 
 use std::collections::BTreeSet;
 
 use longrun_domain::{AgentName, RunStatus};
 use longrun_store::{
-    InsertRunOutcome, LedgerOutcome, NewAgent, NewApiKey, NewEvent, NewRun, NewUsageEvent,
-    RunFinish, RunListFilter, Store, StoreError, UsageKind, hash_secret, new_run_id, now_ms,
+    InsertRunOutcome, LedgerOutcome, RunListFilter, Store, StoreError, hash_secret, new_run_id,
+    now_ms,
+};
+
+use fixtures::{
+    admit, authenticates, concurrently, create_key, event, finish, insert_run, new_run, newest,
+    plain_agent, try_create_key, usage, workspace,
 };
 
 /// Runs a test body once per available backend.
@@ -31,52 +37,6 @@ macro_rules! on_each_backend {
             }
         }
     };
-}
-
-async fn workspace(store: &Store, slug: &str) -> String {
-    store
-        .create_workspace(slug, slug, longrun_domain::Tier::Pro)
-        .await
-        .unwrap()
-        .id
-        .into_string()
-}
-
-/// An agent document with no tools, limits or settings.
-fn plain_agent(name: &AgentName) -> NewAgent<'_> {
-    NewAgent {
-        name,
-        model: "offline/demo",
-        system_prompt: "",
-        tools: &[],
-        limits: &NO_LIMITS,
-        settings: &NO_SETTINGS,
-    }
-}
-
-static NO_LIMITS: longrun_domain::RunLimits = longrun_domain::RunLimits {
-    max_steps: None,
-    max_tokens: None,
-    max_cost_usd: None,
-    max_duration_s: None,
-};
-static NO_SETTINGS: longrun_store::AgentSettings = longrun_store::AgentSettings {
-    await_input: false,
-    max_output_tokens: None,
-};
-
-fn new_run<'a>(workspace_id: &'a str, id: &'a str, key: Option<&'a str>) -> NewRun<'a> {
-    NewRun {
-        id,
-        workspace_id,
-        agent_name: "a",
-        input: "hi",
-        metadata: None,
-        idempotency_key: key,
-        request_hash: Some("h"),
-        workflow_id: "wf",
-        webhook_url: None,
-    }
 }
 
 on_each_backend!(migrations_are_idempotent);
@@ -109,16 +69,7 @@ on_each_backend!(api_keys_authenticate_by_prefix_and_hash);
 async fn api_keys_authenticate_by_prefix_and_hash(store: Store) {
     let ws = workspace(&store, "acme").await;
     let secret = "lr_abcdefgh_rest_of_the_secret";
-    let key = store
-        .create_api_key(NewApiKey {
-            workspace_id: &ws,
-            name: "k",
-            role: "admin",
-            prefix: "lr_abcdefgh",
-            secret_hash: &hash_secret(secret),
-        })
-        .await
-        .unwrap();
+    let key = create_key(&store, &ws, "admin", "lr_abcdefgh", secret).await;
     let found = store
         .authenticate_api_key("lr_abcdefgh", &hash_secret(secret))
         .await
@@ -132,20 +83,8 @@ async fn api_keys_authenticate_by_prefix_and_hash(store: Store) {
         listed[0].last_used_at.is_some(),
         "authentication records last use"
     );
-    assert!(
-        store
-            .authenticate_api_key("lr_abcdefgh", &hash_secret("lr_abcdefgh_wrong"))
-            .await
-            .unwrap()
-            .is_none()
-    );
-    assert!(
-        store
-            .authenticate_api_key("lr_zzzzzzzz", &hash_secret(secret))
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(!authenticates(&store, "lr_abcdefgh", "lr_abcdefgh_wrong").await);
+    assert!(!authenticates(&store, "lr_zzzzzzzz", secret).await);
 }
 
 on_each_backend!(agents_are_scoped_to_their_workspace);
@@ -172,16 +111,10 @@ on_each_backend!(runs_are_invisible_to_other_workspaces);
 async fn runs_are_invisible_to_other_workspaces(store: Store) {
     let a = workspace(&store, "a").await;
     let b = workspace(&store, "b").await;
-    let id = new_run_id();
-    store.insert_run(new_run(&a, &id, None)).await.unwrap();
+    let id = insert_run(&store, &a).await;
     assert!(store.run(&a, &id).await.unwrap().is_some());
     assert!(store.run(&b, &id).await.unwrap().is_none());
-    let filter = || RunListFilter {
-        status: None,
-        before: None,
-        limit: 10,
-    };
-    assert!(store.list_runs(&b, filter()).await.unwrap().is_empty());
+    assert!(store.list_runs(&b, newest(10)).await.unwrap().is_empty());
     assert!(
         !store
             .set_run_status(&b, &id, RunStatus::parse("running").unwrap(), 0)
@@ -195,24 +128,12 @@ async fn runs_are_invisible_to_other_workspaces(store: Store) {
     );
 }
 
-fn event<'a>(workspace_id: &'a str, run_id: &'a str, key: &'a str) -> NewEvent<'a> {
-    NewEvent {
-        workspace_id,
-        run_id,
-        kind: longrun_domain::EventKind::ToolStarted,
-        dedupe_key: key,
-        data: "{}",
-    }
-}
-
 on_each_backend!(idempotency_keys_admit_one_run_under_concurrency);
 async fn idempotency_keys_admit_one_run_under_concurrency(store: Store) {
     let ws = workspace(&store, "acme").await;
-    let mut tasks = Vec::new();
-    for _ in 0..16 {
-        let store = store.clone();
-        let ws = ws.clone();
-        tasks.push(tokio::spawn(async move {
+    let outcomes = concurrently(16, |_| {
+        let (store, ws) = (store.clone(), ws.clone());
+        async move {
             let id = new_run_id();
             match store
                 .insert_run(new_run(&ws, &id, Some("same-key")))
@@ -222,12 +143,12 @@ async fn idempotency_keys_admit_one_run_under_concurrency(store: Store) {
                 InsertRunOutcome::Created(run) => (true, run.id),
                 InsertRunOutcome::Existing(run) => (false, run.id),
             }
-        }));
-    }
+        }
+    })
+    .await;
     let mut created = 0;
     let mut ids = BTreeSet::new();
-    for task in tasks {
-        let (was_created, id) = task.await.unwrap();
+    for (was_created, id) in outcomes {
         created += usize::from(was_created);
         ids.insert(id);
     }
@@ -246,9 +167,7 @@ async fn runs_page_newest_first_with_status_filter(store: Store) {
     let ws = workspace(&store, "acme").await;
     let mut ids = Vec::new();
     for _ in 0..5 {
-        let id = new_run_id();
-        store.insert_run(new_run(&ws, &id, None)).await.unwrap();
-        ids.push(id);
+        ids.push(insert_run(&store, &ws).await);
         tokio::time::sleep(std::time::Duration::from_millis(2)).await;
     }
     store
@@ -290,30 +209,23 @@ async fn runs_page_newest_first_with_status_filter(store: Store) {
 on_each_backend!(terminal_runs_never_move_again);
 async fn terminal_runs_never_move_again(store: Store) {
     let ws = workspace(&store, "acme").await;
-    let id = new_run_id();
-    store.insert_run(new_run(&ws, &id, None)).await.unwrap();
+    let id = insert_run(&store, &ws).await;
     assert!(
         store
             .set_run_status(&ws, &id, RunStatus::parse("running").unwrap(), 0)
             .await
             .unwrap()
     );
-    let finish = |status| RunFinish {
-        status,
-        result: Some("done"),
-        error_code: None,
-        error_message: None,
-        step: 2,
-    };
+    let done = |status| finish(status, Some("done"), 2);
     assert!(
         store
-            .finish_run(&ws, &id, finish(RunStatus::parse("succeeded").unwrap()))
+            .finish_run(&ws, &id, done(RunStatus::parse("succeeded").unwrap()))
             .await
             .unwrap()
     );
     assert!(
         !store
-            .finish_run(&ws, &id, finish(RunStatus::parse("failed").unwrap()))
+            .finish_run(&ws, &id, done(RunStatus::parse("failed").unwrap()))
             .await
             .unwrap()
     );
@@ -354,24 +266,18 @@ async fn unstarted_runs_can_be_withdrawn(store: Store) {
 on_each_backend!(events_are_ordered_and_deduplicated_under_concurrency);
 async fn events_are_ordered_and_deduplicated_under_concurrency(store: Store) {
     let ws = workspace(&store, "acme").await;
-    let id = new_run_id();
-    store.insert_run(new_run(&ws, &id, None)).await.unwrap();
+    let id = insert_run(&store, &ws).await;
     let _listener = store.listen_for_events().await.unwrap();
     let mut live = store.subscribe_live();
-    let mut tasks = Vec::new();
     // 20 distinct events, each written twice concurrently (a retried activity).
-    for n in 0..40 {
-        let store = store.clone();
-        let ws = ws.clone();
-        let id = id.clone();
-        tasks.push(tokio::spawn(async move {
+    concurrently(40, |n| {
+        let (store, ws, id) = (store.clone(), ws.clone(), id.clone());
+        async move {
             let key = format!("e{}", n % 20);
             store.append_event(event(&ws, &id, &key)).await.unwrap().seq
-        }));
-    }
-    for task in tasks {
-        task.await.unwrap();
-    }
+        }
+    })
+    .await;
     let events = store.events_after(&ws, &id, 0, 1000).await.unwrap();
     let seqs: Vec<i64> = events.iter().map(|e| e.seq).collect();
     assert_eq!(events.len(), 20, "{seqs:?}");
@@ -398,53 +304,25 @@ async fn events_are_ordered_and_deduplicated_under_concurrency(store: Store) {
     assert!(extra.is_err(), "only new events are published: {extra:?}");
 }
 
-fn usage<'a>(ws: &'a str, run: &'a str, key: &'a str, tokens: i64) -> NewUsageEvent<'a> {
-    NewUsageEvent {
-        idempotency_key: key,
-        workspace_id: ws,
-        run_id: run,
-        agent_name: "a",
-        step: 1,
-        kind: UsageKind::Llm,
-        provider: Some("offline"),
-        model: Some("demo"),
-        tool_name: None,
-        input_tokens: tokens,
-        output_tokens: 2 * tokens,
-        cache_read_tokens: 0,
-        cache_write_tokens: 0,
-        tool_calls: 0,
-        agent_ms: 5,
-        cost_micro_usd: 7,
-        price_version: None,
-        occurred_at: now_ms(),
-    }
-}
-
 on_each_backend!(the_ledger_bills_each_key_once_and_totals_follow);
 async fn the_ledger_bills_each_key_once_and_totals_follow(store: Store) {
     let ws = workspace(&store, "acme").await;
-    let id = new_run_id();
-    store.insert_run(new_run(&ws, &id, None)).await.unwrap();
-    let mut tasks = Vec::new();
-    for n in 0..30 {
-        let store = store.clone();
-        let ws = ws.clone();
-        let id = id.clone();
-        tasks.push(tokio::spawn(async move {
+    let id = insert_run(&store, &ws).await;
+    let outcomes = concurrently(30, |n| {
+        let (store, ws, id) = (store.clone(), ws.clone(), id.clone());
+        async move {
             let key = format!("wf/run/{}/llm", n % 10);
             store
                 .record_usage(&[usage(&ws, &id, &key, 10)])
                 .await
                 .unwrap()[0]
-        }));
-    }
-    let mut recorded = 0;
-    for task in tasks {
-        if task.await.unwrap() == LedgerOutcome::Recorded {
-            recorded += 1;
         }
-    }
+    })
+    .await;
+    let recorded = outcomes
+        .iter()
+        .filter(|o| **o == LedgerOutcome::Recorded)
+        .count();
     assert_eq!(recorded, 10);
     assert_eq!(
         store.usage_rows_of_run(&ws, &id).await.unwrap(),
@@ -462,8 +340,7 @@ async fn row_level_security_hides_other_tenants_from_unscoped_queries(store: Sto
     let a = workspace(&store, "a").await;
     let b = workspace(&store, "b").await;
     for ws in [&a, &b] {
-        let id = new_run_id();
-        store.insert_run(new_run(ws, &id, None)).await.unwrap();
+        insert_run(&store, ws).await;
     }
     let visible = store.rows_visible_to(&a, "runs").await.unwrap();
     match store.backend() {
@@ -489,23 +366,15 @@ async fn admission_holds_the_concurrency_cap_under_a_burst(store: Store) {
         max_active_runs: Some(5),
         ..Default::default()
     };
-    let mut tasks = Vec::new();
-    for _ in 0..100 {
-        let store = store.clone();
-        let ws = ws.clone();
-        let limits = limits.clone();
-        tasks.push(tokio::spawn(async move {
-            let id = new_run_id();
-            store
-                .admit_run(new_run(&ws, &id, None), &limits)
-                .await
-                .unwrap()
-        }));
-    }
+    let outcomes = concurrently(100, |_| {
+        let (store, ws, limits) = (store.clone(), ws.clone(), limits.clone());
+        async move { admit(&store, &ws, &limits).await }
+    })
+    .await;
     let mut admitted = 0;
     let mut refused = 0;
-    for task in tasks {
-        match task.await.unwrap() {
+    for outcome in outcomes {
+        match outcome {
             longrun_store::AdmitOutcome::Created(_) => admitted += 1,
             longrun_store::AdmitOutcome::ConcurrencyLimit { limit, .. } => {
                 assert_eq!(limit, 5);
@@ -516,31 +385,11 @@ async fn admission_holds_the_concurrency_cap_under_a_burst(store: Store) {
     }
     assert_eq!((admitted, refused), (5, 95));
     // A finished run frees its slot.
-    let runs = store
-        .list_runs(
-            &ws,
-            RunListFilter {
-                status: None,
-                before: None,
-                limit: 10,
-            },
-        )
-        .await
-        .unwrap();
-    let finish = RunFinish {
-        status: RunStatus::Succeeded,
-        result: None,
-        error_code: None,
-        error_message: None,
-        step: 1,
-    };
-    store.finish_run(&ws, &runs[0].id, finish).await.unwrap();
-    let id = new_run_id();
+    let runs = store.list_runs(&ws, newest(10)).await.unwrap();
+    let done = finish(RunStatus::Succeeded, None, 1);
+    store.finish_run(&ws, &runs[0].id, done).await.unwrap();
     assert!(matches!(
-        store
-            .admit_run(new_run(&ws, &id, None), &limits)
-            .await
-            .unwrap(),
+        admit(&store, &ws, &limits).await,
         longrun_store::AdmitOutcome::Created(_)
     ));
 }
@@ -548,8 +397,7 @@ async fn admission_holds_the_concurrency_cap_under_a_burst(store: Store) {
 on_each_backend!(admission_refuses_a_spent_quota_and_counts_usage_by_period);
 async fn admission_refuses_a_spent_quota_and_counts_usage_by_period(store: Store) {
     let ws = workspace(&store, "quota").await;
-    let id = new_run_id();
-    store.insert_run(new_run(&ws, &id, None)).await.unwrap();
+    let id = insert_run(&store, &ws).await;
     let mut old = usage(&ws, &id, "k-old", 1000);
     old.occurred_at = now_ms() - 40 * 86_400_000;
     store.record_usage(&[old]).await.unwrap();
@@ -565,12 +413,7 @@ async fn admission_refuses_a_spent_quota_and_counts_usage_by_period(store: Store
         max_tokens: Some(max_tokens),
         ..Default::default()
     };
-    let id = new_run_id();
-    match store
-        .admit_run(new_run(&ws, &id, None), &limits(30))
-        .await
-        .unwrap()
-    {
+    match admit(&store, &ws, &limits(30)).await {
         longrun_store::AdmitOutcome::QuotaExhausted {
             metric,
             used,
@@ -581,10 +424,7 @@ async fn admission_refuses_a_spent_quota_and_counts_usage_by_period(store: Store
         other => panic!("unexpected {other:?}"),
     }
     assert!(matches!(
-        store
-            .admit_run(new_run(&ws, &id, None), &limits(31))
-            .await
-            .unwrap(),
+        admit(&store, &ws, &limits(31)).await,
         longrun_store::AdmitOutcome::Created(_)
     ));
 }
@@ -593,29 +433,14 @@ on_each_backend!(revoked_keys_stop_authenticating_at_once);
 async fn revoked_keys_stop_authenticating_at_once(store: Store) {
     let ws = workspace(&store, "revoke").await;
     let secret = "lr_revokeme_secret";
-    let key = store
-        .create_api_key(NewApiKey {
-            workspace_id: &ws,
-            name: "k",
-            role: "member",
-            prefix: "lr_revokeme",
-            secret_hash: &hash_secret(secret),
-        })
-        .await
-        .unwrap();
+    let key = create_key(&store, &ws, "member", "lr_revokeme", secret).await;
     let other = workspace(&store, "other").await;
     assert!(
         !store.revoke_api_key(&other, &key.id).await.unwrap(),
         "another workspace cannot revoke it"
     );
     assert!(store.revoke_api_key(&ws, &key.id).await.unwrap());
-    assert!(
-        store
-            .authenticate_api_key("lr_revokeme", &hash_secret(secret))
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(!authenticates(&store, "lr_revokeme", secret).await);
     assert!(
         store
             .list_api_keys(&ws, None, 100)
@@ -629,8 +454,7 @@ async fn revoked_keys_stop_authenticating_at_once(store: Store) {
 on_each_backend!(conversations_keep_the_first_message_at_each_sequence_number);
 async fn conversations_keep_the_first_message_at_each_sequence_number(store: Store) {
     let ws = workspace(&store, "conv").await;
-    let id = new_run_id();
-    store.insert_run(new_run(&ws, &id, None)).await.unwrap();
+    let id = insert_run(&store, &ws).await;
     let message = |seq, content| longrun_store::NewMessage {
         seq,
         role: "user",
@@ -648,29 +472,13 @@ async fn conversations_keep_the_first_message_at_each_sequence_number(store: Sto
     let stored = store.messages_before(&ws, &id, 10).await.unwrap();
     let contents: Vec<&str> = stored.iter().map(|m| m.content.as_str()).collect();
     assert_eq!(contents, ["[1]", "[2]", "[3]"]);
-    assert_eq!(
-        store
-            .message_at(&ws, &id, 2)
-            .await
-            .unwrap()
-            .unwrap()
-            .content,
-        "[3]"
-    );
+    let third = store.message_at(&ws, &id, 2).await.unwrap().unwrap();
+    assert_eq!(third.content, "[3]");
     let other = workspace(&store, "other").await;
-    assert!(
-        store
-            .put_messages(&other, &id, &[message(5, "[x]")])
-            .await
-            .is_err()
-    );
-    assert!(
-        store
-            .messages_before(&other, &id, 10)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    let intruding = store.put_messages(&other, &id, &[message(5, "[x]")]).await;
+    assert!(intruding.is_err());
+    let seen = store.messages_before(&other, &id, 10).await.unwrap();
+    assert!(seen.is_empty());
     let secret = store.webhook_secret(&ws).await.unwrap();
     assert!(secret.starts_with("whsec_"), "{secret}");
     assert_eq!(
@@ -684,8 +492,7 @@ on_each_backend!(the_daily_rollup_is_idempotent_and_quota_reads_use_it);
 async fn the_daily_rollup_is_idempotent_and_quota_reads_use_it(store: Store) {
     use longrun_store::{DAY_MS, day_label};
     let ws = workspace(&store, "rolled").await;
-    let id = new_run_id();
-    store.insert_run(new_run(&ws, &id, None)).await.unwrap();
+    let id = insert_run(&store, &ws).await;
     let today = now_ms().div_euclid(DAY_MS) * DAY_MS;
     let yesterday = today - DAY_MS;
     let mut rows = Vec::new();
@@ -741,8 +548,7 @@ async fn usage_groups_and_the_export_pages_through_every_row_once(store: Store) 
     let base = now_ms() - 10_000;
     let mut keys = BTreeSet::new();
     for (ws, n) in [(&a, 7), (&b, 5)] {
-        let id = new_run_id();
-        store.insert_run(new_run(ws, &id, None)).await.unwrap();
+        let id = insert_run(&store, ws).await;
         for i in 0..n {
             let key = format!("{ws}/{i}");
             let mut row = usage(ws, &id, Box::leak(key.clone().into_boxed_str()), 1);
@@ -895,73 +701,50 @@ async fn idempotency_keys_replay_refuse_and_expire(store: Store) {
         ttl_ms: 60_000,
         stale_ms: 30_000,
     };
-    let begin = |ws: String, key: &'static str, hash: &'static str, policy| {
-        let store = store.clone();
-        async move {
-            store
-                .begin_idempotent(&ws, key, hash, policy)
-                .await
-                .unwrap()
-        }
+    let begin = async |ws: &str, key: &str, hash: &str, policy: IdempotencyPolicy| {
+        store.begin_idempotent(ws, key, hash, policy).await.unwrap()
     };
-    assert_eq!(
-        begin(a.clone(), "k1", "h1", policy).await,
-        IdempotencyBegin::Run
-    );
-    assert_eq!(
-        begin(a.clone(), "k1", "h1", policy).await,
-        IdempotencyBegin::InFlight
-    );
-    assert_eq!(
-        begin(a.clone(), "k1", "h2", policy).await,
-        IdempotencyBegin::Mismatch
-    );
-    // Keys are per workspace.
-    assert_eq!(
-        begin(b.clone(), "k1", "h2", policy).await,
-        IdempotencyBegin::Run
-    );
+    for (ws, hash, expected) in [
+        (&a, "h1", IdempotencyBegin::Run),
+        (&a, "h1", IdempotencyBegin::InFlight),
+        (&a, "h2", IdempotencyBegin::Mismatch),
+        // Keys are per workspace.
+        (&b, "h2", IdempotencyBegin::Run),
+    ] {
+        assert_eq!(begin(ws, "k1", hash, policy).await, expected, "{ws} {hash}");
+    }
     store
         .finish_idempotent(&a, "k1", 202, "{\"accepted\":true}")
         .await
         .unwrap();
     assert_eq!(
-        begin(a.clone(), "k1", "h1", policy).await,
+        begin(&a, "k1", "h1", policy).await,
         IdempotencyBegin::Replay {
             status: 202,
             body: "{\"accepted\":true}".into()
         }
     );
     assert_eq!(
-        begin(a.clone(), "k1", "h9", policy).await,
+        begin(&a, "k1", "h9", policy).await,
         IdempotencyBegin::Mismatch
     );
     // An abandoned key runs again.
     store.abandon_idempotent(&a, "k1").await.unwrap();
-    assert_eq!(
-        begin(a.clone(), "k1", "h9", policy).await,
-        IdempotencyBegin::Run
-    );
+    assert_eq!(begin(&a, "k1", "h9", policy).await, IdempotencyBegin::Run);
     // An unfinished key older than `stale` is taken over; an expired one is forgotten.
     let at_once = IdempotencyPolicy {
         ttl_ms: 60_000,
         stale_ms: -1,
     };
-    assert_eq!(
-        begin(a.clone(), "k1", "h9", at_once).await,
-        IdempotencyBegin::Run
-    );
+    assert_eq!(begin(&a, "k1", "h9", at_once).await, IdempotencyBegin::Run);
     let expired = IdempotencyPolicy {
         ttl_ms: -1,
         stale_ms: 30_000,
     };
-    assert_eq!(
-        begin(a.clone(), "k2", "h1", expired).await,
-        IdempotencyBegin::Run
-    );
+    assert_eq!(begin(&a, "k2", "h1", expired).await, IdempotencyBegin::Run);
     store.finish_idempotent(&a, "k2", 200, "{}").await.unwrap();
     assert_eq!(
-        begin(a.clone(), "k2", "h2", policy).await,
+        begin(&a, "k2", "h2", policy).await,
         IdempotencyBegin::Run,
         "an expired key may be used for another request"
     );
@@ -992,27 +775,11 @@ async fn agents_and_keys_are_paged_and_capped(store: Store) {
 
     let mut ids = Vec::new();
     for n in 0..longrun_store::MAX_LIVE_KEYS {
-        let key = store
-            .create_api_key(NewApiKey {
-                workspace_id: &ws,
-                name: "k",
-                role: "member",
-                prefix: &format!("lr_p{n:04}"),
-                secret_hash: &hash_secret(&format!("s{n}")),
-            })
-            .await
-            .unwrap();
+        let (prefix, secret) = (format!("lr_p{n:04}"), format!("s{n}"));
+        let key = create_key(&store, &ws, "member", &prefix, &secret).await;
         ids.push(key.id);
     }
-    let over = store
-        .create_api_key(NewApiKey {
-            workspace_id: &ws,
-            name: "k",
-            role: "member",
-            prefix: "lr_over",
-            secret_hash: &hash_secret("over"),
-        })
-        .await;
+    let over = try_create_key(&store, &ws, "member", "lr_over", "over").await;
     assert!(
         matches!(over, Err(StoreError::LimitReached { .. })),
         "{over:?}"
@@ -1026,14 +793,5 @@ async fn agents_and_keys_are_paged_and_capped(store: Store) {
     assert_eq!(next.len(), ids.len() - 40);
     // A revoked key frees its place.
     assert!(store.revoke_api_key(&ws, &ids[0]).await.unwrap());
-    store
-        .create_api_key(NewApiKey {
-            workspace_id: &ws,
-            name: "k",
-            role: "member",
-            prefix: "lr_after",
-            secret_hash: &hash_secret("after"),
-        })
-        .await
-        .unwrap();
+    create_key(&store, &ws, "member", "lr_after", "after").await;
 }

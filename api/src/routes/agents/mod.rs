@@ -10,13 +10,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 
-use longrun_store::{Agent, NewAudit, StoreError};
+use longrun_store::{Agent, StoreError};
 
 use crate::AppState;
 use crate::auth::Tenant;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{Json, Query};
-use crate::page::{CursorShape, Page, PageRules};
+use crate::extract::Json;
+use crate::page::{CursorShape, Paged, listing};
 
 pub(crate) use document::{AgentLimits, AgentView, CreateAgent, ValidAgent};
 
@@ -40,14 +40,13 @@ pub(crate) struct AgentListQuery {
     #[param(pattern = "^[a-z0-9][a-z0-9_-]{0,63}$")]
     cursor: Option<String>,
 }
+listing!(AgentListQuery, default 50, max 100, CursorShape::Name);
 
 /// Creates an agent.
 #[utoipa::path(
     post,
     path = "/v1/agents",
-    tag = "agents",
     operation_id = "create_agent",
-    security(("bearer" = [])),
     request_body = CreateAgent,
     responses(
         (status = 201, description = "The agent.", body = AgentView,
@@ -91,22 +90,28 @@ pub(crate) async fn create(
     Ok((StatusCode::CREATED, axum::Json(AgentView::from(&agent))))
 }
 
+/// The workspace's agent of this name, or 404 `agent_not_found`.
+async fn find(state: &AppState, tenant: &Tenant, name: &str) -> Result<Agent, ApiError> {
+    state
+        .store
+        .agent(&tenant.workspace.id, name)
+        .await?
+        .ok_or_else(|| ApiError::agent_not_found(name))
+}
+
 async fn audit_agent(
     state: &AppState,
     tenant: &Tenant,
     action: &str,
     agent: &Agent,
 ) -> Result<(), ApiError> {
-    state
-        .store
-        .audit(NewAudit {
-            workspace_id: Some(&tenant.workspace.id),
-            actor: &tenant.actor,
+    tenant
+        .audit(
+            state,
             action,
-            target: Some(agent.name.as_str()),
-            data: &json!({ "model": agent.model }).to_string(),
-            ip: None,
-        })
+            Some(agent.name.as_str()),
+            &json!({ "model": agent.model }).to_string(),
+        )
         .await?;
     Ok(())
 }
@@ -116,9 +121,7 @@ async fn audit_agent(
 #[utoipa::path(
     put,
     path = "/v1/agents/{name}",
-    tag = "agents",
     operation_id = "update_agent",
-    security(("bearer" = [])),
     params(("name" = String, Path, description = "The agent's name.")),
     request_body = CreateAgent,
     responses(
@@ -153,9 +156,7 @@ pub(crate) async fn update(
 #[utoipa::path(
     delete,
     path = "/v1/agents/{name}",
-    tag = "agents",
     operation_id = "delete_agent",
-    security(("bearer" = [])),
     params(("name" = String, Path, description = "The agent's name.")),
     responses(
         (status = 204, description = "The agent is deleted."),
@@ -167,11 +168,7 @@ pub(crate) async fn delete(
     tenant: Tenant,
     Path(name): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let agent = state
-        .store
-        .agent(&tenant.workspace.id, &name)
-        .await?
-        .ok_or_else(|| ApiError::agent_not_found(&name))?;
+    let agent = find(&state, &tenant, &name).await?;
     if !state
         .store
         .delete_agent(&tenant.workspace.id, &name)
@@ -187,29 +184,15 @@ pub(crate) async fn delete(
 #[utoipa::path(
     get,
     path = "/v1/agents",
-    tag = "agents",
     operation_id = "list_agents",
-    security(("bearer" = [])),
     params(AgentListQuery),
-    responses(
-        (status = 200, description = "A page of agents.", body = AgentList),
-        (status = 422, description = "`invalid_request`: a bad or unknown query parameter, named.", body = ErrorBody),
-    ),
+    responses((status = 200, description = "A page of agents.", body = AgentList)),
 )]
 pub(crate) async fn list(
     State(state): State<AppState>,
     tenant: Tenant,
-    Query(query): Query<AgentListQuery>,
+    Paged { page, .. }: Paged<AgentListQuery>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let page = Page::parse(
-        query.limit.as_deref(),
-        query.cursor.as_deref(),
-        PageRules {
-            default: 50,
-            max: 100,
-            cursor: CursorShape::Name,
-        },
-    )?;
     let agents = state
         .store
         .list_agents(&tenant.workspace.id, page.cursor.as_deref(), page.limit)
@@ -226,9 +209,7 @@ pub(crate) async fn list(
 #[utoipa::path(
     get,
     path = "/v1/agents/{name}",
-    tag = "agents",
     operation_id = "get_agent",
-    security(("bearer" = [])),
     params(("name" = String, Path, description = "The agent's name.")),
     responses(
         (status = 200, description = "The agent.", body = AgentView),
@@ -240,10 +221,6 @@ pub(crate) async fn get(
     tenant: Tenant,
     Path(name): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let agent = state
-        .store
-        .agent(&tenant.workspace.id, &name)
-        .await?
-        .ok_or_else(|| ApiError::agent_not_found(&name))?;
+    let agent = find(&state, &tenant, &name).await?;
     Ok(axum::Json(AgentView::from(&agent)))
 }

@@ -110,9 +110,7 @@ impl CreateRun {
 #[utoipa::path(
     post,
     path = "/v1/runs",
-    tag = "runs",
     operation_id = "create_run",
-    security(("bearer" = [])),
     params(
         ("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]{1,255}$",
             description = "Makes the submission safe to retry: 1 to 255 visible ASCII characters."),
@@ -133,9 +131,7 @@ impl CreateRun {
         (status = 402, description = "`quota_exhausted`: a monthly quota is used up (with `metric`, `used`, `limit`).", body = ErrorBody),
         (status = 404, description = "`agent_not_found`.", body = ErrorBody),
 
-        (status = 422, description = "`invalid_request`: a missing, unknown, mistyped or invalid field, named.", body = ErrorBody),
         (status = 429, description = "`concurrency_limit`: the workspace runs its most runs at once (with `active`, `limit`).", body = ErrorBody),
-        (status = 503, description = "`scheduler_unavailable`: Temporal did not answer; retry later.", body = ErrorBody),
     ),
 )]
 pub(crate) async fn create(

@@ -16,9 +16,9 @@ use longrun_workflows::payloads::{ApprovalDecision, HumanMessage, RunStatus};
 use crate::AppState;
 use crate::auth::Tenant;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{Json, Query};
+use crate::extract::Json;
 use crate::idempotency::idempotency_key;
-use crate::page::{CursorShape, Page, PageRules};
+use crate::page::{CursorShape, Paged, listing};
 
 pub(crate) use create::{__path_create, create};
 use view::{RunPage, RunStatusName, RunView, view};
@@ -54,34 +54,21 @@ pub(crate) struct ListQuery {
     #[param(value_type = Option<RunStatusName>)]
     status: Option<String>,
 }
+listing!(ListQuery, default 20, max 100, CursorShape::Hex32);
 
 /// Lists the workspace's runs, newest first, without their input.
 #[utoipa::path(
     get,
     path = "/v1/runs",
-    tag = "runs",
     operation_id = "list_runs",
-    security(("bearer" = [])),
     params(ListQuery),
-    responses(
-        (status = 200, description = "A page of runs.", body = RunPage),
-        (status = 422, description = "`invalid_request`: a bad or unknown query parameter, named.", body = ErrorBody),
-    ),
+    responses((status = 200, description = "A page of runs.", body = RunPage)),
 )]
 pub(crate) async fn list(
     State(state): State<AppState>,
     tenant: Tenant,
-    Query(query): Query<ListQuery>,
+    Paged { query, page }: Paged<ListQuery>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let page = Page::parse(
-        query.limit.as_deref(),
-        query.cursor.as_deref(),
-        PageRules {
-            default: 20,
-            max: 100,
-            cursor: CursorShape::Hex32,
-        },
-    )?;
     let status = query
         .status
         .as_deref()
@@ -118,14 +105,9 @@ pub(crate) async fn list(
 #[utoipa::path(
     get,
     path = "/v1/runs/{id}",
-    tag = "runs",
     operation_id = "get_run",
-    security(("bearer" = [])),
     params(("id" = String, Path, description = "The run's id.")),
-    responses(
-        (status = 200, description = "The run, with its input.", body = RunView),
-        (status = 404, description = "`run_not_found`: no such run in this workspace.", body = ErrorBody),
-    ),
+    responses((status = 200, description = "The run, with its input.", body = RunView)),
 )]
 pub(crate) async fn get(
     State(state): State<AppState>,
@@ -159,16 +141,9 @@ async fn live_run(state: &AppState, tenant: &Tenant, run_id: &str) -> Result<Run
 #[utoipa::path(
     post,
     path = "/v1/runs/{id}/cancel",
-    tag = "runs",
     operation_id = "cancel_run",
-    security(("bearer" = [])),
     params(("id" = String, Path, description = "The run's id.")),
-    responses(
-        (status = 202, description = "Cancellation is requested; the run as it was (without its input).", body = RunView),
-        (status = 404, description = "`run_not_found`: no such run in this workspace.", body = ErrorBody),
-        (status = 409, description = "`run_finished`: the run has ended.", body = ErrorBody),
-        (status = 503, description = "`scheduler_unavailable`: Temporal did not answer; retry later.", body = ErrorBody),
-    ),
+    responses((status = 202, description = "Cancellation is requested; the run as it was (without its input).", body = RunView)),
 )]
 pub(crate) async fn cancel(
     State(state): State<AppState>,
@@ -178,6 +153,14 @@ pub(crate) async fn cancel(
     let run = live_run(&state, &tenant, &run_id).await?;
     state.scheduler.cancel(&run.workflow_id).await?;
     Ok((StatusCode::ACCEPTED, axum::Json(view(&state, &run, false))))
+}
+
+/// 202 `{"accepted":true}`: the run has the request and acts on it at its next turn.
+fn accepted() -> (StatusCode, axum::Json<Accepted>) {
+    (
+        StatusCode::ACCEPTED,
+        axum::Json(Accepted { accepted: true }),
+    )
 }
 
 pub(crate) const MAX_MESSAGE_BYTES: usize = 64 * 1024;
@@ -194,18 +177,10 @@ pub(crate) struct PostMessage {
 #[utoipa::path(
     post,
     path = "/v1/runs/{id}/messages",
-    tag = "runs",
     operation_id = "post_message",
-    security(("bearer" = [])),
     params(("id" = String, Path, description = "The run's id.")),
     request_body = PostMessage,
-    responses(
-        (status = 202, description = "The message is delivered.", body = Accepted),
-        (status = 404, description = "`run_not_found`: no such run in this workspace.", body = ErrorBody),
-        (status = 409, description = "`run_finished`: the run has ended.", body = ErrorBody),
-        (status = 422, description = "`invalid_request`: a missing, unknown, mistyped or invalid field, named.", body = ErrorBody),
-        (status = 503, description = "`scheduler_unavailable`: Temporal did not answer; retry later.", body = ErrorBody),
-    ),
+    responses((status = 202, description = "The message is delivered.", body = Accepted)),
 )]
 pub(crate) async fn message(
     State(state): State<AppState>,
@@ -234,10 +209,7 @@ pub(crate) async fn message(
             },
         )
         .await?;
-    Ok((
-        StatusCode::ACCEPTED,
-        axum::Json(Accepted { accepted: true }),
-    ))
+    Ok(accepted())
 }
 
 /// `POST /v1/runs/{id}/resume`: asks a run paused at the quota's hard cap to check again
@@ -245,16 +217,9 @@ pub(crate) async fn message(
 #[utoipa::path(
     post,
     path = "/v1/runs/{id}/resume",
-    tag = "runs",
     operation_id = "resume_run",
-    security(("bearer" = [])),
     params(("id" = String, Path, description = "The run's id.")),
-    responses(
-        (status = 202, description = "The run will check its limits again.", body = Accepted),
-        (status = 404, description = "`run_not_found`: no such run in this workspace.", body = ErrorBody),
-        (status = 409, description = "`run_finished`: the run has ended.", body = ErrorBody),
-        (status = 503, description = "`scheduler_unavailable`: Temporal did not answer; retry later.", body = ErrorBody),
-    ),
+    responses((status = 202, description = "The run will check its limits again.", body = Accepted)),
 )]
 pub(crate) async fn resume(
     State(state): State<AppState>,
@@ -263,26 +228,16 @@ pub(crate) async fn resume(
 ) -> Result<impl IntoResponse, ApiError> {
     let run = live_run(&state, &tenant, &run_id).await?;
     state.scheduler.resume(&run.workflow_id).await?;
-    Ok((
-        StatusCode::ACCEPTED,
-        axum::Json(Accepted { accepted: true }),
-    ))
+    Ok(accepted())
 }
 
 /// `POST /v1/runs/{id}/complete`: ends a run waiting for input with the answer it has.
 #[utoipa::path(
     post,
     path = "/v1/runs/{id}/complete",
-    tag = "runs",
     operation_id = "complete_run",
-    security(("bearer" = [])),
     params(("id" = String, Path, description = "The run's id.")),
-    responses(
-        (status = 202, description = "The run will end with the answer it has.", body = Accepted),
-        (status = 404, description = "`run_not_found`: no such run in this workspace.", body = ErrorBody),
-        (status = 409, description = "`run_finished`: the run has ended.", body = ErrorBody),
-        (status = 503, description = "`scheduler_unavailable`: Temporal did not answer; retry later.", body = ErrorBody),
-    ),
+    responses((status = 202, description = "The run will end with the answer it has.", body = Accepted)),
 )]
 pub(crate) async fn complete(
     State(state): State<AppState>,
@@ -291,10 +246,7 @@ pub(crate) async fn complete(
 ) -> Result<impl IntoResponse, ApiError> {
     let run = live_run(&state, &tenant, &run_id).await?;
     state.scheduler.complete(&run.workflow_id).await?;
-    Ok((
-        StatusCode::ACCEPTED,
-        axum::Json(Accepted { accepted: true }),
-    ))
+    Ok(accepted())
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -315,17 +267,12 @@ pub(crate) struct PostApproval {
 #[utoipa::path(
     post,
     path = "/v1/runs/{id}/approvals",
-    tag = "runs",
     operation_id = "decide_approval",
-    security(("bearer" = [])),
     params(("id" = String, Path, description = "The run's id.")),
     request_body = PostApproval,
     responses(
         (status = 200, description = "The decision, as the run took it.", body = ApprovalOutcome),
-        (status = 404, description = "`run_not_found`: no such run in this workspace.", body = ErrorBody),
         (status = 409, description = "`run_finished`, or `approval_conflict`: no such call waits for a decision.", body = ErrorBody),
-        (status = 422, description = "`invalid_request`: a missing, unknown, mistyped or invalid field, named.", body = ErrorBody),
-        (status = 503, description = "`scheduler_unavailable`: Temporal did not answer; retry later.", body = ErrorBody),
     ),
 )]
 pub(crate) async fn approve(
