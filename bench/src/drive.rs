@@ -9,14 +9,17 @@
 //! It is also what longrun's clients are meant to do. Reference runs are started with the
 //! Temporal client and awaited with `get_result` (a long poll on the server), the SDK's way.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use serde_json::{Value, json};
-use temporalio_client::{Client, WorkflowGetResultOptions, WorkflowStartOptions};
+use temporalio_client::errors::WorkflowGetResultError;
+use temporalio_client::{
+    Client, WorkflowCancelOptions, WorkflowGetResultOptions, WorkflowStartOptions,
+};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
@@ -106,6 +109,12 @@ pub trait RunClient: Send + Sync + 'static {
     /// Starts a run as scenario (d) counts it: its id, or the HTTP status (0 for a transport
     /// error) and why not.
     fn admit(&self, seed: u64) -> impl Future<Output = Result<String, (u16, String)>> + Send;
+
+    /// Asks for a run in flight to be cancelled (scenario c).
+    fn cancel(&self, id: &str) -> impl Future<Output = Result<(), String>> + Send;
+
+    /// The id of the Temporal workflow behind a run.
+    fn workflow_id(&self, id: &str) -> impl Future<Output = Result<String, String>> + Send;
 }
 
 /// longrun's HTTP API, as one workspace's client.
@@ -268,6 +277,33 @@ impl RunClient for LongrunClient {
     async fn admit(&self, seed: u64) -> Result<String, (u16, String)> {
         self.submit(seed).await
     }
+
+    /// `POST /v1/runs/{id}/cancel`.
+    async fn cancel(&self, id: &str) -> Result<(), String> {
+        let response = self
+            .request(reqwest::Method::POST, &format!("/v1/runs/{id}/cancel"))
+            .send()
+            .await
+            .map_err(|e| format!("POST /v1/runs/{id}/cancel: {e}"))?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        let body = response.text().await.unwrap_or_default();
+        Err(format!("POST /v1/runs/{id}/cancel: {status} {body}"))
+    }
+
+    /// The run's `workflow_id`, as `GET /v1/runs/{id}` gives it.
+    async fn workflow_id(&self, id: &str) -> Result<String, String> {
+        let run = self
+            .read(id)
+            .await
+            .map_err(|(status, body)| format!("GET /v1/runs/{id}: {status} {body}"))?;
+        run["workflow_id"]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| format!("GET /v1/runs/{id}: no workflow_id"))
+    }
 }
 
 fn check(seed: u64, tool_turns: u32, status: &str, result: Option<&str>) -> Option<String> {
@@ -278,6 +314,13 @@ fn check(seed: u64, tool_turns: u32, status: &str, result: Option<&str>) -> Opti
             "run {seed}: {status} with {result:?}, expected succeeded with {expected:?}"
         )),
     }
+}
+
+/// The status a run that was cancelled in flight ends with, in both systems' reports.
+pub const CANCELLED: &str = "cancelled";
+
+fn check_cancelled(seed: u64, status: &str) -> Option<String> {
+    (status != CANCELLED).then(|| format!("run {seed}: {status}, expected {CANCELLED}"))
 }
 
 /// One run, started (at most `submissions` at once) and followed to its end.
@@ -333,19 +376,25 @@ pub async fn submit<C: RunClient>(
     }
 }
 
-/// Waits for every started run, `concurrency` at once, and checks its answer.
+/// Waits for every started run, `concurrency` at once, and checks how it ended: cancelled for
+/// the seeds in `cancelled`, else succeeded with its answer.
 pub async fn collect<C: RunClient>(
     client: Arc<C>,
     records: Vec<RunRecord>,
     tool_turns: u32,
     concurrency: usize,
+    cancelled: Arc<HashSet<u64>>,
 ) -> Vec<RunRecord> {
     closed_loop(0..records.len() as u64, concurrency, |index| {
         let client = client.clone();
+        let cancelled = cancelled.clone();
         let mut record = records[index as usize].clone();
         async move {
             if let (Some(id), None) = (record.run_id.clone(), &record.error) {
                 record.error = match client.collect(&id).await {
+                    Ok((status, _)) if cancelled.contains(&record.seed) => {
+                        check_cancelled(record.seed, &status)
+                    }
                     Ok((status, result)) => {
                         check(record.seed, tool_turns, &status, result.as_deref())
                     }
@@ -366,6 +415,8 @@ pub struct ReferenceClient {
     pub prefix: String,
     /// Run the tool as a local activity (`--reference-local-tools`).
     pub local_tools: bool,
+    /// The model call's heartbeat timeout, in seconds (longrun's, for a fair comparison).
+    pub heartbeat_timeout_s: u64,
 }
 
 impl ReferenceClient {
@@ -375,6 +426,7 @@ impl ReferenceClient {
             prompt: fake_llm::prompt(seed),
             max_turns: tool_turns + 2,
             local_tools: self.local_tools,
+            heartbeat_timeout_s: self.heartbeat_timeout_s,
         }
     }
 
@@ -384,12 +436,16 @@ impl ReferenceClient {
 
     /// `get_result`: a long poll on the server, the SDK's way to await a workflow.
     async fn result(&self, id: &str) -> Result<Outcome, String> {
-        self.client
+        match self
+            .client
             .get_workflow_handle::<ReferenceAgentWorkflow>(id)
             .get_result(WorkflowGetResultOptions::default())
             .await
-            .map(|result| ("succeeded".to_string(), Some(result)))
-            .map_err(|e| format!("workflow failed: {e}"))
+        {
+            Ok(result) => Ok(("succeeded".to_string(), Some(result))),
+            Err(WorkflowGetResultError::Cancelled { .. }) => Ok((CANCELLED.to_string(), None)),
+            Err(e) => Err(format!("workflow failed: {e}")),
+        }
     }
 }
 
@@ -425,6 +481,21 @@ impl RunClient for ReferenceClient {
             Ok(Err(err)) => Err((503, err)),
             Err(_) => Err((503, "start_workflow took over 5 s".to_string())),
         }
+    }
+
+    /// The SDK's workflow cancel: the server records the request and the workflow's next task
+    /// cancels its activities; a running activity learns of it at its next heartbeat.
+    async fn cancel(&self, id: &str) -> Result<(), String> {
+        self.client
+            .get_workflow_handle::<ReferenceAgentWorkflow>(id)
+            .cancel(WorkflowCancelOptions::default())
+            .await
+            .map_err(|e| format!("cancel {id}: {e}"))
+    }
+
+    /// The reference's run ids are its workflow ids.
+    async fn workflow_id(&self, id: &str) -> Result<String, String> {
+        Ok(id.to_string())
     }
 }
 

@@ -8,15 +8,17 @@
 //! alone ([`expected_answer`]), so the driver checks each run's result without trusting the
 //! system under test. Every answer waits `latency` after `message_start` before its content
 //! (the model "thinking"), and, while a gate is closed, until the gate opens (scenario c holds
-//! thousands of calls open at once this way).
+//! thousands of calls open at once this way). A call its client drops before it is answered is
+//! noted with its seed and when (scenario c times cancellations by it).
 //!
 //! It must never depend on longrun's code: it stands for a provider on the other side of the
 //! network.
 
+use std::collections::HashMap;
 use std::convert::Infallible;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -46,6 +48,10 @@ struct Inner {
     requests: AtomicU64,
     rejected: AtomicU64,
     in_flight: AtomicUsize,
+    /// Calls being answered, by the run's seed.
+    held: Mutex<HashMap<u64, usize>>,
+    /// Calls dropped by their client before their answer: the run's seed, and when.
+    dropped: Mutex<Vec<(u64, Instant)>>,
 }
 
 /// A running fake model.
@@ -66,6 +72,8 @@ impl FakeLlm {
             requests: AtomicU64::new(0),
             rejected: AtomicU64::new(0),
             in_flight: AtomicUsize::new(0),
+            held: Mutex::new(HashMap::new()),
+            dropped: Mutex::new(Vec::new()),
         });
         let router = Router::new()
             .route("/v1/messages", post(messages))
@@ -105,6 +113,24 @@ impl FakeLlm {
     /// Requests refused as malformed (a wire-format bug on the client's side).
     pub fn rejected(&self) -> u64 {
         self.inner.rejected.load(Ordering::SeqCst)
+    }
+
+    /// Whether a call of run `seed` is being answered (or held) right now.
+    pub fn holds(&self, seed: u64) -> bool {
+        self.inner
+            .held
+            .lock()
+            .is_ok_and(|held| held.get(&seed).is_some_and(|n| *n > 0))
+    }
+
+    /// Calls their client dropped before they were answered so far: each run's seed and when
+    /// the fake saw the connection go.
+    pub fn dropped(&self) -> Vec<(u64, Instant)> {
+        self.inner
+            .dropped
+            .lock()
+            .map(|dropped| dropped.clone())
+            .unwrap_or_default()
     }
 }
 
@@ -210,7 +236,15 @@ async fn messages(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Byt
         text_events(&answer(seed, &results))
     };
     inner.in_flight.fetch_add(1, Ordering::SeqCst);
-    let guard = InFlight(inner.clone());
+    if let Ok(mut held) = inner.held.lock() {
+        *held.entry(seed).or_default() += 1;
+    }
+    let answered = Arc::new(AtomicBool::new(false));
+    let guard = InFlight {
+        inner: inner.clone(),
+        seed,
+        answered: answered.clone(),
+    };
     let start = sse(
         "message_start",
         json!({"type": "message_start", "message": {"id": format!("msg_{seed}_{turn}"), "type": "message", "role": "assistant", "model": MODEL, "content": [], "stop_reason": null, "usage": {"input_tokens": 100, "output_tokens": 1}}}),
@@ -219,6 +253,7 @@ async fn messages(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Byt
         until: tokio::time::Instant::now() + inner.behaviour.latency,
         gate: inner.gate.clone(),
         events: Some(events),
+        answered,
     };
     let first = futures::stream::once(async move { Ok::<_, Infallible>(Bytes::from(start)) });
     // While it "thinks", the model sends `ping` events, as Anthropic's API does: a held call
@@ -232,7 +267,10 @@ async fn messages(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Byt
             let _ = gate.wait_for(|open| *open).await;
         };
         tokio::select! {
-            _ = ready => Some((Ok::<_, Infallible>(Bytes::from(events.concat())), held)),
+            _ = ready => {
+                held.answered.store(true, Ordering::SeqCst);
+                Some((Ok::<_, Infallible>(Bytes::from(events.concat())), held))
+            }
             _ = tokio::time::sleep(PING_EVERY) => {
                 held.events = Some(events);
                 let ping = sse("ping", json!({"type": "ping"}));
@@ -242,7 +280,7 @@ async fn messages(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Byt
     });
     let body = futures::StreamExt::chain(first, rest);
     // The guard lives as long as the body: a call counts as in flight until it is answered
-    // or the client goes away.
+    // or the client goes away (hyper drops the body when it sees the connection closed).
     let body = futures::StreamExt::map(body, move |chunk| {
         let _ = &guard;
         chunk
@@ -262,13 +300,33 @@ struct Held {
     until: tokio::time::Instant,
     gate: tokio::sync::watch::Receiver<bool>,
     events: Option<Vec<String>>,
+    /// Set once `events` are handed to the connection.
+    answered: Arc<AtomicBool>,
 }
 
-struct InFlight(Arc<Inner>);
+/// A call being answered, from its `message_start` until its body is dropped.
+struct InFlight {
+    inner: Arc<Inner>,
+    seed: u64,
+    answered: Arc<AtomicBool>,
+}
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+        self.inner.in_flight.fetch_sub(1, Ordering::SeqCst);
+        if let Ok(mut held) = self.inner.held.lock()
+            && let Some(n) = held.get_mut(&self.seed)
+        {
+            *n -= 1;
+            if *n == 0 {
+                held.remove(&self.seed);
+            }
+        }
+        if !self.answered.load(Ordering::SeqCst)
+            && let Ok(mut dropped) = self.inner.dropped.lock()
+        {
+            dropped.push((self.seed, Instant::now()));
+        }
     }
 }
 
@@ -343,6 +401,49 @@ mod tests {
         assert_eq!(expression(7, 2), "7 * 4 + 2");
         assert_eq!(expected_answer(7, 3), "Run 7 results: [14, 22, 30].");
         assert_eq!(expected_answer(7, 0), "Run 7 results: [].");
+    }
+
+    /// A request of run `seed`, as both systems send it.
+    fn request(seed: u64) -> Value {
+        json!({
+            "model": MODEL, "stream": true, "max_tokens": 10,
+            "tools": [{"name": "calculator"}],
+            "messages": [{"role": "user", "content": prompt(seed)}],
+        })
+    }
+
+    #[tokio::test]
+    async fn notes_a_held_call_its_client_drops_and_not_an_answered_one() {
+        let fake = FakeLlm::start(Behaviour {
+            tool_turns: 0,
+            latency: Duration::ZERO,
+        })
+        .await
+        .unwrap();
+        let http = reqwest::Client::new();
+        let post = |seed| {
+            http.post(format!("{}/v1/messages", fake.base_url))
+                .header("x-api-key", "k")
+                .json(&request(seed))
+                .send()
+        };
+        let answered = post(1).await.unwrap().text().await.unwrap();
+        assert!(answered.contains("message_stop"), "{answered}");
+
+        fake.close_gate();
+        let mut held = post(2).await.unwrap();
+        let first = held.chunk().await.unwrap().unwrap();
+        assert!(String::from_utf8_lossy(&first).contains("message_start"));
+        assert!(fake.holds(2));
+        drop(held);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while fake.dropped().is_empty() && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let seeds: Vec<u64> = fake.dropped().iter().map(|(seed, _)| *seed).collect();
+        assert_eq!(seeds, vec![2]);
+        assert!(!fake.holds(2));
+        assert_eq!(fake.in_flight(), 0);
     }
 
     #[test]

@@ -16,3 +16,4 @@ pub mod scenarios;
 pub mod sse;
 pub mod stack;
 pub mod temporal;
+pub mod waiting;

@@ -11,8 +11,9 @@ use serde_json::json;
 
 use longrun_bench::reference::{self, ReferenceWorkerSettings};
 use longrun_bench::report::PhaseReport;
-use longrun_bench::scenarios::{self, AdmissionReport, ClosedReport, Load, Systems, WaitingReport};
+use longrun_bench::scenarios::{self, AdmissionReport, ClosedReport, Load, Systems};
 use longrun_bench::stack::Env;
+use longrun_bench::waiting::{self, CancelPlan, WaitingReport};
 use longrun_bench::{processes, temporal};
 
 #[derive(Debug, Parser)]
@@ -64,6 +65,14 @@ struct Common {
     /// as a regular one.
     #[arg(long, global = true)]
     reference_local_tools: bool,
+    /// Heartbeat timeout of model calls in both systems, in seconds
+    /// (`LONGRUN_HEARTBEAT_TIMEOUT_S` for longrun; the model activity's option for the
+    /// reference). Default: longrun's default.
+    #[arg(long, global = true, default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    heartbeat_timeout_s: u64,
+    /// Finished runs per closed-loop phase whose Temporal history is read and counted.
+    #[arg(long, global = true, default_value_t = 20)]
+    history_sample: usize,
 }
 
 #[derive(Debug, Subcommand)]
@@ -106,6 +115,17 @@ enum Command {
         submit_concurrency: usize,
         #[arg(long, default_value_t = 0)]
         tool_turns: u32,
+        /// After the window, cancel this many of the waiting runs (at most the runs waiting).
+        #[arg(long, default_value_t = 100)]
+        cancel: usize,
+        /// Cancel requests per second.
+        #[arg(long, default_value_t = 20.0)]
+        cancel_rate: f64,
+        /// How long to wait for cancelled calls to be dropped, after the last request;
+        /// default: the heartbeat timeout + 30 s (the raw SDK learns of a cancellation only
+        /// from a heartbeat, sent at most every min(0.8 × timeout, 60 s)).
+        #[arg(long)]
+        cancel_wait_s: Option<u64>,
     },
     /// (d) API admission alone: POST /v1/runs at a fixed rate, then GET /v1/runs/{id} flat out.
     Admission {
@@ -286,6 +306,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         activity_slots: common.activity_slots.unwrap_or(default_activity_slots),
         log_filter: common.log_filter.clone(),
         reference_local_tools: common.reference_local_tools,
+        heartbeat_timeout_s: common.heartbeat_timeout_s,
+        history_sample: common.history_sample,
     };
     eprintln!(
         "longrun-bench: work folder {}{}",
@@ -316,6 +338,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 window_s,
                 submit_concurrency,
                 tool_turns,
+                cancel,
+                cancel_rate,
+                cancel_wait_s,
             } => {
                 if let Some(limit) = open_files_limit()
                     && limit < (runs as u64) * 2 + 1024
@@ -329,9 +354,19 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     submit_concurrency,
                     ..Load::new(runs, 0, runs, tool_turns, latency_ms, 3600)
                 };
-                let reports =
-                    scenarios::waiting(&env, &load, Duration::from_secs(window_s), common.system)
-                        .await?;
+                let cancel = CancelPlan {
+                    runs: cancel,
+                    rate_per_s: cancel_rate,
+                    wait_s: cancel_wait_s.unwrap_or(common.heartbeat_timeout_s + 30),
+                };
+                let reports = waiting::waiting(
+                    &env,
+                    &load,
+                    Duration::from_secs(window_s),
+                    &cancel,
+                    common.system,
+                )
+                .await?;
                 let mut markdown = WaitingReport::TABLE_HEADER.to_string();
                 for report in &reports {
                     markdown.push('\n');
@@ -340,7 +375,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 (
                     "waiting",
                     markdown,
-                    json!({"load": load, "phases": reports}),
+                    json!({"load": load, "cancel": cancel, "phases": reports}),
                 )
             }
             Command::Admission {
@@ -401,7 +436,8 @@ fn closed_markdown(report: &ClosedReport) -> String {
 }
 
 /// The smoke check's verdict, said on stderr: every run of every system must have ended with
-/// the expected answer, and the fake model must have refused no request.
+/// the expected answer, the fake model must have refused no request, and the history of the
+/// sampled runs must have been read.
 fn smoke_verdict(report: &ClosedReport, runs: usize) -> ExitCode {
     let mut code = ExitCode::SUCCESS;
     let mut verdicts = Vec::new();
@@ -415,6 +451,14 @@ fn smoke_verdict(report: &ClosedReport, runs: usize) -> ExitCode {
             for example in &phase.failure_examples {
                 eprintln!("smoke: {}: {example}", phase.system);
             }
+        }
+        if phase.history.mean.is_none() || !phase.history.errors.is_empty() {
+            code = ExitCode::FAILURE;
+            verdicts.push(format!(
+                "{}: the runs' Temporal histories could not be read ({})",
+                phase.system,
+                phase.history.errors.join("; ")
+            ));
         }
     }
     if report.llm_rejected > 0 {

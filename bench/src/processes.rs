@@ -66,6 +66,9 @@ pub struct LongrunSetup {
     pub temporal_address: String,
     pub task_queue: String,
     pub llm_base_url: String,
+    /// `LONGRUN_HEARTBEAT_TIMEOUT_S` of every process (the API puts it in each run's activity
+    /// options).
+    pub heartbeat_timeout_s: u64,
     /// Extra environment for the worker (slots, …).
     pub worker_env: Vec<(String, String)>,
     /// `RUST_LOG` of the processes.
@@ -95,6 +98,10 @@ impl LongrunSetup {
             .env(
                 "LONGRUN_LLM_TIMEOUT_S",
                 crate::reference::MODEL_TIMEOUT_S.to_string(),
+            )
+            .env(
+                "LONGRUN_HEARTBEAT_TIMEOUT_S",
+                self.heartbeat_timeout_s.to_string(),
             )
             .stdin(Stdio::null())
             .kill_on_drop(true);

@@ -6,10 +6,17 @@
 //! an activity, then the next turn, until the model ends its turn. Deliberately without what
 //! longrun adds: no HTTP API, no database, no conversation store (the conversation lives in
 //! the workflow and travels whole in every model call's input), no events, no metering, no
-//! quotas, no heartbeats, no search attributes. Both activities are regular activities with a
-//! start-to-close timeout and the SDK's default retry policy: the plain way to write it. With
-//! `local_tools` the calculator runs as a local activity instead, as longrun runs its built-in
-//! tools: the reference a user would write after tuning for the same thing.
+//! quotas, no search attributes. Both activities are regular activities with a start-to-close
+//! timeout and the SDK's default retry policy: the plain way to write it. With `local_tools`
+//! the calculator runs as a local activity instead, as longrun runs its built-in tools: the
+//! reference a user would write after tuning for the same thing.
+//!
+//! Cancellation the plain SDK way: the model call has a heartbeat timeout (the benchmark gives
+//! it longrun's), records a heartbeat every quarter of it, and stops when the SDK says the
+//! activity is cancelled; the SDK learns that from the answer to a heartbeat it sends, and it
+//! sends at most one per `min(0.8 × timeout, 60 s)` (its throttle). Without a side channel of
+//! its own (longrun's cancel route notifies its workers) a worker can learn no sooner. A
+//! cancelled run's workflow ends cancelled.
 //!
 //! It must not use longrun's code: it stands for the alternative to longrun.
 
@@ -25,7 +32,7 @@ use temporalio_sdk::activities::{ActivityContext, ActivityError};
 use temporalio_sdk::runtime::worker_tuner::{FixedSizeSlotSupplier, TunerHolder};
 use temporalio_sdk::{
     ActivityOptions, ApplicationFailure, LocalActivityOptions, Runtime, Worker, WorkerOptions,
-    WorkflowContext, WorkflowResult,
+    WorkflowContext, WorkflowResult, WorkflowTermination,
 };
 
 use crate::sse::SseReader;
@@ -43,6 +50,9 @@ pub struct AgentInput {
     /// Run the tool as a local activity (in the workflow's worker, no task-queue round trip).
     #[serde(default)]
     pub local_tools: bool,
+    /// The model call's heartbeat timeout in seconds; 0: none (the call does not heartbeat).
+    #[serde(default)]
+    pub heartbeat_timeout_s: u64,
 }
 
 /// What the model activity is given: the whole conversation so far.
@@ -82,6 +92,13 @@ impl ReferenceAgentWorkflow {
     pub async fn run(ctx: &mut WorkflowContext<Self>, input: AgentInput) -> WorkflowResult<String> {
         let mut messages = vec![json!({"role": "user", "content": input.prompt})];
         let timeout = ActivityOptions::start_to_close_timeout(Duration::from_secs(MODEL_TIMEOUT_S));
+        let model_options =
+            ActivityOptions::with_start_to_close_timeout(Duration::from_secs(MODEL_TIMEOUT_S))
+                .maybe_heartbeat_timeout(
+                    (input.heartbeat_timeout_s > 0)
+                        .then(|| Duration::from_secs(input.heartbeat_timeout_s)),
+                )
+                .build();
         for _ in 0..input.max_turns {
             let answer = ctx
                 .execute_activity(
@@ -91,9 +108,17 @@ impl ReferenceAgentWorkflow {
                         messages: messages.clone(),
                         tools: vec![calculator_declaration()],
                     },
-                    timeout.clone(),
+                    model_options.clone(),
                 )
-                .await?;
+                .await;
+            // The workflow was cancelled (the SDK cancels its activities with it): it ends
+            // cancelled, not failed.
+            let answer = match answer {
+                Err(err) if err.as_cancelled().is_some() => {
+                    return Err(WorkflowTermination::cancelled());
+                }
+                answer => answer?,
+            };
             messages.push(json!({"role": "assistant", "content": answer.content}));
             let calls: Vec<(String, String)> = answer
                 .content
@@ -151,13 +176,55 @@ pub struct ReferenceActivities {
 
 #[activities]
 impl ReferenceActivities {
-    /// One model turn: POST the conversation, read the streamed answer, assemble it.
+    /// One model turn: POST the conversation, read the streamed answer, assemble it; while it
+    /// lasts, heartbeat every quarter of the heartbeat timeout, and stop (dropping the
+    /// connection) once the SDK says the activity is cancelled.
     #[activity]
     pub async fn call_model(
         self: Arc<Self>,
-        _ctx: ActivityContext,
+        ctx: ActivityContext,
         request: ModelRequest,
     ) -> Result<ModelAnswer, ActivityError> {
+        let call = self.complete(request);
+        tokio::pin!(call);
+        let every = ctx.info().heartbeat_timeout.map(|t| t / 4);
+        let heartbeats = async {
+            let Some(every) = every.filter(|e| !e.is_zero()) else {
+                return std::future::pending().await;
+            };
+            loop {
+                tokio::time::sleep(every).await;
+                // A lost heartbeat is not fatal: a dead worker is what the timeout is for.
+                let _ = ctx.record_heartbeat(()).await;
+            }
+        };
+        tokio::select! {
+            answer = &mut call => answer,
+            _ = ctx.cancelled() => Err(ActivityError::cancelled()),
+            never = heartbeats => never,
+        }
+    }
+
+    /// The calculator tool.
+    #[activity]
+    pub async fn calculator(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        expression: String,
+    ) -> Result<String, ActivityError> {
+        let value = evaluate(&expression)
+            .ok_or_else(|| anyhow::anyhow!("cannot evaluate {expression:?}"))?;
+        Ok(if value.fract() == 0.0 && value.abs() < 1e15 {
+            format!("{}", value as i64)
+        } else {
+            value.to_string()
+        })
+    }
+}
+
+impl ReferenceActivities {
+    /// The model call itself.
+    async fn complete(&self, request: ModelRequest) -> Result<ModelAnswer, ActivityError> {
         let body = json!({
             "model": request.model,
             "max_tokens": 1024,
@@ -221,22 +288,6 @@ impl ReferenceActivities {
         Ok(ModelAnswer {
             content: blocks.into_values().collect(),
             stop_reason,
-        })
-    }
-
-    /// The calculator tool.
-    #[activity]
-    pub async fn calculator(
-        self: Arc<Self>,
-        _ctx: ActivityContext,
-        expression: String,
-    ) -> Result<String, ActivityError> {
-        let value = evaluate(&expression)
-            .ok_or_else(|| anyhow::anyhow!("cannot evaluate {expression:?}"))?;
-        Ok(if value.fract() == 0.0 && value.abs() < 1e15 {
-            format!("{}", value as i64)
-        } else {
-            value.to_string()
         })
     }
 }

@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 use crate::procstat::WindowReport;
+use crate::temporal::HistoryStats;
 
 /// Nearest-rank percentiles of a sample, in milliseconds.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -93,15 +94,17 @@ pub struct PhaseReport {
     pub temporal_cpu_pct_of_core: Option<f64>,
     /// The Temporal server's share of all CPU the machine spent in the window.
     pub temporal_share_of_busy_pct: Option<f64>,
+    /// History events per run, over a sample of the measured runs that succeeded.
+    pub history: HistoryStats,
     pub window: WindowReport,
 }
 
 impl PhaseReport {
-    pub const TABLE_HEADER: &'static str = "| scenario | system | DB | N | C | K | L ms | ok/failed | runs/s | steps/s | admission p50/p95/p99 ms | end-to-end p50/p95/p99 ms | worker CPU ms/step | worker peak RSS MB | API peak RSS MB | Temporal CPU % of a core (share of busy) | Postgres CPU % of a core | machine busy % (others' load, % of a core) |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |";
+    pub const TABLE_HEADER: &'static str = "| scenario | system | DB | N | C | K | L ms | ok/failed | runs/s | steps/s | admission p50/p95/p99 ms | end-to-end p50/p95/p99 ms | worker CPU ms/step | worker peak RSS MB | API peak RSS MB | Temporal CPU % of a core (share of busy) | Postgres CPU % of a core | machine busy % (others' load, % of a core) | history events per run mean (min–max) |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |";
 
     pub fn markdown_row(&self) -> String {
         format!(
-            "| {} | {} | {} | {} | {} | {} | {} | {}/{} | {:.1} | {:.1} | {} | {} | {} | {} | {} | {} ({}) | {:.0} | {} ({}) |",
+            "| {} | {} | {} | {} | {} | {} | {} | {}/{} | {:.1} | {:.1} | {} | {} | {} | {} | {} | {} ({}) | {:.0} | {} ({}) | {} |",
             self.scenario,
             self.system,
             self.database,
@@ -123,6 +126,7 @@ impl PhaseReport {
             self.window.postgres_cpu_pct_of_core,
             cell(self.window.machine_busy_pct, 0),
             cell(self.window.other_cpu_pct_of_core, 0),
+            self.history.cell(),
         )
     }
 }
@@ -156,6 +160,9 @@ pub struct Ratios {
     pub throughput: Option<f64>,
     pub end_to_end_p50: Option<f64>,
     pub worker_cpu_per_step: Option<f64>,
+    /// longrun's mean history events per run minus the reference's (a difference: the
+    /// target is longrun's ≤ the reference's + 2).
+    pub history_events_extra: Option<f64>,
 }
 
 pub fn ratios(longrun: &PhaseReport, reference: &PhaseReport) -> Ratios {
@@ -170,6 +177,10 @@ pub fn ratios(longrun: &PhaseReport, reference: &PhaseReport) -> Ratios {
             longrun.worker_cpu_ms_per_step,
             reference.worker_cpu_ms_per_step,
         ),
+        history_events_extra: match (longrun.history.mean, reference.history.mean) {
+            (Some(a), Some(b)) => Some(a - b),
+            _ => None,
+        },
     }
 }
 
@@ -177,10 +188,13 @@ impl Ratios {
     pub fn line(&self) -> String {
         let f = |v: Option<f64>| v.map_or("–".to_string(), |v| format!("{v:.2}×"));
         format!(
-            "longrun / raw SDK: throughput {}, end-to-end p50 {}, worker CPU per step {}",
+            "longrun / raw SDK: throughput {}, end-to-end p50 {}, worker CPU per step {}; \
+             longrun - raw SDK: history events per run {}",
             f(self.throughput),
             f(self.end_to_end_p50),
-            f(self.worker_cpu_per_step)
+            f(self.worker_cpu_per_step),
+            self.history_events_extra
+                .map_or("–".to_string(), |d| format!("{d:+.1}")),
         )
     }
 }

@@ -1,19 +1,21 @@
 //! The scenarios of issue 7: closed-loop runs (a: overhead, b: throughput, and the smoke
-//! check), many runs waiting on slow model calls (c), and the API's admission path alone (d).
-//! Each system gets a fresh Temporal server; the fake model is shared by the phases of a
-//! scenario. Progress goes to stderr; figures are returned for the caller to print.
+//! check) and the API's admission path alone (d); many runs waiting on slow model calls (c)
+//! are in [`crate::waiting`]. Each system gets a fresh Temporal server; the fake model is
+//! shared by the phases of a scenario. Progress goes to stderr; figures are returned for the
+//! caller to print.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde::Serialize;
 use tokio::sync::Semaphore;
 
-use crate::drive::{self, RunRecord};
+use crate::drive::{self, RunClient, RunRecord};
 use crate::fake_llm::{Behaviour, FakeLlm};
-use crate::procstat::{self, Window, WindowReport};
+use crate::procstat::{Window, WindowReport};
 use crate::report::{self, Percentiles, PhaseReport, Ratios};
 use crate::stack::{self, Env, LongrunStack, ReferenceStack, Stack};
+use crate::temporal::{self, HistoryStats};
 
 /// Which systems a scenario measures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
@@ -24,11 +26,11 @@ pub enum Systems {
 }
 
 impl Systems {
-    fn reference(self) -> bool {
+    pub(crate) fn reference(self) -> bool {
         self != Systems::Longrun
     }
 
-    fn longrun(self) -> bool {
+    pub(crate) fn longrun(self) -> bool {
         self != Systems::Reference
     }
 }
@@ -70,14 +72,14 @@ impl Load {
         }
     }
 
-    fn behaviour(&self) -> Behaviour {
+    pub(crate) fn behaviour(&self) -> Behaviour {
         Behaviour {
             tool_turns: self.tool_turns,
             latency: Duration::from_millis(self.latency_ms),
         }
     }
 
-    fn max_steps(&self) -> u32 {
+    pub(crate) fn max_steps(&self) -> u32 {
         self.tool_turns + 2
     }
 }
@@ -91,11 +93,11 @@ pub struct ClosedReport {
     pub llm_rejected: u64,
 }
 
-fn seeds(first: usize, count: usize) -> std::ops::Range<u64> {
+pub(crate) fn seeds(first: usize, count: usize) -> std::ops::Range<u64> {
     first as u64..(first + count) as u64
 }
 
-fn failures(records: &[RunRecord]) -> (usize, Vec<String>) {
+pub(crate) fn failures(records: &[RunRecord]) -> (usize, Vec<String>) {
     let failed: Vec<String> = records.iter().filter_map(|r| r.error.clone()).collect();
     let examples = failed.iter().take(5).cloned().collect();
     (failed.len(), examples)
@@ -109,6 +111,7 @@ fn phase_report(
     load: &Load,
     records: &[RunRecord],
     window: WindowReport,
+    history: HistoryStats,
     cores: usize,
 ) -> PhaseReport {
     let (failed, failure_examples) = failures(records);
@@ -144,6 +147,7 @@ fn phase_report(
         api_peak_rss_mb: window.peak_rss_mb("api"),
         temporal_cpu_pct_of_core,
         temporal_share_of_busy_pct,
+        history,
         window,
     }
 }
@@ -154,7 +158,7 @@ pub fn cores() -> usize {
 
 /// Runs `work` while the processes' CPU and memory (and `perf`, when asked) are recorded,
 /// over exactly its duration.
-async fn measure<T>(
+pub(crate) async fn measure<T>(
     env: &Env,
     name: &str,
     processes: &[(String, u32)],
@@ -166,6 +170,41 @@ async fn measure<T>(
     let measured = window.finish();
     stack::perf_stop(perf).await;
     (outcome, measured)
+}
+
+/// The Temporal history of up to `sample` of the runs that succeeded, spread over their seeds,
+/// read from the phase's server once the runs are over.
+async fn history_of<S: Stack>(stack: &S, records: &[RunRecord], sample: usize) -> HistoryStats {
+    let mut succeeded: Vec<&RunRecord> = records
+        .iter()
+        .filter(|r| r.error.is_none() && r.run_id.is_some())
+        .collect();
+    if sample == 0 || succeeded.is_empty() {
+        return HistoryStats::default();
+    }
+    succeeded.sort_by_key(|r| r.seed);
+    let step = (succeeded.len() / sample).max(1);
+    let client = stack.client();
+    let mut workflow_ids = Vec::new();
+    let mut errors = Vec::new();
+    for record in succeeded.into_iter().step_by(step).take(sample) {
+        let run_id = record.run_id.as_deref().unwrap_or_default();
+        match client.workflow_id(run_id).await {
+            Ok(id) => workflow_ids.push(id),
+            Err(err) => errors.push(err),
+        }
+    }
+    let mut stats = match temporal::connect(&stack.temporal().address).await {
+        Ok(temporal) => temporal::history_stats(&temporal, &workflow_ids).await,
+        Err(err) => HistoryStats {
+            errors: vec![format!(
+                "cannot connect to the phase's Temporal server: {err:#}"
+            )],
+            ..HistoryStats::default()
+        },
+    };
+    stats.errors.extend(errors);
+    stats
 }
 
 /// One system's closed loop: the warm-up runs, then the measured ones.
@@ -204,6 +243,7 @@ async fn closed_phase<S: Stack>(
         drive::closed_loop(measured_runs, load.concurrency, run),
     )
     .await;
+    let history = history_of(stack, &records, env.history_sample).await;
     let report = phase_report(
         scenario,
         stack.system(),
@@ -211,6 +251,7 @@ async fn closed_phase<S: Stack>(
         load,
         &records,
         window,
+        history,
         cores(),
     );
     eprintln!("{}", report.markdown_row());
@@ -249,211 +290,6 @@ pub async fn closed(
         ratios,
         llm_rejected: fake.rejected(),
     })
-}
-
-/// Scenario (c): every run waits in its model call for a while, all at once.
-#[derive(Debug, Clone, Serialize)]
-pub struct WaitingReport {
-    pub system: String,
-    pub database: String,
-    pub runs: usize,
-    /// Model calls open at once when the window started (should equal `runs`).
-    pub waiting: usize,
-    pub seconds_until_all_waiting: f64,
-    pub admission_ms: Percentiles,
-    /// The window in which every run waits; worker figures are for it.
-    pub window: WindowReport,
-    pub worker_rss_mb_max: Option<f64>,
-    pub worker_cpu_pct_of_core: Option<f64>,
-    pub worker_peak_rss_mb: Option<f64>,
-    pub api_peak_rss_mb: Option<f64>,
-    pub temporal_cpu_pct_of_core: Option<f64>,
-    /// From opening the gate until every run was terminal.
-    pub drain_s: f64,
-    pub succeeded: usize,
-    pub failed: usize,
-    pub failure_examples: Vec<String>,
-}
-
-impl WaitingReport {
-    pub const TABLE_HEADER: &'static str = "| system | DB | runs | waiting at once | s to all waiting | worker RSS max in window MB | worker CPU % of a core in window | worker peak RSS MB | API peak RSS MB | Temporal CPU % of a core in window | Postgres CPU % of a core in window | others' load % of a core | drain s | ok/failed |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |";
-
-    pub fn markdown_row(&self) -> String {
-        let opt = |v: Option<f64>| report::cell(v, 0);
-        format!(
-            "| {} | {} | {} | {} | {:.0} | {} | {} | {} | {} | {} | {:.0} | {} | {:.0} | {}/{} |",
-            self.system,
-            self.database,
-            self.runs,
-            self.waiting,
-            self.seconds_until_all_waiting,
-            opt(self.worker_rss_mb_max),
-            report::cell(self.worker_cpu_pct_of_core, 1),
-            opt(self.worker_peak_rss_mb),
-            opt(self.api_peak_rss_mb),
-            opt(self.temporal_cpu_pct_of_core),
-            self.window.postgres_cpu_pct_of_core,
-            opt(self.window.other_cpu_pct_of_core),
-            self.drain_s,
-            self.succeeded,
-            self.failed,
-        )
-    }
-}
-
-/// Waits until the fake holds `want` calls (or nothing changed for `stall`, or 15 minutes
-/// passed: calls that time out and are retried keep the count moving), reporting progress.
-async fn until_waiting(fake: &FakeLlm, want: usize, stall: Duration) -> usize {
-    let give_up = Instant::now() + Duration::from_secs(900);
-    let mut last = (0, Instant::now());
-    let mut said = Instant::now();
-    loop {
-        let now = fake.in_flight();
-        if now >= want {
-            return now;
-        }
-        if Instant::now() > give_up {
-            eprintln!("gave up after 15 minutes: {now} of {want} are waiting");
-            return now;
-        }
-        if now != last.0 {
-            last = (now, Instant::now());
-        } else if last.1.elapsed() > stall {
-            eprintln!("no new model call for {stall:?}: {now} of {want} are waiting");
-            return now;
-        }
-        if said.elapsed() > Duration::from_secs(5) {
-            eprintln!("{now} of {want} runs waiting on the model");
-            said = Instant::now();
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
-/// Samples the worker's RSS every second while the window lasts.
-async fn watch_window(pid: Option<u32>, length: Duration) -> Option<f64> {
-    let until = Instant::now() + length;
-    let mut max: Option<u64> = None;
-    while Instant::now() < until {
-        if let Some(rss) = pid.and_then(procstat::rss) {
-            max = Some(max.map_or(rss, |m| m.max(rss)));
-        }
-        tokio::time::sleep(Duration::from_secs(1)).await;
-    }
-    max.map(|b| b as f64 / (1024.0 * 1024.0))
-}
-
-#[allow(clippy::too_many_arguments)]
-fn waiting_report(
-    system: &str,
-    database: &str,
-    submitted: &[RunRecord],
-    finished: &[RunRecord],
-    waiting: usize,
-    seconds_until_all_waiting: f64,
-    window: WindowReport,
-    worker_rss_mb_max: Option<f64>,
-    drain_s: f64,
-) -> WaitingReport {
-    let (failed, failure_examples) = failures(finished);
-    let admission: Vec<f64> = submitted.iter().filter_map(|r| r.admission_ms).collect();
-    WaitingReport {
-        system: system.into(),
-        database: database.into(),
-        runs: submitted.len(),
-        waiting,
-        seconds_until_all_waiting,
-        admission_ms: Percentiles::of(&admission),
-        worker_rss_mb_max,
-        worker_cpu_pct_of_core: window.cpu_pct_of_core("worker"),
-        worker_peak_rss_mb: window.peak_rss_mb("worker"),
-        api_peak_rss_mb: window.peak_rss_mb("api"),
-        temporal_cpu_pct_of_core: window.cpu_pct_of_core("temporal"),
-        window,
-        drain_s,
-        succeeded: finished.len() - failed,
-        failed,
-        failure_examples,
-    }
-}
-
-/// One system in scenario (c): every run submitted and held in its model call, the window
-/// measured, then the gate opened and every run awaited (`collect_concurrency` at once).
-async fn waiting_phase<S: Stack>(
-    env: &Env,
-    phase: &str,
-    load: &Load,
-    fake: &FakeLlm,
-    stack: &S,
-    window_length: Duration,
-    collect_concurrency: usize,
-) -> WaitingReport {
-    let stall = Duration::from_secs(120);
-    let client = stack.client();
-    fake.close_gate();
-    let began = Instant::now();
-    let submissions = Arc::new(Semaphore::new(load.submit_concurrency));
-    let submitted = drive::closed_loop(seeds(1, load.runs), load.runs, |seed| {
-        drive::submit(client.clone(), submissions.clone(), seed, load.tool_turns)
-    })
-    .await;
-    let waiting = until_waiting(fake, load.runs, stall).await;
-    let until_all = began.elapsed().as_secs_f64();
-    eprintln!("[{phase}] {waiting} runs waiting; measuring {window_length:?}");
-    let (rss, measured) = measure(
-        env,
-        phase,
-        &stack.processes(),
-        watch_window(stack.worker_pid(), window_length),
-    )
-    .await;
-    fake.open_gate();
-    let drain = Instant::now();
-    let finished = drive::collect(
-        client,
-        submitted.clone(),
-        load.tool_turns,
-        collect_concurrency,
-    )
-    .await;
-    let report = waiting_report(
-        stack.system(),
-        stack.database(),
-        &submitted,
-        &finished,
-        waiting,
-        until_all,
-        measured,
-        rss,
-        drain.elapsed().as_secs_f64(),
-    );
-    eprintln!("{}", report.markdown_row());
-    report
-}
-
-/// Scenario (c): `load.runs` runs in flight, each held in its model call until all of them are
-/// and then `window` longer (every call lasts at least `load.latency_ms` too).
-pub async fn waiting(
-    env: &Env,
-    load: &Load,
-    window_length: Duration,
-    systems: Systems,
-) -> anyhow::Result<Vec<WaitingReport>> {
-    let fake = FakeLlm::start(load.behaviour()).await?;
-    let mut reports = Vec::new();
-    if systems.reference() {
-        let phase = "waiting-raw-sdk";
-        let stack = ReferenceStack::start(env, phase, &fake.base_url).await?;
-        reports.push(waiting_phase(env, phase, load, &fake, &stack, window_length, 500).await);
-        stack.stop().await;
-    }
-    if systems.longrun() {
-        let phase = "waiting-longrun";
-        let stack = LongrunStack::start(env, phase, &fake.base_url, true, load.max_steps()).await?;
-        reports.push(waiting_phase(env, phase, load, &fake, &stack, window_length, 32).await);
-        stack.stop().await;
-    }
-    Ok(reports)
 }
 
 /// Scenario (d): the API's admission path without a worker.
@@ -587,6 +423,7 @@ pub async fn admission(
             task_queue: format!("{phase}-unpolled"),
             prefix: phase.to_string(),
             local_tools: false,
+            heartbeat_timeout_s: env.heartbeat_timeout_s,
         });
         let _ =
             drive::admit_at_rate(client.clone(), rate, Duration::from_secs(1), 1_000_000_000).await;

@@ -35,6 +35,12 @@ pub struct Env {
     pub log_filter: String,
     /// The reference runs its tool as a local activity, as longrun runs built-in tools.
     pub reference_local_tools: bool,
+    /// The heartbeat timeout of model calls, in seconds, in both systems
+    /// (`LONGRUN_HEARTBEAT_TIMEOUT_S` for longrun, the model activity's option for the
+    /// reference).
+    pub heartbeat_timeout_s: u64,
+    /// Finished runs per closed-loop phase whose Temporal history is counted.
+    pub history_sample: usize,
 }
 
 impl Env {
@@ -53,6 +59,9 @@ pub trait Stack {
     fn processes(&self) -> Vec<(String, u32)>;
 
     fn worker_pid(&self) -> Option<u32>;
+
+    /// The phase's Temporal server.
+    fn temporal(&self) -> &DevServer;
 
     /// The system's name in reports.
     fn system(&self) -> &'static str;
@@ -164,6 +173,7 @@ impl LongrunStack {
             temporal_address: temporal.address.clone(),
             task_queue: format!("bench-{phase}"),
             llm_base_url: llm_base_url.to_string(),
+            heartbeat_timeout_s: env.heartbeat_timeout_s,
             worker_env: vec![
                 (
                     "LONGRUN_WORKER_WORKFLOW_SLOTS".into(),
@@ -252,6 +262,7 @@ impl ReferenceStack {
             task_queue,
             prefix: format!("ref-{phase}"),
             local_tools: env.reference_local_tools,
+            heartbeat_timeout_s: env.heartbeat_timeout_s,
         });
         Ok(Self {
             temporal,
@@ -284,6 +295,10 @@ impl Stack for LongrunStack {
         self.worker.as_ref().and_then(Child::id)
     }
 
+    fn temporal(&self) -> &DevServer {
+        &self.temporal
+    }
+
     fn system(&self) -> &'static str {
         "longrun"
     }
@@ -306,6 +321,10 @@ impl Stack for ReferenceStack {
 
     fn worker_pid(&self) -> Option<u32> {
         self.worker.id()
+    }
+
+    fn temporal(&self) -> &DevServer {
+        &self.temporal
     }
 
     /// `raw-sdk`, or `raw-sdk-local` when its tool runs as a local activity.

@@ -65,6 +65,9 @@ pub struct DevServerOptions {
     pub ui_port: Option<u16>,
     /// `None` keeps state in memory only.
     pub db_file: Option<PathBuf>,
+    /// Serve the server's Prometheus metrics (`/metrics`) on this port; `None`: on a random
+    /// free port (the CLI's default), i.e. unknown to us.
+    pub metrics_port: Option<u16>,
     /// Where the server's own output goes.
     pub log_file: PathBuf,
     /// Search attributes to register at start, as `(name, type)`.
@@ -90,6 +93,7 @@ impl DevServerOptions {
             port,
             ui_port: None,
             db_file: None,
+            metrics_port: None,
             log_file,
             search_attributes: search_attributes
                 .iter()
@@ -169,6 +173,9 @@ impl DevServer {
         }
         if let Some(db) = &options.db_file {
             args.extend(["--db-filename".into(), db.display().to_string()]);
+        }
+        if let Some(port) = options.metrics_port {
+            args.extend(["--metrics-port".into(), port.to_string()]);
         }
         for (name, kind) in &options.search_attributes {
             args.extend(["--search-attribute".into(), format!("{name}={kind}")]);
