@@ -58,6 +58,13 @@ const KEYS: &[Key] = &[
         env: "LONGRUN_TASK_QUEUE",
         default: Some("longrun-runs"),
     },
+    // Gzip the gRPC traffic to Temporal (costs CPU on every request; for links where bytes
+    // cost more than CPU).
+    Key {
+        toml: "temporal_gzip",
+        env: "LONGRUN_TEMPORAL_GZIP",
+        default: Some("false"),
+    },
     // Base of the Temporal UI links in API responses.
     Key {
         toml: "temporal_ui_url",
@@ -106,11 +113,12 @@ const KEYS: &[Key] = &[
         default: Some("10"),
     },
     // Seconds without a heartbeat after which a model or tool call is presumed lost (a dead
-    // worker) and retried; cancellation reaches calls through heartbeats too.
+    // worker) and retried elsewhere. Calls heartbeat once per timeout (a call shorter than it,
+    // never); cancellation does not wait for heartbeats.
     Key {
         toml: "heartbeat_timeout_s",
         env: "LONGRUN_HEARTBEAT_TIMEOUT_S",
-        default: Some("30"),
+        default: Some("120"),
     },
     // Seconds a gated tool call waits for a decision (then it is denied), and a question for
     // human input (then the run ends with the answer it has).
@@ -279,6 +287,7 @@ pub(crate) struct Config {
     pub(crate) http_fetch_allow: Vec<longrun_activities::egress::AllowRule>,
     /// `None`: the role's default (on for `dev`, off for `api`).
     pub(crate) allow_signup: Option<bool>,
+    pub(crate) temporal_gzip: bool,
     pub(crate) signups_per_ip_per_day: u64,
     pub(crate) server_limits: longrun_api::ServerLimits,
     pub(crate) max_streams_per_run: usize,
@@ -403,6 +412,16 @@ impl Layers {
 
     fn string(&self, env: &'static str) -> Option<String> {
         self.get(env).map(|(v, _)| v.to_string())
+    }
+
+    /// A yes/no setting: `true`/`1`/`yes` or `false`/`0`/`no`; `None` when unset.
+    fn flag(&self, env: &'static str) -> Result<Option<bool>, ConfigError> {
+        match self.string(env).as_deref() {
+            None => Ok(None),
+            Some("true" | "1" | "yes") => Ok(Some(true)),
+            Some("false" | "0" | "no") => Ok(Some(false)),
+            Some(other) => Err(self.invalid(env, format!("{other:?} is not true or false"))),
+        }
     }
 
     fn required(&self, env: &'static str) -> Result<String, ConfigError> {
@@ -535,17 +554,8 @@ impl Layers {
             heartbeat_timeout_s: self.number("LONGRUN_HEARTBEAT_TIMEOUT_S", 1u64..=3600)?,
             approval_timeout_s: self.number("LONGRUN_APPROVAL_TIMEOUT_S", 1u64..=30 * 86_400)?,
             input_timeout_s: self.number("LONGRUN_INPUT_TIMEOUT_S", 1u64..=30 * 86_400)?,
-            allow_signup: match self.string("LONGRUN_ALLOW_SIGNUP").as_deref() {
-                None => None,
-                Some("true" | "1" | "yes") => Some(true),
-                Some("false" | "0" | "no") => Some(false),
-                Some(other) => {
-                    return Err(self.invalid(
-                        "LONGRUN_ALLOW_SIGNUP",
-                        format!("{other:?} is not true or false"),
-                    ));
-                }
-            },
+            allow_signup: self.flag("LONGRUN_ALLOW_SIGNUP")?,
+            temporal_gzip: self.flag("LONGRUN_TEMPORAL_GZIP")?.unwrap_or(false),
             signups_per_ip_per_day: self
                 .number("LONGRUN_SIGNUPS_PER_IP_PER_DAY", 1u64..=1_000_000)?,
             server_limits: longrun_api::ServerLimits {

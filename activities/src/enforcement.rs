@@ -3,6 +3,8 @@
 //! quota, raised once per threshold and period as an audit entry, a run event and a signed
 //! POST to the workspace's `alert_webhook_url`.
 
+use std::collections::BTreeSet;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use serde_json::json;
@@ -24,33 +26,70 @@ pub(crate) struct Standing {
     pub(crate) used: UsageTotals,
 }
 
-pub(crate) async fn standing(
-    store: &Store,
-    tiers: &Tiers,
-    run: &RunRef,
-) -> Result<Option<Standing>, longrun_store::StoreError> {
-    let Some(workspace) = store.workspace(&run.workspace_id).await? else {
-        return Ok(None);
-    };
-    let limits = match tiers.limits(workspace.tier, &workspace.quota_overrides) {
-        Ok(limits) => limits,
+/// The start of the workspace's quota period (epoch ms), when it has monthly quotas to
+/// enforce: from then on its usage is read with each model turn.
+pub(crate) fn quota_period(tiers: &Tiers, workspace: &Workspace) -> Option<i64> {
+    let limits = limits(tiers, workspace)?;
+    if limits.tokens_per_month.is_none() && limits.agent_minutes_per_month.is_none() {
+        return None;
+    }
+    Some(period_of(longrun_store::now_ms()).start_ms)
+}
+
+fn limits(tiers: &Tiers, workspace: &Workspace) -> Option<Limits> {
+    match tiers.limits(workspace.tier, &workspace.quota_overrides) {
+        Ok(limits) => Some(limits),
         Err(err) => {
             // A broken override must not stop a run: enforce nothing, and say so.
             tracing::error!(workspace = %workspace.id, error = %err, "cannot read the workspace's limits");
-            return Ok(None);
+            None
         }
-    };
-    if limits.tokens_per_month.is_none() && limits.agent_minutes_per_month.is_none() {
-        return Ok(None);
     }
-    let period = period_of(longrun_store::now_ms());
-    let used = store.usage_since(&workspace.id, period.start_ms).await?;
-    Ok(Some(Standing {
-        workspace,
-        limits,
-        period,
-        used,
-    }))
+}
+
+impl Standing {
+    /// The standing of a workspace whose usage was read (see [`quota_period`]).
+    pub(crate) fn of(
+        tiers: &Tiers,
+        workspace: Option<Workspace>,
+        used: Option<UsageTotals>,
+    ) -> Option<Standing> {
+        let (workspace, used) = (workspace?, used?);
+        Some(Standing {
+            limits: limits(tiers, &workspace)?,
+            period: period_of(longrun_store::now_ms()),
+            workspace,
+            used,
+        })
+    }
+}
+
+/// The alerts this process raised or found raised: `(workspace, period, metric, threshold)`.
+/// Bounded: it forgets everything past [`AlertsRaised::MAX`] entries (asking the store again
+/// is only a little slower).
+#[derive(Default)]
+pub(crate) struct AlertsRaised {
+    seen: Mutex<BTreeSet<(String, String, &'static str, u64)>>,
+}
+
+impl AlertsRaised {
+    const MAX: usize = 10_000;
+
+    fn contains(&self, key: &(String, String, &'static str, u64)) -> bool {
+        self.lock().contains(key)
+    }
+
+    fn insert(&self, key: (String, String, &'static str, u64)) {
+        let mut seen = self.lock();
+        if seen.len() >= Self::MAX {
+            seen.clear();
+        }
+        seen.insert(key);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeSet<(String, String, &'static str, u64)>> {
+        self.seen.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 /// Whether the workspace is over its hard cap (2× the monthly quota; 1× on free).
@@ -85,6 +124,7 @@ pub(crate) async fn raise_alerts(
     http_settings: &EgressPolicy,
     run: &RunRef,
     standing: &Standing,
+    raised: &AlertsRaised,
 ) -> Result<(), longrun_store::StoreError> {
     let metrics = [
         (
@@ -108,10 +148,15 @@ pub(crate) async fn raise_alerts(
             }
             let workspace = &standing.workspace;
             let period = &standing.period.label;
-            if !store
+            let key = (workspace.id.to_string(), period.clone(), metric, threshold);
+            if raised.contains(&key) {
+                continue;
+            }
+            let first = store
                 .raise_alert(&workspace.id, period, metric, threshold as i64)
-                .await?
-            {
+                .await?;
+            raised.insert(key);
+            if !first {
                 continue;
             }
             let data = json!({

@@ -9,6 +9,7 @@
 //! - tool output reaches the model only as a tool result, capped in size.
 
 mod agent;
+mod cancel;
 mod delivery;
 pub mod egress;
 mod enforcement;
@@ -20,4 +21,5 @@ pub mod prices;
 pub mod tools;
 
 pub use agent::{ActivitySettings, AgentActivities};
+pub use cancel::CancelWatch;
 pub use models::{ModelRouter, ProviderEndpoint, ProviderSettings};

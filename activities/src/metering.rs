@@ -1,66 +1,18 @@
-//! Metering: the ledger rows of each billable unit, written by the activity that did the work,
-//! priced by the table in effect when the unit occurred. Keys are
+//! Metering: the ledger rows of each billable unit, priced by the table in effect when the
+//! unit occurred, and written with the rest of the unit's step (see
+//! `longrun_store::StepWrite`) by the activity that did the work. Keys are
 //! `<workflow id>/<temporal run id>/<step>/<unit>`, so a retried or replayed activity finds its
 //! rows already there and adds nothing.
 
-use longrun_store::{LedgerOutcome, NewUsageEvent, Store, StoreError, UsageKind, UsageTotals};
+use longrun_store::{LedgerOutcome, NewUsageEvent, StoreError, UsageKind, UsageTotals};
 use longrun_workflows::payloads::{LlmRequest, RunRef, TokenUsage, ToolRequest};
 
 use crate::metrics::ActivityMetrics;
 use crate::prices::{Cost, Prices, TokenCounts};
 
 pub(crate) struct Meter {
-    store: Store,
     prices: Prices,
     metrics: ActivityMetrics,
-}
-
-/// A ledger row with everything but the unit-specific fields filled in.
-fn row<'a>(
-    run: &'a RunRef,
-    key: &'a str,
-    step: u32,
-    kind: UsageKind,
-    occurred_at: i64,
-) -> NewUsageEvent<'a> {
-    NewUsageEvent {
-        idempotency_key: key,
-        workspace_id: &run.workspace_id,
-        run_id: &run.run_id,
-        agent_name: &run.agent_name,
-        step: i64::from(step),
-        kind,
-        provider: None,
-        model: None,
-        tool_name: None,
-        totals: UsageTotals::default(),
-        price_version: None,
-        occurred_at,
-    }
-}
-
-/// The agent-time row of a unit: how long its activity ran, and that time's price.
-fn time_row<'a>(
-    run: &'a RunRef,
-    key: &'a str,
-    step: u32,
-    agent_ms: i64,
-    cost: &'a Cost,
-    occurred_at: i64,
-) -> NewUsageEvent<'a> {
-    NewUsageEvent {
-        totals: UsageTotals {
-            agent_ms,
-            cost_micro_usd: cost.micro_usd,
-            ..UsageTotals::default()
-        },
-        price_version: cost.version.as_deref(),
-        ..row(run, key, step, UsageKind::AgentTime, occurred_at)
-    }
-}
-
-fn tokens(n: u64) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
 }
 
 /// The cost of one model turn: its tokens, and the agent time it took.
@@ -75,13 +27,60 @@ impl TurnCost {
     }
 }
 
+/// A unit's two ledger rows (the work, and the agent time it took), owned until they are
+/// written with the unit's step.
+pub(crate) struct UnitLedger {
+    work_key: String,
+    time_key: String,
+    kind: UsageKind,
+    provider: Option<&'static str>,
+    model: Option<String>,
+    tool_name: Option<String>,
+    work: UsageTotals,
+    work_price: Option<String>,
+    time: UsageTotals,
+    time_price: Option<String>,
+    step: u32,
+    occurred_at: i64,
+}
+
+impl UnitLedger {
+    /// The rows, as the store writes them.
+    pub(crate) fn rows<'a>(&'a self, run: &'a RunRef) -> [NewUsageEvent<'a>; 2] {
+        let row =
+            |key: &'a str, kind, totals: UsageTotals, price: &'a Option<String>| NewUsageEvent {
+                idempotency_key: key,
+                workspace_id: &run.workspace_id,
+                run_id: &run.run_id,
+                agent_name: &run.agent_name,
+                step: i64::from(self.step),
+                kind,
+                provider: self.provider,
+                model: self.model.as_deref(),
+                tool_name: self.tool_name.as_deref(),
+                totals,
+                price_version: price.as_deref(),
+                occurred_at: self.occurred_at,
+            };
+        [
+            row(&self.work_key, self.kind, self.work, &self.work_price),
+            row(
+                &self.time_key,
+                UsageKind::AgentTime,
+                self.time,
+                &self.time_price,
+            ),
+        ]
+    }
+}
+
+fn tokens(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
 impl Meter {
-    pub(crate) fn new(store: Store, prices: Prices, metrics: ActivityMetrics) -> Self {
-        Self {
-            store,
-            prices,
-            metrics,
-        }
+    pub(crate) fn new(prices: Prices, metrics: ActivityMetrics) -> Self {
+        Self { prices, metrics }
     }
 
     /// The price of a model turn that happened at `occurred_at`.
@@ -105,23 +104,33 @@ impl Meter {
     }
 
     /// One model turn: its tokens, and the time it took.
-    pub(crate) async fn llm(
+    pub(crate) fn llm(
         &self,
         request: &LlmRequest,
         usage: &TokenUsage,
         agent_ms: i64,
         occurred_at: i64,
-    ) -> Result<(), StoreError> {
-        let (provider, model) = longrun_domain::ModelRef::split(&request.model)
-            .map(|model| (model.provider.as_str(), model.name))
-            .unwrap_or(("unknown", "unknown"));
+    ) -> UnitLedger {
+        let (provider, model) = match longrun_domain::ModelRef::split(&request.model) {
+            Ok(model) => (model.provider.as_str(), model.name.to_string()),
+            Err(_) => ("unknown", "unknown".to_string()),
+        };
         let cost = self.price_turn(&request.model, usage, agent_ms, occurred_at);
-        let llm_key = request.execution.ledger_key(request.step, "llm");
-        let time_key = request.execution.ledger_key(request.step, "agent_time:llm");
-        let llm = NewUsageEvent {
+        if cost.tokens.version.is_none() {
+            self.metrics
+                .unpriced
+                .with_label_values(&["llm", self.prices.model_label(&request.model)])
+                .inc();
+        }
+        self.unpriced_time(&cost.time, agent_ms);
+        UnitLedger {
+            work_key: request.execution.ledger_key(request.step, "llm"),
+            time_key: request.execution.ledger_key(request.step, "agent_time:llm"),
+            kind: UsageKind::Llm,
             provider: Some(provider),
             model: Some(model),
-            totals: UsageTotals {
+            tool_name: None,
+            work: UsageTotals {
                 input_tokens: tokens(usage.input_tokens),
                 output_tokens: tokens(usage.output_tokens),
                 cache_read_tokens: tokens(usage.cache_read_tokens),
@@ -129,54 +138,22 @@ impl Meter {
                 cost_micro_usd: cost.tokens.micro_usd,
                 ..UsageTotals::default()
             },
-            price_version: cost.tokens.version.as_deref(),
-            ..row(
-                &request.run,
-                &llm_key,
-                request.step,
-                UsageKind::Llm,
-                occurred_at,
-            )
-        };
-        let time = NewUsageEvent {
-            provider: Some(provider),
-            model: Some(model),
-            ..time_row(
-                &request.run,
-                &time_key,
-                request.step,
-                agent_ms,
-                &cost.time,
-                occurred_at,
-            )
-        };
-        if cost.tokens.version.is_none() {
-            self.metrics
-                .unpriced
-                .with_label_values(&["llm", self.prices.model_label(&request.model)])
-                .inc();
+            work_price: cost.tokens.version,
+            time: time_totals(agent_ms, &cost.time),
+            time_price: cost.time.version,
+            step: request.step,
+            occurred_at,
         }
-        if cost.time.version.is_none() && agent_ms > 0 {
-            self.metrics
-                .unpriced
-                .with_label_values(&["agent_time", ""])
-                .inc();
-        }
-        self.record(&request.run, &[llm, time]).await
     }
 
     /// One tool call, and the time it took.
-    pub(crate) async fn tool(
+    pub(crate) fn tool(
         &self,
         request: &ToolRequest,
         agent_ms: i64,
         occurred_at: i64,
-    ) -> Result<(), StoreError> {
+    ) -> UnitLedger {
         let unit = format!("tool:{}", request.call_index);
-        let tool_key = request.execution.ledger_key(request.step, &unit);
-        let time_key = request
-            .execution
-            .ledger_key(request.step, &format!("agent_time:{unit}"));
         let call_cost = self.prices.tool_call(&request.tool.name, occurred_at);
         let time_cost = self.prices.agent_time(agent_ms, occurred_at);
         if call_cost.version.is_none() {
@@ -185,38 +162,47 @@ impl Meter {
                 .with_label_values(&["tool", crate::metrics::tool_label(&request.tool)])
                 .inc();
         }
-        let tool = NewUsageEvent {
-            tool_name: Some(&request.tool.name),
-            totals: UsageTotals {
+        self.unpriced_time(&time_cost, agent_ms);
+        UnitLedger {
+            work_key: request.execution.ledger_key(request.step, &unit),
+            time_key: request
+                .execution
+                .ledger_key(request.step, &format!("agent_time:{unit}")),
+            kind: UsageKind::Tool,
+            provider: None,
+            model: None,
+            tool_name: Some(request.tool.name.clone()),
+            work: UsageTotals {
                 tool_calls: 1,
                 cost_micro_usd: call_cost.micro_usd,
                 ..UsageTotals::default()
             },
-            price_version: call_cost.version.as_deref(),
-            ..row(
-                &request.run,
-                &tool_key,
-                request.step,
-                UsageKind::Tool,
-                occurred_at,
-            )
-        };
-        let time = NewUsageEvent {
-            tool_name: Some(&request.tool.name),
-            ..time_row(
-                &request.run,
-                &time_key,
-                request.step,
-                agent_ms,
-                &time_cost,
-                occurred_at,
-            )
-        };
-        self.record(&request.run, &[tool, time]).await
+            work_price: call_cost.version,
+            time: time_totals(agent_ms, &time_cost),
+            time_price: time_cost.version,
+            step: request.step,
+            occurred_at,
+        }
     }
 
-    async fn record(&self, run: &RunRef, rows: &[NewUsageEvent<'_>]) -> Result<(), StoreError> {
-        match self.store.record_usage(rows).await {
+    fn unpriced_time(&self, cost: &Cost, agent_ms: i64) {
+        if cost.version.is_none() && agent_ms > 0 {
+            self.metrics
+                .unpriced
+                .with_label_values(&["agent_time", ""])
+                .inc();
+        }
+    }
+
+    /// Counts what writing a unit's rows did: rows recorded (and their cost) or found, or the
+    /// failure.
+    pub(crate) fn observe(
+        &self,
+        run: &RunRef,
+        rows: &[NewUsageEvent<'_>],
+        outcome: Result<&[LedgerOutcome], &StoreError>,
+    ) {
+        match outcome {
             Ok(outcomes) => {
                 for (row, outcome) in rows.iter().zip(outcomes) {
                     let label = match outcome {
@@ -234,17 +220,23 @@ impl Meter {
                         .with_label_values(&[row.kind.as_str(), label])
                         .inc();
                 }
-                Ok(())
             }
-            Err(err) => {
+            Err(_) => {
                 for row in rows {
                     self.metrics
                         .ledger_failures
                         .with_label_values(&[row.kind.as_str()])
                         .inc();
                 }
-                Err(err)
             }
         }
+    }
+}
+
+fn time_totals(agent_ms: i64, cost: &Cost) -> UsageTotals {
+    UsageTotals {
+        agent_ms,
+        cost_micro_usd: cost.micro_usd,
+        ..UsageTotals::default()
     }
 }

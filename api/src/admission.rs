@@ -4,7 +4,9 @@
 
 use longrun_domain::{Budget, Limits, RunLimits, period_of};
 use longrun_store::{Admission, AdmitOutcome, Agent, NewRun, Run, new_run_id, now_ms};
-use longrun_workflows::payloads::{AgentSnapshot, RunInput, RunRef, ToolKind, ToolSpec};
+use longrun_workflows::payloads::{
+    AgentSnapshot, RunInput, RunRef, ToolKind, ToolSpec, WorkflowShape,
+};
 
 use crate::AppState;
 use crate::auth::Tenant;
@@ -142,6 +144,7 @@ pub(crate) fn run_input(
         tuning: state.settings.tuning.clone(),
         webhook_url: run.webhook_url.clone(),
         resume: None,
+        shape: WorkflowShape::CURRENT as u32,
     }
 }
 

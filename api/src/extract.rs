@@ -4,7 +4,11 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::request::Parts;
-use serde::de::DeserializeOwned;
+use std::marker::PhantomData;
+
+use serde::de::value::MapAccessDeserializer;
+use serde::de::{DeserializeOwned, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer};
 
 use crate::error::ApiError;
 
@@ -61,8 +65,45 @@ where
                 ApiError::InvalidJson(rejection.body_text())
             }
         })?;
-        parse_json(&bytes).map(Json)
+        parse_json::<Object<T>>(&bytes).map(|body| Json(body.0))
     }
+}
+
+/// A struct that must be written as a JSON object. serde's derived structs also accept an
+/// array of their fields in order (`"budget": [null, null]`), which no client means and the
+/// OpenAPI document does not allow; request bodies and their nested objects go through this.
+pub(crate) struct Object<T>(pub(crate) T);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Object<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Fields<T>(PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for Fields<T> {
+            type Value = T;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+                T::deserialize(MapAccessDeserializer::new(map))
+            }
+        }
+        deserializer
+            .deserialize_map(Fields(PhantomData))
+            .map(Object)
+    }
+}
+
+/// `#[serde(deserialize_with)]` for a field that must be a JSON object (see [`Object`]).
+pub(crate) fn object<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    deserializer: D,
+) -> Result<T, D::Error> {
+    Object::deserialize(deserializer).map(|o| o.0)
+}
+
+/// [`object`] for an optional field (`null` is `None`).
+pub(crate) fn optional_object<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    deserializer: D,
+) -> Result<Option<T>, D::Error> {
+    Option::<Object<T>>::deserialize(deserializer).map(|o| o.map(|o| o.0))
 }
 
 /// Parses a JSON document, classifying errors as syntax (400) or shape (422, with the path).

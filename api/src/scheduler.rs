@@ -16,7 +16,7 @@ use tokio::sync::OnceCell;
 
 use longrun_temporal::TemporalSettings;
 use longrun_workflows::AgentRunWorkflow;
-use longrun_workflows::payloads::{ApprovalDecision, HumanMessage, RunInput};
+use longrun_workflows::payloads::{ApprovalDecision, HumanMessage, RunInput, WorkflowShape};
 use longrun_workflows::search;
 
 use crate::error::ApiError;
@@ -113,7 +113,9 @@ impl Scheduler {
             search::WORKSPACE.value_set(input.run.workspace_slug.clone()),
             search::AGENT.value_set(input.run.agent_name.clone()),
             search::TIER.value_set(input.run.tier.clone()),
-            search::STATUS.value_set("queued".to_string()),
+            // Running from its start: the first model turn records `run.started` (and the
+            // workflow does not spend a task and a history event saying so).
+            search::STATUS.value_set(initial_status(&input).to_string()),
         ]);
         let summary = format!(
             "agent {} · workspace {}",
@@ -254,5 +256,14 @@ impl Scheduler {
         .map_err(|_| ApiError::SchedulerUnavailable)?
         .map(|_| ())
         .map_err(|_| ApiError::SchedulerUnavailable)
+    }
+}
+
+/// The status search attribute a run's workflow starts with: `running` for the shapes whose
+/// workflow does not set it itself when it starts.
+fn initial_status(input: &RunInput) -> &'static str {
+    match WorkflowShape::of(input) {
+        WorkflowShape::First => "queued",
+        WorkflowShape::OneTransactionPerStep => "running",
     }
 }

@@ -145,10 +145,13 @@ pub(crate) async fn open_store(config: &Config) -> anyhow::Result<Store> {
 /// Where Temporal is for the `api` and `worker` roles: the configured frontend, or the
 /// default local one.
 pub(crate) fn temporal_settings(config: &Config) -> TemporalSettings {
-    TemporalSettings::new(
-        config.temporal_address.as_deref(),
-        &config.temporal_namespace,
-    )
+    TemporalSettings {
+        gzip: config.temporal_gzip,
+        ..TemporalSettings::new(
+            config.temporal_address.as_deref(),
+            &config.temporal_namespace,
+        )
+    }
 }
 
 pub(crate) fn api_settings(config: &Config) -> ApiSettings {

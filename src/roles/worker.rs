@@ -9,7 +9,7 @@ use prometheus::Registry;
 use tokio::sync::watch;
 
 use longrun_activities::metrics::ActivityMetrics;
-use longrun_activities::{AgentActivities, ModelRouter};
+use longrun_activities::{AgentActivities, CancelWatch, ModelRouter};
 use longrun_api::readiness::Readiness;
 use longrun_store::Store;
 use longrun_temporal::TemporalSettings;
@@ -96,6 +96,14 @@ pub(super) async fn run_worker(
         client.clone(),
         Duration::from_secs(30),
     ));
+    // Cancellations reach calls in flight through the store's notifications (Postgres:
+    // LISTEN), not only through Temporal's heartbeats.
+    let _listener = store
+        .listen_for_events()
+        .await
+        .context("cannot LISTEN for cancellations")?;
+    let cancels = CancelWatch::default();
+    let watch = tokio::spawn(cancels.clone().run(store.clone(), stop.clone()));
     let (_runtime, mut worker) = build_worker(
         config,
         client,
@@ -103,10 +111,12 @@ pub(super) async fn run_worker(
         subscriber,
         registry,
         sdk_metrics,
+        cancels,
     )?;
     tracing::info!(task_queue = %config.task_queue, "worker polling");
     let outcome = drive_worker(&mut worker, stop.clone()).await;
     sweep.abort();
+    watch.abort();
     outcome
 }
 
@@ -157,6 +167,7 @@ fn build_worker(
     subscriber: Arc<dyn tracing::Subscriber + Send + Sync>,
     registry: &Registry,
     sdk_metrics: &OnceLock<SocketAddr>,
+    cancels: CancelWatch,
 ) -> anyhow::Result<(temporalio_sdk::Runtime, temporalio_sdk::Worker)> {
     let (runtime, sdk_address) = longrun_worker::runtime(Some(subscriber), true)?;
     if let Some(address) = sdk_address {
@@ -165,8 +176,9 @@ fn build_worker(
     let models = ModelRouter::new(provider_settings(config))
         .context("cannot build the HTTP client for model providers")?;
     let metrics = ActivityMetrics::register(registry)?;
-    let activities = AgentActivities::new(store, models, activity_settings(config), metrics)
-        .context("cannot build the HTTP client for tools")?;
+    let activities =
+        AgentActivities::new(store, models, activity_settings(config), metrics, cancels)
+            .context("cannot build the HTTP client for tools")?;
     let worker = longrun_worker::build(
         &runtime,
         client,

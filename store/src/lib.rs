@@ -13,6 +13,7 @@ mod agent_document;
 mod agents;
 mod api_keys;
 mod billing;
+mod cancel;
 mod events;
 mod idempotency;
 mod ids;
@@ -21,6 +22,7 @@ mod messages;
 mod migrate;
 mod runs;
 mod schema;
+mod steps;
 mod usage;
 mod workspaces;
 
@@ -29,6 +31,7 @@ pub use agent_document::{AgentSettings, AgentTool, WebhookTool};
 pub use agents::{Agent, NewAgent};
 pub use api_keys::{ApiKey, AuthenticatedKey, MAX_LIVE_KEYS, NewApiKey, hash_secret};
 pub use billing::{ExportCursor, ExportRow, GroupBy, UsageGroup};
+pub use cancel::MAX_POLLED_RUNS;
 pub use events::{LiveEvent, NewEvent, RunEvent};
 pub use idempotency::{IdempotencyBegin, IdempotencyPolicy};
 pub use ids::{new_id, new_run_id};
@@ -37,6 +40,7 @@ pub use messages::{NewMessage, StoredMessage};
 pub use migrate::{MigrationReport, latest_migration_version};
 pub use runs::{Admission, AdmitOutcome, InsertRunOutcome, NewRun, Run, RunFinish, RunListFilter};
 pub use schema::ToolSchema;
+pub use steps::{RunStart, StepEvent, StepOutcome, StepWrite, TurnRead};
 pub use usage::{LedgerOutcome, NewUsageEvent, UsageKind};
 pub use workspaces::Workspace;
 
@@ -93,28 +97,30 @@ impl StoreError {
     /// (a restart, a failover, `pg_terminate_backend`, an exhausted pool): the same request
     /// may well succeed when retried, so callers answer "unavailable", not "internal".
     pub fn is_unavailable(&self) -> bool {
-        let StoreError::Database(err) = self else {
-            return false;
-        };
-        match err {
-            sqlx::Error::Io(_)
-            | sqlx::Error::Tls(_)
-            | sqlx::Error::PoolTimedOut
-            | sqlx::Error::PoolClosed
-            | sqlx::Error::WorkerCrashed => true,
-            // SQLSTATE class 08: connection exception; 57P01-57P03: the server shuts down or
-            // does not take connections yet; 53300: too many connections.
-            sqlx::Error::Database(db)
-                if db
-                    .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
-                    .is_some() =>
-            {
-                db.code().is_some_and(|code| {
-                    code.starts_with("08") || code.starts_with("57P0") || code == "53300"
-                })
-            }
-            _ => false,
+        matches!(self, StoreError::Database(err) if unavailable(err))
+    }
+}
+
+/// See [`StoreError::is_unavailable`].
+fn unavailable(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        // SQLSTATE class 08: connection exception; 57P01-57P03: the server shuts down or does
+        // not take connections yet; 53300: too many connections.
+        sqlx::Error::Database(db)
+            if db
+                .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+                .is_some() =>
+        {
+            db.code().is_some_and(|code| {
+                code.starts_with("08") || code.starts_with("57P0") || code == "53300"
+            })
         }
+        _ => false,
     }
 }
 
@@ -144,6 +150,8 @@ pub struct Store {
     pool: AnyPool,
     backend: Backend,
     live: broadcast::Sender<LiveEvent>,
+    /// Run ids whose cancellation was requested (see the `cancel` module).
+    cancels: broadcast::Sender<String>,
     /// The connection URL, kept for the Postgres `LISTEN` connection.
     url: std::sync::Arc<str>,
 }
@@ -172,6 +180,9 @@ impl Store {
                 Backend::Postgres => options.max_connections,
             })
             .acquire_timeout(options.acquire_timeout)
+            // No ping before each use (a round trip per transaction): `begin` notices a dropped
+            // connection on its first statement and takes another one.
+            .test_before_acquire(false)
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     match backend {
@@ -199,10 +210,12 @@ impl Store {
             .connect_with(connect_options)
             .await?;
         let (live, _) = broadcast::channel(4096);
+        let (cancels, _) = broadcast::channel(1024);
         Ok(Self {
             pool,
             backend,
             live,
+            cancels,
             url: url.into(),
         })
     }
@@ -319,37 +332,59 @@ impl Store {
     /// `workspace_id`: a query that forgot its `WHERE workspace_id` still cannot read another
     /// tenant's rows. On SQLite a plain transaction.
     pub(crate) async fn tenant(&self, workspace_id: &str) -> Result<Tx> {
-        let mut tx = self.begin().await?;
-        if self.backend == Backend::Postgres {
-            sqlx::query("SELECT set_config('longrun.workspace_id', $1, true)")
-                .bind(workspace_id)
-                .execute(&mut *tx)
-                .await?;
+        match literal(workspace_id) {
+            Some(id) => {
+                self.begin(format!(
+                    "BEGIN; SELECT set_config('longrun.workspace_id', {id}, true)"
+                ))
+                .await
+            }
+            // Not an id this store hands out: no transaction may see any tenant's rows with it.
+            None => Err(StoreError::NotFound("workspace")),
         }
-        Ok(tx)
     }
 
     /// A transaction for the few operations that are cross-tenant by nature: finding the
     /// workspace of an API key or an email, operator commands, the billing export, repairs.
     pub(crate) async fn system(&self) -> Result<Tx> {
-        let mut tx = self.begin().await?;
-        if self.backend == Backend::Postgres {
-            sqlx::query("SELECT set_config('longrun.scope', 'system', true)")
-                .execute(&mut *tx)
-                .await?;
-        }
-        Ok(tx)
+        self.begin("BEGIN; SELECT set_config('longrun.scope', 'system', true)".to_string())
+            .await
     }
 
+    /// Begins a transaction, on Postgres with `postgres_begin` (a `BEGIN` and the scope's
+    /// setting, sent as one simple query: one round trip). Pooled connections are not pinged
+    /// before use: a connection the server dropped fails here, on its first statement, and
+    /// the transaction begins again on another one, so a restarted database stays invisible
+    /// to callers.
+    ///
     /// SQLite transactions take the write lock up front: a deferred transaction that reads and
     /// then writes cannot wait for a concurrent writer (SQLite returns `SQLITE_BUSY` at once,
     /// ignoring `busy_timeout`, to avoid a deadlock), so under load most multi-statement writes
     /// would fail. Taken at `BEGIN`, the lock is simply waited for.
-    async fn begin(&self) -> Result<Tx> {
-        Ok(match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.pool.begin().await?,
-        })
+    async fn begin(&self, postgres_begin: String) -> Result<Tx> {
+        let statement = match self.backend {
+            Backend::Sqlite => "BEGIN IMMEDIATE".to_string(),
+            Backend::Postgres => postgres_begin,
+        };
+        // After a restart every idle connection is dead: each attempt discards one, and a
+        // fresh connection answers at the latest after the pool's size of attempts.
+        let attempts = self.pool.options().get_max_connections() + 1;
+        let mut attempt = 1;
+        loop {
+            match self.pool.begin_with(statement.clone()).await {
+                Ok(tx) => return Ok(tx),
+                // A dropped connection, not a full pool: waiting for the pool again would only
+                // double the wait.
+                Err(err)
+                    if attempt < attempts
+                        && unavailable(&err)
+                        && !matches!(err, sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed) =>
+                {
+                    attempt += 1;
+                }
+                Err(err) => return Err(err.into()),
+            }
+        }
     }
 
     /// Rows of `table` visible inside a transaction of `workspace_id` to a query with no
@@ -380,6 +415,18 @@ impl Store {
         tx.commit().await?;
         Ok(count)
     }
+}
+
+/// A workspace id as an SQL string literal, for the one statement that cannot take it as a
+/// parameter (the `BEGIN` sent as a simple query); `None` for anything but the characters of
+/// the ids this store makes, so nothing can be injected.
+fn literal(workspace_id: &str) -> Option<String> {
+    let plain = !workspace_id.is_empty()
+        && workspace_id.len() <= 128
+        && workspace_id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    plain.then(|| format!("'{workspace_id}'"))
 }
 
 /// Milliseconds since the Unix epoch, the one time format of the store.

@@ -62,6 +62,7 @@ impl Store {
     pub fn sharing_live_events_with(&self, other: &Store) -> Store {
         Store {
             live: other.live.clone(),
+            cancels: other.cancels.clone(),
             ..self.clone()
         }
     }
@@ -104,22 +105,26 @@ impl Store {
         }
     }
 
-    /// On Postgres, forwards `LISTEN` notifications into this store's live channel until the
-    /// process ends, reconnecting when the connection drops. Returns once the first `LISTEN`
-    /// is in place, so nothing written after the call is missed. Does nothing on SQLite.
+    /// On Postgres, forwards `LISTEN` notifications (run events and cancellation requests)
+    /// into this store's channels until the process ends, reconnecting when the connection
+    /// drops. Returns once the first `LISTEN` is in place, so nothing written after the call
+    /// is missed. Does nothing on SQLite.
     pub async fn listen_for_events(&self) -> crate::Result<Option<tokio::task::JoinHandle<()>>> {
         if self.backend != Backend::Postgres {
             return Ok(None);
         }
         let url = self.url.clone();
-        let live = self.live.clone();
+        let channels = Channels {
+            live: self.live.clone(),
+            cancels: self.cancels.clone(),
+        };
         let mut first = PgListener::connect(&url).await?;
-        first.listen(CHANNEL).await?;
+        first.listen_all(CHANNELS).await?;
         Ok(Some(tokio::spawn(async move {
             let mut ready = Some(first);
             loop {
                 if let Some(listener) = ready.take() {
-                    forward(listener, &live).await;
+                    forward(listener, &channels).await;
                     continue;
                 }
                 let mut listener = match PgListener::connect(&url).await {
@@ -130,7 +135,7 @@ impl Store {
                         continue;
                     }
                 };
-                if let Err(err) = listener.listen(CHANNEL).await {
+                if let Err(err) = listener.listen_all(CHANNELS).await {
                     tracing::warn!(error = %err, "cannot LISTEN for run events; retrying");
                     tokio::time::sleep(std::time::Duration::from_secs(2)).await;
                     continue;
@@ -141,13 +146,24 @@ impl Store {
     }
 }
 
+/// What a `LISTEN` connection feeds.
+struct Channels {
+    live: tokio::sync::broadcast::Sender<LiveEvent>,
+    cancels: tokio::sync::broadcast::Sender<String>,
+}
+
+const CHANNELS: [&str; 2] = [CHANNEL, crate::cancel::CHANNEL];
+
 /// Forwards notifications until the connection fails.
-async fn forward(mut listener: PgListener, live: &tokio::sync::broadcast::Sender<LiveEvent>) {
+async fn forward(mut listener: PgListener, channels: &Channels) {
     loop {
         match listener.try_recv().await {
+            Ok(Some(notification)) if notification.channel() == crate::cancel::CHANNEL => {
+                let _ = channels.cancels.send(notification.payload().to_string());
+            }
             Ok(Some(notification)) => {
                 if let Some(event) = parse_payload(notification.payload()) {
-                    let _ = live.send(event);
+                    let _ = channels.live.send(event);
                 }
             }
             Ok(None) => {

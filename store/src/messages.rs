@@ -105,7 +105,7 @@ impl Store {
 }
 
 impl StoredMessage {
-    fn from_row(row: &sqlx::any::AnyRow) -> Result<Self> {
+    pub(crate) fn from_row(row: &sqlx::any::AnyRow) -> Result<Self> {
         Ok(Self {
             seq: row.try_get("seq")?,
             role: row.try_get("role")?,

@@ -13,7 +13,7 @@ use sqlx::any::AnyRow;
 use crate::{Result, Store, StoreError, Tx, UsageTotals, now_ms, parsed};
 
 /// Statuses after which a run never changes again, as SQL, from [`RunStatus::is_terminal`].
-static TERMINAL_SQL: LazyLock<String> =
+pub(crate) static TERMINAL_SQL: LazyLock<String> =
     LazyLock::new(|| RunStatus::sql_list(RunStatus::is_terminal));
 
 /// Statuses that hold one of the workspace's concurrent-run slots, from

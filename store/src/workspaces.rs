@@ -104,10 +104,10 @@ impl Store {
     }
 
     pub async fn workspace(&self, workspace_id: &str) -> Result<Option<Workspace>> {
-        let sql = format!("SELECT {COLUMNS} FROM workspaces WHERE id = $1");
-        let statement = sqlx::query(&sql).bind(workspace_id);
-        let row = self.tenant_optional(workspace_id, statement).await?;
-        row.as_ref().map(Workspace::from_row).transpose()
+        let mut tx = self.tenant(workspace_id).await?;
+        let workspace = read(&mut tx, workspace_id).await?;
+        tx.commit().await?;
+        Ok(workspace)
     }
 
     /// The workspace's webhook signing secret (Standard Webhooks, `whsec_` and 32 random
@@ -187,4 +187,14 @@ pub(crate) async fn lock_workspace(tx: &mut crate::Tx, workspace_id: &str) -> Re
         return Err(crate::StoreError::NotFound("workspace"));
     }
     Ok(())
+}
+
+/// The workspace, read inside a transaction of it.
+pub(crate) async fn read(tx: &mut crate::Tx, workspace_id: &str) -> Result<Option<Workspace>> {
+    let sql = format!("SELECT {COLUMNS} FROM workspaces WHERE id = $1");
+    let row = sqlx::query(&sql)
+        .bind(workspace_id)
+        .fetch_optional(&mut **tx)
+        .await?;
+    row.as_ref().map(Workspace::from_row).transpose()
 }

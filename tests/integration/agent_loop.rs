@@ -310,6 +310,44 @@ async fn silent_server() -> (
     (url, connected, closed)
 }
 
+/// The cancellation reaches the model call through the workers' notification, not its
+/// heartbeat: with a heartbeat timeout of ten minutes the call still stops at once, on
+/// SQLite (the in-process channel and the poll) and on Postgres (`NOTIFY`).
+async fn a_cancellation_stops_a_model_call_that_never_heartbeats(db: TestDb) {
+    let script = Script::new().then(vec![Reply::Stall(Duration::from_secs(120), "too late")]);
+    let mut options = Options::default();
+    options.tuning.llm_heartbeat_s = 600;
+    let Setup { fake, app, key, .. } = Setup::start(
+        Format::Anthropic,
+        script,
+        options,
+        db,
+        "quiet",
+        claude_agent(&[]),
+    )
+    .await;
+    let run_id = app.submit_to(&key, "a", "hi").await;
+    fake.wait_for_requests(1, MINUTE).await;
+    let run = cancel_promptly(&app, &key, &run_id).await;
+    assert_eq!(run["error"]["code"], "cancelled");
+    assert!(fake.abandoned(), "the model call's stream was dropped");
+    assert_eq!(
+        fake.received().len(),
+        1,
+        "no provider call after cancellation"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancellation_needs_no_heartbeat_on_sqlite() {
+    a_cancellation_stops_a_model_call_that_never_heartbeats(TestDb::sqlite()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancellation_needs_no_heartbeat_on_postgres() {
+    a_cancellation_stops_a_model_call_that_never_heartbeats(TestDb::postgres().await).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancelling_during_a_slow_tool_stops_it() {
     use std::sync::atomic::Ordering;

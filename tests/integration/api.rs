@@ -116,6 +116,23 @@ async fn bad_input_gets_a_clear_error_naming_the_field() {
             json!({"agent": "demo", "input": "x", "metadata": "no"}),
             "metadata",
         ),
+        // Objects written as arrays of their fields (which serde would otherwise take).
+        invalid(RUNS, json!(["demo", "x"]), "object"),
+        invalid(
+            RUNS,
+            json!({"agent": "demo", "input": "x", "budget": [null, null]}),
+            "budget",
+        ),
+        invalid(
+            AGENTS,
+            json!({"name": "arr", "model": "offline/demo", "limits": [null, null]}),
+            "limits",
+        ),
+        invalid(
+            AGENTS,
+            json!({"name": "arr", "model": "offline/demo", "tools": [["calculator", true]]}),
+            "tools[0]",
+        ),
         (
             RUNS,
             json!({"agent": "ghost", "input": "x"}),

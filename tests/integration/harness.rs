@@ -13,7 +13,9 @@ use serde_json::{Value, json};
 use temporalio_client::Client;
 use tokio::sync::oneshot;
 
-use longrun_activities::{ActivitySettings, AgentActivities, ModelRouter, ProviderSettings};
+use longrun_activities::{
+    ActivitySettings, AgentActivities, CancelWatch, ModelRouter, ProviderSettings,
+};
 use longrun_api::jwt::JwtKeys;
 use longrun_api::metrics::ApiMetrics;
 use longrun_api::ratelimit::RateLimiter;
@@ -237,6 +239,10 @@ impl TestWorker {
                         .await
                         .unwrap();
                 let temporal_runtime = longrun_worker::runtime(None, false).unwrap().0;
+                let cancels = CancelWatch::default();
+                // Held until the worker stops: dropping it would stop the watch at once.
+                let (_watch_stop, watch_stopped) = tokio::sync::watch::channel(false);
+                tokio::spawn(cancels.clone().run(store.clone(), watch_stopped));
                 let mut worker = longrun_worker::build(
                     &temporal_runtime,
                     client,
@@ -251,6 +257,7 @@ impl TestWorker {
                         ModelRouter::new(providers).unwrap(),
                         activities,
                         longrun_activities::metrics::ActivityMetrics::unregistered(),
+                        cancels,
                     )
                     .unwrap(),
                 )

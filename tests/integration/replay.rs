@@ -11,6 +11,7 @@ use temporalio_client::WorkflowFetchHistoryOptions;
 
 use longrun_activities::ProviderSettings;
 use longrun_workflows::AgentRunWorkflow;
+use longrun_workflows::payloads::WorkflowShape;
 
 use crate::fakes::{FakeLlm, Format, Reply, Script};
 use crate::harness::{MINUTE, Options, TestApp, TestDb, poll};
@@ -115,12 +116,40 @@ async fn histories_of_every_kind_of_run_replay_against_the_current_code() {
     }
     if let Ok(dir) = std::env::var("LONGRUN_RECORD_HISTORIES") {
         std::fs::create_dir_all(&dir).unwrap();
+        // Named after the workflow's shape, so fixtures of every shape stay side by side.
+        let shape = WorkflowShape::CURRENT as u32;
         for (name, json) in &histories {
             std::fs::write(
-                std::path::Path::new(&dir).join(format!("{name}.json")),
+                std::path::Path::new(&dir).join(format!("{name}.shape{shape}.json")),
                 json,
             )
             .unwrap();
         }
     }
+}
+
+/// What a run costs Temporal: a calculator run (2 model turns, 1 local tool call) writes 20
+/// history events, 2 more than the same loop on the bare SDK writes (18: the start, a
+/// workflow task, then per turn an activity and a workflow task, a marker for the tool, the
+/// completion) — the marker of the run's end and its final status.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_writes_two_history_events_more_than_a_bare_sdk_loop() {
+    let app = TestApp::start_with(TestDb::sqlite(), Options::default()).await;
+    let (_, key) = app.tenant("history").await;
+    let (run_id, run) = app.run_to_end(&key, "demo", "What is 12 * (3 + 4)?").await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    let client = app.temporal_client().await;
+    let handle = client.get_workflow_handle::<AgentRunWorkflow>(format!("run-history-{run_id}"));
+    let events = poll(MINUTE, Duration::from_millis(100), async || {
+        let description = handle
+            .describe(Default::default())
+            .await
+            .map_err(|e| e.to_string())?;
+        match description.close_time() {
+            Some(_) => Ok(description.history_length()),
+            None => Err("the workflow never closed".to_string()),
+        }
+    })
+    .await;
+    assert!(events <= 20, "the run wrote {events} history events");
 }

@@ -191,6 +191,39 @@ pub struct RunInput {
     /// Set when this execution continues an earlier one (continue-as-new).
     #[serde(default)]
     pub resume: Option<ResumeState>,
+    /// Which shape of the workflow runs this input: runs started before a shape existed
+    /// carry 0 and keep the shape they began with, so their histories replay. See
+    /// [`WorkflowShape`].
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub shape: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+/// The shapes of `AgentRunWorkflow`, chosen by the run's input (a version gate without a
+/// history marker).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum WorkflowShape {
+    /// A `start_run` local activity first, `finish_run` as a regular activity.
+    First = 0,
+    /// The first model turn starts the run, `finish_run` is a local activity, and the
+    /// workflow starts with its status search attribute set: two fewer workflow tasks and
+    /// five fewer history events per run.
+    OneTransactionPerStep = 1,
+}
+
+impl WorkflowShape {
+    /// The shape new runs get.
+    pub const CURRENT: WorkflowShape = WorkflowShape::OneTransactionPerStep;
+
+    pub fn of(input: &RunInput) -> WorkflowShape {
+        match input.shape {
+            0 => WorkflowShape::First,
+            _ => WorkflowShape::OneTransactionPerStep,
+        }
+    }
 }
 
 /// What a continued execution needs of the one before it. The conversation itself stays in
@@ -354,6 +387,9 @@ pub struct LlmRequest {
     /// Where the model's answer is stored. If an earlier attempt already stored it, the
     /// provider is not called again.
     pub response_seq: u32,
+    /// This turn is the run's first, and marks it started (`run.started`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub starts_run: bool,
 }
 
 /// Output of the `llm_call` activity: the complete assistant message.

@@ -5,7 +5,7 @@ use serde_json::json;
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
 
 use longrun_domain::{EventKind, RunStatus};
-use longrun_store::RunFinish;
+use longrun_store::{RunFinish, StepEvent, StepOutcome, StepWrite};
 use longrun_workflows::payloads::{
     EventRequest, FinishRunRequest, StartRunRequest, WebhookRequest,
 };
@@ -14,44 +14,52 @@ use super::AgentActivities;
 use crate::errors::{from_store, non_retryable};
 
 impl AgentActivities {
+    /// Marks the run started (the first shape of the workflow; later ones start it in the
+    /// first model turn).
     pub(super) async fn record_start(
         &self,
         request: &StartRunRequest,
     ) -> Result<(), ActivityError> {
         let run = &request.run;
-        self.store
-            .set_run_status(&run.workspace_id, &run.run_id, RunStatus::Running, 0)
-            .await
-            .map_err(from_store)?;
-        self.event(
-            run,
-            EventKind::RunStarted,
-            EventKind::RunStarted.as_str(),
-            json!({ "agent": run.agent_name, "workflow_id": request.execution.workflow_id }),
-        )
-        .await
+        let data = json!({ "agent": run.agent_name, "workflow_id": request.execution.workflow_id })
+            .to_string();
+        let events = [StepEvent {
+            kind: EventKind::RunStarted,
+            dedupe_key: EventKind::RunStarted.as_str(),
+            data: &data,
+        }];
+        let write = StepWrite {
+            status: Some((RunStatus::Running, 0)),
+            events: &events,
+            ..StepWrite::default()
+        };
+        self.write_step(run, &write, &[]).await.map(|_| ())
     }
 
+    /// Moves the run to a status with the event that explains it, in one transaction.
     pub(super) async fn record_status_event(
         &self,
         request: EventRequest,
     ) -> Result<(), ActivityError> {
         let run = &request.run;
-        if let Some(status) = request.status {
-            self.store
-                .set_run_status(
-                    &run.workspace_id,
-                    &run.run_id,
-                    status,
-                    i64::from(request.step),
-                )
-                .await
-                .map_err(from_store)?;
-        }
-        self.event(run, request.kind, &request.dedupe_key, request.data)
-            .await
+        let data = request.data.to_string();
+        let events = [StepEvent {
+            kind: request.kind,
+            dedupe_key: &request.dedupe_key,
+            data: &data,
+        }];
+        let write = StepWrite {
+            status: request
+                .status
+                .map(|status| (status, i64::from(request.step))),
+            events: &events,
+            ..StepWrite::default()
+        };
+        self.write_step(run, &write, &[]).await.map(|_| ())
     }
 
+    /// Records the run's end and `run.completed`, in one transaction; a retry after it
+    /// committed changes nothing.
     pub(super) async fn record_finish(
         &self,
         request: &FinishRunRequest,
@@ -59,41 +67,39 @@ impl AgentActivities {
         let run = &request.run;
         let outcome = &request.outcome;
         let error = outcome.error.as_ref();
-        self.store
-            .finish_run(
-                &run.workspace_id,
-                &run.run_id,
-                RunFinish {
-                    status: outcome.status,
-                    result: outcome.result.as_deref(),
-                    error_code: error.map(|e| e.code.as_str()),
-                    error_message: error.map(|e| e.message.as_str()),
-                    step: i64::from(outcome.steps),
-                },
-            )
-            .await
-            .map_err(from_store)
-            .map(|finished| {
-                if finished {
-                    self.metrics
-                        .runs_finished
-                        .with_label_values(&[outcome.status.as_str(), run.tier.as_str()])
-                        .inc();
-                }
-            })?;
-        self.event(
-            run,
-            EventKind::RunCompleted,
-            EventKind::RunCompleted.as_str(),
-            json!({
-                "status": outcome.status,
-                "result": outcome.result,
-                "error": error,
-                "steps": outcome.steps,
-                "usage": outcome.usage,
+        let data = json!({
+            "status": outcome.status,
+            "result": outcome.result,
+            "error": error,
+            "steps": outcome.steps,
+            "usage": outcome.usage,
+        })
+        .to_string();
+        let events = [StepEvent {
+            kind: EventKind::RunCompleted,
+            dedupe_key: EventKind::RunCompleted.as_str(),
+            data: &data,
+        }];
+        let write = StepWrite {
+            finish: Some(RunFinish {
+                status: outcome.status,
+                result: outcome.result.as_deref(),
+                error_code: error.map(|e| e.code.as_str()),
+                error_message: error.map(|e| e.message.as_str()),
+                step: i64::from(outcome.steps),
             }),
-        )
-        .await
+            events: &events,
+            ..StepWrite::default()
+        };
+        if let StepOutcome::Written { finished: true, .. } =
+            self.write_step(run, &write, &[]).await?
+        {
+            self.metrics
+                .runs_finished
+                .with_label_values(&[outcome.status.as_str(), run.tier.as_str()])
+                .inc();
+        }
+        Ok(())
     }
 
     pub(super) async fn rollup(&self, day_start_ms: i64) -> Result<i64, ActivityError> {

@@ -21,16 +21,18 @@ use temporalio_sdk::activities::{ActivityContext, ActivityError};
 use tracing::Instrument;
 
 use longrun_domain::{EventKind, Tiers};
-use longrun_store::{NewEvent, Store};
+use longrun_store::{NewUsageEvent, StepEvent, StepOutcome, StepWrite, Store, StoreError};
 use longrun_workflows::contracts;
 use longrun_workflows::payloads::{
     EventRequest, FinishRunRequest, LlmRequest, LlmResponse, RunRef, StartRunRequest, ToolOutcome,
     ToolRequest, WebhookRequest,
 };
 
+use crate::cancel::{CancelWatch, InFlight};
 use crate::egress::EgressPolicy;
-use crate::errors::{from_store, retryable};
-use crate::metering::Meter;
+use crate::enforcement::{AlertsRaised, Standing};
+use crate::errors::{from_store, non_retryable, retryable};
+use crate::metering::{Meter, UnitLedger};
 use crate::metrics::ActivityMetrics;
 use crate::models::ModelRouter;
 use crate::prices::Prices;
@@ -76,23 +78,33 @@ pub struct AgentActivities {
     guarded_http: reqwest::Client,
     meter: Meter,
     metrics: ActivityMetrics,
+    /// This worker's calls in flight, stopped when their run is cancelled.
+    cancels: CancelWatch,
+    /// Usage alerts this process raised (or found raised), so a workspace over a threshold
+    /// is not asked about it again at every turn.
+    alerts_raised: AlertsRaised,
 }
 
 impl AgentActivities {
+    /// The activities; `cancels` must be run (see [`CancelWatch::run`]) for cancellations to
+    /// reach calls in flight before their next heartbeat.
     pub fn new(
         store: Store,
         models: ModelRouter,
         settings: ActivitySettings,
         metrics: ActivityMetrics,
+        cancels: CancelWatch,
     ) -> Result<Self, reqwest::Error> {
         let guarded_http = crate::egress::guarded_client(&settings.egress)?;
         Ok(Self {
-            meter: Meter::new(store.clone(), settings.prices.clone(), metrics.clone()),
+            meter: Meter::new(settings.prices.clone(), metrics.clone()),
             store,
             models,
             settings,
             guarded_http,
             metrics,
+            cancels,
+            alerts_raised: AlertsRaised::default(),
         })
     }
 
@@ -108,6 +120,7 @@ impl AgentActivities {
         Ok(())
     }
 
+    /// Records one event (and nothing else) of a run.
     async fn event(
         &self,
         run: &RunRef,
@@ -115,21 +128,66 @@ impl AgentActivities {
         dedupe_key: &str,
         data: Value,
     ) -> Result<(), ActivityError> {
-        self.store
-            .append_event(NewEvent {
-                workspace_id: &run.workspace_id,
-                run_id: &run.run_id,
-                kind,
-                dedupe_key,
-                data: &data.to_string(),
-            })
-            .await
-            .map_err(from_store)?;
-        self.metrics
-            .events
-            .with_label_values(&[kind.as_str()])
-            .inc();
-        Ok(())
+        let data = data.to_string();
+        let events = [StepEvent {
+            kind,
+            dedupe_key,
+            data: &data,
+        }];
+        let write = StepWrite {
+            events: &events,
+            ..StepWrite::default()
+        };
+        self.write_step(run, &write, &[]).await.map(|_| ())
+    }
+
+    /// Writes a step of a run in one transaction, counting its ledger rows and events.
+    async fn write_step(
+        &self,
+        run: &RunRef,
+        write: &StepWrite<'_>,
+        rows: &[NewUsageEvent<'_>],
+    ) -> Result<StepOutcome, ActivityError> {
+        let outcome = self
+            .store
+            .write_step(&run.workspace_id, &run.run_id, write)
+            .await;
+        let ledger: Result<&[_], &StoreError> = match &outcome {
+            Ok(StepOutcome::Written { ledger, .. }) => Ok(ledger),
+            Ok(StepOutcome::AlreadyWritten { .. }) => Ok(&[]),
+            Err(err) => Err(err),
+        };
+        self.meter.observe(run, rows, ledger);
+        let outcome = outcome.map_err(from_store)?;
+        if matches!(outcome, StepOutcome::Written { .. }) {
+            for event in write.events {
+                self.metrics
+                    .events
+                    .with_label_values(&[event.kind.as_str()])
+                    .inc();
+            }
+        }
+        Ok(outcome)
+    }
+
+    /// Raises the usage alerts a unit's cost crossed (rare; best effort: a failure here
+    /// does not fail the unit, whose step is committed, and the next turn tries again).
+    async fn alerts(&self, run: &RunRef, mut standing: Standing, ledger: &UnitLedger) {
+        for row in ledger.rows(run) {
+            standing.used += &row.totals;
+        }
+        let raised = crate::enforcement::raise_alerts(
+            &self.store,
+            &self.guarded_http,
+            &self.settings.egress,
+            run,
+            &standing,
+            &self.alerts_raised,
+        )
+        .await;
+        if let Err(err) = raised {
+            tracing::warn!(error = %err, "cannot raise usage alerts; the next turn tries again");
+        }
     }
 }
 
@@ -137,27 +195,41 @@ fn elapsed_ms(since: Instant) -> i64 {
     i64::try_from(since.elapsed().as_millis()).unwrap_or(i64::MAX)
 }
 
-/// Runs `work` while heartbeating every `every` (when non-zero), and gives up when Temporal
-/// delivers a cancellation: dropping `work` drops its connections, so the other side sees it.
-async fn heartbeating<T>(
+/// Runs a model or tool call: heartbeats every `every` (when non-zero; the first after
+/// `every`, so a short call sends none) for Temporal to notice a dead worker, and gives up
+/// when the run is cancelled, heard through `in_flight` (at once) or through Temporal's
+/// heartbeat response. Dropping `work` drops its connections, so the other side sees it.
+async fn guarded<T>(
     ctx: &ActivityContext,
+    mut in_flight: Option<&mut InFlight>,
     every: Duration,
     work: impl std::future::Future<Output = T>,
 ) -> Result<T, ActivityError> {
     tokio::pin!(work);
-    if every.is_zero() {
-        return Ok(work.await);
-    }
-    let mut ticks = tokio::time::interval(every);
+    let cancelled = async {
+        match in_flight.as_mut() {
+            Some(in_flight) => in_flight.cancelled().await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(cancelled);
+    let beats = !every.is_zero();
+    let mut ticks = tokio::time::interval_at(
+        tokio::time::Instant::now() + every.max(Duration::from_millis(1)),
+        every.max(Duration::from_millis(1)),
+    );
     loop {
         tokio::select! {
             done = &mut work => return Ok(done),
-            _ = ticks.tick() => {
+            _ = ticks.tick(), if beats => {
                 // Failing to send one heartbeat is not fatal; a dead worker is what the
                 // heartbeat timeout is for.
                 let _ = ctx.record_heartbeat(()).await;
             }
             _ = ctx.cancelled() => return Err(ActivityError::cancelled()),
+            _ = &mut cancelled => {
+                return Err(non_retryable("run_cancelled", "the run was cancelled"));
+            }
         }
     }
 }
@@ -174,10 +246,17 @@ fn activity_span(kind: &'static str, run: &RunRef) -> tracing::Span {
     )
 }
 
-/// The heartbeat pace for a heartbeat timeout: several beats per timeout.
+/// The heartbeat pace for a heartbeat timeout: one beat per timeout, a twentieth of it (at
+/// least a second, at most half) early so it lands in time, so a waiting call costs the
+/// Temporal server (and, on Temporal Cloud, the bill) about one heartbeat per timeout, and a
+/// call shorter than that none. Cancellation does not wait for heartbeats (see
+/// [`crate::cancel`]).
 fn beat_every(timeout: Option<Duration>) -> Duration {
     timeout
-        .map(|t| (t / 4).clamp(Duration::from_millis(100), Duration::from_secs(10)))
+        .map(|t| {
+            let early = (t / 20).max(Duration::from_secs(1)).min(t / 2);
+            (t - early).max(Duration::from_millis(100))
+        })
         .unwrap_or(Duration::ZERO)
 }
 

@@ -7,13 +7,16 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
 
-use longrun_domain::EventKind;
-use longrun_store::{LiveEvent, NewMessage, Store, StoredMessage, now_ms};
+use longrun_domain::{EventKind, RunStatus};
+use longrun_store::{
+    LiveEvent, NewMessage, RunStart, StepEvent, StepOutcome, StepWrite, Store, StoredMessage,
+    now_ms,
+};
 use longrun_workflows::payloads::{
     ContentBlock, LlmRequest, LlmResponse, Message, Role, RunRef, StopReason, TokenUsage,
 };
 
-use super::{AgentActivities, beat_every, elapsed_ms, heartbeating};
+use super::{AgentActivities, beat_every, elapsed_ms, guarded};
 use crate::enforcement;
 use crate::errors::{from_store, non_retryable, retryable};
 use crate::models::{ModelError, ProviderCall, ProviderError, ToolDeclaration};
@@ -96,6 +99,33 @@ impl DeltaBatcher<'_> {
     }
 }
 
+/// The conversation the model is given: the stored messages before the turn's new ones
+/// (exactly `0..first_seq`), then those.
+fn conversation(
+    request: &LlmRequest,
+    stored: &[StoredMessage],
+) -> Result<Vec<Message>, ActivityError> {
+    if stored.len() != request.first_seq as usize
+        || stored.iter().enumerate().any(|(i, m)| m.seq != i as i64)
+    {
+        return Err(non_retryable(
+            "conversation_corrupt",
+            format!(
+                "expected messages 0..{} of run {}, found {}",
+                request.first_seq,
+                request.run.run_id,
+                stored.len()
+            ),
+        ));
+    }
+    let mut messages = stored
+        .iter()
+        .map(parse_message)
+        .collect::<Result<Vec<_>, _>>()?;
+    messages.extend(request.new_messages.iter().cloned());
+    Ok(messages)
+}
+
 /// A stored model turn, as the activity returns it, with its time and when it happened.
 fn stored_turn(stored: &StoredMessage) -> Result<(LlmResponse, i64, i64), ActivityError> {
     let message = parse_message(stored)?;
@@ -129,6 +159,77 @@ impl AgentActivities {
         request: &LlmRequest,
     ) -> Result<LlmResponse, ActivityError> {
         let run = &request.run;
+        let started_data = json!({
+            "agent": run.agent_name, "workflow_id": request.execution.workflow_id,
+        })
+        .to_string();
+        let start = request.starts_run.then(|| RunStart {
+            event: StepEvent {
+                kind: EventKind::RunStarted,
+                dedupe_key: EventKind::RunStarted.as_str(),
+                data: &started_data,
+            },
+        });
+        let tiers = &self.settings.tiers;
+        let read = self
+            .store
+            .read_turn(
+                &run.workspace_id,
+                &run.run_id,
+                i64::from(request.first_seq),
+                i64::from(request.response_seq),
+                start,
+                |workspace| enforcement::quota_period(tiers, workspace),
+            )
+            .await
+            .map_err(from_store)?;
+        if let Some(stored) = &read.answer {
+            // An earlier attempt got the answer and committed its whole step (the answer, its
+            // ledger rows, its event), then failed to report it.
+            return Ok(stored_turn(stored)?.0);
+        }
+        let standing = enforcement::Standing::of(tiers, read.workspace, read.used);
+        if let Some(pause) = standing.as_ref().and_then(enforcement::over_hard_cap) {
+            // Nothing is spent over the hard cap: the workflow pauses the run.
+            return Ok(LlmResponse {
+                content: Vec::new(),
+                stop_reason: StopReason::EndTurn,
+                usage: TokenUsage::default(),
+                cost_micro_usd: 0,
+                paused: Some(pause),
+            });
+        }
+        let messages = conversation(request, &read.conversation)?;
+        let (mut response, agent_ms) = self.call_model(ctx, request, &messages).await?;
+        let occurred_at = now_ms();
+        response.cost_micro_usd = self
+            .meter
+            .price_turn(&request.model, &response.usage, agent_ms, occurred_at)
+            .total();
+        let response = self
+            .write_turn(request, response, agent_ms, occurred_at)
+            .await?;
+        self.injected_fault(ctx)?;
+        if let Some(standing) = standing {
+            let ledger = self
+                .meter
+                .llm(request, &response.usage, agent_ms, occurred_at);
+            self.alerts(run, standing, &ledger).await;
+        }
+        Ok(response)
+    }
+
+    /// Writes the turn's step: the messages new to it, the answer, its ledger rows, the run's
+    /// totals and `llm.completed`, in one transaction. When an attempt that raced this one
+    /// committed first, its answer is the turn's.
+    async fn write_turn(
+        &self,
+        request: &LlmRequest,
+        response: LlmResponse,
+        agent_ms: i64,
+        occurred_at: i64,
+    ) -> Result<LlmResponse, ActivityError> {
+        let run = &request.run;
         let fresh: Vec<(i64, &'static str, String)> = request
             .new_messages
             .iter()
@@ -151,106 +252,55 @@ impl AgentActivities {
                 meta: None,
             })
             .collect();
-        self.store
-            .put_messages(&run.workspace_id, &run.run_id, &fresh)
-            .await
-            .map_err(from_store)?;
-
-        let answer_seq = i64::from(request.response_seq);
-        let (response, agent_ms, occurred_at) = match self
-            .store
-            .message_at(&run.workspace_id, &run.run_id, answer_seq)
-            .await
-            .map_err(from_store)?
-        {
-            // An earlier attempt got the answer and stored it, then failed to report it.
-            Some(stored) => stored_turn(&stored)?,
-            None => {
-                let standing = enforcement::standing(&self.store, &self.settings.tiers, run)
-                    .await
-                    .map_err(from_store)?;
-                if let Some(pause) = standing.as_ref().and_then(enforcement::over_hard_cap) {
-                    // Nothing is spent over the hard cap: the workflow pauses the run.
-                    return Ok(LlmResponse {
-                        content: Vec::new(),
-                        stop_reason: StopReason::EndTurn,
-                        usage: TokenUsage::default(),
-                        cost_micro_usd: 0,
-                        paused: Some(pause),
-                    });
-                }
-                let (mut response, agent_ms) = self.call_model(ctx, request).await?;
-                let occurred_at = now_ms();
-                response.cost_micro_usd = self
-                    .meter
-                    .price_turn(&request.model, &response.usage, agent_ms, occurred_at)
-                    .total();
-                let meta = TurnMeta {
-                    stop_reason: response.stop_reason,
-                    usage: response.usage,
-                    cost_micro_usd: response.cost_micro_usd,
-                    agent_ms,
-                    occurred_at,
-                };
-                let content = serde_json::to_string(&response.content).unwrap_or_default();
-                let meta = serde_json::to_string(&meta).unwrap_or_default();
-                self.store
-                    .put_messages(
-                        &run.workspace_id,
-                        &run.run_id,
-                        &[NewMessage {
-                            seq: answer_seq,
-                            role: "assistant",
-                            content: &content,
-                            meta: Some(&meta),
-                        }],
-                    )
-                    .await
-                    .map_err(from_store)?;
-                // A concurrent attempt may have stored its answer first: the stored one wins.
-                match self
-                    .store
-                    .message_at(&run.workspace_id, &run.run_id, answer_seq)
-                    .await
-                    .map_err(from_store)?
-                {
-                    Some(stored) => stored_turn(&stored)?,
-                    None => (response, agent_ms, occurred_at),
-                }
-            }
-        };
-        self.meter
-            .llm(request, &response.usage, agent_ms, occurred_at)
-            .await
-            .map_err(from_store)?;
-        self.injected_fault(ctx)?;
-        if let Some(standing) = enforcement::standing(&self.store, &self.settings.tiers, run)
-            .await
-            .map_err(from_store)?
-        {
-            enforcement::raise_alerts(
-                &self.store,
-                &self.guarded_http,
-                &self.settings.egress,
-                run,
-                &standing,
-            )
-            .await
-            .map_err(from_store)?;
-        }
-        self.event(
-            run,
-            EventKind::LlmCompleted,
-            &format!("step-{}/llm.completed", request.step),
-            json!({
-                "step": request.step,
-                "content": response.content,
-                "stop_reason": response.stop_reason,
-                "usage": response.usage,
+        let meta = serde_json::to_string(&TurnMeta {
+            stop_reason: response.stop_reason,
+            usage: response.usage,
+            cost_micro_usd: response.cost_micro_usd,
+            agent_ms,
+            occurred_at,
+        })
+        .unwrap_or_default();
+        let content = serde_json::to_string(&response.content).unwrap_or_default();
+        let ledger = self
+            .meter
+            .llm(request, &response.usage, agent_ms, occurred_at);
+        let rows = ledger.rows(run);
+        let key = format!("step-{}/llm.completed", request.step);
+        let data = json!({
+            "step": request.step,
+            "content": response.content,
+            "stop_reason": response.stop_reason,
+            "usage": response.usage,
+        })
+        .to_string();
+        let events = [StepEvent {
+            kind: EventKind::LlmCompleted,
+            dedupe_key: &key,
+            data: &data,
+        }];
+        let write = StepWrite {
+            messages: &fresh,
+            answer: Some(NewMessage {
+                seq: i64::from(request.response_seq),
+                role: "assistant",
+                content: &content,
+                meta: Some(&meta),
             }),
-        )
-        .await?;
-        Ok(response)
+            usage: &rows,
+            status: Some((RunStatus::Running, i64::from(request.step))),
+            finish: None,
+            events: &events,
+        };
+        match self.write_step(run, &write, &rows).await? {
+            StepOutcome::Written { .. } => Ok(response),
+            StepOutcome::AlreadyWritten {
+                answer: Some(stored),
+            } => Ok(stored_turn(&stored)?.0),
+            StepOutcome::AlreadyWritten { answer: None } => Err(non_retryable(
+                "conversation_corrupt",
+                format!("the answer of step {} vanished", request.step),
+            )),
+        }
     }
 
     /// Calls the model over the stored conversation, streaming deltas, heartbeating, and
@@ -259,34 +309,9 @@ impl AgentActivities {
         &self,
         ctx: &ActivityContext,
         request: &LlmRequest,
+        messages: &[Message],
     ) -> Result<(LlmResponse, i64), ActivityError> {
         let run = &request.run;
-        let stored = self
-            .store
-            .messages_before(
-                &run.workspace_id,
-                &run.run_id,
-                i64::from(request.response_seq),
-            )
-            .await
-            .map_err(from_store)?;
-        if stored.len() != request.response_seq as usize
-            || stored.iter().enumerate().any(|(i, m)| m.seq != i as i64)
-        {
-            return Err(non_retryable(
-                "conversation_corrupt",
-                format!(
-                    "expected messages 0..{} of run {}, found {}",
-                    request.response_seq,
-                    run.run_id,
-                    stored.len()
-                ),
-            ));
-        }
-        let messages = stored
-            .iter()
-            .map(parse_message)
-            .collect::<Result<Vec<_>, _>>()?;
         let declarations: Vec<ToolDeclaration> =
             request.tools.iter().map(tools::declaration).collect();
         let mut batcher = DeltaBatcher {
@@ -298,17 +323,18 @@ impl AgentActivities {
         };
         let started = Instant::now();
         let every = beat_every(ctx.info().heartbeat_timeout);
+        let mut in_flight = self.cancels.register(&run.run_id);
         let result = {
             let mut on_delta = |text: &str| batcher.push(text);
             let turn = ProviderCall {
                 model: &request.model,
                 system: &request.system,
-                messages: &messages,
+                messages,
                 tools: &declarations,
                 max_tokens: request.max_output_tokens,
             };
             let call = self.models.complete(&turn, request.step, &mut on_delta);
-            heartbeating(ctx, every, call).await?
+            guarded(ctx, Some(&mut in_flight), every, call).await?
         };
         batcher.flush();
         let agent_ms = elapsed_ms(started);

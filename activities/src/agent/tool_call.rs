@@ -1,5 +1,6 @@
-//! One tool call: `tool.started`, the tool run (heartbeating when it may take long), its
-//! output capped, metered, and `tool.completed`. Built-in tools by the catalog; webhook tools
+//! One tool call: `tool.started`, the tool run (heartbeating when it may take long, stopped
+//! when its run is cancelled), its output capped, and one transaction with its ledger rows and
+//! `tool.completed`. Built-in tools by the catalog; webhook tools
 //! with the URL and secret stored with the agent now (never from workflow history), their
 //! input checked against the tool's schema before it leaves.
 
@@ -9,11 +10,10 @@ use serde_json::json;
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
 
 use longrun_domain::{BuiltinTool, EventKind};
-use longrun_store::now_ms;
+use longrun_store::{StepEvent, StepWrite, now_ms};
 use longrun_workflows::payloads::{ToolKind, ToolOutcome, ToolRequest};
 
-use super::{AgentActivities, beat_every, elapsed_ms, heartbeating};
-use crate::errors::from_store;
+use super::{AgentActivities, beat_every, elapsed_ms, guarded};
 use crate::tools;
 
 impl AgentActivities {
@@ -22,36 +22,56 @@ impl AgentActivities {
         ctx: &ActivityContext,
         request: &ToolRequest,
     ) -> Result<ToolOutcome, ActivityError> {
+        let run = &request.run;
         let unit = format!("step-{}/tool-{}", request.step, request.call_index);
-        self.event(
-            &request.run,
-            EventKind::ToolStarted,
-            &format!("{unit}/started"),
-            json!({
-                "step": request.step,
-                "tool_call_id": request.call_id,
-                "tool": request.tool.name,
-                "input": request.input,
-            }),
-        )
-        .await?;
-        let started = Instant::now();
-        let every = if request.heartbeat_s == 0 {
-            Duration::ZERO
-        } else {
-            beat_every(Some(Duration::from_secs(request.heartbeat_s)))
+        let started_key = format!("{unit}/started");
+        let started_data = json!({
+            "step": request.step,
+            "tool_call_id": request.call_id,
+            "tool": request.tool.name,
+            "input": request.input,
+        })
+        .to_string();
+        let started = StepEvent {
+            kind: EventKind::ToolStarted,
+            dedupe_key: &started_key,
+            data: &started_data,
         };
-        let outcome = heartbeating(ctx, every, self.dispatch_tool(request)).await?;
+        // A local call (a pure built-in, no heartbeat) takes milliseconds: its events are
+        // written together when it is done. A regular one may take long: its start is
+        // visible while it runs.
+        let local = request.heartbeat_s == 0;
+        if !local {
+            let write = StepWrite {
+                events: std::slice::from_ref(&started),
+                ..StepWrite::default()
+            };
+            self.write_step(run, &write, &[]).await?;
+        }
+        let began = Instant::now();
+        let outcome = if local {
+            self.dispatch_tool(request).await
+        } else {
+            let every = beat_every(Some(Duration::from_secs(request.heartbeat_s)));
+            let mut in_flight = self.cancels.register(&run.run_id);
+            guarded(
+                ctx,
+                Some(&mut in_flight),
+                every,
+                self.dispatch_tool(request),
+            )
+            .await?
+        };
         let outcome = ToolOutcome {
             content: tools::cap_output(outcome.content),
             is_error: outcome.is_error,
         };
-        let agent_ms = elapsed_ms(started);
+        let agent_ms = elapsed_ms(began);
         let tool_label = crate::metrics::tool_label(&request.tool);
         self.metrics
             .tool_duration
             .with_label_values(&[tool_label])
-            .observe(started.elapsed().as_secs_f64());
+            .observe(began.elapsed().as_secs_f64());
         if outcome.is_error {
             self.metrics
                 .tool_errors
@@ -60,24 +80,34 @@ impl AgentActivities {
         }
         // A retried tool call meters under the same keys; its time is that of the attempt
         // that first committed.
-        self.meter
-            .tool(request, agent_ms, now_ms())
-            .await
-            .map_err(from_store)?;
+        let ledger = self.meter.tool(request, agent_ms, now_ms());
+        let rows = ledger.rows(run);
+        let completed_key = format!("{unit}/completed");
+        let completed_data = json!({
+            "step": request.step,
+            "tool_call_id": request.call_id,
+            "tool": request.tool.name,
+            "content": outcome.content,
+            "is_error": outcome.is_error,
+        })
+        .to_string();
+        let completed = StepEvent {
+            kind: EventKind::ToolCompleted,
+            dedupe_key: &completed_key,
+            data: &completed_data,
+        };
+        let events = if local {
+            vec![started, completed]
+        } else {
+            vec![completed]
+        };
+        let write = StepWrite {
+            usage: &rows,
+            events: &events,
+            ..StepWrite::default()
+        };
+        self.write_step(run, &write, &rows).await?;
         self.injected_fault(ctx)?;
-        self.event(
-            &request.run,
-            EventKind::ToolCompleted,
-            &format!("{unit}/completed"),
-            json!({
-                "step": request.step,
-                "tool_call_id": request.call_id,
-                "tool": request.tool.name,
-                "content": outcome.content,
-                "is_error": outcome.is_error,
-            }),
-        )
-        .await?;
         Ok(outcome)
     }
 

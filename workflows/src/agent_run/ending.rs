@@ -15,6 +15,7 @@ use super::steps::set_status;
 use crate::contracts::{DeliverWebhook, FinishRun};
 use crate::payloads::{
     ExecutionRef, FinishRunRequest, RunFailure, RunInput, RunOutcome, RunStatus, WebhookRequest,
+    WorkflowShape,
 };
 
 pub(super) enum Ending {
@@ -65,22 +66,48 @@ pub(super) async fn finish(
     // The run may be ending because it was cancelled: the bookkeeping must still happen, so it
     // gets a token of its own instead of inheriting the workflow's.
     let detached = WorkflowCancellationToken::new();
-    let recorded = ctx
-        .execute_activity(
-            FinishRun,
-            FinishRunRequest {
-                run: input.run.clone(),
-                execution: execution.clone(),
-                outcome: outcome.clone(),
-            },
-            ActivityOptions::with_start_to_close_timeout(Duration::from_secs(
-                input.tuning.store_timeout_s,
-            ))
-            .cancellation_token(detached.clone())
-            .summary(format!("finish: {}", status.as_str()))
-            .build(),
-        )
-        .await;
+    let request = FinishRunRequest {
+        run: input.run.clone(),
+        execution: execution.clone(),
+        outcome: outcome.clone(),
+    };
+    let summary = format!("finish: {}", status.as_str());
+    let recorded = match WorkflowShape::of(input) {
+        WorkflowShape::First => {
+            ctx.execute_activity(
+                FinishRun,
+                request,
+                ActivityOptions::with_start_to_close_timeout(Duration::from_secs(
+                    input.tuning.store_timeout_s,
+                ))
+                .cancellation_token(detached.clone())
+                .summary(summary)
+                .build(),
+            )
+            .await
+        }
+        // One transaction: a local activity (a marker in history, no task of its own), retried
+        // for as long as the store may take to come back.
+        WorkflowShape::OneTransactionPerStep => {
+            ctx.execute_local_activity(
+                FinishRun,
+                request,
+                LocalActivityOptions::builder()
+                    .start_to_close_timeout(Duration::from_secs(input.tuning.store_timeout_s))
+                    .schedule_to_close_timeout(FINISH_RETRY)
+                    .retry_policy(
+                        RetryPolicy::builder()
+                            .initial_interval(Duration::from_millis(200))
+                            .maximum_interval(Duration::from_secs(60))
+                            .build(),
+                    )
+                    .cancellation_token(detached.clone())
+                    .summary(summary)
+                    .build(),
+            )
+            .await
+        }
+    };
     set_status(ctx, status);
     if let Err(err) = recorded {
         // The store is unreachable for longer than the retry policy allows. Failing the workflow
@@ -155,12 +182,24 @@ pub(super) fn store_local_options(timeout_s: u64) -> LocalActivityOptions {
         .build()
 }
 
+/// How long a run's end is retried while the store is unreachable.
+const FINISH_RETRY: Duration = Duration::from_secs(7 * 24 * 3600);
+
 pub(super) fn ending_for(err: &ActivityExecutionError) -> Ending {
     if err.as_cancelled().is_some() {
         return Ending::Cancelled;
     }
-    Ending::Failed(failure_of(err))
+    let failure = failure_of(err);
+    // The activity heard of the cancellation before Temporal told it (see the activities'
+    // `cancel` module): the run is cancelled, not failed.
+    if failure.code == CANCELLED_BY_NOTICE {
+        return Ending::Cancelled;
+    }
+    Ending::Failed(failure)
 }
+
+/// The failure type of an activity stopped because its run was cancelled.
+pub(super) const CANCELLED_BY_NOTICE: &str = "run_cancelled";
 
 /// The stable code and message of an activity failure. Activities name their failure classes
 /// with the application failure's type (`provider_rejected`, …); the message of the outer

@@ -18,7 +18,7 @@ use temporalio_workflow::{
 use crate::contracts::{LlmCall, StartRun};
 use crate::payloads::{
     ApprovalDecision, ContentBlock, ExecutionRef, HumanMessage, LlmRequest, Message, ResumeState,
-    Role, RunInput, RunOutcome, RunProgress, RunStatus, StartRunRequest, StopReason,
+    Role, RunInput, RunOutcome, RunProgress, RunStatus, StartRunRequest, StopReason, WorkflowShape,
 };
 
 mod ending;
@@ -169,7 +169,7 @@ async fn drive(
                 pauses: 0,
             }
         }
-        None => {
+        None if WorkflowShape::of(input) == WorkflowShape::First => {
             let started = ctx
                 .execute_local_activity(
                     StartRun,
@@ -184,6 +184,21 @@ async fn drive(
             if let Err(err) = started {
                 return Ok((ending_for(&err), 0));
             }
+            set_status(ctx, RunStatus::Running);
+            Loop {
+                step: 0,
+                next_seq: 0,
+                pending: vec![Message::user_text(input.input.clone())],
+                started_at_ms: workflow_ms(ctx),
+                last_text: String::new(),
+                first_step: 0,
+                pauses: 0,
+            }
+        }
+        // Later shapes: the first model turn starts the run, and the workflow starts with its
+        // status search attribute set.
+        None => {
+            ctx.state_mut(|s| s.progress.status = RunStatus::Running);
             Loop {
                 step: 0,
                 next_seq: 0,
@@ -195,7 +210,9 @@ async fn drive(
             }
         }
     };
-    set_status(ctx, RunStatus::Running);
+    if input.resume.is_some() {
+        set_status(ctx, RunStatus::Running);
+    }
 
     loop {
         if ctx.cancellation_token().is_cancelled() {
@@ -242,6 +259,9 @@ async fn drive(
                     new_messages: state.pending.clone(),
                     first_seq: state.next_seq,
                     response_seq,
+                    starts_run: step == 1
+                        && input.resume.is_none()
+                        && WorkflowShape::of(input) != WorkflowShape::First,
                 },
                 llm_options(input, step),
             )

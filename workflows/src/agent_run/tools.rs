@@ -10,7 +10,7 @@ use temporalio_workflow::{
 use longrun_domain::BuiltinTool;
 
 use super::AgentRunWorkflow;
-use super::ending::{Ending, failure_of};
+use super::ending::{CANCELLED_BY_NOTICE, Ending, failure_of};
 use super::steps::{Waited, record, wait_until};
 use crate::contracts::RunTool;
 use crate::payloads::{
@@ -105,10 +105,13 @@ pub(super) async fn call_tool(
     match result {
         Ok(outcome) => Ok(outcome),
         Err(err) if err.as_cancelled().is_some() => Err(Ending::Cancelled),
-        Err(err) => Ok(ToolOutcome {
-            content: format!("the tool failed: {}", failure_of(&err).message),
-            is_error: true,
-        }),
+        Err(err) => match failure_of(&err) {
+            failure if failure.code == CANCELLED_BY_NOTICE => Err(Ending::Cancelled),
+            failure => Ok(ToolOutcome {
+                content: format!("the tool failed: {}", failure.message),
+                is_error: true,
+            }),
+        },
     }
 }
 

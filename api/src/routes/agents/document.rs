@@ -42,6 +42,7 @@ pub(crate) struct CreateAgent {
     tools: Vec<ToolItem>,
     /// Defaults for each run's budget; a run's `budget` may only tighten them.
     #[serde(default)]
+    #[serde(deserialize_with = "crate::extract::object")]
     limits: AgentLimits,
     /// When the model ends its turn with a question, wait for a human answer.
     #[serde(default)]
@@ -58,7 +59,7 @@ pub(crate) struct CreateAgent {
 #[serde(untagged)]
 enum ToolItem {
     Name(String),
-    Spec(ToolObject),
+    Spec(#[serde(deserialize_with = "crate::extract::object")] ToolObject),
 }
 
 /// A tool declared as an object: a built-in tool (with `requires_approval`), or a webhook tool
@@ -391,6 +392,7 @@ pub(crate) struct AgentView {
     system_prompt: String,
     tools: Vec<ToolView>,
     /// Only the limits that were set.
+    #[serde(deserialize_with = "crate::extract::object")]
     limits: AgentLimits,
     await_input: bool,
     #[schema(required = true)]

@@ -39,7 +39,11 @@ pub(crate) struct CreateRun {
     #[schema(min_length = 1, max_length = 262144, example = "What is 2 ^ 10 - 24?")]
     input: String,
     /// Tightens the agent's limits for this run (a value above the agent's is refused).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::extract::optional_object"
+    )]
     budget: Option<AgentLimits>,
     /// Yours, kept with the run: a JSON object of at most 16 KiB.
     #[serde(default, skip_serializing_if = "Option::is_none")]

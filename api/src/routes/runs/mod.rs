@@ -136,8 +136,8 @@ async fn live_run(state: &AppState, tenant: &Tenant, run_id: &str) -> Result<Run
     Ok(run)
 }
 
-/// `POST /v1/runs/{id}/cancel`: cancels the workflow; in-flight activities stop at their next
-/// heartbeat, and the run ends `cancelled`.
+/// `POST /v1/runs/{id}/cancel`: cancels the workflow; its model or tool call in flight stops
+/// at once, and the run ends `cancelled`.
 #[utoipa::path(
     post,
     path = "/v1/runs/{id}/cancel",
@@ -152,6 +152,16 @@ pub(crate) async fn cancel(
 ) -> Result<impl IntoResponse, ApiError> {
     let run = live_run(&state, &tenant, &run_id).await?;
     state.scheduler.cancel(&run.workflow_id).await?;
+    // Temporal's cancellation reaches a call in flight only at its next heartbeat: the stamp
+    // and its notification stop it now (see the activities' `cancel` module). Should this
+    // fail, the heartbeat still delivers the cancellation, later.
+    if let Err(err) = state
+        .store
+        .request_cancel(&tenant.workspace.id, &run.id)
+        .await
+    {
+        tracing::warn!(error = %err, run = %run.id, "cannot notify the workers of a cancellation");
+    }
     Ok((StatusCode::ACCEPTED, axum::Json(view(&state, &run, false))))
 }
 
