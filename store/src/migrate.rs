@@ -36,6 +36,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(4, "row_level_security", "0004_row_level_security"),
     migration!(5, "billing", "0005_billing"),
     migration!(6, "hardening", "0006_hardening"),
+    migration!(7, "clients", "0007_clients"),
 ];
 
 /// What [`Store::migrate`] did.

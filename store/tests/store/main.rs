@@ -182,9 +182,10 @@ async fn runs_page_newest_first_with_status_filter(store: Store) {
                 .list_runs(
                     &ws,
                     RunListFilter {
-                        status,
+                        statuses: status.into_iter().collect(),
                         before: before.as_deref(),
                         limit: 2,
+                        ..RunListFilter::default()
                     },
                 )
                 .await
