@@ -18,5 +18,6 @@ mod openapi;
 mod operations;
 mod processes;
 mod replay;
+mod run_features;
 mod runs;
 mod tenancy;

@@ -39,6 +39,8 @@ macro_rules! on_each_backend {
     };
 }
 
+mod filters;
+
 on_each_backend!(migrations_are_idempotent);
 async fn migrations_are_idempotent(store: Store) {
     let again = store.migrate().await.unwrap();
