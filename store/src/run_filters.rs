@@ -161,7 +161,7 @@ impl Store {
     }
 
     /// The plan the database chooses for a list with `filter`: Postgres's `EXPLAIN`, SQLite's
-    /// `EXPLAIN QUERY PLAN`, one line per node (see docs/runs-list.md).
+    /// `EXPLAIN QUERY PLAN`, one line per node (see docs/runs-api.md).
     pub async fn explain_list_runs(
         &self,
         workspace_id: &str,

@@ -1,5 +1,5 @@
 //! The runs list's filters on both backends, and the plans Postgres chooses for them on a
-//! table of realistic size (docs/runs-list.md quotes them).
+//! table of realistic size (docs/runs-api.md quotes them).
 
 use longrun_domain::RunStatus;
 use longrun_store::{NewRun, RunListFilter, Store, new_run_id, now_ms};
