@@ -5,6 +5,7 @@ mod admin;
 #[cfg(test)]
 mod architecture_checks;
 mod billing;
+mod client;
 mod config;
 mod demo;
 #[cfg(test)]
@@ -15,7 +16,7 @@ mod telemetry;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 
 use crate::config::Layers;
 
@@ -79,10 +80,58 @@ enum Command {
     /// Replays workflow histories (JSON from `fetch_history`) against this build's workflow
     /// code: run before deploying a change to workflows/.
     Replay { files: Vec<std::path::PathBuf> },
+    /// Client: submit, follow, list, steer runs on a longrun API (LONGRUN_API_URL,
+    /// LONGRUN_API_KEY).
+    Runs {
+        #[command(flatten)]
+        connection: client::Connection,
+        #[command(subcommand)]
+        command: client::RunsCommand,
+    },
+    /// Client: create, update and read agents on a longrun API.
+    Agents {
+        #[command(flatten)]
+        connection: client::Connection,
+        #[command(subcommand)]
+        command: client::AgentsCommand,
+    },
+    /// Prints a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions { shell: clap_complete::Shell },
+    /// Prints the API's OpenAPI document (what `GET /openapi.json` serves), without a server.
+    Openapi,
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
+    // The client commands and the document need no server configuration.
+    cli.command = match cli.command {
+        Command::Runs {
+            connection,
+            command,
+        } => return ExitCode::from(client::run(&connection, client::Command::Runs(command))),
+        Command::Agents {
+            connection,
+            command,
+        } => return ExitCode::from(client::run(&connection, client::Command::Agents(command))),
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "longrun",
+                &mut std::io::stdout(),
+            );
+            return ExitCode::SUCCESS;
+        }
+        Command::Openapi => {
+            let document = longrun_api::openapi::document();
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&document).unwrap_or_default()
+            );
+            return ExitCode::SUCCESS;
+        }
+        server => server,
+    };
     let mut layers = match Layers::load(cli.config.as_deref(), |k| std::env::var(k).ok()) {
         Ok(layers) => layers,
         Err(err) => return configuration_error(err),
@@ -116,6 +165,10 @@ fn main() -> ExitCode {
             Command::Admin { command } => admin::run(&config, command).await,
             Command::Billing { command } => billing::run(&config, command).await,
             Command::Replay { files } => replay(files).await,
+            Command::Runs { .. }
+            | Command::Agents { .. }
+            | Command::Completions { .. }
+            | Command::Openapi => Ok(()),
         }
     });
     match outcome {

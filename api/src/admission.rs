@@ -2,8 +2,8 @@
 //! quotas, checked by the store under the workspace's lock), and the run as its workflow
 //! starts it. A refusal is counted by reason and tier, and answered with the figures behind it.
 
-use longrun_domain::{Budget, Limits, RunLimits, period_of};
-use longrun_store::{Admission, AdmitOutcome, Agent, NewRun, Run, new_run_id, now_ms};
+use longrun_domain::{Budget, EventKind, Limits, RunLimits, period_of};
+use longrun_store::{Admission, AdmitOutcome, Agent, NewRun, Run, Workspace, new_run_id, now_ms};
 use longrun_workflows::payloads::{
     AgentSnapshot, RunInput, RunRef, ToolKind, ToolSpec, WorkflowShape,
 };
@@ -20,6 +20,12 @@ pub(crate) struct Submission {
     pub(crate) metadata: Option<String>,
     pub(crate) budget: RunLimits,
     pub(crate) webhook_url: Option<String>,
+    /// The event kinds the run's webhook receives, as a JSON array, when the run names them.
+    pub(crate) webhook_events: Option<String>,
+    /// The finished run whose conversation the new one continues.
+    pub(crate) previous_run_id: Option<String>,
+    /// The run the new one reruns.
+    pub(crate) rerun_of: Option<String>,
     /// What a reused `Idempotency-Key` is compared by.
     pub(crate) request_hash: String,
     pub(crate) idempotency_key: Option<String>,
@@ -68,6 +74,9 @@ pub(crate) async fn admit(
         request_hash: Some(&submission.request_hash),
         workflow_id: &workflow_id,
         webhook_url: submission.webhook_url.as_deref(),
+        webhook_events: submission.webhook_events.as_deref(),
+        previous_run_id: submission.previous_run_id.as_deref(),
+        rerun_of: submission.rerun_of.as_deref(),
     };
     let refused = |reason: &str| {
         state
@@ -145,7 +154,39 @@ pub(crate) fn run_input(
         webhook_url: run.webhook_url.clone(),
         resume: None,
         shape: WorkflowShape::CURRENT as u32,
+        prior_messages: u32::try_from(run.prior_messages).unwrap_or(0),
+        webhook_events: None,
     }
+}
+
+/// Where a run's webhooks go and which events they carry: the run's URL (with its events, or
+/// `run.completed` alone), else the workspace's (with the run's events, else the
+/// workspace's). Events without a URL anywhere are refused.
+pub(crate) fn webhook_of(
+    workspace: &Workspace,
+    run_url: Option<&str>,
+    run_events: Option<Vec<EventKind>>,
+) -> Result<(Option<String>, Option<Vec<EventKind>>), ApiError> {
+    if let Some(url) = run_url {
+        return Ok((Some(url.to_string()), run_events));
+    }
+    let Some(url) = &workspace.webhook_url else {
+        if run_events.is_some() {
+            return Err(ApiError::invalid(
+                "webhook_events",
+                "needs a webhook_url, on the run or its workspace (PUT /v1/workspace)",
+            ));
+        }
+        return Ok((None, None));
+    };
+    let events = match run_events {
+        Some(events) => Some(events),
+        None => workspace
+            .webhook_events
+            .as_deref()
+            .and_then(|json| serde_json::from_str::<Vec<EventKind>>(json).ok()),
+    };
+    Ok((Some(url.clone()), events))
 }
 
 /// A tool as the workflow sees it: no secret (the type has no field for one), so secrets

@@ -208,9 +208,9 @@ impl From<StoreError> for ApiError {
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let status = self.status();
+impl ApiError {
+    /// The body's `error` object: code, message, and the figures of admission refusals.
+    pub fn detail(&self) -> ErrorDetail {
         let mut error = ErrorDetail {
             code: self.code(),
             message: self.to_string(),
@@ -219,7 +219,7 @@ impl IntoResponse for ApiError {
             limit: None,
             active: None,
         };
-        match &self {
+        match self {
             ApiError::QuotaExhausted {
                 metric,
                 used,
@@ -236,6 +236,14 @@ impl IntoResponse for ApiError {
             ApiError::TooManyStreams { limit, .. } => error.limit = Some(*limit),
             _ => {}
         }
+        error
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let error = self.detail();
         let mut response = (status, Json(ErrorBody { error })).into_response();
         match &self {
             ApiError::RateLimited { retry_after_s } => {

@@ -183,7 +183,10 @@ pub fn router(state: AppState) -> Router {
             get(agents::get).put(agents::update).delete(agents::delete),
         )
         .route("/v1/runs", post(runs::create).get(runs::list))
+        .route("/v1/runs/batch", post(runs::batch))
+        .route("/v1/runs/cancel", post(runs::cancel_many))
         .route("/v1/runs/{id}", get(runs::get))
+        .route("/v1/runs/{id}/rerun", post(runs::rerun))
         .route("/v1/runs/{id}/events", get(routes::events::stream))
         .route("/v1/runs/{id}/cancel", run_action(runs::cancel, &state))
         .route("/v1/runs/{id}/messages", run_action(runs::message, &state))

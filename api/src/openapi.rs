@@ -51,8 +51,11 @@ use crate::routes;
         routes::agents::update,
         routes::agents::delete,
         routes::runs::create,
+        routes::runs::batch,
+        routes::runs::cancel_many,
         routes::runs::list,
         routes::runs::get,
+        routes::runs::rerun,
         routes::events::stream,
         routes::runs::cancel,
         routes::runs::message,
@@ -231,7 +234,10 @@ impl Modify for Shared {
                     if run_action {
                         add_error_once(operation, "409", "`run_finished`: the run has ended.");
                     }
-                    if run_action || (method == "POST" && path == "/v1/runs") {
+                    // (A batch answers Temporal's absence per item.)
+                    let submits =
+                        method == "POST" && (path == "/v1/runs" || path == "/v1/runs/cancel");
+                    if run_action || submits {
                         add_error_once(
                             operation,
                             "503",

@@ -78,6 +78,15 @@ impl EventKind {
         Self::ALL.into_iter().find(|k| k.as_str() == text)
     }
 
+    /// The kinds a run's webhook may receive: the run's end, and the events after which it
+    /// waits for a person (or for its quota).
+    pub const WEBHOOK: [EventKind; 4] = [
+        EventKind::ApprovalRequested,
+        EventKind::InputRequested,
+        EventKind::QuotaPaused,
+        EventKind::RunCompleted,
+    ];
+
     /// Whether events of this kind are stored (and replayable); `llm.delta` is live only.
     pub fn is_stored(self) -> bool {
         self != EventKind::LlmDelta

@@ -14,16 +14,19 @@ mod agents;
 mod api_keys;
 mod billing;
 mod cancel;
+mod continuation;
 mod events;
 mod idempotency;
 mod ids;
 mod live;
 mod messages;
 mod migrate;
+mod run_filters;
 mod runs;
 mod schema;
 mod steps;
 mod usage;
+mod waiting;
 mod workspaces;
 
 pub use accounts::{AuditEntry, MAX_ACCOUNTS_PER_EMAIL, NewAudit, User};
@@ -38,10 +41,15 @@ pub use ids::{new_id, new_run_id};
 pub use longrun_domain::{DAY_MS, UsageTotals, day_label};
 pub use messages::{NewMessage, StoredMessage};
 pub use migrate::{MigrationReport, latest_migration_version};
-pub use runs::{Admission, AdmitOutcome, InsertRunOutcome, NewRun, Run, RunFinish, RunListFilter};
+pub use run_filters::{
+    MAX_INDEXED_KEY_BYTES, MAX_INDEXED_VALUE_BYTES, MAX_METADATA_FILTERS, RunListFilter,
+    indexed_pairs,
+};
+pub use runs::{Admission, AdmitOutcome, InsertRunOutcome, NewRun, Run, RunFinish};
 pub use schema::ToolSchema;
 pub use steps::{RunStart, StepEvent, StepOutcome, StepWrite, TurnRead};
 pub use usage::{LedgerOutcome, NewUsageEvent, UsageKind};
+pub use waiting::PendingApproval;
 pub use workspaces::Workspace;
 
 use std::str::FromStr;
@@ -397,6 +405,7 @@ impl Store {
             "runs",
             "run_events",
             "run_messages",
+            "run_metadata",
             "usage_events",
             "users",
             "revoked_tokens",

@@ -37,6 +37,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(5, "billing", "0005_billing"),
     migration!(6, "hardening", "0006_hardening"),
     migration!(7, "cancellation", "0007_cancellation"),
+    migration!(8, "clients", "0008_clients"),
 ];
 
 /// What [`Store::migrate`] did.

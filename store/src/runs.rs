@@ -68,6 +68,14 @@ pub struct Run {
     pub workflow_id: String,
     /// Where the finished run is POSTed, if the client asked.
     pub webhook_url: Option<String>,
+    /// JSON array of the event kinds POSTed to the webhook; `None`: `run.completed` only.
+    pub webhook_events: Option<String>,
+    /// The finished run whose conversation this one continues.
+    pub previous_run_id: Option<RunId>,
+    /// The run this one reran.
+    pub rerun_of: Option<RunId>,
+    /// Messages copied from the previous run's conversation (they come first).
+    pub prior_messages: i64,
     pub step: i64,
     pub usage: UsageTotals,
     pub created_at: i64,
@@ -76,7 +84,7 @@ pub struct Run {
     pub updated_at: i64,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct NewRun<'a> {
     pub id: &'a str,
     pub workspace_id: &'a str,
@@ -88,6 +96,12 @@ pub struct NewRun<'a> {
     pub request_hash: Option<&'a str>,
     pub workflow_id: &'a str,
     pub webhook_url: Option<&'a str>,
+    /// JSON array of event kinds.
+    pub webhook_events: Option<&'a str>,
+    /// A finished run of the workspace whose conversation the new run continues: admission
+    /// copies it (see [`crate::continuation`]).
+    pub previous_run_id: Option<&'a str>,
+    pub rerun_of: Option<&'a str>,
 }
 
 #[derive(Debug, Clone)]
@@ -95,14 +109,6 @@ pub enum InsertRunOutcome {
     Created(Run),
     /// A run with this idempotency key already exists in the workspace.
     Existing(Run),
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct RunListFilter<'a> {
-    pub status: Option<RunStatus>,
-    /// Only runs older than this run id (ids sort by creation time).
-    pub before: Option<&'a str>,
-    pub limit: i64,
 }
 
 #[derive(Debug, Clone)]
@@ -115,8 +121,8 @@ pub struct RunFinish<'a> {
 }
 
 pub(crate) const COLUMNS: &str = "id, workspace_id, agent_name, status, input, metadata, result, error_code, \
-    error_message, idempotency_key, request_hash, workflow_id, webhook_url, step, input_tokens, output_tokens, \
-    cache_read_tokens, cache_write_tokens, tool_calls, agent_ms, cost_micro_usd, created_at, \
+    error_message, idempotency_key, request_hash, workflow_id, webhook_url, webhook_events, \
+    previous_run_id, rerun_of, prior_messages, step, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, tool_calls, agent_ms, cost_micro_usd, created_at, \
     started_at, finished_at, updated_at";
 
 impl Run {
@@ -137,6 +143,10 @@ impl Run {
             request_hash: row.try_get("request_hash")?,
             workflow_id: row.try_get("workflow_id")?,
             webhook_url: row.try_get("webhook_url")?,
+            webhook_events: row.try_get("webhook_events")?,
+            previous_run_id: optional_id(row, "previous_run_id")?,
+            rerun_of: optional_id(row, "rerun_of")?,
+            prior_messages: row.try_get("prior_messages")?,
             step: row.try_get("step")?,
             usage: UsageTotals {
                 input_tokens: row.try_get("input_tokens")?,
@@ -157,6 +167,13 @@ impl Run {
     pub fn is_terminal(&self) -> bool {
         self.status.is_terminal()
     }
+}
+
+/// A nullable run id column, checked like the others.
+fn optional_id(row: &AnyRow, column: &str) -> Result<Option<RunId>> {
+    let text: Option<String> = row.try_get(column)?;
+    text.map(|t| RunId::parse(&t).map_err(|e| StoreError::Corrupt(format!("{column} {t:?}: {e}"))))
+        .transpose()
 }
 
 impl Store {
@@ -248,11 +265,18 @@ impl Store {
             }
         }
         let outcome = insert_run_in(&mut tx, &new).await?;
-        tx.commit().await?;
-        Ok(match outcome {
-            InsertRunOutcome::Created(run) => AdmitOutcome::Created(run),
+        let outcome = match outcome {
+            InsertRunOutcome::Created(mut run) => {
+                if let Some(previous) = new.previous_run_id {
+                    run.prior_messages =
+                        crate::continuation::copy_conversation(&mut tx, &run, previous).await?;
+                }
+                AdmitOutcome::Created(run)
+            }
             InsertRunOutcome::Existing(run) => AdmitOutcome::Existing(run),
-        })
+        };
+        tx.commit().await?;
+        Ok(outcome)
     }
 }
 
@@ -261,8 +285,9 @@ async fn insert_run_in(tx: &mut Tx, new: &NewRun<'_>) -> Result<InsertRunOutcome
         let now = now_ms();
         let inserted = sqlx::query(
             "INSERT INTO runs (id, workspace_id, agent_name, status, input, metadata, \
-                 idempotency_key, request_hash, workflow_id, webhook_url, created_at, updated_at) \
-             VALUES ($1, $2, $3, 'queued', $4, $5, $6, $7, $8, $10, $9, $9) \
+                 idempotency_key, request_hash, workflow_id, webhook_url, created_at, updated_at, \
+                 webhook_events, previous_run_id, rerun_of) \
+             VALUES ($1, $2, $3, 'queued', $4, $5, $6, $7, $8, $10, $9, $9, $11, $12, $13) \
              ON CONFLICT (workspace_id, idempotency_key) DO NOTHING",
         )
         .bind(new.id)
@@ -275,9 +300,15 @@ async fn insert_run_in(tx: &mut Tx, new: &NewRun<'_>) -> Result<InsertRunOutcome
         .bind(new.workflow_id)
         .bind(now)
         .bind(new.webhook_url)
+        .bind(new.webhook_events)
+        .bind(new.previous_run_id)
+        .bind(new.rerun_of)
         .execute(&mut **tx)
         .await?
         .rows_affected();
+        if inserted == 1 {
+            crate::run_filters::index_metadata(tx, new).await?;
+        }
         let (query, value) = if inserted == 1 {
             ("id", new.id)
         } else {
@@ -311,38 +342,32 @@ impl Store {
         row.as_ref().map(Run::from_row).transpose()
     }
 
-    /// Newest first; `filter.before` continues a previous page.
-    pub async fn list_runs(
-        &self,
-        workspace_id: &str,
-        filter: RunListFilter<'_>,
-    ) -> Result<Vec<Run>> {
-        // Optional filters are expressed in SQL so that the statement text stays fixed
-        // (one prepared statement) and placeholders keep their numbers.
-        let sql = format!(
-            "SELECT {COLUMNS} FROM runs WHERE workspace_id = $1 \
-               AND ($2 IS NULL OR status = $2) AND ($3 IS NULL OR id < $3) \
-             ORDER BY id DESC LIMIT $4"
-        );
-        let statement = sqlx::query(&sql)
-            .bind(workspace_id)
-            .bind(filter.status.map(RunStatus::as_str))
-            .bind(filter.before)
-            .bind(filter.limit);
-        let rows = self.tenant_all(workspace_id, statement).await?;
-        rows.iter().map(Run::from_row).collect()
-    }
-
     /// Removes a run whose workflow could not be started, so no row stays `queued` forever and
     /// a retry with the same idempotency key can try again.
     pub async fn delete_unstarted_run(&self, workspace_id: &str, run_id: &str) -> Result<bool> {
-        let statement = sqlx::query(
+        let mut tx = self.tenant(workspace_id).await?;
+        // A continuation's copied conversation goes with it (its metadata rows cascade).
+        sqlx::query(
+            "DELETE FROM run_messages WHERE workspace_id = $1 AND run_id = $2 \
+               AND EXISTS (SELECT 1 FROM runs r WHERE r.workspace_id = $1 AND r.id = $2 \
+               AND r.status = 'queued' \
+               AND NOT EXISTS (SELECT 1 FROM run_events e WHERE e.run_id = r.id))",
+        )
+        .bind(workspace_id)
+        .bind(run_id)
+        .execute(&mut *tx)
+        .await?;
+        let deleted = sqlx::query(
             "DELETE FROM runs WHERE workspace_id = $1 AND id = $2 AND status = 'queued' \
                AND NOT EXISTS (SELECT 1 FROM run_events e WHERE e.run_id = runs.id)",
         )
         .bind(workspace_id)
-        .bind(run_id);
-        Ok(self.tenant_execute(workspace_id, statement).await? == 1)
+        .bind(run_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok(deleted == 1)
     }
 
     /// Moves a live run to `status` (running, waiting_input, …). Terminal runs are left alone;

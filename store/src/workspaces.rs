@@ -17,6 +17,10 @@ pub struct Workspace {
     pub quota_overrides: QuotaOverrides,
     /// Where usage alerts are POSTed, if set.
     pub alert_webhook_url: Option<String>,
+    /// The webhook of runs that name none, if set.
+    pub webhook_url: Option<String>,
+    /// JSON array of the event kinds POSTed to `webhook_url`.
+    pub webhook_events: Option<String>,
     pub created_at: i64,
 }
 
@@ -34,6 +38,8 @@ impl Workspace {
                 None => QuotaOverrides::default(),
             },
             alert_webhook_url: row.try_get("alert_webhook_url")?,
+            webhook_url: row.try_get("webhook_url")?,
+            webhook_events: row.try_get("webhook_events")?,
             created_at: row.try_get("created_at")?,
         })
     }
@@ -50,6 +56,8 @@ impl Workspace {
             tier,
             quota_overrides: QuotaOverrides::default(),
             alert_webhook_url: None,
+            webhook_url: None,
+            webhook_events: None,
             created_at: now_ms(),
         })
     }
@@ -83,8 +91,7 @@ pub(crate) fn columns_of(alias: &str) -> String {
         .join(", ")
 }
 
-pub(crate) const COLUMNS: &str =
-    "id, slug, name, tier, quota_overrides, alert_webhook_url, created_at";
+pub(crate) const COLUMNS: &str = "id, slug, name, tier, quota_overrides, alert_webhook_url, webhook_url, webhook_events, created_at";
 
 impl Store {
     /// Creates a workspace. A taken slug is [`StoreError::Conflict`].
@@ -156,6 +163,26 @@ impl Store {
     pub async fn set_alert_webhook_url(&self, workspace_id: &str, url: Option<&str>) -> Result<()> {
         self.update_workspace(workspace_id, "alert_webhook_url", url)
             .await
+    }
+
+    /// Sets the webhook of the workspace's runs that name none, and the event kinds (a JSON
+    /// array) it receives.
+    pub async fn set_run_webhook(
+        &self,
+        workspace_id: &str,
+        url: Option<&str>,
+        events: Option<&str>,
+    ) -> Result<()> {
+        let statement = sqlx::query(
+            "UPDATE workspaces SET webhook_url = $1, webhook_events = $2 WHERE id = $3",
+        )
+        .bind(url)
+        .bind(events)
+        .bind(workspace_id);
+        if self.tenant_execute(workspace_id, statement).await? == 0 {
+            return Err(StoreError::NotFound("workspace"));
+        }
+        Ok(())
     }
 
     async fn update_workspace(

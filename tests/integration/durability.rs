@@ -67,11 +67,11 @@ async fn continue_as_new_keeps_the_conversation_and_bills_each_step_once() {
 }
 
 /// Requests a receiver got: headers and body.
-type Inbox = Arc<Mutex<Vec<(HeaderMap, String)>>>;
+pub type Inbox = Arc<Mutex<Vec<(HeaderMap, String)>>>;
 
 /// A loopback webhook receiver answering with `statuses` in turn (the last repeats) and the
 /// body `{"answer": 42}`.
-async fn receiver(statuses: Vec<u16>) -> (String, Inbox) {
+pub async fn receiver(statuses: Vec<u16>) -> (String, Inbox) {
     let inbox: Inbox = Arc::default();
     let state = (inbox.clone(), Arc::new(Mutex::new(statuses)));
     async fn handle(
@@ -101,7 +101,7 @@ async fn receiver(statuses: Vec<u16>) -> (String, Inbox) {
     (url, inbox)
 }
 
-fn verify(headers: &HeaderMap, body: &str, secret: &str) {
+pub fn verify(headers: &HeaderMap, body: &str, secret: &str) {
     let id = headers["webhook-id"].to_str().unwrap();
     let timestamp: i64 = headers["webhook-timestamp"]
         .to_str()
@@ -265,8 +265,8 @@ async fn the_finished_run_is_posted_to_its_webhook_signed_and_retried() {
     verify(headers, body, secret);
     let payload: Value = serde_json::from_str(body).unwrap();
     assert_eq!(payload["type"], "run.completed");
-    assert_eq!(payload["run"]["id"], run_id.as_str());
-    assert_eq!(payload["run"]["status"], "succeeded");
-    assert_eq!(payload["run"]["result"], "3 * 3 = 9.");
-    assert_eq!(payload["run"]["metadata"]["ticket"], 7);
+    assert_eq!(payload["data"]["id"], run_id.as_str());
+    assert_eq!(payload["data"]["status"], "succeeded");
+    assert_eq!(payload["data"]["result"], "3 * 3 = 9.");
+    assert_eq!(payload["data"]["metadata"]["ticket"], 7);
 }

@@ -196,6 +196,13 @@ pub struct RunInput {
     /// [`WorkflowShape`].
     #[serde(default, skip_serializing_if = "is_zero")]
     pub shape: u32,
+    /// Messages the conversation starts with, copied at admission from the finished run this
+    /// one continues (`previous_run_id`): the input is message number `prior_messages`.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub prior_messages: u32,
+    /// The events POSTed to `webhook_url`; absent: `run.completed` only (as before).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_events: Option<Vec<EventKind>>,
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -477,11 +484,25 @@ pub struct FinishRunRequest {
     pub outcome: RunOutcome,
 }
 
-/// Input of the `deliver_webhook` activity: POST the finished run to the client's URL.
+/// Input of the `deliver_webhook` activity: POST the finished run (or, with `event`, an
+/// event a person should act on) to the client's URL.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WebhookRequest {
     pub run: RunRef,
     pub url: String,
+    /// An event of the run instead of its end. Absent in older histories.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<WebhookEvent>,
+}
+
+/// An event delivered as a webhook: `approval.requested`, `input.requested`, `quota.paused`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WebhookEvent {
+    pub kind: EventKind,
+    /// The event's dedupe key in the run: the webhook's id is made of it, so receivers
+    /// deduplicate retries.
+    pub key: String,
+    pub data: Value,
 }
 
 /// Input of `UsageRollupWorkflow`: how many past days to roll up (again).

@@ -12,6 +12,7 @@ use crate::auth::Tenant;
 use crate::error::ApiError;
 use crate::extract::Json;
 use crate::routes::rfc3339;
+use crate::routes::runs::create::{check_webhook_url, webhook_kinds};
 
 /// The caller's workspace.
 #[derive(Debug, Serialize, ToSchema)]
@@ -27,6 +28,12 @@ pub(crate) struct WorkspaceView {
     /// Where usage alerts are POSTed; `null`: nowhere.
     #[schema(required = true)]
     alert_webhook_url: Option<String>,
+    /// The webhook of runs that name none; `null`: none.
+    #[schema(required = true)]
+    webhook_url: Option<String>,
+    /// The events POSTed to `webhook_url` (`null`: `run.completed` alone).
+    #[schema(required = true)]
+    webhook_events: Option<Vec<String>>,
 }
 
 /// The workspace's settings after an update.
@@ -34,6 +41,14 @@ pub(crate) struct WorkspaceView {
 pub(crate) struct WorkspaceSettings {
     #[schema(required = true)]
     alert_webhook_url: Option<String>,
+    #[schema(required = true)]
+    webhook_url: Option<String>,
+    #[schema(required = true)]
+    webhook_events: Option<Vec<String>>,
+}
+
+fn event_names(json: Option<&str>) -> Option<Vec<String>> {
+    json.and_then(|events| serde_json::from_str(events).ok())
 }
 
 /// Reads the workspace, with the secret that signs its webhooks (created on first read).
@@ -57,6 +72,8 @@ pub(crate) async fn get(
         created_at: rfc3339(workspace.created_at),
         webhook_secret: secret,
         alert_webhook_url: workspace.alert_webhook_url.clone(),
+        webhook_url: workspace.webhook_url.clone(),
+        webhook_events: event_names(workspace.webhook_events.as_deref()),
     }))
 }
 
@@ -67,6 +84,16 @@ pub(crate) struct UpdateWorkspace {
     /// it out) stops them.
     #[schema(pattern = "^https?://", max_length = 2048)]
     alert_webhook_url: Option<String>,
+    /// The webhook of runs that name none (Standard Webhooks, signed with `webhook_secret`):
+    /// an http(s) URL of at most 2048 bytes; `null` (or leaving it out): none.
+    #[serde(default)]
+    #[schema(pattern = "^https?://", max_length = 2048)]
+    webhook_url: Option<String>,
+    /// The events POSTed to `webhook_url`: `approval.requested`, `input.requested`,
+    /// `quota.paused`, `run.completed` (`null`: `run.completed` alone).
+    #[serde(default)]
+    #[schema(max_items = 4)]
+    webhook_events: Option<Vec<String>>,
 }
 
 /// `PUT /v1/workspace`: the workspace's own settings.
@@ -82,27 +109,42 @@ pub(crate) async fn update(
     tenant: Tenant,
     Json(body): Json<UpdateWorkspace>,
 ) -> Result<impl IntoResponse, ApiError> {
-    if let Some(url) = &body.alert_webhook_url
-        && (!(url.starts_with("https://") || url.starts_with("http://")) || url.len() > 2048)
-    {
-        return Err(ApiError::invalid(
-            "alert_webhook_url",
-            "an http(s) URL of at most 2048 bytes",
-        ));
+    if let Some(url) = &body.alert_webhook_url {
+        check_webhook_url("alert_webhook_url", url)?;
     }
+    if let Some(url) = &body.webhook_url {
+        check_webhook_url("webhook_url", url)?;
+    }
+    let events = body
+        .webhook_events
+        .as_deref()
+        .map(|names| webhook_kinds("webhook_events", names))
+        .transpose()?;
+    if events.is_some() && body.webhook_url.is_none() {
+        return Err(ApiError::invalid("webhook_events", "needs a webhook_url"));
+    }
+    let events = events.map(|kinds| json!(kinds).to_string());
+    let workspace_id = &tenant.workspace.id;
     state
         .store
-        .set_alert_webhook_url(&tenant.workspace.id, body.alert_webhook_url.as_deref())
+        .set_alert_webhook_url(workspace_id, body.alert_webhook_url.as_deref())
         .await?;
+    state
+        .store
+        .set_run_webhook(workspace_id, body.webhook_url.as_deref(), events.as_deref())
+        .await?;
+    let settings = WorkspaceSettings {
+        alert_webhook_url: body.alert_webhook_url,
+        webhook_url: body.webhook_url,
+        webhook_events: event_names(events.as_deref()),
+    };
     tenant
         .audit(
             &state,
             "workspace.update",
             None,
-            &json!({ "alert_webhook_url": body.alert_webhook_url }).to_string(),
+            &serde_json::to_string(&settings).map_err(|e| ApiError::Internal(e.to_string()))?,
         )
         .await?;
-    Ok(axum::Json(WorkspaceSettings {
-        alert_webhook_url: body.alert_webhook_url,
-    }))
+    Ok(axum::Json(settings))
 }

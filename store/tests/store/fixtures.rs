@@ -50,7 +50,7 @@ pub fn new_run<'a>(workspace_id: &'a str, id: &'a str, key: Option<&'a str>) -> 
         idempotency_key: key,
         request_hash: Some("h"),
         workflow_id: "wf",
-        webhook_url: None,
+        ..NewRun::default()
     }
 }
 
@@ -76,9 +76,8 @@ pub async fn admit(store: &Store, workspace_id: &str, limits: &Admission) -> Adm
 /// The newest `limit` runs, whatever their status.
 pub fn newest(limit: i64) -> RunListFilter<'static> {
     RunListFilter {
-        status: None,
-        before: None,
         limit,
+        ..RunListFilter::default()
     }
 }
 

@@ -39,6 +39,7 @@ macro_rules! on_each_backend {
     };
 }
 
+mod filters;
 mod steps;
 
 on_each_backend!(migrations_are_idempotent);
@@ -184,9 +185,10 @@ async fn runs_page_newest_first_with_status_filter(store: Store) {
                 .list_runs(
                     &ws,
                     RunListFilter {
-                        status,
+                        statuses: status.into_iter().collect(),
                         before: before.as_deref(),
                         limit: 2,
+                        ..RunListFilter::default()
                     },
                 )
                 .await

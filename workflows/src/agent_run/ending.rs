@@ -6,16 +6,16 @@ use std::time::Duration;
 
 use temporalio_workflow::common::error::{ApplicationFailure, IncomingError};
 use temporalio_workflow::{
-    ActivityCloseTimeouts, ActivityExecutionError, ActivityOptions, LocalActivityOptions,
-    RetryPolicy, WorkflowCancellationToken, WorkflowContext, WorkflowResult, WorkflowTermination,
+    ActivityExecutionError, ActivityOptions, LocalActivityOptions, RetryPolicy,
+    WorkflowCancellationToken, WorkflowContext, WorkflowResult, WorkflowTermination,
 };
 
 use super::AgentRunWorkflow;
 use super::steps::set_status;
 use crate::contracts::{DeliverWebhook, FinishRun};
 use crate::payloads::{
-    ExecutionRef, FinishRunRequest, RunFailure, RunInput, RunOutcome, RunStatus, WebhookRequest,
-    WorkflowShape,
+    EventKind, ExecutionRef, FinishRunRequest, RunFailure, RunInput, RunOutcome, RunStatus,
+    WebhookRequest, WorkflowShape,
 };
 
 pub(super) enum Ending {
@@ -114,7 +114,7 @@ pub(super) async fn finish(
         // leaves the run row to the sweep that repairs rows of closed workflows.
         return Err(WorkflowTermination::from(err));
     }
-    if let Some(url) = &input.webhook_url {
+    if let Some(url) = super::notify::url_for(input, EventKind::RunCompleted) {
         ctx.set_current_details(format!(
             "{} · delivering the completion webhook",
             status.as_str()
@@ -124,23 +124,10 @@ pub(super) async fn finish(
                 DeliverWebhook,
                 WebhookRequest {
                     run: input.run.clone(),
-                    url: url.clone(),
+                    url: url.to_string(),
+                    event: None,
                 },
-                ActivityOptions::with_close_timeouts(
-                    ActivityCloseTimeouts::ScheduleAndStartToClose {
-                        schedule_to_close: Duration::from_secs(input.tuning.webhook_retry_s),
-                        start_to_close: Duration::from_secs(30),
-                    },
-                )
-                .cancellation_token(detached)
-                .retry_policy(
-                    RetryPolicy::builder()
-                        .initial_interval(Duration::from_secs(1))
-                        .maximum_interval(Duration::from_secs(3600))
-                        .build(),
-                )
-                .summary("completion webhook".to_string())
-                .build(),
+                super::notify::delivery_options(input, detached, "completion webhook".to_string()),
             )
             .await;
         if delivered.is_err() {

@@ -22,6 +22,7 @@ use crate::payloads::{
 };
 
 mod ending;
+mod notify;
 mod steps;
 mod tools;
 
@@ -201,7 +202,8 @@ async fn drive(
             ctx.state_mut(|s| s.progress.status = RunStatus::Running);
             Loop {
                 step: 0,
-                next_seq: 0,
+                // A continuation's conversation starts with the messages copied at admission.
+                next_seq: input.prior_messages,
                 pending: vec![Message::user_text(input.input.clone())],
                 started_at_ms: workflow_ms(ctx),
                 last_text: String::new(),

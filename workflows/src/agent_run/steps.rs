@@ -118,23 +118,25 @@ pub(super) async fn record(
     dedupe_key: String,
     data: serde_json::Value,
 ) -> Result<(), Ending> {
+    let request = EventRequest {
+        run: input.run.clone(),
+        status,
+        step,
+        kind,
+        dedupe_key,
+        data,
+    };
     let recorded = ctx
         .execute_local_activity(
             RecordEvent,
-            EventRequest {
-                run: input.run.clone(),
-                status,
-                step,
-                kind,
-                dedupe_key,
-                data,
-            },
+            request.clone(),
             store_local_options(input.tuning.store_timeout_s),
         )
         .await;
     if let Err(err) = recorded {
         return Err(ending_for(&err));
     }
+    super::notify::on_event(ctx, input, kind, &request.dedupe_key, &request.data);
     if let Some(status) = status {
         set_status(ctx, status);
     }

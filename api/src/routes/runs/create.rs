@@ -1,5 +1,6 @@
 //! `POST /v1/runs`: a submission, checked into an admission request, admitted under the
-//! workspace's caps and quotas, then started.
+//! workspace's caps and quotas, then started. [`submit`] is that path, once: reruns and batch
+//! items take it too.
 //!
 //! Submission writes the run row first (`queued`), then starts the workflow. With an
 //! `Idempotency-Key`, a repeated submission finds the row the first one wrote and never starts
@@ -14,7 +15,7 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
-use longrun_domain::{AgentName, Budget, RunLimits};
+use longrun_domain::{AgentName, Budget, EventKind, RunId, RunLimits};
 
 use super::view::{RunView, view};
 use crate::AppState;
@@ -22,45 +23,75 @@ use crate::admission::{self, Submission};
 use crate::auth::Tenant;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::Json;
-use crate::idempotency::idempotency_key;
+use crate::idempotency::{MAX_IDEMPOTENCY_KEY_BYTES, idempotency_key};
 use crate::routes::agents::AgentLimits;
 
 pub(crate) const MAX_INPUT_BYTES: usize = 256 * 1024;
 const MAX_METADATA_BYTES: usize = 16 * 1024;
 
 /// A run to submit. (Serialised, it is also what an `Idempotency-Key` is compared by.)
-#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateRun {
-    /// The agent's name.
+    /// The agent's name. Optional with `previous_run_id` (then the previous run's agent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(example = "demo")]
-    agent: String,
+    pub(crate) agent: Option<String>,
     /// The task: 1 to 256 KiB, not only spaces.
     #[schema(min_length = 1, max_length = 262144, example = "What is 2 ^ 10 - 24?")]
-    input: String,
+    pub(crate) input: String,
     /// Tightens the agent's limits for this run (a value above the agent's is refused).
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
         deserialize_with = "crate::extract::optional_object"
     )]
-    budget: Option<AgentLimits>,
-    /// Yours, kept with the run: a JSON object of at most 16 KiB.
+    pub(crate) budget: Option<AgentLimits>,
+    /// Yours, kept with the run: a JSON object of at most 16 KiB. Its scalar values of at
+    /// most 256 bytes under keys of at most 64 bytes can filter the runs list.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
-    metadata: Option<Map<String, Value>>,
-    /// Where the finished run is POSTed, signed with the workspace's webhook secret: an
-    /// http(s) URL of at most 2048 bytes.
+    pub(crate) metadata: Option<Map<String, Value>>,
+    /// Where the run's webhooks are POSTed (Standard Webhooks, signed with the workspace's
+    /// webhook secret): an http(s) URL of at most 2048 bytes. Without it, the workspace's
+    /// `webhook_url`, if it has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(pattern = "^https?://", max_length = 2048)]
-    webhook_url: Option<String>,
+    pub(crate) webhook_url: Option<String>,
+    /// Which events are POSTed: `approval.requested`, `input.requested`, `quota.paused`,
+    /// `run.completed`. Default: the workspace's choice with its URL, else `run.completed`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_items = 4, example = json!(["approval.requested", "run.completed"]))]
+    pub(crate) webhook_events: Option<Vec<String>>,
+    /// A finished run of this workspace whose conversation this run continues: the model
+    /// sees that conversation, then `input`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = "^[0-9a-f]{32}$")]
+    pub(crate) previous_run_id: Option<String>,
+    /// In a batch, the item's idempotency key (`POST /v1/runs` also takes the
+    /// `Idempotency-Key` header): 1 to 255 visible ASCII characters.
+    #[serde(default, skip_serializing)]
+    #[schema(pattern = "^[!-~]{1,255}$")]
+    pub(crate) idempotency_key: Option<String>,
+}
+
+/// A checked submission: the agent to run (unless the previous run names it) and what the
+/// store is asked to admit.
+struct Checked {
+    agent: Option<AgentName>,
+    previous_run_id: Option<RunId>,
+    webhook_events: Option<Vec<EventKind>>,
+    submission: Submission,
 }
 
 impl CreateRun {
-    /// Checks every field (naming the one at fault) into a submission for `agent`.
-    fn check(self, idempotency_key: Option<String>) -> Result<(AgentName, Submission), ApiError> {
-        let agent =
-            AgentName::parse(&self.agent).map_err(|_| ApiError::agent_not_found(&self.agent))?;
+    /// Checks every field (naming the one at fault).
+    fn check(self, header_key: Option<String>) -> Result<Checked, ApiError> {
+        let agent = self
+            .agent
+            .as_deref()
+            .map(|name| AgentName::parse(name).map_err(|_| ApiError::agent_not_found(name)))
+            .transpose()?;
         if self.input.trim().is_empty() {
             return Err(ApiError::invalid("input", "must not be empty"));
         }
@@ -84,33 +115,187 @@ impl CreateRun {
             }
             None => None,
         };
-        if let Some(url) = &self.webhook_url
-            && (!(url.starts_with("https://") || url.starts_with("http://")) || url.len() > 2048)
-        {
-            return Err(ApiError::invalid(
-                "webhook_url",
-                "an http(s) URL of at most 2048 bytes",
-            ));
+        if let Some(url) = &self.webhook_url {
+            check_webhook_url("webhook_url", url)?;
         }
+        let webhook_events = self
+            .webhook_events
+            .as_deref()
+            .map(|kinds| webhook_kinds("webhook_events", kinds))
+            .transpose()?;
+        let previous_run_id = self
+            .previous_run_id
+            .as_deref()
+            .map(|id| RunId::parse(id).map_err(|_| ApiError::run_not_found()))
+            .transpose()?;
+        let idempotency_key = match (header_key, &self.idempotency_key) {
+            (Some(header), Some(field)) if header != *field => {
+                return Err(ApiError::invalid(
+                    "idempotency_key",
+                    "differs from the Idempotency-Key header",
+                ));
+            }
+            (Some(header), _) => Some(header),
+            (None, Some(field)) => Some(check_key(field)?),
+            (None, None) => None,
+        };
         let budget = RunLimits::from(self.budget.unwrap_or_default());
         budget.validate("budget")?;
         let canonical = serde_json::to_vec(&self).map_err(|e| ApiError::Internal(e.to_string()))?;
-        Ok((
+        Ok(Checked {
             agent,
-            Submission {
+            previous_run_id,
+            submission: Submission {
                 input: self.input,
                 metadata,
                 budget,
                 webhook_url: self.webhook_url,
+                webhook_events: webhook_events
+                    .as_ref()
+                    .map(|kinds| serde_json::json!(kinds).to_string()),
+                previous_run_id: None,
+                rerun_of: None,
                 request_hash: hex::encode(Sha256::digest(&canonical)),
                 idempotency_key,
             },
-        ))
+            webhook_events,
+        })
     }
 }
 
+/// An http(s) URL of at most 2048 bytes.
+pub(crate) fn check_webhook_url(field: &str, url: &str) -> Result<(), ApiError> {
+    if !(url.starts_with("https://") || url.starts_with("http://")) || url.len() > 2048 {
+        return Err(ApiError::invalid(
+            field,
+            "an http(s) URL of at most 2048 bytes",
+        ));
+    }
+    Ok(())
+}
+
+/// Event kinds a webhook may receive, each named once.
+pub(crate) fn webhook_kinds(field: &str, names: &[String]) -> Result<Vec<EventKind>, ApiError> {
+    let mut kinds = Vec::with_capacity(names.len());
+    for name in names {
+        let kind = EventKind::parse(name)
+            .filter(|kind| EventKind::WEBHOOK.contains(kind))
+            .ok_or_else(|| {
+                let allowed: Vec<&str> = EventKind::WEBHOOK.iter().map(|k| k.as_str()).collect();
+                ApiError::invalid(
+                    field,
+                    format!("{name:?} is not one of {}", allowed.join(", ")),
+                )
+            })?;
+        if kinds.contains(&kind) {
+            return Err(ApiError::invalid(field, format!("{name:?} given twice")));
+        }
+        kinds.push(kind);
+    }
+    Ok(kinds)
+}
+
+fn check_key(key: &str) -> Result<String, ApiError> {
+    if key.is_empty()
+        || key.len() > MAX_IDEMPOTENCY_KEY_BYTES
+        || !key.bytes().all(|b| b.is_ascii_graphic())
+    {
+        return Err(ApiError::invalid(
+            "idempotency_key",
+            format!("1 to {MAX_IDEMPOTENCY_KEY_BYTES} visible ASCII characters"),
+        ));
+    }
+    Ok(key.to_string())
+}
+
+/// What else a submission may carry besides its body: the request's id, and the run it
+/// reruns.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Origin {
+    pub(crate) request_id: Option<String>,
+    pub(crate) rerun_of: Option<RunId>,
+}
+
+/// Checks, admits and starts one run: the one path of `POST /v1/runs`, reruns and batch
+/// items. Answers 202 with a new run, 200 with the run an idempotency key already made.
+pub(crate) async fn submit(
+    state: &AppState,
+    tenant: &Tenant,
+    body: CreateRun,
+    header_key: Option<String>,
+    origin: Origin,
+) -> Result<(StatusCode, RunView), ApiError> {
+    let Checked {
+        agent,
+        previous_run_id,
+        webhook_events,
+        mut submission,
+    } = body.check(header_key)?;
+    let workspace_id = &tenant.workspace.id;
+    let agent_name = match &previous_run_id {
+        Some(previous_id) => {
+            let previous = state
+                .store
+                .run(workspace_id, previous_id.as_str())
+                .await?
+                .ok_or_else(ApiError::run_not_found)?;
+            if !previous.is_terminal() {
+                return Err(ApiError::Conflict {
+                    code: "run_not_finished",
+                    message: format!(
+                        "run {previous_id} is {}: a conversation continues once its run has \
+                         finished",
+                        previous.status
+                    ),
+                });
+            }
+            submission.previous_run_id = Some(previous_id.to_string());
+            agent.unwrap_or(previous.agent_name)
+        }
+        None => agent.ok_or_else(|| {
+            ApiError::invalid("agent", "required (unless previous_run_id is given)")
+        })?,
+    };
+    submission.rerun_of = origin.rerun_of.map(|id| id.to_string());
+    let webhook = admission::webhook_of(
+        &tenant.workspace,
+        submission.webhook_url.as_deref(),
+        webhook_events,
+    )?;
+    let agent = state
+        .store
+        .agent(workspace_id, &agent_name)
+        .await?
+        .ok_or_else(|| ApiError::agent_not_found(&agent_name))?;
+    let limits = tenant.limits(state)?;
+    let budget = Budget::resolve(
+        &submission.budget,
+        &agent.limits,
+        state.settings.default_max_steps,
+        limits.max_run_s,
+    )?;
+    let admitted = admission::admit(state, tenant, &agent, &limits, &submission).await?;
+    let mut input = admission::run_input(
+        state,
+        tenant,
+        &agent,
+        &admitted.run,
+        budget,
+        origin.request_id,
+    );
+    (input.webhook_url, input.webhook_events) = webhook;
+    admission::start(state, &admitted, &limits, input).await?;
+    let status = if admitted.created {
+        StatusCode::ACCEPTED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, view(state, &admitted.run, true, &[])))
+}
+
 /// Admits and starts a run. With an `Idempotency-Key`, a repeated submission answers 200 with
-/// the run the first one started, and never starts a second workflow.
+/// the run the first one started, and never starts a second workflow. With
+/// `previous_run_id`, the run continues that finished run's conversation.
 #[utoipa::path(
     post,
     path = "/v1/runs",
@@ -130,11 +315,12 @@ impl CreateRun {
             ("CompleteRun" = (operation_id = "complete_run", parameters(("id" = "$response.body#/id")))),
             ("ResumeRun" = (operation_id = "resume_run", parameters(("id" = "$response.body#/id")))),
             ("CancelRun" = (operation_id = "cancel_run", parameters(("id" = "$response.body#/id")))),
+            ("RerunRun" = (operation_id = "rerun_run", parameters(("id" = "$response.body#/id")))),
         )),
         (status = 200, description = "The run this `Idempotency-Key` already started.", body = RunView),
         (status = 402, description = "`quota_exhausted`: a monthly quota is used up (with `metric`, `used`, `limit`).", body = ErrorBody),
-        (status = 404, description = "`agent_not_found`.", body = ErrorBody),
-
+        (status = 404, description = "`agent_not_found`; `run_not_found`: no such `previous_run_id` in this workspace.", body = ErrorBody),
+        (status = 409, description = "`run_not_finished`: the `previous_run_id` run has not finished.", body = ErrorBody),
         (status = 429, description = "`concurrency_limit`: the workspace runs its most runs at once (with `active`, `limit`).", body = ErrorBody),
     ),
 )]
@@ -145,30 +331,10 @@ pub(crate) async fn create(
     headers: HeaderMap,
     Json(body): Json<CreateRun>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let (agent_name, submission) = body.check(idempotency_key(&headers)?)?;
-    let agent = state
-        .store
-        .agent(&tenant.workspace.id, &agent_name)
-        .await?
-        .ok_or_else(|| ApiError::agent_not_found(&agent_name))?;
-    let limits = tenant.limits(&state)?;
-    let budget = Budget::resolve(
-        &submission.budget,
-        &agent.limits,
-        state.settings.default_max_steps,
-        limits.max_run_s,
-    )?;
-    let admitted = admission::admit(&state, &tenant, &agent, &limits, &submission).await?;
-    let request_id = request_id.map(|axum::Extension(id)| id.0);
-    let input = admission::run_input(&state, &tenant, &agent, &admitted.run, budget, request_id);
-    admission::start(&state, &admitted, &limits, input).await?;
-    let status = if admitted.created {
-        StatusCode::ACCEPTED
-    } else {
-        StatusCode::OK
+    let origin = Origin {
+        request_id: request_id.map(|axum::Extension(id)| id.0),
+        rerun_of: None,
     };
-    Ok((
-        status,
-        axum::Json::<RunView>(view(&state, &admitted.run, true)),
-    ))
+    let (status, run) = submit(&state, &tenant, body, idempotency_key(&headers)?, origin).await?;
+    Ok((status, axum::Json(run)))
 }

@@ -1,27 +1,31 @@
-//! `/v1/runs`: submitting ([`create`]), listing and reading agent runs, and steering them
-//! (messages, approvals, completion, resumption, cancellation).
+//! `/v1/runs`: submitting ([`create`]), listing ([`list`]) and reading agent runs, steering
+//! them (messages, approvals, completion, resumption, cancellation), and runs in bulk
+//! ([`bulk`]: rerun, batch, cancellation by filter).
 
+pub(crate) mod bulk;
 pub(crate) mod create;
+pub(crate) mod list;
 pub(crate) mod view;
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 
-use longrun_store::{Run, RunListFilter};
-use longrun_workflows::payloads::{ApprovalDecision, HumanMessage, RunStatus};
+use longrun_store::Run;
+use longrun_workflows::payloads::{ApprovalDecision, HumanMessage};
 
 use crate::AppState;
 use crate::auth::Tenant;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::Json;
 use crate::idempotency::idempotency_key;
-use crate::page::{CursorShape, Paged, listing};
 
+pub(crate) use bulk::{__path_batch, __path_cancel_many, __path_rerun, batch, cancel_many, rerun};
 pub(crate) use create::{__path_create, create};
-use view::{RunPage, RunStatusName, RunView, view};
+pub(crate) use list::{__path_list, list};
+use view::{RunView, view, views};
 
 /// A signal the run will act on at its next turn.
 #[derive(Debug, Serialize, ToSchema)]
@@ -38,67 +42,6 @@ pub(crate) struct ApprovalOutcome {
     approve: bool,
     #[schema(required = true)]
     reason: Option<String>,
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub(crate) struct ListQuery {
-    /// Runs per page, 1 to 100 (default 20).
-    #[param(value_type = Option<i64>, minimum = 1, maximum = 100)]
-    limit: Option<String>,
-    /// `next_cursor` of the previous page.
-    #[param(pattern = "^[0-9a-fA-F]{32}$")]
-    cursor: Option<String>,
-    /// Only runs in this status.
-    #[param(value_type = Option<RunStatusName>)]
-    status: Option<String>,
-}
-listing!(ListQuery, default 20, max 100, CursorShape::Hex32);
-
-/// Lists the workspace's runs, newest first, without their input.
-#[utoipa::path(
-    get,
-    path = "/v1/runs",
-    operation_id = "list_runs",
-    params(ListQuery),
-    responses((status = 200, description = "A page of runs.", body = RunPage)),
-)]
-pub(crate) async fn list(
-    State(state): State<AppState>,
-    tenant: Tenant,
-    Paged { query, page }: Paged<ListQuery>,
-) -> Result<impl IntoResponse, ApiError> {
-    let status = query
-        .status
-        .as_deref()
-        .map(|status| {
-            RunStatus::parse(status).ok_or_else(|| {
-                let names: Vec<&str> = RunStatus::ALL.iter().map(|s| s.as_str()).collect();
-                ApiError::invalid(
-                    "status",
-                    format!(
-                        "unknown status {status:?}; expected one of {}",
-                        names.join(", ")
-                    ),
-                )
-            })
-        })
-        .transpose()?;
-    let runs = state
-        .store
-        .list_runs(
-            &tenant.workspace.id,
-            RunListFilter {
-                status,
-                before: page.cursor.as_deref(),
-                limit: page.limit,
-            },
-        )
-        .await?;
-    let next_cursor = page.next_cursor(&runs, |r| r.id.to_string());
-    let runs = runs.iter().map(|r| view(&state, r, false)).collect();
-    Ok(axum::Json(RunPage { runs, next_cursor }))
 }
 
 /// Reads a run: status, result, error, timestamps, usage so far.
@@ -119,7 +62,28 @@ pub(crate) async fn get(
         .run(&tenant.workspace.id, &run_id)
         .await?
         .ok_or_else(ApiError::run_not_found)?;
-    Ok(axum::Json(view(&state, &run, true)))
+    let mut runs = views(&state, &tenant.workspace.id, &[run], true).await?;
+    Ok(axum::Json(runs.pop().ok_or_else(ApiError::run_not_found)?))
+}
+
+/// Cancels a run's workflow, and stops its call in flight at once: Temporal's cancellation
+/// reaches a call only at its next heartbeat, the stamp and its notification now (see the
+/// activities' `cancel` module). Should the stamp fail, the heartbeat still delivers the
+/// cancellation, later.
+pub(crate) async fn cancel_run(
+    state: &AppState,
+    tenant: &Tenant,
+    run: &Run,
+) -> Result<(), ApiError> {
+    state.scheduler.cancel(&run.workflow_id).await?;
+    if let Err(err) = state
+        .store
+        .request_cancel(&tenant.workspace.id, &run.id)
+        .await
+    {
+        tracing::warn!(error = %err, run = %run.id, "cannot notify the workers of a cancellation");
+    }
+    Ok(())
 }
 
 /// A live run of the workspace, or the error a client should see: 404 for another
@@ -151,18 +115,11 @@ pub(crate) async fn cancel(
     Path(run_id): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
     let run = live_run(&state, &tenant, &run_id).await?;
-    state.scheduler.cancel(&run.workflow_id).await?;
-    // Temporal's cancellation reaches a call in flight only at its next heartbeat: the stamp
-    // and its notification stop it now (see the activities' `cancel` module). Should this
-    // fail, the heartbeat still delivers the cancellation, later.
-    if let Err(err) = state
-        .store
-        .request_cancel(&tenant.workspace.id, &run.id)
-        .await
-    {
-        tracing::warn!(error = %err, run = %run.id, "cannot notify the workers of a cancellation");
-    }
-    Ok((StatusCode::ACCEPTED, axum::Json(view(&state, &run, false))))
+    cancel_run(&state, &tenant, &run).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        axum::Json(view(&state, &run, false, &[])),
+    ))
 }
 
 /// 202 `{"accepted":true}`: the run has the request and acts on it at its next turn.

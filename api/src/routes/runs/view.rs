@@ -6,10 +6,11 @@ use utoipa::ToSchema;
 use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 
-use longrun_store::Run;
+use longrun_store::{PendingApproval, Run};
 use longrun_workflows::payloads::RunStatus;
 
 use crate::AppState;
+use crate::error::ApiError;
 use crate::routes::rfc3339;
 
 /// A run's status: `queued → running → (waiting_input | waiting_approval | paused_quota)* →
@@ -62,6 +63,32 @@ pub(crate) struct RunView {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     input: Option<String>,
+    /// The events POSTed to `webhook_url`, as submitted (`null`: the workspace's choice, or
+    /// `run.completed` alone).
+    #[schema(required = true)]
+    webhook_events: Option<Vec<String>>,
+    /// The finished run whose conversation this one continues.
+    #[schema(required = true)]
+    previous_run_id: Option<String>,
+    /// The run this one reran.
+    #[schema(required = true)]
+    rerun_of: Option<String>,
+    /// Gated tool calls waiting for a decision (`POST /v1/runs/{id}/approvals`).
+    pending_approvals: Vec<PendingApprovalView>,
+    /// Whether the run waits for human input (`POST /v1/runs/{id}/messages`).
+    awaiting_input: bool,
+}
+
+/// A gated tool call waiting for a decision.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct PendingApprovalView {
+    tool_call_id: String,
+    /// The tool's name.
+    tool: String,
+    /// What the model asked the tool to do.
+    #[schema(value_type = Object)]
+    input: Value,
+    requested_at: String,
 }
 
 /// A failed run's stable error code and message.
@@ -93,8 +120,39 @@ pub(crate) struct RunPage {
     pub(crate) next_cursor: Option<String>,
 }
 
+/// Runs as clients see them, with their pending approvals (read for the runs that wait for
+/// one).
+pub(crate) async fn views(
+    state: &AppState,
+    workspace_id: &str,
+    runs: &[Run],
+    with_input: bool,
+) -> Result<Vec<RunView>, ApiError> {
+    let waiting: Vec<&str> = runs
+        .iter()
+        .filter(|r| r.status == RunStatus::WaitingApproval)
+        .map(|r| r.id.as_str())
+        .collect();
+    let pending = state
+        .store
+        .pending_approvals(workspace_id, &waiting)
+        .await?;
+    Ok(runs
+        .iter()
+        .map(|run| {
+            let calls = pending.get(run.id.as_str()).map_or(&[][..], Vec::as_slice);
+            view(state, run, with_input, calls)
+        })
+        .collect())
+}
+
 /// A run as clients see it. Lists leave out the (possibly large) input.
-pub(crate) fn view(state: &AppState, run: &Run, with_input: bool) -> RunView {
+pub(crate) fn view(
+    state: &AppState,
+    run: &Run,
+    with_input: bool,
+    pending: &[PendingApproval],
+) -> RunView {
     RunView {
         id: run.id.to_string(),
         agent: run.agent_name.to_string(),
@@ -126,5 +184,21 @@ pub(crate) fn view(state: &AppState, run: &Run, with_input: bool) -> RunView {
         started_at: run.started_at.map(rfc3339),
         finished_at: run.finished_at.map(rfc3339),
         input: with_input.then(|| run.input.clone()),
+        webhook_events: run
+            .webhook_events
+            .as_deref()
+            .and_then(|events| serde_json::from_str(events).ok()),
+        previous_run_id: run.previous_run_id.as_ref().map(|id| id.to_string()),
+        rerun_of: run.rerun_of.as_ref().map(|id| id.to_string()),
+        pending_approvals: pending
+            .iter()
+            .map(|call| PendingApprovalView {
+                tool_call_id: call.tool_call_id.clone(),
+                tool: call.tool.clone(),
+                input: call.input.clone(),
+                requested_at: rfc3339(call.requested_at),
+            })
+            .collect(),
+        awaiting_input: run.status == RunStatus::WaitingInput,
     }
 }

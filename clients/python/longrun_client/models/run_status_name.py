@@ -1,0 +1,16 @@
+from enum import StrEnum
+
+class RunStatusName(StrEnum):
+    BUDGET_EXHAUSTED = "budget_exhausted"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+    PAUSED_QUOTA = "paused_quota"
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    TIMED_OUT = "timed_out"
+    WAITING_APPROVAL = "waiting_approval"
+    WAITING_INPUT = "waiting_input"
+
+    def __str__(self) -> str:
+        return str(self.value)
