@@ -107,10 +107,19 @@ const KEYS: &[Key] = &[
         env: "LONGRUN_LLM_TIMEOUT_S",
         default: Some("300"),
     },
+    // Attempts per model call; 0 (the default): no count, the run's deadline and the
+    // provider outage tolerance bound them.
     Key {
         toml: "llm_max_attempts",
         env: "LONGRUN_LLM_MAX_ATTEMPTS",
-        default: Some("10"),
+        default: Some("0"),
+    },
+    // Seconds a model call waits out its provider's outage (429, 5xx, timeouts) before the run
+    // fails, unless its agent says otherwise; 0 fails at the first such error.
+    Key {
+        toml: "provider_outage_tolerance_s",
+        env: "LONGRUN_PROVIDER_OUTAGE_TOLERANCE_S",
+        default: Some("3600"),
     },
     // Seconds without a heartbeat after which a model or tool call is presumed lost (a dead
     // worker) and retried elsewhere. Calls heartbeat once per timeout (a call shorter than it,
@@ -119,6 +128,14 @@ const KEYS: &[Key] = &[
         toml: "heartbeat_timeout_s",
         env: "LONGRUN_HEARTBEAT_TIMEOUT_S",
         default: Some("120"),
+    },
+    // Longest wait, in seconds, between two tries of anything that waits out an outage: a
+    // run's workflow start or a command while Temporal does not answer, a store write while
+    // the database is away, a model call while its provider fails.
+    Key {
+        toml: "retry_cap_s",
+        env: "LONGRUN_RETRY_CAP_S",
+        default: Some("60"),
     },
     // Seconds a gated tool call waits for a decision (then it is denied), and a question for
     // human input (then the run ends with the answer it has).
@@ -288,6 +305,8 @@ pub(crate) struct Config {
     /// `None`: the role's default (on for `dev`, off for `api`).
     pub(crate) allow_signup: Option<bool>,
     pub(crate) temporal_gzip: bool,
+    pub(crate) retry_cap_s: u64,
+    pub(crate) provider_outage_tolerance_s: u64,
     pub(crate) signups_per_ip_per_day: u64,
     pub(crate) server_limits: longrun_api::ServerLimits,
     pub(crate) max_streams_per_run: usize,
@@ -550,12 +569,15 @@ impl Layers {
             ),
             default_max_steps: self.number("LONGRUN_DEFAULT_MAX_STEPS", 1u32..=200)?,
             llm_timeout_s: self.number("LONGRUN_LLM_TIMEOUT_S", 1u64..=86_400)?,
-            llm_max_attempts: self.number("LONGRUN_LLM_MAX_ATTEMPTS", 1u32..=100)?,
+            llm_max_attempts: self.number("LONGRUN_LLM_MAX_ATTEMPTS", 0u32..=100)?,
+            provider_outage_tolerance_s: self
+                .number("LONGRUN_PROVIDER_OUTAGE_TOLERANCE_S", 0u64..=7 * 86_400)?,
             heartbeat_timeout_s: self.number("LONGRUN_HEARTBEAT_TIMEOUT_S", 1u64..=3600)?,
             approval_timeout_s: self.number("LONGRUN_APPROVAL_TIMEOUT_S", 1u64..=30 * 86_400)?,
             input_timeout_s: self.number("LONGRUN_INPUT_TIMEOUT_S", 1u64..=30 * 86_400)?,
             allow_signup: self.flag("LONGRUN_ALLOW_SIGNUP")?,
             temporal_gzip: self.flag("LONGRUN_TEMPORAL_GZIP")?.unwrap_or(false),
+            retry_cap_s: self.number("LONGRUN_RETRY_CAP_S", 1u64..=3600)?,
             signups_per_ip_per_day: self
                 .number("LONGRUN_SIGNUPS_PER_IP_PER_DAY", 1u64..=1_000_000)?,
             server_limits: longrun_api::ServerLimits {

@@ -10,7 +10,9 @@ use longrun_workflows::payloads::{
 
 use crate::AppState;
 use crate::auth::Tenant;
+use crate::dispatcher::StartRequest;
 use crate::error::ApiError;
+use crate::scheduler::StartPlan;
 
 /// A submission, checked: what the store is asked to admit.
 #[derive(Debug, Clone)]
@@ -147,6 +149,7 @@ pub(crate) fn run_input(
             tools: agent.tools.iter().map(tool_spec).collect(),
             await_input: agent.settings.await_input,
             max_output_tokens: agent.settings.max_output_tokens.unwrap_or(4096),
+            provider_outage_tolerance_s: agent.settings.provider_outage_tolerance_s,
         },
         input: run.input.clone(),
         budget,
@@ -222,22 +225,17 @@ pub(crate) async fn start(
     limits: &Limits,
     input: RunInput,
 ) -> Result<(), ApiError> {
-    let run = &admitted.run;
-    if !(admitted.created || run.status == longrun_domain::RunStatus::Queued) {
+    // A run found by its idempotency key is queued (or started) already.
+    if !admitted.created {
         return Ok(());
     }
-    if let Err(err) = state
-        .scheduler
-        .start_run(&run.workflow_id, limits, input)
+    let run = &admitted.run;
+    let request = StartRequest {
+        plan: StartPlan::of(limits),
+        input,
+    };
+    state
+        .dispatcher
+        .start(&run.workspace_id, &run.id, &run.workflow_id, request)
         .await
-    {
-        if admitted.created {
-            state
-                .store
-                .delete_unstarted_run(&run.workspace_id, &run.id)
-                .await?;
-        }
-        return Err(err);
-    }
-    Ok(())
 }

@@ -11,6 +11,7 @@ pub mod access;
 mod admission;
 pub mod auth;
 pub mod billing;
+pub mod dispatcher;
 pub mod error;
 pub mod extract;
 pub mod feeds;
@@ -142,6 +143,9 @@ pub struct AppState {
     pub feeds: Arc<feeds::RunFeeds>,
     /// Becomes `true` when the server shuts down: long-lived responses (SSE) end then.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
+    /// Starts admitted runs and delivers commands, waiting out Temporal outages; its loop
+    /// ([`dispatcher::Dispatcher::run`]) runs beside the server.
+    pub dispatcher: dispatcher::Dispatcher,
 }
 
 /// The state-changing run routes that honour `Idempotency-Key` through

@@ -1,6 +1,12 @@
-//! Readiness: whether the dependencies a process needs answer. Every role serves the same
-//! report (`/readyz` on the API, and on the metrics listener of every process) and exports it
-//! as `longrun_ready{check}` so an alert fires even when nothing polls `/readyz`.
+//! Readiness: whether a process can serve. Every role serves the same report (`/readyz` on
+//! the API, and on the metrics listener of every process) and exports each dependency as
+//! `longrun_ready{check}` so an alert fires even when nothing polls `/readyz`.
+//!
+//! A dependency the process cannot serve without is *required*: down, the process is not
+//! ready (503), and a load balancer takes it out of rotation. One it can do without for a
+//! while is *optional*: down, the process is `degraded` (still 200) and says which. The API
+//! needs its database (it cannot admit anything without it), not Temporal (admitted runs wait
+//! for their start, see `dispatcher`) nor Redis (rate limits fall back to per-instance ones).
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -23,13 +29,15 @@ type CheckFuture = Pin<Box<dyn Future<Output = Result<(), String>> + Send>>;
 
 struct Check {
     name: &'static str,
+    required: bool,
     run: Box<dyn Fn() -> CheckFuture + Send + Sync>,
 }
 
 /// What `/readyz` answers.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ReadinessReport {
-    /// `ready` (200) when every check passed, else `unavailable` (503).
+    /// `ready` (200) when every check passed, `degraded` (200) when only optional ones
+    /// failed (the process serves, with less: see `checks`), else `unavailable` (503).
     pub status: ReadyStatus,
     /// Each dependency by name (`database`, `temporal`, and `redis` when limits are shared
     /// through it).
@@ -40,6 +48,7 @@ pub struct ReadinessReport {
 #[serde(rename_all = "snake_case")]
 pub enum ReadyStatus {
     Ready,
+    Degraded,
     Unavailable,
 }
 
@@ -47,6 +56,8 @@ pub enum ReadyStatus {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct CheckReport {
     pub status: CheckStatus,
+    /// Whether the process cannot serve without it.
+    pub required: bool,
     /// How long the check took.
     pub latency_ms: u64,
 }
@@ -74,9 +85,10 @@ impl Readiness {
         let gauge = IntGaugeVec::new(
             Opts::new(
                 READY,
-                "1 when the dependency answered its last readiness check, 0 when not.",
+                "1 when the dependency answered its last readiness check, 0 when not; \
+                 `required` says whether the process can serve without it.",
             ),
-            &["check"],
+            &["check", "required"],
         )?;
         registry.register(Box::new(gauge.clone()))?;
         Ok(Self {
@@ -91,8 +103,25 @@ impl Readiness {
         Self { timeout, ..self }
     }
 
-    /// Adds a check. Call before the value is cloned.
-    pub fn check<F, Fut>(mut self, name: &'static str, run: F) -> Self
+    /// Adds a required check. Call before the value is cloned.
+    pub fn check<F, Fut>(self, name: &'static str, run: F) -> Self
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), String>> + Send + 'static,
+    {
+        self.add(name, true, run)
+    }
+
+    /// Adds an optional check: down, the process is degraded, not unready.
+    pub fn optional<F, Fut>(self, name: &'static str, run: F) -> Self
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), String>> + Send + 'static,
+    {
+        self.add(name, false, run)
+    }
+
+    fn add<F, Fut>(mut self, name: &'static str, required: bool, run: F) -> Self
     where
         F: Fn() -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<(), String>> + Send + 'static,
@@ -101,6 +130,7 @@ impl Readiness {
             Arc::get_mut(&mut self.checks).expect("checks are added before the value is shared");
         checks.push(Check {
             name,
+            required,
             run: Box::new(move || Box::pin(run())),
         });
         self
@@ -116,18 +146,26 @@ impl Readiness {
                 Ok(outcome) => outcome,
                 Err(_) => Err(format!("no answer within {:?}", self.timeout)),
             };
-            (check.name, outcome, started.elapsed())
+            (check.name, check.required, outcome, started.elapsed())
         });
         let outcomes = futures::future::join_all(runs).await;
         let mut ready = true;
+        let mut degraded = false;
         let mut checks = BTreeMap::new();
-        for (name, outcome, elapsed) in outcomes {
+        for (name, required, outcome, elapsed) in outcomes {
             let ok = outcome.is_ok();
             if let Err(err) = &outcome {
-                tracing::warn!(check = name, error = %err, "readiness check failed");
+                tracing::warn!(check = name, required, error = %err, "readiness check failed");
             }
-            ready &= ok;
-            self.gauge.with_label_values(&[name]).set(i64::from(ok));
+            if required {
+                ready &= ok;
+            } else {
+                degraded |= !ok;
+            }
+            let label = if required { "true" } else { "false" };
+            self.gauge
+                .with_label_values(&[name, label])
+                .set(i64::from(ok));
             checks.insert(
                 name.to_string(),
                 CheckReport {
@@ -136,15 +174,16 @@ impl Readiness {
                     } else {
                         CheckStatus::Unavailable
                     },
+                    required,
                     latency_ms: elapsed.as_millis() as u64,
                 },
             );
         }
         let body = ReadinessReport {
-            status: if ready {
-                ReadyStatus::Ready
-            } else {
-                ReadyStatus::Unavailable
+            status: match (ready, degraded) {
+                (false, _) => ReadyStatus::Unavailable,
+                (true, true) => ReadyStatus::Degraded,
+                (true, false) => ReadyStatus::Ready,
             },
             checks,
         };
@@ -175,8 +214,9 @@ impl Readiness {
     }
 }
 
-/// The API's checks: the database, Temporal, and Redis when rate limits are shared through it
-/// (while it is down limits are per instance, and the instance reports not ready).
+/// The API's checks: the database (required), Temporal (optional: admitted runs wait for
+/// their start) and Redis when rate limits are shared through it (optional: while it is down
+/// limits are per instance).
 pub fn api_readiness(
     registry: &Registry,
     store: &longrun_store::Store,
@@ -190,13 +230,13 @@ pub fn api_readiness(
             let store = store.clone();
             async move { store.ping().await.map_err(|e| e.to_string()) }
         })
-        .check("temporal", move || {
+        .optional("temporal", move || {
             let scheduler = scheduler.clone();
             async move { scheduler.ping().await.map_err(|e| e.to_string()) }
         });
     if limiter.uses_redis() {
         let limiter = limiter.clone();
-        readiness = readiness.check("redis", move || {
+        readiness = readiness.optional("redis", move || {
             let limiter = limiter.clone();
             async move { limiter.ping().await.unwrap_or(Ok(())) }
         });
@@ -221,13 +261,39 @@ mod tests {
         assert_eq!(body["status"], "unavailable");
         assert_eq!(body["checks"]["fine"]["status"], "ok");
         assert_eq!(body["checks"]["broken"]["status"], "unavailable");
-        assert_eq!(readiness.gauge.with_label_values(&["fine"]).get(), 1);
-        assert_eq!(readiness.gauge.with_label_values(&["broken"]).get(), 0);
+        assert_eq!(
+            readiness.gauge.with_label_values(&["fine", "true"]).get(),
+            1
+        );
+        assert_eq!(
+            readiness.gauge.with_label_values(&["broken", "true"]).get(),
+            0
+        );
 
         let all_fine = Readiness::new(&Registry::new())
             .unwrap()
             .check("fine", || async { Ok(()) });
         assert!(all_fine.report().await.0);
+    }
+
+    #[tokio::test]
+    async fn an_optional_dependency_down_degrades_without_unreadying() {
+        let readiness = Readiness::new(&Registry::new())
+            .unwrap()
+            .check("database", || async { Ok(()) })
+            .optional("redis", || async { Err("refused".to_string()) });
+        let (ready, body) = readiness.report().await;
+        assert!(
+            ready,
+            "an optional dependency does not take the process out"
+        );
+        assert_eq!(body.status, ReadyStatus::Degraded);
+        assert_eq!(body.checks["redis"].status, CheckStatus::Unavailable);
+        assert!(!body.checks["redis"].required);
+        assert_eq!(
+            readiness.gauge.with_label_values(&["redis", "false"]).get(),
+            0
+        );
     }
 
     #[tokio::test]

@@ -42,6 +42,25 @@ fn interaction(
     }
 }
 
+/// How a run's workflow is started: its tier's priority, fairness weight and longest run,
+/// fixed at admission (and kept with a run that waits for its start).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct StartPlan {
+    pub priority: u32,
+    pub fairness_weight: f32,
+    pub max_run_s: u64,
+}
+
+impl StartPlan {
+    pub fn of(limits: &Limits) -> Self {
+        Self {
+            priority: limits.priority,
+            fairness_weight: limits.fairness_weight,
+            max_run_s: limits.max_run_s,
+        }
+    }
+}
+
 pub struct Scheduler {
     temporal: TemporalSettings,
     task_queue: String,
@@ -103,7 +122,7 @@ impl Scheduler {
     pub async fn start_run(
         &self,
         workflow_id: &str,
-        limits: &Limits,
+        limits: &StartPlan,
         input: RunInput,
     ) -> Result<(), ApiError> {
         let client = tokio::time::timeout(START_TIMEOUT, self.client())
@@ -264,6 +283,6 @@ impl Scheduler {
 fn initial_status(input: &RunInput) -> &'static str {
     match WorkflowShape::of(input) {
         WorkflowShape::First => "queued",
-        WorkflowShape::OneTransactionPerStep => "running",
+        _ => "running",
     }
 }

@@ -32,13 +32,17 @@ pub enum EventKind {
     QuotaPaused,
     #[serde(rename = "quota.resumed")]
     QuotaResumed,
+    /// The model's provider failed (429, 5xx, a timeout): the call is tried again, and the run
+    /// waits (`waiting_provider`) until it answers or the agent's outage tolerance runs out.
+    #[serde(rename = "provider.retrying")]
+    ProviderRetrying,
     /// The last event of every run.
     #[serde(rename = "run.completed")]
     RunCompleted,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 14] = [
+    pub const ALL: [EventKind; 15] = [
         EventKind::RunStarted,
         EventKind::LlmDelta,
         EventKind::LlmCompleted,
@@ -52,6 +56,7 @@ impl EventKind {
         EventKind::QuotaAlert,
         EventKind::QuotaPaused,
         EventKind::QuotaResumed,
+        EventKind::ProviderRetrying,
         EventKind::RunCompleted,
     ];
 
@@ -70,6 +75,7 @@ impl EventKind {
             EventKind::QuotaAlert => "quota.alert",
             EventKind::QuotaPaused => "quota.paused",
             EventKind::QuotaResumed => "quota.resumed",
+            EventKind::ProviderRetrying => "provider.retrying",
             EventKind::RunCompleted => "run.completed",
         }
     }

@@ -16,6 +16,8 @@ pub enum RunStatus {
     WaitingInput,
     WaitingApproval,
     PausedQuota,
+    /// The model's provider is failing; the run waits it out (see `provider.retrying`).
+    WaitingProvider,
     Succeeded,
     Failed,
     Cancelled,
@@ -24,12 +26,13 @@ pub enum RunStatus {
 }
 
 impl RunStatus {
-    pub const ALL: [RunStatus; 10] = [
+    pub const ALL: [RunStatus; 11] = [
         RunStatus::Queued,
         RunStatus::Running,
         RunStatus::WaitingInput,
         RunStatus::WaitingApproval,
         RunStatus::PausedQuota,
+        RunStatus::WaitingProvider,
         RunStatus::Succeeded,
         RunStatus::Failed,
         RunStatus::Cancelled,
@@ -44,6 +47,7 @@ impl RunStatus {
             RunStatus::WaitingInput => "waiting_input",
             RunStatus::WaitingApproval => "waiting_approval",
             RunStatus::PausedQuota => "paused_quota",
+            RunStatus::WaitingProvider => "waiting_provider",
             RunStatus::Succeeded => "succeeded",
             RunStatus::Failed => "failed",
             RunStatus::Cancelled => "cancelled",
@@ -112,7 +116,8 @@ mod tests {
         );
         assert_eq!(
             RunStatus::sql_list(RunStatus::is_active),
-            "('queued', 'running', 'waiting_input', 'waiting_approval', 'paused_quota')"
+            "('queued', 'running', 'waiting_input', 'waiting_approval', 'paused_quota', \
+             'waiting_provider')"
         );
     }
 }

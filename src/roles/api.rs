@@ -6,8 +6,8 @@ use prometheus::Registry;
 use longrun_api::scheduler::Scheduler;
 
 use super::{
-    api_server, app_state, bind_api, observability, open_store, shutdown_signal, supervise,
-    temporal_settings,
+    api_server, app_state, bind_api, dispatcher, observability, open_store, shutdown_signal,
+    supervise, temporal_settings,
 };
 use crate::config::Config;
 use crate::telemetry::MetricsExtras;
@@ -44,7 +44,8 @@ pub(crate) async fn api(config: Config) -> anyhow::Result<()> {
         readiness: Some(readiness.clone()),
         ..Default::default()
     };
-    let mut parts = vec![api_server(listener, state, &config, &stop)];
+    let mut parts = vec![dispatcher(&state, &stop)];
+    parts.push(api_server(listener, state, &config, &stop));
     parts.extend(observability(
         &config, &registry, &extras, &readiness, &stop,
     ));

@@ -15,8 +15,8 @@ use longrun_temporal::dev_server::{self, DevServer, DevServerOptions};
 
 use super::worker::run_worker;
 use super::{
-    Part, Stop, api_server, app_state, bind_api, observability, open_store, shutdown_signal,
-    supervise,
+    Part, Stop, api_server, app_state, bind_api, dispatcher, observability, open_store,
+    shutdown_signal, supervise,
 };
 use crate::config::Config;
 use crate::demo;
@@ -189,7 +189,8 @@ async fn dev_with_temporal(
             println!("longrun dev keeps serving; Ctrl-C stops it.");
         })
     });
-    let mut parts = vec![api_server(listener, state, config, stop)];
+    let mut parts = vec![dispatcher(&state, stop)];
+    parts.push(api_server(listener, state, config, stop));
     parts.extend(observability(config, &registry, &extras, &readiness, stop));
     parts.push(Part::new(
         "worker",

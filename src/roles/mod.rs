@@ -20,6 +20,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use longrun_activities::{ActivitySettings, ProviderEndpoint, ProviderSettings};
+use longrun_api::dispatcher::{DispatchSettings, Dispatcher};
 use longrun_api::feeds::{FeedMetrics, RunFeeds};
 use longrun_api::jwt::JwtKeys;
 use longrun_api::metrics::ApiMetrics;
@@ -70,6 +71,14 @@ pub(crate) fn shutdown_signal() -> Stop {
         let _ = tx.send(true);
     });
     Stop { switch, watch: rx }
+}
+
+/// The dispatcher beside an API server: starts admitted runs and delivers queued commands.
+pub(crate) fn dispatcher<'a>(state: &AppState, stop: &Stop) -> Part<'a> {
+    Part::background(
+        "dispatcher",
+        state.dispatcher.clone().run(stop.watch.clone()),
+    )
 }
 
 /// The API server, as a part of a role.
@@ -165,6 +174,8 @@ pub(crate) fn api_settings(config: &Config) -> ApiSettings {
             approval_timeout_s: config.approval_timeout_s,
             input_timeout_s: config.input_timeout_s,
             quota_recheck_s: config.quota_recheck_s,
+            retry_cap_s: config.retry_cap_s,
+            provider_outage_tolerance_s: config.provider_outage_tolerance_s,
             ..ActivityTuning::default()
         },
         idempotency_ttl: Duration::from_secs(config.idempotency_ttl_s),
@@ -197,7 +208,16 @@ pub(crate) fn app_state(
         shutdown.clone(),
         FeedMetrics::register(registry)?,
     );
+    let dispatcher = Dispatcher::new(
+        store.clone(),
+        scheduler.clone(),
+        DispatchSettings {
+            retry_cap: Duration::from_secs(config.retry_cap_s),
+            ..DispatchSettings::default()
+        },
+    );
     Ok(AppState {
+        dispatcher,
         store,
         scheduler,
         readiness,

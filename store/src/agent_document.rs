@@ -61,6 +61,9 @@ pub struct AgentSettings {
     /// The model's output limit per call (tokens).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_output_tokens: Option<u32>,
+    /// Seconds a model call waits out its provider's outage; `None`: the operator's default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_outage_tolerance_s: Option<u64>,
 }
 
 /// Limits and settings, stored together as one JSON object.

@@ -15,6 +15,7 @@ mod api_keys;
 mod billing;
 mod cancel;
 mod continuation;
+mod dispatch;
 mod events;
 mod idempotency;
 mod ids;
@@ -35,6 +36,7 @@ pub use agents::{Agent, NewAgent};
 pub use api_keys::{ApiKey, AuthenticatedKey, MAX_LIVE_KEYS, NewApiKey, hash_secret};
 pub use billing::{ExportCursor, ExportRow, GroupBy, UsageGroup};
 pub use cancel::MAX_POLLED_RUNS;
+pub use dispatch::{PendingCommand, PendingStart};
 pub use events::{LiveEvent, NewEvent, RunEvent};
 pub use idempotency::{IdempotencyBegin, IdempotencyPolicy};
 pub use ids::{new_id, new_run_id};
@@ -406,6 +408,7 @@ impl Store {
             "run_events",
             "run_messages",
             "run_metadata",
+            "run_commands",
             "usage_events",
             "users",
             "revoked_tokens",

@@ -38,6 +38,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(6, "hardening", "0006_hardening"),
     migration!(7, "cancellation", "0007_cancellation"),
     migration!(8, "clients", "0008_clients"),
+    migration!(9, "dispatch", "0009_dispatch"),
 ];
 
 /// What [`Store::migrate`] did.

@@ -82,6 +82,11 @@ pub struct Run {
     pub started_at: Option<i64>,
     pub finished_at: Option<i64>,
     pub updated_at: i64,
+    /// The run's workflow is not started yet: a dispatcher starts it (see
+    /// [`crate::dispatch`]).
+    pub start_pending: bool,
+    /// Why it is not started yet, when a dispatcher tried (`scheduler_unavailable`).
+    pub start_error: Option<String>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -123,7 +128,7 @@ pub struct RunFinish<'a> {
 pub(crate) const COLUMNS: &str = "id, workspace_id, agent_name, status, input, metadata, result, error_code, \
     error_message, idempotency_key, request_hash, workflow_id, webhook_url, webhook_events, \
     previous_run_id, rerun_of, prior_messages, step, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, tool_calls, agent_ms, cost_micro_usd, created_at, \
-    started_at, finished_at, updated_at";
+    started_at, finished_at, updated_at, dispatch_state, dispatch_error";
 
 impl Run {
     pub(crate) fn from_row(row: &AnyRow) -> Result<Self> {
@@ -161,6 +166,11 @@ impl Run {
             started_at: row.try_get("started_at")?,
             finished_at: row.try_get("finished_at")?,
             updated_at: row.try_get("updated_at")?,
+            start_pending: row
+                .try_get::<Option<String>, _>("dispatch_state")?
+                .as_deref()
+                == Some("pending"),
+            start_error: row.try_get("dispatch_error")?,
         })
     }
 
@@ -450,6 +460,7 @@ impl Store {
     pub async fn stale_live_runs(&self, before_ms: i64, limit: i64) -> Result<Vec<Run>> {
         let sql = format!(
             "SELECT {COLUMNS} FROM runs WHERE status IN {} AND updated_at < $1 \
+                 AND COALESCE(dispatch_state, 'started') = 'started' \
              ORDER BY updated_at LIMIT $2",
             *ACTIVE_SQL
         );

@@ -16,6 +16,7 @@ use tokio::sync::oneshot;
 use longrun_activities::{
     ActivitySettings, AgentActivities, CancelWatch, ModelRouter, ProviderSettings,
 };
+use longrun_api::dispatcher::{DispatchSettings, Dispatcher};
 use longrun_api::jwt::JwtKeys;
 use longrun_api::metrics::ApiMetrics;
 use longrun_api::ratelimit::RateLimiter;
@@ -319,6 +320,8 @@ pub struct Options {
     pub with_worker: bool,
     /// Temporal address the API uses (an unreachable one tests 503s).
     pub api_temporal: Option<String>,
+    /// The Temporal frontend of both the API and the worker (default: the suite's).
+    pub temporal: Option<String>,
     /// Timeouts handed to every run: short, so tests about waits and crashes are quick.
     pub tuning: ActivityTuning,
     pub providers: ProviderSettings,
@@ -360,6 +363,7 @@ impl Default for Options {
         Self {
             with_worker: true,
             api_temporal: None,
+            temporal: None,
             tuning: ActivityTuning {
                 llm_max_attempts: 5,
                 llm_heartbeat_s: 2,
@@ -389,7 +393,7 @@ impl TestApp {
     }
 
     pub async fn start_with(db: TestDb, options: Options) -> Self {
-        let temporal = temporal_address();
+        let temporal = options.temporal.clone().unwrap_or_else(temporal_address);
         let store = db.open().await;
         let task_queue = format!("test-{}", longrun_store::new_run_id());
         let api_temporal = options.api_temporal.unwrap_or_else(|| temporal.clone());
@@ -436,8 +440,17 @@ impl TestApp {
                 &registry, &store, &scheduler, &limiter,
             )
             .unwrap(),
-            shutdown,
+            dispatcher: Dispatcher::new(
+                store.clone(),
+                scheduler.clone(),
+                DispatchSettings {
+                    retry_cap: Duration::from_millis(500),
+                    poll: Duration::from_millis(200),
+                },
+            ),
+            shutdown: shutdown.clone(),
         };
+        tokio::spawn(state.dispatcher.clone().run(shutdown));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address: SocketAddr = listener.local_addr().unwrap();
         tokio::spawn(longrun_api::serve(

@@ -17,6 +17,7 @@ mod durability;
 mod hostile;
 mod openapi;
 mod operations;
+mod outages;
 mod processes;
 mod replay;
 mod run_features;

@@ -91,12 +91,13 @@ async fn a_run_submitted_while_the_worker_is_down_completes_when_it_starts(db: T
     let handle = client.get_workflow_handle::<longrun_workflows::AgentRunWorkflow>(
         submitted["workflow_id"].as_str().unwrap().to_string(),
     );
+    // The dispatcher starts the workflow right after the answer: until it exists, poll.
     let started = async || {
         let history = handle
             .fetch_history(temporalio_client::WorkflowFetchHistoryOptions::default())
             .to_json()
             .await
-            .unwrap();
+            .map_err(|e| format!("the workflow does not exist yet: {e}"))?;
         let history: serde_json::Value = serde_json::from_slice(&history).unwrap();
         let types: Vec<i64> = history["events"]
             .as_array()

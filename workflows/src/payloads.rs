@@ -99,6 +99,10 @@ pub struct AgentSnapshot {
     /// Largest answer of one model turn, in tokens.
     #[serde(default = "default_max_output_tokens")]
     pub max_output_tokens: u32,
+    /// How long a model call waits out its provider's outage; `None`: the operator's default
+    /// (`ActivityTuning::provider_outage_tolerance_s`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_outage_tolerance_s: Option<u64>,
 }
 
 fn default_max_output_tokens() -> u32 {
@@ -135,6 +139,21 @@ pub struct ActivityTuning {
     /// on a `resume` signal).
     #[serde(default = "default_quota_recheck_s")]
     pub quota_recheck_s: u64,
+    /// Longest wait between two tries of a step that waits out an outage (store, provider).
+    #[serde(default = "default_retry_cap_s")]
+    pub retry_cap_s: u64,
+    /// How long a model call waits out its provider's outage (429, 5xx, timeouts) before the
+    /// run fails, unless its agent says otherwise; 0 fails at the first such error.
+    #[serde(default = "default_provider_outage_tolerance_s")]
+    pub provider_outage_tolerance_s: u64,
+}
+
+fn default_retry_cap_s() -> u64 {
+    60
+}
+
+fn default_provider_outage_tolerance_s() -> u64 {
+    3600
 }
 
 fn default_quota_recheck_s() -> u64 {
@@ -171,6 +190,8 @@ impl Default for ActivityTuning {
             continue_as_new_every: default_continue_as_new_every(),
             webhook_retry_s: default_webhook_retry_s(),
             quota_recheck_s: default_quota_recheck_s(),
+            retry_cap_s: default_retry_cap_s(),
+            provider_outage_tolerance_s: default_provider_outage_tolerance_s(),
         }
     }
 }
@@ -219,16 +240,21 @@ pub enum WorkflowShape {
     /// workflow starts with its status search attribute set: two fewer workflow tasks and
     /// five fewer history events per run.
     OneTransactionPerStep = 1,
+    /// Steps are retried until the run's own deadline (a store or provider outage delays a
+    /// run, it does not fail it), and a run whose deadline passes while it waits ends
+    /// `timed_out`.
+    OutagesWaited = 2,
 }
 
 impl WorkflowShape {
     /// The shape new runs get.
-    pub const CURRENT: WorkflowShape = WorkflowShape::OneTransactionPerStep;
+    pub const CURRENT: WorkflowShape = WorkflowShape::OutagesWaited;
 
     pub fn of(input: &RunInput) -> WorkflowShape {
         match input.shape {
             0 => WorkflowShape::First,
-            _ => WorkflowShape::OneTransactionPerStep,
+            1 => WorkflowShape::OneTransactionPerStep,
+            _ => WorkflowShape::OutagesWaited,
         }
     }
 }
@@ -397,6 +423,14 @@ pub struct LlmRequest {
     /// This turn is the run's first, and marks it started (`run.started`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub starts_run: bool,
+    /// How long the call waits out its provider's outage (from its first attempt) before it
+    /// fails for good; `None` (runs started before this existed): as many attempts as the
+    /// retry policy allows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_outage_tolerance_s: Option<u64>,
+    /// Longest wait between two tries while waiting out an outage.
+    #[serde(default = "default_retry_cap_s")]
+    pub retry_cap_s: u64,
 }
 
 /// Output of the `llm_call` activity: the complete assistant message.
@@ -454,6 +488,9 @@ pub struct ToolRequest {
     /// Heartbeat interval for long tools (0 for local activities, which cannot heartbeat).
     #[serde(default)]
     pub heartbeat_s: u64,
+    /// Longest wait between two tries while waiting out a store outage.
+    #[serde(default = "default_retry_cap_s")]
+    pub retry_cap_s: u64,
 }
 
 /// Output of the `run_tool` activity: what the model sees as the tool result.

@@ -152,13 +152,72 @@ impl AgentActivities {
             .store
             .write_step(&run.workspace_id, &run.run_id, write)
             .await;
+        self.counted(run, write, rows, outcome).map_err(from_store)
+    }
+
+    /// Writes the step of work already done (an answer paid for, a tool that ran), waiting
+    /// out a store outage: while the database is away the write is tried again, with capped
+    /// backoff, for as long as this attempt has time, and `carry` (what the work produced)
+    /// goes into the heartbeat details, so that the next attempt writes it instead of doing
+    /// the work again.
+    async fn write_done_step<C: serde::Serialize + Clone + Send + 'static>(
+        &self,
+        ctx: &ActivityContext,
+        run: &RunRef,
+        write: &StepWrite<'_>,
+        rows: &[NewUsageEvent<'_>],
+        carry: &C,
+        retry_cap: Duration,
+    ) -> Result<StepOutcome, ActivityError> {
+        let mut tries = 0;
+        loop {
+            let outcome = self
+                .store
+                .write_step(&run.workspace_id, &run.run_id, write)
+                .await;
+            match self.counted(run, write, rows, outcome) {
+                Ok(outcome) => return Ok(outcome),
+                Err(err) if err.is_unavailable() => {
+                    tries += 1;
+                    let _ = ctx.record_heartbeat(carry.clone()).await;
+                    let wait = backoff(tries, retry_cap);
+                    let left = ctx
+                        .info()
+                        .deadline
+                        .and_then(|d| d.duration_since(std::time::SystemTime::now()).ok());
+                    if left.is_some_and(|left| left < wait + Duration::from_secs(5)) {
+                        tracing::warn!(run = %run.run_id, "the store is still away; the next attempt writes this step");
+                        return Err(retryable(
+                            "store_unavailable",
+                            "the database is unavailable",
+                            Some(wait),
+                        ));
+                    }
+                    tokio::select! {
+                        _ = tokio::time::sleep(wait) => {}
+                        _ = ctx.cancelled() => return Err(ActivityError::cancelled()),
+                    }
+                }
+                Err(err) => return Err(from_store(err)),
+            }
+        }
+    }
+
+    /// Counts what a step's write did (ledger rows, events) and passes its outcome on.
+    fn counted(
+        &self,
+        run: &RunRef,
+        write: &StepWrite<'_>,
+        rows: &[NewUsageEvent<'_>],
+        outcome: Result<StepOutcome, StoreError>,
+    ) -> Result<StepOutcome, StoreError> {
         let ledger: Result<&[_], &StoreError> = match &outcome {
             Ok(StepOutcome::Written { ledger, .. }) => Ok(ledger),
             Ok(StepOutcome::AlreadyWritten { .. }) => Ok(&[]),
             Err(err) => Err(err),
         };
         self.meter.observe(run, rows, ledger);
-        let outcome = outcome.map_err(from_store)?;
+        let outcome = outcome?;
         if matches!(outcome, StepOutcome::Written { .. }) {
             for event in write.events {
                 self.metrics
@@ -244,6 +303,13 @@ fn activity_span(kind: &'static str, run: &RunRef) -> tracing::Span {
         workspace = %run.workspace_slug,
         request_id = run.request_id.as_deref().unwrap_or_default(),
     )
+}
+
+/// The wait before try `tries + 1` of something waiting out an outage: doubling from half a
+/// second, capped.
+pub(crate) fn backoff(tries: u32, cap: Duration) -> Duration {
+    let exponent = tries.clamp(1, 16) - 1;
+    (Duration::from_millis(500) * 2u32.pow(exponent)).min(cap.max(Duration::from_millis(500)))
 }
 
 /// The heartbeat pace for a heartbeat timeout: one beat per timeout, a twentieth of it (at

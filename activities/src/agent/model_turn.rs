@@ -152,6 +152,16 @@ fn stored_turn(stored: &StoredMessage) -> Result<(LlmResponse, i64, i64), Activi
     ))
 }
 
+/// A turn's answer, paid for but not yet written (the store was away): kept in the heartbeat
+/// details, so the next attempt writes it instead of calling the provider again.
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
+struct TurnCarry {
+    step: u32,
+    response: LlmResponse,
+    agent_ms: i64,
+    occurred_at: i64,
+}
+
 impl AgentActivities {
     pub(super) async fn model_turn(
         &self,
@@ -159,6 +169,24 @@ impl AgentActivities {
         request: &LlmRequest,
     ) -> Result<LlmResponse, ActivityError> {
         let run = &request.run;
+        let carried = ctx
+            .heartbeat_details()
+            .deserialize::<TurnCarry>()
+            .ok()
+            .flatten()
+            .filter(|carry| carry.step == request.step);
+        if let Some(carry) = carried {
+            // The previous attempt got the answer, and the store was away when it wrote it.
+            return self
+                .write_turn(
+                    ctx,
+                    request,
+                    carry.response,
+                    carry.agent_ms,
+                    carry.occurred_at,
+                )
+                .await;
+        }
         let started_data = json!({
             "agent": run.agent_name, "workflow_id": request.execution.workflow_id,
         })
@@ -207,7 +235,7 @@ impl AgentActivities {
             .price_turn(&request.model, &response.usage, agent_ms, occurred_at)
             .total();
         let response = self
-            .write_turn(request, response, agent_ms, occurred_at)
+            .write_turn(ctx, request, response, agent_ms, occurred_at)
             .await?;
         self.injected_fault(ctx)?;
         if let Some(standing) = standing {
@@ -224,6 +252,7 @@ impl AgentActivities {
     /// committed first, its answer is the turn's.
     async fn write_turn(
         &self,
+        ctx: &ActivityContext,
         request: &LlmRequest,
         response: LlmResponse,
         agent_ms: i64,
@@ -291,7 +320,17 @@ impl AgentActivities {
             finish: None,
             events: &events,
         };
-        match self.write_step(run, &write, &rows).await? {
+        let carry = TurnCarry {
+            step: request.step,
+            response: response.clone(),
+            agent_ms,
+            occurred_at,
+        };
+        let cap = Duration::from_secs(request.retry_cap_s.max(1));
+        match self
+            .write_done_step(ctx, run, &write, &rows, &carry, cap)
+            .await?
+        {
             StepOutcome::Written { .. } => Ok(response),
             StepOutcome::AlreadyWritten {
                 answer: Some(stored),
@@ -378,14 +417,84 @@ impl AgentActivities {
                     .llm_errors
                     .with_label_values(&[provider, model, class])
                     .inc();
-                Err(self.model_failure(request, err).await)
+                Err(self.model_failure(ctx, request, err).await)
             }
         }
     }
 
+    /// A provider outage (429, 5xx, a timeout, a dropped stream): waited out, visibly (the
+    /// run moves to `waiting_provider` with a `provider.retrying` event), until the agent's
+    /// tolerance runs out from the step's first attempt; then the run fails. Retries are not
+    /// billed: nothing was.
+    async fn provider_outage(
+        &self,
+        ctx: &ActivityContext,
+        request: &LlmRequest,
+        message: String,
+        retry_after: Option<Duration>,
+    ) -> ActivityError {
+        let info = ctx.info();
+        let Some(tolerance) = request.provider_outage_tolerance_s else {
+            // Runs started before tolerances: the retry policy's attempts bound the tries.
+            tracing::warn!(step = request.step, %message, "model call failed; it will be retried");
+            return retryable("provider_unavailable", message, retry_after);
+        };
+        let failing_for = info
+            .scheduled_time
+            .and_then(|first| std::time::SystemTime::now().duration_since(first).ok())
+            .unwrap_or_default();
+        if failing_for >= Duration::from_secs(tolerance) {
+            return non_retryable(
+                "provider_unavailable",
+                format!(
+                    "the provider has failed for {} s, longer than the agent waits ({tolerance} s): \
+                     {message}",
+                    failing_for.as_secs()
+                ),
+            );
+        }
+        let wait = retry_after.unwrap_or_else(|| {
+            super::backoff(
+                info.attempt,
+                Duration::from_secs(request.retry_cap_s.max(1)),
+            )
+        });
+        tracing::warn!(step = request.step, attempt = info.attempt, %message, retry_in = ?wait, "the provider failed; the call will be tried again");
+        let key = format!("step-{}/provider.retrying/{}", request.step, info.attempt);
+        let data = json!({
+            "step": request.step,
+            "attempt": info.attempt,
+            "error": message,
+            "retry_in_s": wait.as_secs_f64(),
+            "failing_for_s": failing_for.as_secs(),
+            "tolerance_s": tolerance,
+        })
+        .to_string();
+        let events = [StepEvent {
+            kind: EventKind::ProviderRetrying,
+            dedupe_key: &key,
+            data: &data,
+        }];
+        let write = StepWrite {
+            status: Some((RunStatus::WaitingProvider, i64::from(request.step))),
+            events: &events,
+            ..StepWrite::default()
+        };
+        // Best effort: the retry does not depend on the run showing it.
+        if let Err(err) = self.write_step(&request.run, &write, &[]).await {
+            tracing::warn!(error = ?err, "cannot record that the run waits for its provider");
+        }
+        retryable("provider_unavailable", message, Some(wait))
+    }
+
     /// Classes a model failure: transient ones retry (after the provider's `retry-after`),
     /// the provider's refusals and unreadable answers do not.
-    async fn model_failure(&self, request: &LlmRequest, err: ModelError) -> ActivityError {
+    async fn model_failure(
+        &self,
+        ctx: &ActivityContext,
+        request: &LlmRequest,
+        err: ModelError,
+    ) -> ActivityError {
         match err {
             ModelError::NotConfigured(_) => {
                 non_retryable("provider_not_configured", err.to_string())
@@ -394,8 +503,8 @@ impl AgentActivities {
                 message,
                 retry_after,
             }) => {
-                tracing::warn!(step = request.step, %message, "model call failed; it will be retried");
-                retryable("provider_unavailable", message, retry_after)
+                self.provider_outage(ctx, request, message, retry_after)
+                    .await
             }
             ModelError::Provider(ProviderError::Rejected { status, message }) => non_retryable(
                 "provider_rejected",

@@ -16,6 +16,16 @@ use longrun_workflows::payloads::{ToolKind, ToolOutcome, ToolRequest};
 use super::{AgentActivities, beat_every, elapsed_ms, guarded};
 use crate::tools;
 
+/// A tool's outcome, produced but not yet written (the store was away): kept in the
+/// heartbeat details, so the next attempt writes it instead of running the tool again.
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
+struct ToolCarry {
+    step: u32,
+    call_index: u32,
+    outcome: ToolOutcome,
+    agent_ms: i64,
+}
+
 impl AgentActivities {
     pub(super) async fn tool_call(
         &self,
@@ -23,6 +33,12 @@ impl AgentActivities {
         request: &ToolRequest,
     ) -> Result<ToolOutcome, ActivityError> {
         let run = &request.run;
+        let carried = ctx
+            .heartbeat_details()
+            .deserialize::<ToolCarry>()
+            .ok()
+            .flatten()
+            .filter(|c| c.step == request.step && c.call_index == request.call_index);
         let unit = format!("step-{}/tool-{}", request.step, request.call_index);
         let started_key = format!("{unit}/started");
         let started_data = json!({
@@ -41,6 +57,31 @@ impl AgentActivities {
         // written together when it is done. A regular one may take long: its start is
         // visible while it runs.
         let local = request.heartbeat_s == 0;
+        if let Some(carry) = carried {
+            // The tool ran in the previous attempt, and the store was away when it wrote.
+            return self
+                .write_tool(ctx, request, &unit, started, carry.outcome, carry.agent_ms)
+                .await;
+        }
+        let retry_safe = match request.tool.kind {
+            ToolKind::Builtin => {
+                BuiltinTool::parse(&request.tool.name).is_some_and(BuiltinTool::retry_safe)
+            }
+            ToolKind::Webhook => false,
+        };
+        if !local && !retry_safe && ctx.info().attempt > 1 {
+            // An earlier attempt may have acted (and then died): a tool with effects in the
+            // world runs at most once.
+            let outcome = ToolOutcome {
+                content: "the tool's earlier attempt did not finish; a tool with effects is \
+                          not run twice"
+                    .into(),
+                is_error: true,
+            };
+            return self
+                .write_tool(ctx, request, &unit, started, outcome, 0)
+                .await;
+        }
         if !local {
             let write = StepWrite {
                 events: std::slice::from_ref(&started),
@@ -78,6 +119,23 @@ impl AgentActivities {
                 .with_label_values(&[tool_label])
                 .inc();
         }
+        self.write_tool(ctx, request, &unit, started, outcome, agent_ms)
+            .await
+    }
+
+    /// Writes a tool call's step: its ledger rows, the run's totals and `tool.completed`
+    /// (with `tool.started` for a local call), in one transaction, waiting out a store outage.
+    async fn write_tool(
+        &self,
+        ctx: &ActivityContext,
+        request: &ToolRequest,
+        unit: &str,
+        started: StepEvent<'_>,
+        outcome: ToolOutcome,
+        agent_ms: i64,
+    ) -> Result<ToolOutcome, ActivityError> {
+        let run = &request.run;
+        let local = request.heartbeat_s == 0;
         // A retried tool call meters under the same keys; its time is that of the attempt
         // that first committed.
         let ledger = self.meter.tool(request, agent_ms, now_ms());
@@ -106,7 +164,15 @@ impl AgentActivities {
             events: &events,
             ..StepWrite::default()
         };
-        self.write_step(run, &write, &rows).await?;
+        let carry = ToolCarry {
+            step: request.step,
+            call_index: request.call_index,
+            outcome: outcome.clone(),
+            agent_ms,
+        };
+        let cap = Duration::from_secs(request.retry_cap_s.max(1));
+        self.write_done_step(ctx, run, &write, &rows, &carry, cap)
+            .await?;
         self.injected_fault(ctx)?;
         Ok(outcome)
     }

@@ -24,6 +24,12 @@ impl TestDb {
         }
     }
 
+    /// A database of the test's own at `url` (migrated on first open).
+    #[allow(dead_code)]
+    pub fn at(url: String) -> Self {
+        Self { url, _dir: None }
+    }
+
     /// A fresh schema in `LONGRUN_TEST_DATABASE_URL`. Without one this test cannot run, and
     /// fails saying so: `scripts/test` leaves every test named `…postgres…` out of the run
     /// (reported as skipped) when the variable is unset, so none passes without running.

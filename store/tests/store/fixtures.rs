@@ -38,6 +38,7 @@ static NO_LIMITS: longrun_domain::RunLimits = longrun_domain::RunLimits {
 static NO_SETTINGS: longrun_store::AgentSettings = longrun_store::AgentSettings {
     await_input: false,
     max_output_tokens: None,
+    provider_outage_tolerance_s: None,
 };
 
 pub fn new_run<'a>(workspace_id: &'a str, id: &'a str, key: Option<&'a str>) -> NewRun<'a> {

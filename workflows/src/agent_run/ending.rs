@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use temporalio_workflow::common::error::{ApplicationFailure, IncomingError};
+use temporalio_workflow::common::error::{ApplicationFailure, IncomingError, TimeoutType};
 use temporalio_workflow::{
     ActivityExecutionError, ActivityOptions, LocalActivityOptions, RetryPolicy,
     WorkflowCancellationToken, WorkflowContext, WorkflowResult, WorkflowTermination,
@@ -22,6 +22,8 @@ pub(super) enum Ending {
     Succeeded(String),
     Failed(RunFailure),
     BudgetExhausted(String),
+    /// The run's deadline passed while a step waited (an outage outlasted it).
+    TimedOut,
     Cancelled,
 }
 
@@ -44,6 +46,15 @@ pub(super) async fn finish(
             Some(RunFailure {
                 code: "budget_exhausted".into(),
                 message,
+            }),
+        ),
+        Ending::TimedOut => (
+            RunStatus::TimedOut,
+            None,
+            Some(RunFailure {
+                code: "timed_out".into(),
+                message: "the run's deadline passed while a step was waiting for a dependency"
+                    .into(),
             }),
         ),
         Ending::Cancelled => (
@@ -88,7 +99,7 @@ pub(super) async fn finish(
         }
         // One transaction: a local activity (a marker in history, no task of its own), retried
         // for as long as the store may take to come back.
-        WorkflowShape::OneTransactionPerStep => {
+        WorkflowShape::OneTransactionPerStep | WorkflowShape::OutagesWaited => {
             ctx.execute_local_activity(
                 FinishRun,
                 request,
@@ -156,14 +167,30 @@ pub(super) async fn finish(
     }
 }
 
-pub(super) fn store_local_options(timeout_s: u64) -> LocalActivityOptions {
+/// The options of the local activities that write a run's state (its start, its events).
+/// Since [`WorkflowShape::OutagesWaited`] they retry until the run's deadline (`remaining`
+/// from now), so a store outage delays the run instead of failing it.
+pub(super) fn store_local_options(input: &RunInput, remaining: Duration) -> LocalActivityOptions {
+    let timeout = Duration::from_secs(input.tuning.store_timeout_s);
+    if WorkflowShape::of(input) < WorkflowShape::OutagesWaited {
+        return LocalActivityOptions::builder()
+            .start_to_close_timeout(timeout)
+            .retry_policy(
+                RetryPolicy::builder()
+                    .initial_interval(Duration::from_millis(200))
+                    .maximum_interval(Duration::from_secs(10))
+                    .maximum_attempts(20)
+                    .build(),
+            )
+            .build();
+    }
     LocalActivityOptions::builder()
-        .start_to_close_timeout(Duration::from_secs(timeout_s))
+        .start_to_close_timeout(timeout)
+        .schedule_to_close_timeout(remaining.max(timeout))
         .retry_policy(
             RetryPolicy::builder()
                 .initial_interval(Duration::from_millis(200))
-                .maximum_interval(Duration::from_secs(10))
-                .maximum_attempts(20)
+                .maximum_interval(Duration::from_secs(input.tuning.retry_cap_s.max(1)))
                 .build(),
         )
         .build()
@@ -172,9 +199,17 @@ pub(super) fn store_local_options(timeout_s: u64) -> LocalActivityOptions {
 /// How long a run's end is retried while the store is unreachable.
 const FINISH_RETRY: Duration = Duration::from_secs(7 * 24 * 3600);
 
-pub(super) fn ending_for(err: &ActivityExecutionError) -> Ending {
+pub(super) fn ending_for(input: &RunInput, err: &ActivityExecutionError) -> Ending {
     if err.as_cancelled().is_some() {
         return Ending::Cancelled;
+    }
+    // The step was retried until the run's deadline (its schedule-to-close timeout).
+    if WorkflowShape::of(input) >= WorkflowShape::OutagesWaited
+        && err
+            .as_timeout()
+            .is_some_and(|t| t.timeout_type() == TimeoutType::ScheduleToClose)
+    {
+        return Ending::TimedOut;
     }
     let failure = failure_of(err);
     // The activity heard of the cancellation before Temporal told it (see the activities'

@@ -28,8 +28,8 @@ mod tools;
 
 use ending::{Ending, ending_for, finish, store_local_options};
 use steps::{
-    TurnEnd, budget_exhausted, details, end_of_turn, llm_options, pause_for_quota, set_status,
-    should_continue_as_new, take_human_messages, workflow_ms,
+    TurnEnd, budget_exhausted, details, end_of_turn, llm_options, pause_for_quota, remaining,
+    run_time, set_status, should_continue_as_new, take_human_messages, workflow_ms,
 };
 use tools::call_tool;
 
@@ -46,6 +46,8 @@ pub struct AgentRunWorkflow {
     complete_requested: bool,
     /// A `resume` signal arrived while paused at the quota's hard cap.
     resume_requested: bool,
+    /// When the run's time is up (workflow time, epoch ms): steps retry until then.
+    deadline_ms: u64,
 }
 
 /// The loop's own state, carried across continue-as-new.
@@ -179,11 +181,11 @@ async fn drive(
                         execution: execution.clone(),
                         input: input.input.clone(),
                     },
-                    store_local_options(input.tuning.store_timeout_s),
+                    store_local_options(input, run_time(input)),
                 )
                 .await;
             if let Err(err) = started {
-                return Ok((ending_for(&err), 0));
+                return Ok((ending_for(input, &err), 0));
             }
             set_status(ctx, RunStatus::Running);
             Loop {
@@ -215,6 +217,8 @@ async fn drive(
     if input.resume.is_some() {
         set_status(ctx, RunStatus::Running);
     }
+    let deadline_ms = state.started_at_ms + run_time(input).as_millis() as u64;
+    ctx.state_mut(|s| s.deadline_ms = deadline_ms);
 
     loop {
         if ctx.cancellation_token().is_cancelled() {
@@ -264,14 +268,23 @@ async fn drive(
                     starts_run: step == 1
                         && input.resume.is_none()
                         && WorkflowShape::of(input) != WorkflowShape::First,
+                    provider_outage_tolerance_s: (WorkflowShape::of(input)
+                        >= WorkflowShape::OutagesWaited)
+                        .then(|| {
+                            input
+                                .agent
+                                .provider_outage_tolerance_s
+                                .unwrap_or(input.tuning.provider_outage_tolerance_s)
+                        }),
+                    retry_cap_s: input.tuning.retry_cap_s,
                 },
-                llm_options(input, step),
+                llm_options(input, step, remaining(ctx)),
             )
             .await;
         let response = match turn {
             Ok(response) => response,
             Err(err) => {
-                return Ok((ending_for(&err), step));
+                return Ok((ending_for(input, &err), step));
             }
         };
         if let Some(pause) = &response.paused {

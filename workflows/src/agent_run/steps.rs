@@ -4,7 +4,8 @@
 use std::time::Duration;
 
 use temporalio_workflow::{
-    ActivityCancellationType, ActivityOptions, CancellableFuture, RetryPolicy, WorkflowContext,
+    ActivityCancellationType, ActivityCloseTimeouts, ActivityOptions, CancellableFuture,
+    RetryPolicy, WorkflowContext,
 };
 
 use super::ending::{Ending, ending_for, store_local_options};
@@ -12,6 +13,7 @@ use super::{AgentRunWorkflow, Loop};
 use crate::contracts::RecordEvent;
 use crate::payloads::{
     EventKind, EventRequest, LlmResponse, Message, RunFailure, RunInput, RunStatus, StopReason,
+    WorkflowShape,
 };
 use crate::search;
 
@@ -92,15 +94,47 @@ pub(super) fn budget_exhausted(
     None
 }
 
-pub(super) fn llm_options(input: &RunInput, step: u32) -> ActivityOptions {
+/// How long the run may take: its budget's longest duration (the tier's longest run bounds
+/// it at admission).
+pub(super) fn run_time(input: &RunInput) -> Duration {
+    Duration::from_secs(input.budget.max_duration_s.unwrap_or(7 * 24 * 3600))
+}
+
+/// The time left before the run's deadline.
+pub(super) fn remaining(ctx: &WorkflowContext<AgentRunWorkflow>) -> Duration {
+    let deadline = ctx.state(|s| s.deadline_ms);
+    Duration::from_millis(deadline.saturating_sub(workflow_ms(ctx)))
+}
+
+/// A model turn's options. Since [`WorkflowShape::OutagesWaited`] a turn is tried again
+/// until the run's deadline (`remaining`): the activity itself gives up on a provider outage
+/// that outlasts the agent's tolerance, and on a provider's refusal.
+pub(super) fn llm_options(input: &RunInput, step: u32, remaining: Duration) -> ActivityOptions {
     let tuning = &input.tuning;
-    ActivityOptions::with_start_to_close_timeout(Duration::from_secs(tuning.llm_timeout_s))
+    let start_to_close = Duration::from_secs(tuning.llm_timeout_s);
+    let (timeouts, retry_cap) = if WorkflowShape::of(input) < WorkflowShape::OutagesWaited {
+        (
+            ActivityCloseTimeouts::StartToClose(start_to_close),
+            Duration::from_secs(60),
+        )
+    } else {
+        (
+            ActivityCloseTimeouts::ScheduleAndStartToClose {
+                schedule_to_close: remaining.max(start_to_close),
+                start_to_close,
+            },
+            Duration::from_secs(tuning.retry_cap_s.max(1)),
+        )
+    };
+    ActivityOptions::with_close_timeouts(timeouts)
         .heartbeat_timeout(Duration::from_secs(tuning.llm_heartbeat_s))
         .cancellation_type(ActivityCancellationType::WaitCancellationCompleted)
         .retry_policy(
             RetryPolicy::builder()
                 .initial_interval(Duration::from_secs(1))
-                .maximum_interval(Duration::from_secs(60))
+                .maximum_interval(retry_cap)
+                // Since `OutagesWaited`, 0 by default: no count; the deadline and the
+                // provider tolerance bound the tries.
                 .maximum_attempts(tuning.llm_max_attempts)
                 .build(),
         )
@@ -130,11 +164,11 @@ pub(super) async fn record(
         .execute_local_activity(
             RecordEvent,
             request.clone(),
-            store_local_options(input.tuning.store_timeout_s),
+            store_local_options(input, remaining(ctx)),
         )
         .await;
     if let Err(err) = recorded {
-        return Err(ending_for(&err));
+        return Err(ending_for(input, &err));
     }
     super::notify::on_event(ctx, input, kind, &request.dedupe_key, &request.data);
     if let Some(status) = status {

@@ -4,18 +4,19 @@
 use std::time::Duration;
 
 use temporalio_workflow::{
-    ActivityCancellationType, ActivityOptions, LocalActivityOptions, RetryPolicy, WorkflowContext,
+    ActivityCancellationType, ActivityCloseTimeouts, ActivityOptions, LocalActivityOptions,
+    RetryPolicy, WorkflowContext,
 };
 
 use longrun_domain::BuiltinTool;
 
 use super::AgentRunWorkflow;
-use super::ending::{CANCELLED_BY_NOTICE, Ending, failure_of};
-use super::steps::{Waited, record, wait_until};
+use super::ending::{CANCELLED_BY_NOTICE, Ending, ending_for, failure_of};
+use super::steps::{Waited, record, remaining, wait_until};
 use crate::contracts::RunTool;
 use crate::payloads::{
     ApprovalDecision, EventKind, ExecutionRef, RunInput, RunStatus, ToolKind, ToolOutcome,
-    ToolRequest, ToolSpec,
+    ToolRequest, ToolSpec, WorkflowShape,
 };
 
 /// One tool call: approval first when the tool is gated, then the call itself. A tool that
@@ -57,6 +58,7 @@ pub(super) async fn call_tool(
         tool: spec.clone(),
         input: tool_input,
         heartbeat_s: 0,
+        retry_cap_s: input.tuning.retry_cap_s,
     };
     let tuning = &input.tuning;
     // The catalog says which built-ins are pure (local) and safe to run twice (retried).
@@ -64,47 +66,68 @@ pub(super) async fn call_tool(
         ToolKind::Builtin => BuiltinTool::parse(tool),
         ToolKind::Webhook => None,
     };
-    let attempts = if builtin.is_some_and(BuiltinTool::retry_safe) {
-        3
+    let timeout = Duration::from_secs(tuning.tool_timeout_s);
+    let outages_waited = WorkflowShape::of(input) >= WorkflowShape::OutagesWaited;
+    // Until `OutagesWaited`: a retry-safe tool 3 attempts, one with effects in the world 1.
+    // Since: every call is tried again until the run's deadline (a store outage must not
+    // lose a tool's result); the activity itself never runs a tool with effects twice (it
+    // writes the result an earlier attempt kept, or answers that it will not run it again).
+    let retry = if outages_waited {
+        RetryPolicy::builder()
+            .initial_interval(Duration::from_millis(500))
+            .maximum_interval(Duration::from_secs(tuning.retry_cap_s.max(1)))
+            .build()
     } else {
-        // Calls with effects in the world run at most once.
-        1
+        let attempts = if builtin.is_some_and(BuiltinTool::retry_safe) {
+            3
+        } else {
+            1
+        };
+        RetryPolicy::builder().maximum_attempts(attempts).build()
     };
+    let deadline = remaining(ctx).max(timeout);
     let result = if builtin.is_some_and(BuiltinTool::runs_locally) {
-        ctx.execute_local_activity(
-            RunTool,
-            request,
-            LocalActivityOptions::builder()
-                .start_to_close_timeout(Duration::from_secs(tuning.tool_timeout_s))
-                .retry_policy(RetryPolicy::builder().maximum_attempts(attempts).build())
-                .summary(tool.to_string())
-                // Reconciliation reads the step and call of each tool call from history;
-                // a local activity's marker holds its input only when asked to.
-                .include_arguments_in_marker(true)
-                .build(),
-        )
-        .await
+        let options = LocalActivityOptions::builder()
+            .start_to_close_timeout(timeout)
+            .retry_policy(retry)
+            .summary(tool.to_string())
+            // Reconciliation reads the step and call of each tool call from history; a local
+            // activity's marker holds its input only when asked to.
+            .include_arguments_in_marker(true);
+        let options = if outages_waited {
+            options.schedule_to_close_timeout(deadline).build()
+        } else {
+            options.build()
+        };
+        ctx.execute_local_activity(RunTool, request, options).await
     } else {
+        let timeouts = if outages_waited {
+            ActivityCloseTimeouts::ScheduleAndStartToClose {
+                schedule_to_close: deadline,
+                start_to_close: timeout,
+            }
+        } else {
+            ActivityCloseTimeouts::StartToClose(timeout)
+        };
         ctx.execute_activity(
             RunTool,
             ToolRequest {
                 heartbeat_s: tuning.tool_heartbeat_s,
                 ..request
             },
-            ActivityOptions::with_start_to_close_timeout(Duration::from_secs(
-                tuning.tool_timeout_s,
-            ))
-            .heartbeat_timeout(Duration::from_secs(tuning.tool_heartbeat_s))
-            .cancellation_type(ActivityCancellationType::WaitCancellationCompleted)
-            .retry_policy(RetryPolicy::builder().maximum_attempts(attempts).build())
-            .summary(tool.to_string())
-            .build(),
+            ActivityOptions::with_close_timeouts(timeouts)
+                .heartbeat_timeout(Duration::from_secs(tuning.tool_heartbeat_s))
+                .cancellation_type(ActivityCancellationType::WaitCancellationCompleted)
+                .retry_policy(retry)
+                .summary(tool.to_string())
+                .build(),
         )
         .await
     };
     match result {
         Ok(outcome) => Ok(outcome),
         Err(err) if err.as_cancelled().is_some() => Err(Ending::Cancelled),
+        Err(err) if matches!(ending_for(input, &err), Ending::TimedOut) => Err(Ending::TimedOut),
         Err(err) => match failure_of(&err) {
             failure if failure.code == CANCELLED_BY_NOTICE => Err(Ending::Cancelled),
             failure => Ok(ToolOutcome {

@@ -51,7 +51,17 @@ pub(crate) struct CreateAgent {
     #[serde(default)]
     #[schema(minimum = 1, maximum = 200000)]
     max_output_tokens: Option<u32>,
+    /// Seconds a model call waits out its provider's outage (429, 5xx, timeouts, retried
+    /// with backoff; the run shows `waiting_provider` meanwhile) before the run fails; 0
+    /// fails at the first such error; up to 604800 (7 days). Default: the operator's
+    /// (`LONGRUN_PROVIDER_OUTAGE_TOLERANCE_S`, an hour).
+    #[serde(default)]
+    #[schema(minimum = 0, maximum = 604800)]
+    provider_outage_tolerance_s: Option<u64>,
 }
+
+/// Longest provider outage an agent may wait out: the longest run.
+const MAX_PROVIDER_OUTAGE_TOLERANCE_S: u64 = 7 * 24 * 3600;
 
 /// A tool as written in a request: a built-in tool's name (`calculator`, `http_fetch`,
 /// `read_file`, `write_file`, `list_files`), or an object.
@@ -300,6 +310,15 @@ impl TryFrom<CreateAgent> for ValidAgent {
         }
         let limits = RunLimits::from(agent.limits);
         limits.validate("limits")?;
+        if agent
+            .provider_outage_tolerance_s
+            .is_some_and(|s| s > MAX_PROVIDER_OUTAGE_TOLERANCE_S)
+        {
+            return Err(ApiError::invalid(
+                "provider_outage_tolerance_s",
+                format!("at most {MAX_PROVIDER_OUTAGE_TOLERANCE_S} seconds"),
+            ));
+        }
         if let Some(n) = agent.max_output_tokens
             && !(1..=200_000).contains(&n)
         {
@@ -317,6 +336,7 @@ impl TryFrom<CreateAgent> for ValidAgent {
             settings: AgentSettings {
                 await_input: agent.await_input,
                 max_output_tokens: agent.max_output_tokens,
+                provider_outage_tolerance_s: agent.provider_outage_tolerance_s,
             },
         })
     }
@@ -392,11 +412,13 @@ pub(crate) struct AgentView {
     system_prompt: String,
     tools: Vec<ToolView>,
     /// Only the limits that were set.
-    #[serde(deserialize_with = "crate::extract::object")]
     limits: AgentLimits,
     await_input: bool,
     #[schema(required = true)]
     max_output_tokens: Option<u32>,
+    /// `null`: the operator's default (`LONGRUN_PROVIDER_OUTAGE_TOLERANCE_S`).
+    #[schema(required = true)]
+    provider_outage_tolerance_s: Option<u64>,
     created_at: String,
     updated_at: String,
 }
@@ -411,6 +433,7 @@ impl From<&Agent> for AgentView {
             limits: agent.limits.into(),
             await_input: agent.settings.await_input,
             max_output_tokens: agent.settings.max_output_tokens,
+            provider_outage_tolerance_s: agent.settings.provider_outage_tolerance_s,
             created_at: rfc3339(agent.created_at),
             updated_at: rfc3339(agent.updated_at),
         }

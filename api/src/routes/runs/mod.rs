@@ -13,11 +13,13 @@ use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use longrun_store::Run;
+use longrun_domain::{EventKind, RunStatus};
+use longrun_store::{Run, RunFinish, StepEvent, StepWrite};
 use longrun_workflows::payloads::{ApprovalDecision, HumanMessage};
 
 use crate::AppState;
 use crate::auth::Tenant;
+use crate::dispatcher::{Command, Sent};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::Json;
 use crate::idempotency::idempotency_key;
@@ -27,11 +29,15 @@ pub(crate) use create::{__path_create, create};
 pub(crate) use list::{__path_list, list};
 use view::{RunView, view, views};
 
-/// A signal the run will act on at its next turn.
+/// A request the run will act on at its next turn.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct Accepted {
     /// Always `true`.
     accepted: bool,
+    /// `true` when Temporal did not take it at once (an outage, or the run waits for its
+    /// start or behind earlier requests): it is stored and delivered, in order, when Temporal
+    /// answers.
+    queued: bool,
 }
 
 /// A decided tool call.
@@ -75,15 +81,60 @@ pub(crate) async fn cancel_run(
     tenant: &Tenant,
     run: &Run,
 ) -> Result<(), ApiError> {
-    state.scheduler.cancel(&run.workflow_id).await?;
-    if let Err(err) = state
-        .store
-        .request_cancel(&tenant.workspace.id, &run.id)
-        .await
-    {
+    let workspace_id = &tenant.workspace.id;
+    // Not started yet: it never will be.
+    if state.store.withdraw_start(workspace_id, &run.id).await? {
+        return cancel_unstarted(state, run).await;
+    }
+    state
+        .dispatcher
+        .command(workspace_id, &run.id, &run.workflow_id, Command::Cancel)
+        .await?;
+    if let Err(err) = state.store.request_cancel(workspace_id, &run.id).await {
         tracing::warn!(error = %err, run = %run.id, "cannot notify the workers of a cancellation");
     }
     Ok(())
+}
+
+/// Ends a run withdrawn before its workflow started: `cancelled`, with its `run.completed`.
+async fn cancel_unstarted(state: &AppState, run: &Run) -> Result<(), ApiError> {
+    let data = serde_json::json!({
+        "status": "cancelled",
+        "result": null,
+        "error": {"code": "cancelled", "message": "the run was cancelled before it started"},
+        "steps": 0,
+        "usage": {},
+    })
+    .to_string();
+    let events = [StepEvent {
+        kind: EventKind::RunCompleted,
+        dedupe_key: EventKind::RunCompleted.as_str(),
+        data: &data,
+    }];
+    let write = StepWrite {
+        finish: Some(RunFinish {
+            status: RunStatus::Cancelled,
+            result: None,
+            error_code: Some("cancelled"),
+            error_message: Some("the run was cancelled before it started"),
+            step: 0,
+        }),
+        events: &events,
+        ..StepWrite::default()
+    };
+    state
+        .store
+        .write_step(&run.workspace_id, &run.id, &write)
+        .await?;
+    Ok(())
+}
+
+/// Hands a command to the dispatcher: delivered now, or queued until Temporal answers.
+async fn send(state: &AppState, run: &Run, command: Command) -> Result<Sent, ApiError> {
+    state
+        .dispatcher
+        .command(&run.workspace_id, &run.id, &run.workflow_id, command)
+        .await
 }
 
 /// A live run of the workspace, or the error a client should see: 404 for another
@@ -122,11 +173,15 @@ pub(crate) async fn cancel(
     ))
 }
 
-/// 202 `{"accepted":true}`: the run has the request and acts on it at its next turn.
-fn accepted() -> (StatusCode, axum::Json<Accepted>) {
+/// 202 `{"accepted":true}`: the run has the request (or will, when `queued`) and acts on it
+/// at its next turn.
+fn accepted(sent: Sent) -> (StatusCode, axum::Json<Accepted>) {
     (
         StatusCode::ACCEPTED,
-        axum::Json(Accepted { accepted: true }),
+        axum::Json(Accepted {
+            accepted: true,
+            queued: sent == Sent::Queued,
+        }),
     )
 }
 
@@ -166,17 +221,13 @@ pub(crate) async fn message(
         ));
     }
     let run = live_run(&state, &tenant, &run_id).await?;
-    state
-        .scheduler
-        .send_message(
-            &run.workflow_id,
-            HumanMessage {
-                text: body.text,
-                id,
-            },
-        )
-        .await?;
-    Ok(accepted())
+    let message = HumanMessage {
+        text: body.text,
+        id,
+    };
+    Ok(accepted(
+        send(&state, &run, Command::Message { message }).await?,
+    ))
 }
 
 /// `POST /v1/runs/{id}/resume`: asks a run paused at the quota's hard cap to check again
@@ -194,8 +245,7 @@ pub(crate) async fn resume(
     Path(run_id): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
     let run = live_run(&state, &tenant, &run_id).await?;
-    state.scheduler.resume(&run.workflow_id).await?;
-    Ok(accepted())
+    Ok(accepted(send(&state, &run, Command::Resume).await?))
 }
 
 /// `POST /v1/runs/{id}/complete`: ends a run waiting for input with the answer it has.
@@ -212,8 +262,7 @@ pub(crate) async fn complete(
     Path(run_id): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
     let run = live_run(&state, &tenant, &run_id).await?;
-    state.scheduler.complete(&run.workflow_id).await?;
-    Ok(accepted())
+    Ok(accepted(send(&state, &run, Command::Complete).await?))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -239,6 +288,7 @@ pub(crate) struct PostApproval {
     request_body = PostApproval,
     responses(
         (status = 200, description = "The decision, as the run took it.", body = ApprovalOutcome),
+        (status = 202, description = "Temporal did not answer: the decision is stored and delivered when it does (`queued`); the run's validator may still refuse it then (see its events).", body = Accepted),
         (status = 409, description = "`run_finished`, or `approval_conflict`: no such call waits for a decision.", body = ErrorBody),
     ),
 )]
@@ -260,13 +310,16 @@ pub(crate) async fn approve(
         approve: body.approve,
         reason: body.reason,
     };
-    let approved = state
-        .scheduler
-        .decide(&run.workflow_id, decision.clone())
-        .await?;
-    Ok(axum::Json(ApprovalOutcome {
-        tool_call_id: decision.tool_call_id,
-        approve: approved,
-        reason: decision.reason,
-    }))
+    let command = Command::Approval {
+        decision: decision.clone(),
+    };
+    match send(&state, &run, command).await? {
+        Sent::Delivered { approved } => Ok(axum::Json(ApprovalOutcome {
+            tool_call_id: decision.tool_call_id,
+            approve: approved.unwrap_or(decision.approve),
+            reason: decision.reason,
+        })
+        .into_response()),
+        Sent::Queued => Ok(accepted(Sent::Queued).into_response()),
+    }
 }

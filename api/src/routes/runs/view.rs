@@ -36,6 +36,11 @@ pub(crate) struct RunView {
     agent: String,
     #[schema(value_type = RunStatusName)]
     status: RunStatus,
+    /// Why the run is in its status, where the status alone does not say: a `queued` run
+    /// whose workflow Temporal could not start yet (`scheduler_unavailable`: it starts when
+    /// Temporal answers), a run waiting out a provider outage. `null` otherwise.
+    #[schema(required = true)]
+    status_reason: Option<String>,
     /// The final answer, once there is one.
     #[schema(required = true)]
     result: Option<String>,
@@ -147,6 +152,15 @@ pub(crate) async fn views(
 }
 
 /// A run as clients see it. Lists leave out the (possibly large) input.
+fn status_reason(run: &Run) -> Option<String> {
+    match (&run.start_error, run.start_pending) {
+        (Some(code), true) => Some(format!(
+            "{code}: Temporal did not take the run's start yet; it starts when Temporal answers"
+        )),
+        _ => None,
+    }
+}
+
 pub(crate) fn view(
     state: &AppState,
     run: &Run,
@@ -157,6 +171,7 @@ pub(crate) fn view(
         id: run.id.to_string(),
         agent: run.agent_name.to_string(),
         status: run.status,
+        status_reason: status_reason(run),
         result: run.result.clone(),
         error: run.error_code.as_ref().map(|code| RunError {
             code: code.clone(),
