@@ -100,6 +100,8 @@ pub enum InsertRunOutcome {
 #[derive(Debug, Clone, Default)]
 pub struct RunListFilter<'a> {
     pub status: Option<RunStatus>,
+    /// Only runs of this agent.
+    pub agent: Option<&'a AgentName>,
     /// Only runs older than this run id (ids sort by creation time).
     pub before: Option<&'a str>,
     pub limit: i64,
@@ -322,13 +324,15 @@ impl Store {
         let sql = format!(
             "SELECT {COLUMNS} FROM runs WHERE workspace_id = $1 \
                AND ($2 IS NULL OR status = $2) AND ($3 IS NULL OR id < $3) \
+               AND ($5 IS NULL OR agent_name = $5) \
              ORDER BY id DESC LIMIT $4"
         );
         let statement = sqlx::query(&sql)
             .bind(workspace_id)
             .bind(filter.status.map(RunStatus::as_str))
             .bind(filter.before)
-            .bind(filter.limit);
+            .bind(filter.limit)
+            .bind(filter.agent.map(AgentName::as_str));
         let rows = self.tenant_all(workspace_id, statement).await?;
         rows.iter().map(Run::from_row).collect()
     }

@@ -12,6 +12,7 @@ mod sse;
 mod agent_loop;
 mod api;
 mod billing;
+mod console;
 mod durability;
 mod hostile;
 mod openapi;

@@ -77,6 +77,7 @@ pub async fn admit(store: &Store, workspace_id: &str, limits: &Admission) -> Adm
 pub fn newest(limit: i64) -> RunListFilter<'static> {
     RunListFilter {
         status: None,
+        agent: None,
         before: None,
         limit,
     }

@@ -183,6 +183,7 @@ async fn runs_page_newest_first_with_status_filter(store: Store) {
                     &ws,
                     RunListFilter {
                         status,
+                        agent: None,
                         before: before.as_deref(),
                         limit: 2,
                     },

@@ -10,6 +10,7 @@ use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use longrun_domain::AgentName;
 use longrun_store::{Run, RunListFilter};
 use longrun_workflows::payloads::{ApprovalDecision, HumanMessage, RunStatus};
 
@@ -53,10 +54,14 @@ pub(crate) struct ListQuery {
     /// Only runs in this status.
     #[param(value_type = Option<RunStatusName>)]
     status: Option<String>,
+    /// Only runs of this agent.
+    #[param(pattern = "^[a-z0-9][a-z0-9_-]{0,63}$")]
+    agent: Option<String>,
 }
 listing!(ListQuery, default 20, max 100, CursorShape::Hex32);
 
-/// Lists the workspace's runs, newest first, without their input.
+/// Lists the workspace's runs, newest first, without their input; optionally only those of
+/// one status or one agent.
 #[utoipa::path(
     get,
     path = "/v1/runs",
@@ -85,12 +90,25 @@ pub(crate) async fn list(
             })
         })
         .transpose()?;
+    let agent = query
+        .agent
+        .as_deref()
+        .map(|name| {
+            AgentName::parse(name).map_err(|_| {
+                ApiError::invalid(
+                    "agent",
+                    "1 to 64 characters of a-z, 0-9, '-' and '_', starting with a letter or digit",
+                )
+            })
+        })
+        .transpose()?;
     let runs = state
         .store
         .list_runs(
             &tenant.workspace.id,
             RunListFilter {
                 status,
+                agent: agent.as_ref(),
                 before: page.cursor.as_deref(),
                 limit: page.limit,
             },
