@@ -228,8 +228,10 @@ def browser():
     executable = os.environ.get("LONGRUN_CHROMIUM", "")
     if not executable:
         pytest.skip("Chromium is not installed (Debian package chromium): the browser tests cannot run")
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    # On a busy machine a page can take longer than Playwright's default 5 s to show a change.
+    expect.set_options(timeout=TIMEOUT_MS)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=executable, args=["--no-sandbox"])
         yield browser
@@ -244,9 +246,24 @@ def context(browser):
     context.close()
 
 
+def watched(page):
+    """Records on `page.problems` every uncaught script error and Content-Security-Policy
+    violation (the console runs under a policy without inline script)."""
+    page.problems = []
+    page.on("pageerror", lambda error: page.problems.append(f"uncaught: {error}"))
+    page.on(
+        "console",
+        lambda message: page.problems.append(message.text) if "Content Security Policy" in message.text else None,
+    )
+    return page
+
+
 @pytest.fixture
 def page(context):
-    return context.new_page()
+    """A fresh page, signed out; its test fails on a script error or a policy violation."""
+    page = watched(context.new_page())
+    yield page
+    assert not page.problems, page.problems
 
 
 def sign_in(page, base, email, password=PASSWORD):
@@ -257,10 +274,30 @@ def sign_in(page, base, email, password=PASSWORD):
     page.get_by_role("button", name="Sign out").wait_for()
 
 
+@pytest.fixture(scope="session")
+def admin_session(browser, longrun):
+    """The admin's signed-in browser state (the session cookie), signed in once: sign-in is
+    limited to 20 attempts a minute per address, as an attacker's would be."""
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        sign_in(page, longrun.base, ADMIN_EMAIL)
+        return context.storage_state()
+    finally:
+        context.close()
+
+
 @pytest.fixture
-def admin(page, longrun):
-    sign_in(page, longrun.base, ADMIN_EMAIL)
-    return page
+def admin(browser, longrun, admin_session):
+    """A page of a browser signed in as the workspace's admin."""
+    context = browser.new_context(viewport={"width": 1280, "height": 860}, storage_state=admin_session)
+    context.set_default_timeout(TIMEOUT_MS)
+    page = watched(context.new_page())
+    page.goto(f"{longrun.base}/console/")
+    page.get_by_role("button", name="Sign out").wait_for()
+    yield page
+    context.close()
+    assert not page.problems, page.problems
 
 
 @pytest.fixture

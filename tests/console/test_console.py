@@ -143,6 +143,31 @@ def test_an_admin_creates_and_revokes_a_key(admin, longrun, screenshot):
     assert longrun.call("GET", "/v1/runs", key)[0] == 401
 
 
+def test_an_admin_creates_and_edits_an_agent(admin, longrun, screenshot):
+    admin.goto(f"{longrun.base}/console/agents")
+    admin.get_by_role("button", name="New agent").click()
+    form = admin.get_by_role("form", name="New agent")
+    form.get_by_label("Name", exact=True).fill("reviewer")
+    form.get_by_label("System prompt").fill("Check the arithmetic.")
+    form.get_by_label("Tools").fill("not json")
+    form.get_by_role("button", name="Create agent").click()
+    expect(form.get_by_text("Not JSON")).to_be_visible()
+    form.get_by_label("Tools").fill('["calculator", {"name": "read_file", "requires_approval": true}]')
+    form.get_by_label("Most model calls").fill("5")
+    form.get_by_role("button", name="Create agent").click()
+    expect(admin.get_by_role("status")).to_contain_text("Created agent reviewer")
+    expect(admin.get_by_role("row", name=re.compile("reviewer"))).to_contain_text("read_file (approval)")
+    admin.get_by_role("button", name="Edit agent reviewer").click()
+    form = admin.get_by_role("form", name="Edit agent reviewer")
+    expect(form.get_by_label("Most model calls")).to_have_value("5")
+    form.get_by_label("System prompt").fill("Check the arithmetic twice.")
+    form.get_by_role("button", name="Save").click()
+    expect(admin.get_by_role("status")).to_contain_text("Saved agent reviewer")
+    _, agent = longrun.call("GET", "/v1/agents/reviewer", longrun.admin_key)
+    assert agent["system_prompt"] == "Check the arithmetic twice." and agent["limits"] == {"max_steps": 5}, agent
+    screenshot(admin, "agents")
+
+
 def test_a_member_sees_what_the_role_allows_and_the_apis_403_otherwise(page, longrun, screenshot):
     sign_in(page, longrun.base, MEMBER_EMAIL)
     navigation = page.get_by_role("navigation", name="Sections")
@@ -199,11 +224,13 @@ def test_a_dropped_event_stream_reconnects_and_catches_up(admin, longrun):
     assert sequence == list(range(1, len(sequence) + 1)), sequence
 
 
-def test_phone_sized_screens_keep_the_runs_readable(browser, longrun, screenshot):
-    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+def test_phone_sized_screens_keep_the_runs_readable(browser, longrun, admin_session, screenshot):
+    context = browser.new_context(
+        viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True, storage_state=admin_session
+    )
     try:
         page = context.new_page()
-        sign_in(page, longrun.base, ADMIN_EMAIL)
+        page.goto(f"{longrun.base}/console/")
         expect(page.get_by_role("heading", name="Runs", level=1)).to_be_visible()
         expect(page.locator("tr[data-run]").first).to_be_visible()
         # Nothing but the table scrolls sideways.

@@ -367,6 +367,18 @@ async fn console_sign_in_shares_the_logins_limits(db: TestDb) {
         limited |= status == StatusCode::TOO_MANY_REQUESTS;
     }
     assert!(limited, "repeated failures are throttled across both doors");
+    // A cross-site form cannot sign a browser in (into the attacker's account): forms cannot
+    // send JSON, and a script that could would need CORS, which longrun never grants.
+    let response = app
+        .http
+        .post(format!("{}/console/session", app.base))
+        .header("content-type", "text/plain")
+        .body(json!({"email": "ada@example.com", "password": PASSWORD}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert!(response.headers().get("set-cookie").is_none());
 }
 on_each_backend!(console_sign_in_shares_the_logins_limits);
 

@@ -5,8 +5,8 @@ use super::Asset;
 
 pub(super) const ASSETS: &[Asset] = &[
     Asset {
-        path: "assets/index-D26neGvJ.js",
-        bytes: include_bytes!("../../console/dist/assets/index-D26neGvJ.js"),
+        path: "assets/index-BkciK_l0.js",
+        bytes: include_bytes!("../../console/dist/assets/index-BkciK_l0.js"),
     },
     Asset {
         path: "assets/index-DN9aq_aZ.css",

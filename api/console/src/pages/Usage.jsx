@@ -99,7 +99,7 @@ function DailyChart({ daily }) {
         datasets: [
           { type: 'bar', label: 'Input tokens', data: daily.map((d) => d.input_tokens), backgroundColor: COLORS.input, stack: 'tokens', yAxisID: 'tokens' },
           { type: 'bar', label: 'Output tokens', data: daily.map((d) => d.output_tokens), backgroundColor: COLORS.output, stack: 'tokens', yAxisID: 'tokens' },
-          { type: 'line', label: 'Cost (USD)', data: daily.map((d) => d.cost_usd), borderColor: COLORS.cost, backgroundColor: COLORS.cost, yAxisID: 'cost', tension: 0.2 },
+          { type: 'line', label: 'Cost (USD)', data: daily.map((d) => d.cost_usd), borderColor: COLORS.cost, backgroundColor: COLORS.cost, yAxisID: 'cost' },
         ],
       },
       options: {
