@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use longrun_api::auth::Role;
 use longrun_api::jwt::{Claims, JwtKeys};
 
-use crate::harness::{Options, TEST_JWT_SECRET, TestApp, TestDb};
+use crate::harness::{Options, TEST_JWT_SECRET, TestApp, TestDb, exchange};
 use crate::on_each_backend;
 
 const PASSWORD: &str = "console password 1";
@@ -34,15 +34,7 @@ async fn sign_in(
     for (name, value) in headers {
         request = request.header(*name, *value);
     }
-    let response = request.send().await.unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let text = response.text().await.unwrap();
-    (
-        status,
-        headers,
-        serde_json::from_str(&text).unwrap_or(Value::Null),
-    )
+    exchange(request).await
 }
 
 async fn session(app: &TestApp, email: &str) -> Session {
@@ -77,15 +69,7 @@ async fn with_cookie(
     if let Some(body) = body {
         request = request.json(&body);
     }
-    let response = request.send().await.unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let text = response.text().await.unwrap();
-    (
-        status,
-        headers,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    )
+    exchange(request).await
 }
 
 fn code(body: &Value) -> &str {
@@ -386,15 +370,12 @@ on_each_backend!(console_sign_in_shares_the_logins_limits);
 async fn console_files_are_served_with_types_caching_and_a_strict_policy() {
     let app = TestApp::start_with(TestDb::sqlite(), Options::no_worker()).await;
     let get = async |path: &str| {
-        let response = app
-            .http
-            .get(format!("{}{path}", app.base))
-            .send()
-            .await
-            .unwrap();
-        let status = response.status();
-        let headers = response.headers().clone();
-        (status, headers, response.text().await.unwrap())
+        let (status, headers, body) = exchange(app.http.get(format!("{}{path}", app.base))).await;
+        let text = match body {
+            Value::String(text) => text,
+            other => other.to_string(),
+        };
+        (status, headers, text)
     };
     let (status, headers, index) = get("/console").await;
     assert_eq!(status, StatusCode::OK);

@@ -1,6 +1,8 @@
 // Pieces every page uses: the page heading (focused on arrival, so screen readers announce
 // the new page), messages, status badges.
-import { useEffect, useRef } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
+
+import { get, withQuery } from './api.js';
 import { statusLabel } from './format.js';
 
 export function Page({ title, children, actions }) {
@@ -56,4 +58,18 @@ export function Loading({ what }) {
       Loading {what}…
     </p>
   );
+}
+
+/** The first page (100 rows) of a list route: its `field`, the API's error, and a reload. */
+export function useList(path, field) {
+  const [items, setItems] = useState(null);
+  const [error, setError] = useState(null);
+  const reload = () =>
+    get(withQuery(path, { limit: 100 }))
+      .then((page) => setItems(page[field]))
+      .catch(setError);
+  useEffect(() => {
+    reload();
+  }, [path]);
+  return { items, error, setError, reload };
 }

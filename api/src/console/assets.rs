@@ -5,8 +5,8 @@ use super::Asset;
 
 pub(super) const ASSETS: &[Asset] = &[
     Asset {
-        path: "assets/index-BkciK_l0.js",
-        bytes: include_bytes!("../../console/dist/assets/index-BkciK_l0.js"),
+        path: "assets/index-AOiZLBkr.js",
+        bytes: include_bytes!("../../console/dist/assets/index-AOiZLBkr.js"),
     },
     Asset {
         path: "assets/index-DN9aq_aZ.css",

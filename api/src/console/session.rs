@@ -181,14 +181,11 @@ pub(crate) async fn sign_in(
     let role = Role::parse(&login.role).ok_or(ApiError::Unauthorized)?;
     let session = view(&state, &login.workspace, role, &login.jti, login.expires_at)?;
     let max_age = login.expires_at - longrun_store::now_ms() / 1000;
-    let mut response = axum::Json(session).into_response();
+    let mut response = answer(session);
     response.headers_mut().insert(
         SET_COOKIE,
         cookie(&login.token, max_age, over_tls(&headers)),
     );
-    response
-        .headers_mut()
-        .insert("cache-control", HeaderValue::from_static("no-store"));
     Ok(response)
 }
 
@@ -204,11 +201,16 @@ pub(crate) async fn current(
         ));
     };
     let session = view(&state, &tenant.workspace, tenant.role, jti, *exp)?;
+    Ok(answer(session))
+}
+
+/// A session as JSON, never cached: it holds the CSRF token.
+fn answer(session: SessionView) -> Response {
     let mut response = axum::Json(session).into_response();
     response
         .headers_mut()
         .insert("cache-control", HeaderValue::from_static("no-store"));
-    Ok(response)
+    response
 }
 
 /// `DELETE /console/session`: signs out: revokes the login token and clears the cookie.

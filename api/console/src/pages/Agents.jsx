@@ -1,9 +1,9 @@
 // Agents: list, create, edit, delete. The form writes the API's agent document; the API
 // checks it and names the field at fault, which the form shows.
-import { useEffect, useState } from 'preact/hooks';
+import { useState } from 'preact/hooks';
 
-import { del, get, post, put, withQuery } from '../api.js';
-import { Message, Page } from '../components.jsx';
+import { del, post, put } from '../api.js';
+import { Message, Page, useList } from '../components.jsx';
 import { time } from '../format.js';
 
 const LIMITS = [
@@ -14,18 +14,9 @@ const LIMITS = [
 ];
 
 export function Agents() {
-  const [agents, setAgents] = useState(null);
-  const [error, setError] = useState(null);
+  const { items: agents, error, setError, reload: load } = useList('/v1/agents', 'agents');
   const [editing, setEditing] = useState(null);
   const [notice, setNotice] = useState(null);
-
-  const load = () =>
-    get(withQuery('/v1/agents', { limit: 100 }))
-      .then((page) => setAgents(page.agents))
-      .catch(setError);
-  useEffect(() => {
-    load();
-  }, []);
 
   const saved = (message) => {
     setEditing(null);

@@ -1,24 +1,15 @@
 // API keys: list, create (the secret is shown this once), revoke. The API's role table
 // decides who may: anyone else sees its 403 as a message.
-import { useEffect, useState } from 'preact/hooks';
+import { useState } from 'preact/hooks';
 
-import { del, get, post, withQuery } from '../api.js';
-import { Message, Page } from '../components.jsx';
+import { del, post } from '../api.js';
+import { Message, Page, useList } from '../components.jsx';
 import { time } from '../format.js';
 
 export function Keys() {
-  const [keys, setKeys] = useState(null);
-  const [error, setError] = useState(null);
+  const { items: keys, error, setError, reload: load } = useList('/v1/api-keys', 'api_keys');
   const [created, setCreated] = useState(null);
   const [confirming, setConfirming] = useState(null);
-
-  const load = () =>
-    get(withQuery('/v1/api-keys', { limit: 100 }))
-      .then((page) => setKeys(page.api_keys))
-      .catch(setError);
-  useEffect(() => {
-    load();
-  }, []);
 
   const create = async (event) => {
     event.preventDefault();
