@@ -245,12 +245,13 @@ def create_workspace(slug, quotas):
     return secret
 
 
-def create_agents(http, apis, keys):
-    """The agent the runs use, `demo` (offline/demo with the calculator), in every workspace
-    of `keys` ({slug: API key}), created through the APIs in turn."""
+def create_agents(http, apis, keys, model="offline/demo"):
+    """The agent the runs use, `demo` (`model`, offline/demo unless said, with the
+    calculator), in every workspace of `keys` ({slug: API key}), created through the APIs in
+    turn."""
     for w, (slug, key) in enumerate(keys.items()):
         status, _, body = http.request(slug, apis[w % len(apis)], "POST", "/v1/agents", key,
-                                       {"name": "demo", "model": "offline/demo",
+                                       {"name": "demo", "model": model,
                                         "tools": ["calculator"]})
         if status != 201:
             raise SystemExit(f"creating the agent of {slug}: {status} {body}")
@@ -471,11 +472,12 @@ class Run:
         self.error = None
 
 
-def make_runs(n, slugs, key_prefix):
-    """Runs 0..n-1 over the workspaces in turn, each a product the calculator must compute,
-    with the Idempotency-Key `<key_prefix>-<index>`."""
+def make_runs(n, slugs, key_prefix, first=0):
+    """Runs first..n-1 over the workspaces in turn (run i in workspace i mod their number),
+    each a product the calculator must compute, with the Idempotency-Key
+    `<key_prefix>-<index>`."""
     runs = []
-    for i in range(n):
+    for i in range(first, n):
         a, b = 3 + i % 97, 2 + (i * 7) % 13
         runs.append(Run(i, slugs[i % len(slugs)], f"What is {a} * {b}?", f"{a} * {b} = {a * b}."))
         runs[-1].key = f"{key_prefix}-{i}"

@@ -3,6 +3,7 @@
 use anyhow::{Context, bail};
 use clap::Subcommand;
 
+use longrun_api::auth::Role;
 use longrun_domain::Tier;
 use longrun_store::{NewAudit, StoreError};
 use longrun_workflows::AgentRunWorkflow;
@@ -21,6 +22,24 @@ pub(crate) enum AdminCommand {
     Key {
         #[command(subcommand)]
         command: KeyCommand,
+    },
+    /// Users, who sign in with an email and a password (the API's login, the console).
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum UserCommand {
+    /// Adds a user to a workspace. The password is read from LONGRUN_USER_PASSWORD, or else
+    /// from the first line of standard input (never from the command line, where `ps` shows
+    /// it).
+    Add {
+        slug: String,
+        email: String,
+        #[arg(long, default_value = "member", value_parser = ["admin", "member", "billing"])]
+        role: String,
     },
 }
 
@@ -149,6 +168,36 @@ pub(crate) async fn run(config: &Config, command: AdminCommand) -> anyhow::Resul
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             println!("key {} ({role}) for workspace {slug}", key.id);
             println!("API key (shown once): {secret}");
+        }
+        AdminCommand::User {
+            command: UserCommand::Add { slug, email, role },
+        } => {
+            let workspace = workspace(&store, &slug).await?;
+            let password = match std::env::var("LONGRUN_USER_PASSWORD") {
+                Ok(password) => password,
+                Err(_) => {
+                    let mut line = String::new();
+                    std::io::stdin()
+                        .read_line(&mut line)
+                        .context("cannot read the password from standard input")?;
+                    line.trim_end_matches(['\r', '\n']).to_string()
+                }
+            };
+            let role = Role::parse(&role).context("role: admin, member or billing")?;
+            let user = longrun_api::users::add_user(&store, &workspace, &email, &password, role)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            audit_operator(
+                &store,
+                &workspace.id,
+                "user.add",
+                &serde_json::json!({"user": user.id, "email": user.email, "role": user.role}),
+            )
+            .await?;
+            println!(
+                "user {} ({}) added to workspace {slug} as {}",
+                user.id, user.email, user.role
+            );
         }
     }
     store.close().await;

@@ -79,6 +79,44 @@ pub(crate) async fn seed(store: &Store, data_dir: &Path) -> anyhow::Result<Strin
     Ok(secret)
 }
 
+/// The demo workspace's console user.
+pub(crate) const USER_EMAIL: &str = "demo@example.com";
+
+/// Creates the demo workspace's admin user for the console when missing, with a random
+/// password kept in `<data dir>/demo-password` (printed when it is created).
+pub(crate) async fn seed_user(store: &Store, data_dir: &Path) -> anyhow::Result<()> {
+    let password_file = data_dir.join("demo-password");
+    if store
+        .account_for_login(USER_EMAIL, Some(SLUG))
+        .await?
+        .is_some()
+    {
+        return Ok(());
+    }
+    let workspace = store
+        .workspace_by_slug(SLUG)
+        .await?
+        .context("the demo workspace vanished")?;
+    let mut random = [0u8; 12];
+    getrandom::fill(&mut random).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+    let password = hex::encode(random);
+    longrun_api::users::add_user(
+        store,
+        &workspace,
+        USER_EMAIL,
+        &password,
+        longrun_api::auth::Role::Admin,
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("cannot create the demo user: {e}"))?;
+    crate::roles::write_private(&password_file, &format!("{password}\n"))?;
+    println!(
+        "Created the console user {USER_EMAIL} (admin of {SLUG:?}); password (also in {}):\n  {password}",
+        password_file.display()
+    );
+    Ok(())
+}
+
 /// Submits the demo run through the API, prints its events as they are written, then its
 /// result and Temporal UI link.
 pub(crate) async fn run(store: &Store, api: SocketAddr, key: &str) -> anyhow::Result<()> {

@@ -4,6 +4,10 @@
 //!
 //! Every route declares the roles it admits in [`ROUTES`]; a route missing from the table
 //! admits nobody.
+//!
+//! The credential is `Authorization: Bearer …`, or, for a request without that header, the
+//! console's session cookie (a login token), which needs the session's CSRF token on every
+//! method that changes something (see [`crate::console::session`]).
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::header::AUTHORIZATION;
@@ -13,6 +17,7 @@ use axum::response::{IntoResponse, Response};
 
 use crate::AppState;
 use crate::auth::{Role, authenticate};
+use crate::console::session::{authenticate_cookie, session_token};
 use crate::error::ApiError;
 use crate::ratelimit::Decision;
 
@@ -51,6 +56,8 @@ pub const ROUTES: &[(Method, &str, &[Role])] = &[
     (Method::POST, "/v1/runs/{id}/resume", RUNS),
     (Method::GET, "/v1/quota", RUNS),
     (Method::GET, "/v1/usage", USAGE),
+    (Method::GET, "/console/session", ANY),
+    (Method::DELETE, "/console/session", ANY),
 ];
 
 fn admitted(method: &Method, route: &str) -> &'static [Role] {
@@ -78,7 +85,15 @@ pub(crate) async fn gate(
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let tenant = match authenticate(&state, header.as_deref()).await {
+    let cookie = match header {
+        Some(_) => None,
+        None => session_token(request.headers()),
+    };
+    let authenticated = match cookie {
+        Some(token) => authenticate_cookie(&state, token, &method, request.headers()).await,
+        None => authenticate(&state, header.as_deref()).await,
+    };
+    let tenant = match authenticated {
         Ok(tenant) => tenant,
         Err(err) => return err.into_response(),
     };

@@ -147,7 +147,7 @@ pub(crate) async fn authenticate(
                 .or_else(|| h.strip_prefix("bearer "))
         })
         .map(str::trim)
-        .filter(|t| !t.is_empty() && t.len() <= 4096)
+        .filter(|t| !t.is_empty() && t.len() <= MAX_TOKEN_BYTES)
         .ok_or(ApiError::Unauthorized)?;
     if token.starts_with("lr_") {
         let prefix = key_prefix(token).ok_or(ApiError::Unauthorized)?;
@@ -163,6 +163,18 @@ pub(crate) async fn authenticate(
             token: None,
         });
     }
+    authenticate_login_token(state, token).await
+}
+
+/// The longest credential read from a header or a cookie.
+pub(crate) const MAX_TOKEN_BYTES: usize = 4096;
+
+/// Finds whose login token (JWT) `token` is: valid, unexpired and not revoked. API keys are
+/// not login tokens: the console's session cookie holds only these.
+pub(crate) async fn authenticate_login_token(
+    state: &AppState,
+    token: &str,
+) -> Result<Tenant, ApiError> {
     let keys = state.auth.jwt.as_ref().ok_or(ApiError::Unauthorized)?;
     let claims = keys
         .verify(token, longrun_store::now_ms() / 1000)

@@ -75,6 +75,28 @@ impl JwtKeys {
         format!("{signing_input}.{signature}")
     }
 
+    /// The CSRF token of the console session whose login token has id `jti`: an HMAC of the
+    /// id under this key, labelled so that it can never pass for a token signature. Only the
+    /// server can compute it, and it dies with the session.
+    pub fn csrf_token(&self, jti: &str) -> String {
+        hex::encode(self.csrf_mac(jti).finalize().into_bytes())
+    }
+
+    /// Whether `token` is the CSRF token of session `jti` (compared in constant time).
+    pub fn csrf_matches(&self, jti: &str, token: &str) -> bool {
+        match hex::decode(token) {
+            Ok(bytes) => self.csrf_mac(jti).verify_slice(&bytes).is_ok(),
+            Err(_) => false,
+        }
+    }
+
+    fn csrf_mac(&self, jti: &str) -> Hmac<Sha256> {
+        let mut mac = self.mac();
+        mac.update(b"longrun console csrf\0");
+        mac.update(jti.as_bytes());
+        mac
+    }
+
     /// The claims of a valid, unexpired token signed with this key.
     pub fn verify(&self, token: &str, now_s: i64) -> Result<Claims, JwtError> {
         let mut parts = token.split('.');
@@ -138,6 +160,24 @@ mod tests {
         let token = keys().sign(&claims(2000));
         assert_eq!(keys().verify(&token, 1000), Ok(claims(2000)));
         assert_eq!(keys().verify(&token, 2000), Err(JwtError::Expired));
+    }
+
+    #[test]
+    fn csrf_tokens_belong_to_one_session_and_one_key() {
+        let token = keys().csrf_token("jti_1");
+        assert_eq!(token.len(), 64);
+        assert!(keys().csrf_matches("jti_1", &token));
+        assert!(!keys().csrf_matches("jti_2", &token));
+        assert!(!keys().csrf_matches("jti_1", &token[..62]));
+        assert!(!keys().csrf_matches("jti_1", "not hex"));
+        assert!(!keys().csrf_matches("jti_1", ""));
+        let other_key = JwtKeys::new(
+            "another-secret-of-at-least-32-bytes!".to_string().into(),
+            3600,
+        );
+        assert!(!other_key.csrf_matches("jti_1", &token));
+        // Never the signature of a token with that id.
+        assert!(!keys().sign(&claims(2000)).contains(&token));
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod access;
 mod admission;
 pub mod auth;
 pub mod billing;
+pub mod console;
 pub mod dispatcher;
 pub mod error;
 pub mod extract;
@@ -26,6 +27,7 @@ pub mod readiness;
 mod routes;
 pub mod scheduler;
 pub mod server;
+pub mod users;
 
 /// Whether a name is plain enough for an agent or a workspace slug.
 pub fn valid_name(name: &str) -> bool {
@@ -199,6 +201,11 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/runs/{id}/resume", run_action(runs::resume, &state))
         .route("/v1/quota", get(quota::get))
         .route("/v1/usage", get(routes::usage::get))
+        // The console's session, for a signed-in page (see `console::ROUTES`).
+        .route(
+            "/console/session",
+            get(console::session::current).delete(console::session::sign_out),
+        )
         .route_layer(middleware::from_fn_with_state(state.clone(), access::gate));
     Router::new()
         .merge(tenant)
@@ -208,6 +215,10 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(routes::health::healthz))
         .route("/readyz", get(routes::health::readyz))
         .route("/openapi.json", get(openapi::serve))
+        .route("/console/session", post(console::session::sign_in))
+        .route("/console", get(console::index))
+        .route("/console/", get(console::index))
+        .route("/console/{*path}", get(console::file))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

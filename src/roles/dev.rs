@@ -147,6 +147,7 @@ async fn dev_with_temporal(
     .await?;
     let store = open_store(config).await?;
     let demo_key = demo::seed(&store, &config.data_dir).await?;
+    demo::seed_user(&store, &config.data_dir).await?;
 
     let registry = Registry::new();
     let scheduler = Scheduler::with_client(
@@ -178,6 +179,11 @@ async fn dev_with_temporal(
     println!(
         "Demo API key in {}",
         config.data_dir.join("demo-api-key").display()
+    );
+    println!(
+        "Console on http://{api_address}/console: sign in as {} with the password in {}",
+        demo::USER_EMAIL,
+        config.data_dir.join("demo-password").display()
     );
     let demo_task = (!args.no_demo).then(|| {
         let store = store.clone();

@@ -5,7 +5,7 @@ use longrun_domain::{Tier, WorkspaceId};
 use sqlx::Row;
 
 use crate::workspaces::{columns_of, insert_workspace};
-use crate::{Result, Store, StoreError, Workspace, new_id, now_ms};
+use crate::{Result, Store, StoreError, Workspace, new_id, now_ms, unique_violation};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {
@@ -70,34 +70,36 @@ impl Store {
         };
         // A new tenant's rows: system scope, as no workspace transaction can exist yet.
         let mut tx = self.system().await?;
-        let accounts: i64 =
-            sqlx::query("SELECT CAST(COUNT(*) AS BIGINT) FROM users WHERE email = $1")
-                .bind(email)
-                .fetch_one(&mut *tx)
-                .await?
-                .try_get(0)?;
-        if accounts >= MAX_ACCOUNTS_PER_EMAIL {
-            tx.rollback().await?;
-            return Err(StoreError::LimitReached {
-                what: "accounts of this email",
-                limit: MAX_ACCOUNTS_PER_EMAIL,
-            });
-        }
         insert_workspace(&mut tx, &workspace).await?;
-        sqlx::query(
-            "INSERT INTO users (id, workspace_id, email, password_hash, role, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(&user.id)
-        .bind(user.workspace_id.as_str())
-        .bind(&user.email)
-        .bind(&user.password_hash)
-        .bind(&user.role)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+        insert_user(&mut tx, &user).await?;
         tx.commit().await?;
         Ok((workspace, user))
+    }
+
+    /// Adds a user to an existing workspace with `role` (`admin`, `member` or `billing`). The
+    /// email may own accounts in several workspaces, up to [`MAX_ACCOUNTS_PER_EMAIL`]
+    /// ([`StoreError::LimitReached`]); one that already has an account in this workspace is
+    /// [`StoreError::Conflict`].
+    pub async fn add_user(
+        &self,
+        workspace_id: &WorkspaceId,
+        email: &str,
+        password_hash: &str,
+        role: &str,
+    ) -> Result<User> {
+        let user = User {
+            id: new_id("usr"),
+            workspace_id: workspace_id.clone(),
+            email: email.to_string(),
+            password_hash: password_hash.to_string(),
+            role: role.to_string(),
+            created_at: now_ms(),
+        };
+        // The per-email count spans workspaces: system scope, like sign-up's.
+        let mut tx = self.system().await?;
+        insert_user(&mut tx, &user).await?;
+        tx.commit().await?;
+        Ok(user)
     }
 
     /// The account login checks for this email: the one in workspace `slug` when given, else
@@ -258,4 +260,38 @@ impl Store {
             .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
             .collect()
     }
+}
+
+/// Inserts `user` unless its email already owns [`MAX_ACCOUNTS_PER_EMAIL`] accounts
+/// ([`StoreError::LimitReached`]) or one in its workspace ([`StoreError::Conflict`]). On an
+/// error the transaction is left for the caller to drop (which rolls it back).
+async fn insert_user(tx: &mut crate::Tx, user: &User) -> Result<()> {
+    let accounts: i64 = sqlx::query("SELECT CAST(COUNT(*) AS BIGINT) FROM users WHERE email = $1")
+        .bind(&user.email)
+        .fetch_one(&mut **tx)
+        .await?
+        .try_get(0)?;
+    if accounts >= MAX_ACCOUNTS_PER_EMAIL {
+        return Err(StoreError::LimitReached {
+            what: "accounts of this email",
+            limit: MAX_ACCOUNTS_PER_EMAIL,
+        });
+    }
+    sqlx::query(
+        "INSERT INTO users (id, workspace_id, email, password_hash, role, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(&user.id)
+    .bind(user.workspace_id.as_str())
+    .bind(&user.email)
+    .bind(&user.password_hash)
+    .bind(&user.role)
+    .bind(user.created_at)
+    .execute(&mut **tx)
+    .await
+    .map_err(|e| match unique_violation(&e) {
+        Some(_) => StoreError::Conflict("an account of this email in the workspace"),
+        None => e.into(),
+    })?;
+    Ok(())
 }

@@ -154,6 +154,12 @@ pub async fn send(
     if let Some(body) = body {
         request = request.json(&body);
     }
+    exchange(request).await
+}
+
+/// Sends a request and answers its status, headers and body (JSON, or else the text as a
+/// JSON string).
+pub async fn exchange(request: reqwest::RequestBuilder) -> (StatusCode, HeaderMap, Value) {
     let response = request.send().await.unwrap();
     let status = response.status();
     let headers = response.headers().clone();

@@ -13,6 +13,7 @@ mod agent_loop;
 mod api;
 mod billing;
 mod cli;
+mod console;
 mod durability;
 mod hostile;
 mod openapi;

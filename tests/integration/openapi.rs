@@ -108,9 +108,38 @@ async fn the_document_covers_every_route_with_its_security_and_statuses() {
         document["openapi"]
     );
 
-    let in_router = router_routes();
+    // The console's routes (its files and its cookie session) are the router's, all under
+    // /console, and no part of the document, which describes the bearer API.
+    let every_route = router_routes();
+    let console: BTreeSet<(String, String)> = longrun_api::console::ROUTES
+        .iter()
+        .map(|(method, path)| (method.as_str().to_ascii_lowercase(), path.to_string()))
+        .collect();
+    for route in &console {
+        assert!(
+            every_route.contains(route),
+            "console route {route:?} is not routed"
+        );
+        assert!(route.1.starts_with("/console"), "{route:?}");
+    }
+    for route in every_route
+        .iter()
+        .filter(|(_, path)| path.starts_with("/console"))
+    {
+        assert!(
+            console.contains(route),
+            "{route:?} is not in console::ROUTES"
+        );
+    }
+    let in_router: BTreeSet<_> = every_route.difference(&console).cloned().collect();
     assert!(in_router.len() >= 29, "{in_router:?}");
     let in_document = documented_routes(&document);
+    assert!(
+        in_document
+            .iter()
+            .all(|(_, path)| !path.starts_with("/console")),
+        "console routes are not documented"
+    );
     let undocumented: Vec<_> = in_router.difference(&in_document).collect();
     assert!(
         undocumented.is_empty(),

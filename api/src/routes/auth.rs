@@ -90,7 +90,7 @@ pub(crate) struct LoggedIn {
 
 /// The client's address, as the connection shows it (proxies in front would need their own
 /// trusted header; none is read, so it cannot be forged).
-pub(crate) struct ClientIp(String);
+pub(crate) struct ClientIp(pub(crate) String);
 
 impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
     type Rejection = std::convert::Infallible;
@@ -107,7 +107,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
 }
 
 /// Emails are compared lower-cased; a minimal shape check, not RFC 5322.
-fn normalise_email(email: &str) -> Result<String, ApiError> {
+pub(crate) fn normalise_email(email: &str) -> Result<String, ApiError> {
     let email = email.trim().to_lowercase();
     let valid = email.len() <= 254
         && email.split_once('@').is_some_and(|(local, domain)| {
@@ -136,7 +136,7 @@ fn issue_token(
     user_id: &str,
     workspace_id: &str,
     role: &str,
-) -> Result<(String, i64), ApiError> {
+) -> Result<(String, Claims), ApiError> {
     let keys = state
         .auth
         .jwt
@@ -151,7 +151,7 @@ fn issue_token(
         iat: now,
         jti: new_id("jti"),
     };
-    Ok((keys.sign(&claims), claims.exp))
+    Ok((keys.sign(&claims), claims))
 }
 
 /// Creates a workspace (tier free) and its admin user, and logs the user in. An email may own
@@ -224,7 +224,8 @@ pub(crate) async fn register(
             },
             other => other.into(),
         })?;
-    let (token, expires_at) = issue_token(&state, &user.id, &workspace.id, &user.role)?;
+    let (token, claims) = issue_token(&state, &user.id, &workspace.id, &user.role)?;
+    let expires_at = claims.exp;
     state
         .store
         .audit(NewAudit {
@@ -267,7 +268,35 @@ pub(crate) async fn login(
     ClientIp(ip): ClientIp,
     Json(body): Json<Login>,
 ) -> Result<impl IntoResponse, ApiError> {
-    limit(&state, format!("login-ip:{ip}"), LOGINS_PER_IP).await?;
+    let session = password_login(&state, &ip, body, "api").await?;
+    Ok(axum::Json(LoggedIn {
+        token: session.token,
+        expires_at: rfc3339(session.expires_at * 1000),
+        workspace_id: session.workspace.id.to_string(),
+    }))
+}
+
+/// A user logged in with a password: their workspace, role and new login token.
+pub(crate) struct PasswordLogin {
+    pub(crate) workspace: longrun_store::Workspace,
+    pub(crate) role: String,
+    pub(crate) token: String,
+    /// Token id, which logout revokes.
+    pub(crate) jti: String,
+    /// Expiry, seconds since the epoch.
+    pub(crate) expires_at: i64,
+}
+
+/// Checks an email and password as `POST /v1/auth/login` does (its rate limit per address,
+/// the guesser's backoff, one password check whatever the email owns) and issues a login
+/// token; `via` (`api`, `console`) is recorded in the audit log.
+pub(crate) async fn password_login(
+    state: &AppState,
+    ip: &str,
+    body: Login,
+    via: &str,
+) -> Result<PasswordLogin, ApiError> {
+    limit(state, format!("login-ip:{ip}"), LOGINS_PER_IP).await?;
     let email = body.email.trim().to_lowercase();
     let email_key = hex::encode(Sha256::digest(email.as_bytes()));
     // Failures of this email from this address: the guesser's own backoff.
@@ -300,11 +329,11 @@ pub(crate) async fn login(
         other => {
             state.limiter.backoff_failed(&backoff_key).await;
             let workspace_id = other.map(|(user, _)| user.workspace_id);
-            return Err(login_failed(&state, workspace_id.as_deref(), &email_key, &ip).await);
+            return Err(login_failed(state, workspace_id.as_deref(), &email_key, ip).await);
         }
     };
     state.limiter.backoff_clear(&backoff_key).await;
-    let (token, expires_at) = issue_token(&state, &user.id, &workspace.id, &user.role)?;
+    let (token, claims) = issue_token(state, &user.id, &workspace.id, &user.role)?;
     state
         .store
         .audit(NewAudit {
@@ -312,15 +341,17 @@ pub(crate) async fn login(
             actor: &format!("user:{}", user.id),
             action: "auth.login",
             target: None,
-            data: "{}",
-            ip: Some(&ip),
+            data: &json!({ "via": via }).to_string(),
+            ip: Some(ip),
         })
         .await?;
-    Ok(axum::Json(LoggedIn {
+    Ok(PasswordLogin {
+        workspace,
+        role: user.role,
         token,
-        expires_at: rfc3339(expires_at * 1000),
-        workspace_id: workspace.id.to_string(),
-    }))
+        jti: claims.jti,
+        expires_at: claims.exp,
+    })
 }
 
 /// Records a failed login (by the email's hash: the audit log keeps no guessed emails) and
@@ -362,6 +393,12 @@ pub(crate) async fn logout(
     State(state): State<AppState>,
     tenant: Tenant,
 ) -> Result<impl IntoResponse, ApiError> {
+    revoke_login_token(&state, &tenant).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Revokes the caller's login token (logout, console sign-out); an API key is refused.
+pub(crate) async fn revoke_login_token(state: &AppState, tenant: &Tenant) -> Result<(), ApiError> {
     let Some((jti, exp)) = &tenant.token else {
         return Err(ApiError::InvalidRequest(
             "logout revokes a login token; revoke API keys with DELETE /v1/api-keys/{id}".into(),
@@ -371,8 +408,7 @@ pub(crate) async fn logout(
         .store
         .revoke_token(&tenant.workspace.id, jti, exp * 1000)
         .await?;
-    tenant.audit(&state, "auth.logout", None, "{}").await?;
-    Ok(StatusCode::NO_CONTENT)
+    tenant.audit(state, "auth.logout", None, "{}").await
 }
 
 #[cfg(test)]
