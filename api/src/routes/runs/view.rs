@@ -151,7 +151,8 @@ pub(crate) async fn views(
         .collect())
 }
 
-/// A run as clients see it. Lists leave out the (possibly large) input.
+/// Why a run is where it is, when its status alone does not say: a start Temporal has not
+/// taken yet.
 fn status_reason(run: &Run) -> Option<String> {
     match (&run.start_error, run.start_pending) {
         (Some(code), true) => Some(format!(
@@ -161,6 +162,7 @@ fn status_reason(run: &Run) -> Option<String> {
     }
 }
 
+/// A run as clients see it. Lists leave out the (possibly large) input.
 pub(crate) fn view(
     state: &AppState,
     run: &Run,
