@@ -361,8 +361,8 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * `POST /v1/runs/{id}/cancel`: cancels the workflow; in-flight activities stop at their next
-         *     heartbeat, and the run ends `cancelled`.
+         * `POST /v1/runs/{id}/cancel`: cancels the workflow; its model or tool call in flight stops
+         *     at once, and the run ends `cancelled`.
          */
         post: operations["cancel_run"];
         delete?: never;
@@ -508,10 +508,16 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
-        /** @description A signal the run will act on at its next turn. */
+        /** @description A request the run will act on at its next turn. */
         Accepted: {
             /** @description Always `true`. */
             accepted: boolean;
+            /**
+             * @description `true` when Temporal did not take it at once (an outage, or the run waits for its
+             *     start or behind earlier requests): it is stored and delivered, in order, when Temporal
+             *     answers.
+             */
+            queued: boolean;
         };
         /** @description Limits of a run: an agent's defaults, or a run's tighter budget. */
         AgentLimits: {
@@ -552,6 +558,11 @@ export interface components {
             max_output_tokens: number | null;
             model: string;
             name: string;
+            /**
+             * Format: int64
+             * @description `null`: the operator's default (`LONGRUN_PROVIDER_OUTAGE_TOLERANCE_S`).
+             */
+            provider_outage_tolerance_s: number | null;
             system_prompt: string;
             tools: components["schemas"]["ToolView"][];
             updated_at: string;
@@ -672,6 +683,8 @@ export interface components {
              * @description How long the check took.
              */
             latency_ms: number;
+            /** @description Whether the process cannot serve without it. */
+            required: boolean;
             status: components["schemas"]["CheckStatus"];
         };
         /** @enum {string} */
@@ -699,6 +712,14 @@ export interface components {
              * @example helper
              */
             name: string;
+            /**
+             * Format: int64
+             * @description Seconds a model call waits out its provider's outage (429, 5xx, timeouts, retried
+             *     with backoff; the run shows `waiting_provider` meanwhile) before the run fails; 0
+             *     fails at the first such error; up to 604800 (7 days). Default: the operator's
+             *     (`LONGRUN_PROVIDER_OUTAGE_TOLERANCE_S`, an hour).
+             */
+            provider_outage_tolerance_s?: number | null;
             /**
              * @description At most 64 KiB.
              * @example Be exact.
@@ -987,11 +1008,14 @@ export interface components {
             checks: {
                 [key: string]: components["schemas"]["CheckReport"];
             };
-            /** @description `ready` (200) when every check passed, else `unavailable` (503). */
+            /**
+             * @description `ready` (200) when every check passed, `degraded` (200) when only optional ones
+             *     failed (the process serves, with less: see `checks`), else `unavailable` (503).
+             */
             status: components["schemas"]["ReadyStatus"];
         };
         /** @enum {string} */
-        ReadyStatus: "ready" | "unavailable";
+        ReadyStatus: "ready" | "degraded" | "unavailable";
         /** @description A new workspace and its first user, an admin. */
         Register: {
             /**
@@ -1038,7 +1062,7 @@ export interface components {
             runs: components["schemas"]["RunView"][];
         };
         /** @enum {string} */
-        RunStatusName: "queued" | "running" | "waiting_input" | "waiting_approval" | "paused_quota" | "succeeded" | "failed" | "cancelled" | "budget_exhausted" | "timed_out";
+        RunStatusName: "queued" | "running" | "waiting_input" | "waiting_approval" | "paused_quota" | "waiting_provider" | "succeeded" | "failed" | "cancelled" | "budget_exhausted" | "timed_out";
         /**
          * @description One event of `GET /v1/runs/{id}/events`, as an SSE frame's fields. (axum's `Event` writes
          *     the frames; this type only describes them.)
@@ -1104,6 +1128,12 @@ export interface components {
             result: string | null;
             started_at: string | null;
             status: components["schemas"]["RunStatusName"];
+            /**
+             * @description Why the run is in its status, where the status alone does not say: a `queued` run
+             *     whose workflow Temporal could not start yet (`scheduler_unavailable`: it starts when
+             *     Temporal answers), a run waiting out a provider outage. `null` otherwise.
+             */
+            status_reason: string | null;
             /**
              * Format: int64
              * @description Model calls made so far.
@@ -4373,6 +4403,23 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ApprovalOutcome"];
+                };
+            };
+            /** @description Temporal did not answer: the decision is stored and delivered when it does (`queued`); the run's validator may still refuse it then (see its events). */
+            202: {
+                headers: {
+                    /** @description Requests allowed per minute. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left before the limit. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the allowance is full again. */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's id: the client's `X-Request-Id`, or generated. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Accepted"];
                 };
             };
             /** @description `invalid_json`: the body is not JSON. */

@@ -20,13 +20,17 @@ T = TypeVar("T", bound="Accepted")
 
 @_attrs_define
 class Accepted:
-    """ A signal the run will act on at its next turn.
+    """ A request the run will act on at its next turn.
 
         Attributes:
             accepted (bool): Always `true`.
+            queued (bool): `true` when Temporal did not take it at once (an outage, or the run waits for its
+                start or behind earlier requests): it is stored and delivered, in order, when Temporal
+                answers.
      """
 
     accepted: bool
+    queued: bool
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
 
@@ -36,11 +40,14 @@ class Accepted:
     def to_dict(self) -> dict[str, Any]:
         accepted = self.accepted
 
+        queued = self.queued
+
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
         field_dict.update({
             "accepted": accepted,
+            "queued": queued,
         })
 
         return field_dict
@@ -52,8 +59,11 @@ class Accepted:
         d = dict(src_dict)
         accepted = d.pop("accepted")
 
+        queued = d.pop("queued")
+
         accepted = cls(
             accepted=accepted,
+            queued=queued,
         )
 
 

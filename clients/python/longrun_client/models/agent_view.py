@@ -33,6 +33,8 @@ class AgentView:
             max_output_tokens (int | None):
             model (str):
             name (str):
+            provider_outage_tolerance_s (int | None): `null`: the operator's default
+                (`LONGRUN_PROVIDER_OUTAGE_TOLERANCE_S`).
             system_prompt (str):
             tools (list[ToolView]):
             updated_at (str):
@@ -44,6 +46,7 @@ class AgentView:
     max_output_tokens: int | None
     model: str
     name: str
+    provider_outage_tolerance_s: int | None
     system_prompt: str
     tools: list[ToolView]
     updated_at: str
@@ -69,6 +72,9 @@ class AgentView:
 
         name = self.name
 
+        provider_outage_tolerance_s: int | None
+        provider_outage_tolerance_s = self.provider_outage_tolerance_s
+
         system_prompt = self.system_prompt
 
         tools = []
@@ -90,6 +96,7 @@ class AgentView:
             "max_output_tokens": max_output_tokens,
             "model": model,
             "name": name,
+            "provider_outage_tolerance_s": provider_outage_tolerance_s,
             "system_prompt": system_prompt,
             "tools": tools,
             "updated_at": updated_at,
@@ -125,6 +132,14 @@ class AgentView:
 
         name = d.pop("name")
 
+        def _parse_provider_outage_tolerance_s(data: object) -> int | None:
+            if data is None:
+                return data
+            return cast(int | None, data)
+
+        provider_outage_tolerance_s = _parse_provider_outage_tolerance_s(d.pop("provider_outage_tolerance_s"))
+
+
         system_prompt = d.pop("system_prompt")
 
         tools = []
@@ -146,6 +161,7 @@ class AgentView:
             max_output_tokens=max_output_tokens,
             model=model,
             name=name,
+            provider_outage_tolerance_s=provider_outage_tolerance_s,
             system_prompt=system_prompt,
             tools=tools,
             updated_at=updated_at,

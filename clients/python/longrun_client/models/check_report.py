@@ -25,10 +25,12 @@ class CheckReport:
 
         Attributes:
             latency_ms (int): How long the check took.
+            required (bool): Whether the process cannot serve without it.
             status (CheckStatus):
      """
 
     latency_ms: int
+    required: bool
     status: CheckStatus
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
@@ -39,6 +41,8 @@ class CheckReport:
     def to_dict(self) -> dict[str, Any]:
         latency_ms = self.latency_ms
 
+        required = self.required
+
         status = self.status.value
 
 
@@ -46,6 +50,7 @@ class CheckReport:
         field_dict.update(self.additional_properties)
         field_dict.update({
             "latency_ms": latency_ms,
+            "required": required,
             "status": status,
         })
 
@@ -58,6 +63,8 @@ class CheckReport:
         d = dict(src_dict)
         latency_ms = d.pop("latency_ms")
 
+        required = d.pop("required")
+
         status = CheckStatus(d.pop("status"))
 
 
@@ -65,6 +72,7 @@ class CheckReport:
 
         check_report = cls(
             latency_ms=latency_ms,
+            required=required,
             status=status,
         )
 

@@ -35,6 +35,11 @@ class CreateAgent:
             await_input (bool | Unset): When the model ends its turn with a question, wait for a human answer.
             limits (AgentLimits | Unset): Limits of a run: an agent's defaults, or a run's tighter budget.
             max_output_tokens (int | None | Unset): The model's output limit per call, 1 to 200000 (default 4096).
+            provider_outage_tolerance_s (int | None | Unset): Seconds a model call waits out its provider's outage (429,
+                5xx, timeouts, retried
+                with backoff; the run shows `waiting_provider` meanwhile) before the run fails; 0
+                fails at the first such error; up to 604800 (7 days). Default: the operator's
+                (`LONGRUN_PROVIDER_OUTAGE_TOLERANCE_S`, an hour).
             system_prompt (str | Unset): At most 64 KiB. Example: Be exact..
             tools (list[str | ToolObject] | Unset): At most 32, each named once: a built-in tool's name, or an object.
                 Example: ['calculator'].
@@ -45,6 +50,7 @@ class CreateAgent:
     await_input: bool | Unset = UNSET
     limits: AgentLimits | Unset = UNSET
     max_output_tokens: int | None | Unset = UNSET
+    provider_outage_tolerance_s: int | None | Unset = UNSET
     system_prompt: str | Unset = UNSET
     tools: list[str | ToolObject] | Unset = UNSET
 
@@ -70,6 +76,12 @@ class CreateAgent:
             max_output_tokens = UNSET
         else:
             max_output_tokens = self.max_output_tokens
+
+        provider_outage_tolerance_s: int | None | Unset
+        if isinstance(self.provider_outage_tolerance_s, Unset):
+            provider_outage_tolerance_s = UNSET
+        else:
+            provider_outage_tolerance_s = self.provider_outage_tolerance_s
 
         system_prompt = self.system_prompt
 
@@ -99,6 +111,8 @@ class CreateAgent:
             field_dict["limits"] = limits
         if max_output_tokens is not UNSET:
             field_dict["max_output_tokens"] = max_output_tokens
+        if provider_outage_tolerance_s is not UNSET:
+            field_dict["provider_outage_tolerance_s"] = provider_outage_tolerance_s
         if system_prompt is not UNSET:
             field_dict["system_prompt"] = system_prompt
         if tools is not UNSET:
@@ -139,6 +153,16 @@ class CreateAgent:
         max_output_tokens = _parse_max_output_tokens(d.pop("max_output_tokens", UNSET))
 
 
+        def _parse_provider_outage_tolerance_s(data: object) -> int | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(int | None | Unset, data)
+
+        provider_outage_tolerance_s = _parse_provider_outage_tolerance_s(d.pop("provider_outage_tolerance_s", UNSET))
+
+
         system_prompt = d.pop("system_prompt", UNSET)
 
         _tools = d.pop("tools", UNSET)
@@ -170,6 +194,7 @@ class CreateAgent:
             await_input=await_input,
             limits=limits,
             max_output_tokens=max_output_tokens,
+            provider_outage_tolerance_s=provider_outage_tolerance_s,
             system_prompt=system_prompt,
             tools=tools,
         )

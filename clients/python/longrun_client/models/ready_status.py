@@ -1,6 +1,7 @@
 from enum import StrEnum
 
 class ReadyStatus(StrEnum):
+    DEGRADED = "degraded"
     READY = "ready"
     UNAVAILABLE = "unavailable"
 

@@ -11,6 +11,7 @@ class RunStatusName(StrEnum):
     TIMED_OUT = "timed_out"
     WAITING_APPROVAL = "waiting_approval"
     WAITING_INPUT = "waiting_input"
+    WAITING_PROVIDER = "waiting_provider"
 
     def __str__(self) -> str:
         return str(self.value)

@@ -45,6 +45,9 @@ class RunView:
             result (None | str): The final answer, once there is one.
             started_at (None | str):
             status (RunStatusName):
+            status_reason (None | str): Why the run is in its status, where the status alone does not say: a `queued` run
+                whose workflow Temporal could not start yet (`scheduler_unavailable`: it starts when
+                Temporal answers), a run waiting out a provider outage. `null` otherwise.
             step (int): Model calls made so far.
             temporal_ui_url (str): The workflow in the Temporal UI.
             usage (RunUsageView): What a run used so far.
@@ -69,6 +72,7 @@ class RunView:
     result: None | str
     started_at: None | str
     status: RunStatusName
+    status_reason: None | str
     step: int
     temporal_ui_url: str
     usage: RunUsageView
@@ -131,6 +135,9 @@ class RunView:
 
         status = self.status.value
 
+        status_reason: None | str
+        status_reason = self.status_reason
+
         step = self.step
 
         temporal_ui_url = self.temporal_ui_url
@@ -169,6 +176,7 @@ class RunView:
             "result": result,
             "started_at": started_at,
             "status": status,
+            "status_reason": status_reason,
             "step": step,
             "temporal_ui_url": temporal_ui_url,
             "usage": usage,
@@ -289,6 +297,14 @@ class RunView:
 
 
 
+        def _parse_status_reason(data: object) -> None | str:
+            if data is None:
+                return data
+            return cast(None | str, data)
+
+        status_reason = _parse_status_reason(d.pop("status_reason"))
+
+
         step = d.pop("step")
 
         temporal_ui_url = d.pop("temporal_ui_url")
@@ -340,6 +356,7 @@ class RunView:
             result=result,
             started_at=started_at,
             status=status,
+            status_reason=status_reason,
             step=step,
             temporal_ui_url=temporal_ui_url,
             usage=usage,

@@ -128,8 +128,8 @@ def sync_detailed(
     idempotency_key: str | Unset = UNSET,
 
 ) -> Response[ErrorBody | RunView]:
-    """ `POST /v1/runs/{id}/cancel`: cancels the workflow; in-flight activities stop at their next
-    heartbeat, and the run ends `cancelled`.
+    """ `POST /v1/runs/{id}/cancel`: cancels the workflow; its model or tool call in flight stops
+    at once, and the run ends `cancelled`.
 
     Args:
         id (str):
@@ -163,8 +163,8 @@ def sync(
     idempotency_key: str | Unset = UNSET,
 
 ) -> ErrorBody | RunView | None:
-    """ `POST /v1/runs/{id}/cancel`: cancels the workflow; in-flight activities stop at their next
-    heartbeat, and the run ends `cancelled`.
+    """ `POST /v1/runs/{id}/cancel`: cancels the workflow; its model or tool call in flight stops
+    at once, and the run ends `cancelled`.
 
     Args:
         id (str):
@@ -193,8 +193,8 @@ async def asyncio_detailed(
     idempotency_key: str | Unset = UNSET,
 
 ) -> Response[ErrorBody | RunView]:
-    """ `POST /v1/runs/{id}/cancel`: cancels the workflow; in-flight activities stop at their next
-    heartbeat, and the run ends `cancelled`.
+    """ `POST /v1/runs/{id}/cancel`: cancels the workflow; its model or tool call in flight stops
+    at once, and the run ends `cancelled`.
 
     Args:
         id (str):
@@ -228,8 +228,8 @@ async def asyncio(
     idempotency_key: str | Unset = UNSET,
 
 ) -> ErrorBody | RunView | None:
-    """ `POST /v1/runs/{id}/cancel`: cancels the workflow; in-flight activities stop at their next
-    heartbeat, and the run ends `cancelled`.
+    """ `POST /v1/runs/{id}/cancel`: cancels the workflow; its model or tool call in flight stops
+    at once, and the run ends `cancelled`.
 
     Args:
         id (str):

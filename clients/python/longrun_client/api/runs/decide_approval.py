@@ -8,6 +8,7 @@ from ...client import AuthenticatedClient, Client
 from ...types import Response, UNSET
 from ... import errors
 
+from ...models.accepted import Accepted
 from ...models.approval_outcome import ApprovalOutcome
 from ...models.error_body import ErrorBody
 from ...models.post_approval import PostApproval
@@ -47,13 +48,20 @@ def _get_kwargs(
 
 
 
-def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> ApprovalOutcome | ErrorBody | None:
+def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Accepted | ApprovalOutcome | ErrorBody | None:
     if response.status_code == 200:
         response_200 = ApprovalOutcome.from_dict(response.json())
 
 
 
         return response_200
+
+    if response.status_code == 202:
+        response_202 = Accepted.from_dict(response.json())
+
+
+
+        return response_202
 
     if response.status_code == 400:
         response_400 = ErrorBody.from_dict(response.json())
@@ -145,7 +153,7 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
         return None
 
 
-def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Response[ApprovalOutcome | ErrorBody]:
+def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Response[Accepted | ApprovalOutcome | ErrorBody]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -161,7 +169,7 @@ def sync_detailed(
     body: PostApproval,
     idempotency_key: str | Unset = UNSET,
 
-) -> Response[ApprovalOutcome | ErrorBody]:
+) -> Response[Accepted | ApprovalOutcome | ErrorBody]:
     """ `POST /v1/runs/{id}/approvals`: approves or denies a gated tool call (a Temporal update:
     the workflow's validator refuses unknown or already-decided calls).
 
@@ -175,7 +183,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[ApprovalOutcome | ErrorBody]
+        Response[Accepted | ApprovalOutcome | ErrorBody]
      """
 
 
@@ -199,7 +207,7 @@ def sync(
     body: PostApproval,
     idempotency_key: str | Unset = UNSET,
 
-) -> ApprovalOutcome | ErrorBody | None:
+) -> Accepted | ApprovalOutcome | ErrorBody | None:
     """ `POST /v1/runs/{id}/approvals`: approves or denies a gated tool call (a Temporal update:
     the workflow's validator refuses unknown or already-decided calls).
 
@@ -213,7 +221,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        ApprovalOutcome | ErrorBody
+        Accepted | ApprovalOutcome | ErrorBody
      """
 
 
@@ -232,7 +240,7 @@ async def asyncio_detailed(
     body: PostApproval,
     idempotency_key: str | Unset = UNSET,
 
-) -> Response[ApprovalOutcome | ErrorBody]:
+) -> Response[Accepted | ApprovalOutcome | ErrorBody]:
     """ `POST /v1/runs/{id}/approvals`: approves or denies a gated tool call (a Temporal update:
     the workflow's validator refuses unknown or already-decided calls).
 
@@ -246,7 +254,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[ApprovalOutcome | ErrorBody]
+        Response[Accepted | ApprovalOutcome | ErrorBody]
      """
 
 
@@ -270,7 +278,7 @@ async def asyncio(
     body: PostApproval,
     idempotency_key: str | Unset = UNSET,
 
-) -> ApprovalOutcome | ErrorBody | None:
+) -> Accepted | ApprovalOutcome | ErrorBody | None:
     """ `POST /v1/runs/{id}/approvals`: approves or denies a gated tool call (a Temporal update:
     the workflow's validator refuses unknown or already-decided calls).
 
@@ -284,7 +292,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        ApprovalOutcome | ErrorBody
+        Accepted | ApprovalOutcome | ErrorBody
      """
 
 
