@@ -144,6 +144,13 @@ const KEYS: &[Key] = &[
         env: "LONGRUN_APPROVAL_TIMEOUT_S",
         default: Some("86400"),
     },
+    // Seconds a run waits for a client-executed tool's result (then the model gets an error
+    // result), unless the tool says otherwise.
+    Key {
+        toml: "client_tool_timeout_s",
+        env: "LONGRUN_CLIENT_TOOL_TIMEOUT_S",
+        default: Some("3600"),
+    },
     Key {
         toml: "input_timeout_s",
         env: "LONGRUN_INPUT_TIMEOUT_S",
@@ -301,6 +308,7 @@ pub(crate) struct Config {
     pub(crate) heartbeat_timeout_s: u64,
     pub(crate) approval_timeout_s: u64,
     pub(crate) input_timeout_s: u64,
+    pub(crate) client_tool_timeout_s: u64,
     pub(crate) http_fetch_allow: Vec<longrun_activities::egress::AllowRule>,
     /// `None`: the role's default (on for `dev`, off for `api`).
     pub(crate) allow_signup: Option<bool>,
@@ -575,6 +583,8 @@ impl Layers {
             heartbeat_timeout_s: self.number("LONGRUN_HEARTBEAT_TIMEOUT_S", 1u64..=3600)?,
             approval_timeout_s: self.number("LONGRUN_APPROVAL_TIMEOUT_S", 1u64..=30 * 86_400)?,
             input_timeout_s: self.number("LONGRUN_INPUT_TIMEOUT_S", 1u64..=30 * 86_400)?,
+            client_tool_timeout_s: self
+                .number("LONGRUN_CLIENT_TOOL_TIMEOUT_S", 1u64..=7 * 86_400)?,
             allow_signup: self.flag("LONGRUN_ALLOW_SIGNUP")?,
             temporal_gzip: self.flag("LONGRUN_TEMPORAL_GZIP")?.unwrap_or(false),
             retry_cap_s: self.number("LONGRUN_RETRY_CAP_S", 1u64..=3600)?,

@@ -63,6 +63,7 @@ pub(crate) fn tool_label(tool: &longrun_workflows::payloads::ToolSpec) -> &str {
     match tool.kind {
         longrun_workflows::payloads::ToolKind::Builtin => tool.name.as_str(),
         longrun_workflows::payloads::ToolKind::Webhook => "webhook",
+        longrun_workflows::payloads::ToolKind::Client => "client",
     }
 }
 

@@ -53,6 +53,7 @@ pub const ROUTES: &[(Method, &str, &[Role])] = &[
     (Method::POST, "/v1/runs/{id}/messages", RUNS),
     (Method::POST, "/v1/runs/{id}/complete", RUNS),
     (Method::POST, "/v1/runs/{id}/approvals", RUNS),
+    (Method::POST, "/v1/runs/{id}/tool-results", RUNS),
     (Method::POST, "/v1/runs/{id}/resume", RUNS),
     (Method::GET, "/v1/quota", RUNS),
     (Method::GET, "/v1/usage", USAGE),

@@ -150,6 +150,8 @@ pub(crate) fn run_input(
             await_input: agent.settings.await_input,
             max_output_tokens: agent.settings.max_output_tokens.unwrap_or(4096),
             provider_outage_tolerance_s: agent.settings.provider_outage_tolerance_s,
+            output_schema: agent.settings.output_schema.clone(),
+            max_repeated_tool_calls: agent.settings.max_repeated_tool_calls,
         },
         input: run.input.clone(),
         budget,
@@ -210,6 +212,16 @@ fn tool_spec(tool: &longrun_store::AgentTool) -> ToolSpec {
             description: Some(webhook.description.clone()),
             input_schema: Some(webhook.input_schema.clone()),
             url: Some(webhook.url.clone()),
+            timeout_s: None,
+        },
+        longrun_store::AgentTool::Client(client) => ToolSpec {
+            name: client.name.clone(),
+            requires_approval: client.requires_approval,
+            kind: ToolKind::Client,
+            description: Some(client.description.clone()),
+            input_schema: Some(client.input_schema.clone()),
+            url: None,
+            timeout_s: client.timeout_s,
         },
     }
 }

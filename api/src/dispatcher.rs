@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{Notify, watch};
 
 use longrun_store::{PendingCommand, PendingStart, Store, now_ms};
-use longrun_workflows::payloads::{ApprovalDecision, HumanMessage, RunInput};
+use longrun_workflows::payloads::{ApprovalDecision, ClientToolResult, HumanMessage, RunInput};
 
 use crate::error::ApiError;
 use crate::scheduler::{Scheduler, StartPlan};
@@ -40,6 +40,7 @@ pub(crate) struct StartRequest {
 pub(crate) enum Command {
     Message { message: HumanMessage },
     Approval { decision: ApprovalDecision },
+    ToolResult { result: ClientToolResult },
     Cancel,
     Complete,
     Resume,
@@ -50,6 +51,7 @@ impl Command {
         match self {
             Command::Message { .. } => "message",
             Command::Approval { .. } => "approval",
+            Command::ToolResult { .. } => "tool_result",
             Command::Cancel => "cancel",
             Command::Complete => "complete",
             Command::Resume => "resume",
@@ -165,6 +167,10 @@ impl Dispatcher {
             }
             Command::Approval { decision } => {
                 Some(scheduler.decide(workflow_id, decision.clone()).await?)
+            }
+            Command::ToolResult { result } => {
+                scheduler.tool_result(workflow_id, result.clone()).await?;
+                None
             }
             Command::Cancel => {
                 scheduler.cancel(workflow_id).await?;

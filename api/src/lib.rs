@@ -157,6 +157,7 @@ pub const IDEMPOTENT_ROUTES: &[(axum::http::Method, &str)] = &[
     (axum::http::Method::POST, "/v1/runs/{id}/messages"),
     (axum::http::Method::POST, "/v1/runs/{id}/complete"),
     (axum::http::Method::POST, "/v1/runs/{id}/approvals"),
+    (axum::http::Method::POST, "/v1/runs/{id}/tool-results"),
     (axum::http::Method::POST, "/v1/runs/{id}/resume"),
 ];
 
@@ -198,6 +199,10 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/runs/{id}/messages", run_action(runs::message, &state))
         .route("/v1/runs/{id}/complete", run_action(runs::complete, &state))
         .route("/v1/runs/{id}/approvals", run_action(runs::approve, &state))
+        .route(
+            "/v1/runs/{id}/tool-results",
+            run_action(runs::tool_result, &state),
+        )
         .route("/v1/runs/{id}/resume", run_action(runs::resume, &state))
         .route("/v1/quota", get(quota::get))
         .route("/v1/usage", get(routes::usage::get))

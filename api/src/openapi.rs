@@ -61,6 +61,7 @@ use crate::routes;
         routes::runs::message,
         routes::runs::complete,
         routes::runs::approve,
+        routes::runs::tool_result,
         routes::runs::resume,
         routes::quota::get,
         routes::usage::get,

@@ -11,12 +11,14 @@ use temporalio_client::{
     WorkflowIdConflictPolicy, WorkflowIdReusePolicy, WorkflowSignalOptions, WorkflowStartOptions,
 };
 use temporalio_common::search_attributes::SearchAttributes;
-use temporalio_common::{HasWorkflowDefinition, MemoValues, SignalDefinition};
+use temporalio_common::{HasWorkflowDefinition, MemoValues, SignalDefinition, UpdateDefinition};
 use tokio::sync::OnceCell;
 
 use longrun_temporal::TemporalSettings;
 use longrun_workflows::AgentRunWorkflow;
-use longrun_workflows::payloads::{ApprovalDecision, HumanMessage, RunInput, WorkflowShape};
+use longrun_workflows::payloads::{
+    ApprovalDecision, ClientToolResult, HumanMessage, RunInput, WorkflowShape,
+};
 use longrun_workflows::search;
 
 use crate::error::ApiError;
@@ -237,26 +239,60 @@ impl Scheduler {
         workflow_id: &str,
         decision: ApprovalDecision,
     ) -> Result<bool, ApiError> {
+        self.update(
+            workflow_id,
+            AgentRunWorkflow::decide,
+            decision,
+            "approval_conflict",
+        )
+        .await
+    }
+
+    /// Delivers a client tool's result (an update: the workflow's validator refuses unknown
+    /// and already answered calls).
+    pub async fn tool_result(
+        &self,
+        workflow_id: &str,
+        result: ClientToolResult,
+    ) -> Result<(), ApiError> {
+        self.update(
+            workflow_id,
+            AgentRunWorkflow::tool_result,
+            result,
+            "tool_result_conflict",
+        )
+        .await
+    }
+
+    /// Runs an update; a refusal by its validator is a 409 with `conflict` as its code.
+    async fn update<U>(
+        &self,
+        workflow_id: &str,
+        update: U,
+        input: U::Input,
+        conflict: &'static str,
+    ) -> Result<U::Output, ApiError>
+    where
+        U: UpdateDefinition<Workflow = <AgentRunWorkflow as HasWorkflowDefinition>::Run>,
+        U::Input: Send,
+        U::Output: 'static,
+    {
         let handle = self.handle(workflow_id).await?;
         let outcome = tokio::time::timeout(
             UPDATE_TIMEOUT,
-            handle.execute_update(
-                AgentRunWorkflow::decide,
-                decision,
-                WorkflowExecuteUpdateOptions::default(),
-            ),
+            handle.execute_update(update, input, WorkflowExecuteUpdateOptions::default()),
         )
         .await
         .map_err(|_| ApiError::SchedulerUnavailable)?;
         match outcome {
-            Ok(approved) => Ok(approved),
+            Ok(output) => Ok(output),
             Err(WorkflowUpdateError::Failed(failure)) => Err(ApiError::Conflict {
-                code: "approval_conflict",
+                code: conflict,
                 message: failure.message.clone(),
             }),
             Err(WorkflowUpdateError::NotFound(_)) => Err(ApiError::run_finished("closed")),
             Err(other) => {
-                tracing::warn!(error = %other, "approval update failed");
+                tracing::warn!(error = %other, code = conflict, "update failed");
                 Err(ApiError::SchedulerUnavailable)
             }
         }

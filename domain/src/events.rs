@@ -18,6 +18,9 @@ pub enum EventKind {
     ToolStarted,
     #[serde(rename = "tool.completed")]
     ToolCompleted,
+    /// The model called a client-executed tool: the client runs it and posts the result.
+    #[serde(rename = "tool.requested")]
+    ToolRequested,
     #[serde(rename = "approval.requested")]
     ApprovalRequested,
     #[serde(rename = "approval.decided")]
@@ -42,13 +45,14 @@ pub enum EventKind {
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 15] = [
+    pub const ALL: [EventKind; 16] = [
         EventKind::RunStarted,
         EventKind::LlmDelta,
         EventKind::LlmCompleted,
         EventKind::LlmError,
         EventKind::ToolStarted,
         EventKind::ToolCompleted,
+        EventKind::ToolRequested,
         EventKind::ApprovalRequested,
         EventKind::ApprovalDecided,
         EventKind::InputRequested,
@@ -68,6 +72,7 @@ impl EventKind {
             EventKind::LlmError => "llm.error",
             EventKind::ToolStarted => "tool.started",
             EventKind::ToolCompleted => "tool.completed",
+            EventKind::ToolRequested => "tool.requested",
             EventKind::ApprovalRequested => "approval.requested",
             EventKind::ApprovalDecided => "approval.decided",
             EventKind::InputRequested => "input.requested",
@@ -86,8 +91,9 @@ impl EventKind {
 
     /// The kinds a run's webhook may receive: the run's end, and the events after which it
     /// waits for a person (or for its quota).
-    pub const WEBHOOK: [EventKind; 4] = [
+    pub const WEBHOOK: [EventKind; 5] = [
         EventKind::ApprovalRequested,
+        EventKind::ToolRequested,
         EventKind::InputRequested,
         EventKind::QuotaPaused,
         EventKind::RunCompleted,

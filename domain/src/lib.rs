@@ -26,5 +26,5 @@ pub use model::{ModelError, ModelRef, Provider};
 pub use period::{DAY_MS, Period, day_label, day_number, period_of};
 pub use status::RunStatus;
 pub use tier::{Limits, QuotaError, QuotaOverrides, Tier, TierConfig, TierValue, Tiers};
-pub use tools::BuiltinTool;
+pub use tools::{BuiltinTool, FINAL_ANSWER_TOOL};
 pub use usage::UsageTotals;

@@ -18,6 +18,9 @@ pub enum RunStatus {
     PausedQuota,
     /// The model's provider is failing; the run waits it out (see `provider.retrying`).
     WaitingProvider,
+    /// The model called a client-executed tool: the run waits for its result
+    /// (`POST /v1/runs/{id}/tool-results`, see `tool.requested`).
+    RequiresAction,
     Succeeded,
     Failed,
     Cancelled,
@@ -26,13 +29,14 @@ pub enum RunStatus {
 }
 
 impl RunStatus {
-    pub const ALL: [RunStatus; 11] = [
+    pub const ALL: [RunStatus; 12] = [
         RunStatus::Queued,
         RunStatus::Running,
         RunStatus::WaitingInput,
         RunStatus::WaitingApproval,
         RunStatus::PausedQuota,
         RunStatus::WaitingProvider,
+        RunStatus::RequiresAction,
         RunStatus::Succeeded,
         RunStatus::Failed,
         RunStatus::Cancelled,
@@ -48,6 +52,7 @@ impl RunStatus {
             RunStatus::WaitingApproval => "waiting_approval",
             RunStatus::PausedQuota => "paused_quota",
             RunStatus::WaitingProvider => "waiting_provider",
+            RunStatus::RequiresAction => "requires_action",
             RunStatus::Succeeded => "succeeded",
             RunStatus::Failed => "failed",
             RunStatus::Cancelled => "cancelled",
@@ -117,7 +122,7 @@ mod tests {
         assert_eq!(
             RunStatus::sql_list(RunStatus::is_active),
             "('queued', 'running', 'waiting_input', 'waiting_approval', 'paused_quota', \
-             'waiting_provider')"
+             'waiting_provider', 'requires_action')"
         );
     }
 }

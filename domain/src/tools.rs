@@ -4,6 +4,10 @@
 //! dispatch all derive from it. (Each tool's input schema lives beside its implementation,
 //! matched on this enum, so none can be missing.)
 
+/// The tool through which an Anthropic model gives a structured final answer (its input is
+/// the answer): reserved, no agent tool may take the name.
+pub const FINAL_ANSWER_TOOL: &str = "final_answer";
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum BuiltinTool {
     Calculator,

@@ -173,6 +173,7 @@ pub(crate) fn api_settings(config: &Config) -> ApiSettings {
             tool_heartbeat_s: config.heartbeat_timeout_s,
             approval_timeout_s: config.approval_timeout_s,
             input_timeout_s: config.input_timeout_s,
+            client_tool_timeout_s: config.client_tool_timeout_s,
             quota_recheck_s: config.quota_recheck_s,
             retry_cap_s: config.retry_cap_s,
             provider_outage_tolerance_s: config.provider_outage_tolerance_s,

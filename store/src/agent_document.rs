@@ -18,6 +18,20 @@ pub enum AgentTool {
     },
     /// A POST to the workspace's URL, signed with the tool's secret.
     Webhook(WebhookTool),
+    /// Run by the API's client, which posts the result.
+    Client(ClientTool),
+}
+
+/// A client-executed tool: what the model sees, and how long a run waits for its result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClientTool {
+    pub name: String,
+    pub requires_approval: bool,
+    pub description: String,
+    /// JSON Schema of the input (an object).
+    pub input_schema: Value,
+    /// `None`: the operator's default.
+    pub timeout_s: Option<u64>,
 }
 
 /// A webhook tool: what the model sees (name, description, schema) and where calls go.
@@ -39,6 +53,7 @@ impl AgentTool {
         match self {
             AgentTool::Builtin { tool, .. } => tool.name(),
             AgentTool::Webhook(webhook) => &webhook.name,
+            AgentTool::Client(client) => &client.name,
         }
     }
 
@@ -48,12 +63,13 @@ impl AgentTool {
                 requires_approval, ..
             } => *requires_approval,
             AgentTool::Webhook(webhook) => webhook.requires_approval,
+            AgentTool::Client(client) => client.requires_approval,
         }
     }
 }
 
 /// Agent settings that are neither tools nor limits.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct AgentSettings {
     /// When the model ends its turn with a question, wait for a human answer.
     #[serde(default)]
@@ -64,6 +80,13 @@ pub struct AgentSettings {
     /// Seconds a model call waits out its provider's outage; `None`: the operator's default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provider_outage_tolerance_s: Option<u64>,
+    /// The final answer must be JSON valid for this schema (structured output).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_schema: Option<Value>,
+    /// Identical tool calls in a row before the model is told so (then the run ends);
+    /// `None`: 3; 0: never.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_repeated_tool_calls: Option<u32>,
 }
 
 /// Limits and settings, stored together as one JSON object.
@@ -91,6 +114,8 @@ struct StoredTool {
     input_schema: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     secret: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    timeout_s: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -99,6 +124,7 @@ enum StoredKind {
     #[default]
     Builtin,
     Webhook,
+    Client,
 }
 
 impl TryFrom<StoredTool> for AgentTool {
@@ -123,6 +149,15 @@ impl TryFrom<StoredTool> for AgentTool {
                     .unwrap_or_else(|| json!({"type": "object"})),
                 secret: stored.secret,
             }),
+            StoredKind::Client => AgentTool::Client(ClientTool {
+                name: stored.name,
+                requires_approval: stored.requires_approval,
+                description: stored.description.unwrap_or_default(),
+                input_schema: stored
+                    .input_schema
+                    .unwrap_or_else(|| json!({"type": "object"})),
+                timeout_s: stored.timeout_s,
+            }),
         })
     }
 }
@@ -141,6 +176,7 @@ impl From<AgentTool> for StoredTool {
                 description: None,
                 input_schema: None,
                 secret: None,
+                timeout_s: None,
             },
             AgentTool::Webhook(webhook) => StoredTool {
                 name: webhook.name,
@@ -150,6 +186,17 @@ impl From<AgentTool> for StoredTool {
                 description: Some(webhook.description),
                 input_schema: Some(webhook.input_schema),
                 secret: webhook.secret,
+                timeout_s: None,
+            },
+            AgentTool::Client(client) => StoredTool {
+                name: client.name,
+                requires_approval: client.requires_approval,
+                kind: StoredKind::Client,
+                url: None,
+                description: Some(client.description),
+                input_schema: Some(client.input_schema),
+                secret: None,
+                timeout_s: client.timeout_s,
             },
         }
     }

@@ -51,7 +51,7 @@ impl NewAgent<'_> {
         let tools = serde_json::to_string(self.tools).map_err(corrupt)?;
         let limits = serde_json::to_string(&StoredLimits {
             limits: *self.limits,
-            settings: *self.settings,
+            settings: self.settings.clone(),
         })
         .map_err(corrupt)?;
         Ok((tools, limits))
@@ -105,7 +105,7 @@ impl Store {
             system_prompt: new.system_prompt.to_string(),
             tools: new.tools.to_vec(),
             limits: *new.limits,
-            settings: *new.settings,
+            settings: new.settings.clone(),
             created_at: now,
             updated_at: now,
         };

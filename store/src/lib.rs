@@ -31,7 +31,7 @@ mod waiting;
 mod workspaces;
 
 pub use accounts::{AuditEntry, MAX_ACCOUNTS_PER_EMAIL, NewAudit, User};
-pub use agent_document::{AgentSettings, AgentTool, WebhookTool};
+pub use agent_document::{AgentSettings, AgentTool, ClientTool, WebhookTool};
 pub use agents::{Agent, NewAgent};
 pub use api_keys::{ApiKey, AuthenticatedKey, MAX_LIVE_KEYS, NewApiKey, hash_secret};
 pub use billing::{ExportCursor, ExportRow, GroupBy, UsageGroup};
@@ -51,7 +51,7 @@ pub use runs::{Admission, AdmitOutcome, InsertRunOutcome, NewRun, Run, RunFinish
 pub use schema::ToolSchema;
 pub use steps::{RunStart, StepEvent, StepOutcome, StepWrite, TurnRead};
 pub use usage::{LedgerOutcome, NewUsageEvent, UsageKind};
-pub use waiting::PendingApproval;
+pub use waiting::PendingCall;
 pub use workspaces::Workspace;
 
 use std::str::FromStr;

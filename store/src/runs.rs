@@ -61,6 +61,8 @@ pub struct Run {
     /// JSON object, as submitted.
     pub metadata: Option<String>,
     pub result: Option<String>,
+    /// A structured answer, as JSON text (see [`RunFinish::result_json`]).
+    pub result_json: Option<String>,
     pub error_code: Option<String>,
     pub error_message: Option<String>,
     pub idempotency_key: Option<String>,
@@ -120,12 +122,14 @@ pub enum InsertRunOutcome {
 pub struct RunFinish<'a> {
     pub status: RunStatus,
     pub result: Option<&'a str>,
+    /// A structured answer, as JSON text (valid for the run's `output_schema`).
+    pub result_json: Option<&'a str>,
     pub error_code: Option<&'a str>,
     pub error_message: Option<&'a str>,
     pub step: i64,
 }
 
-pub(crate) const COLUMNS: &str = "id, workspace_id, agent_name, status, input, metadata, result, error_code, \
+pub(crate) const COLUMNS: &str = "id, workspace_id, agent_name, status, input, metadata, result, result_json, error_code, \
     error_message, idempotency_key, request_hash, workflow_id, webhook_url, webhook_events, \
     previous_run_id, rerun_of, prior_messages, step, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, tool_calls, agent_ms, cost_micro_usd, created_at, \
     started_at, finished_at, updated_at, dispatch_state, dispatch_error";
@@ -142,6 +146,7 @@ impl Run {
             input: row.try_get("input")?,
             metadata: row.try_get("metadata")?,
             result: row.try_get("result")?,
+            result_json: row.try_get("result_json")?,
             error_code: row.try_get("error_code")?,
             error_message: row.try_get("error_message")?,
             idempotency_key: row.try_get("idempotency_key")?,
@@ -415,7 +420,7 @@ impl Store {
         let sql = format!(
             "UPDATE runs SET status = $1, result = $2, error_code = $3, error_message = $4, \
                  step = $5, finished_at = $6, updated_at = $6, \
-                 started_at = COALESCE(started_at, $6) \
+                 started_at = COALESCE(started_at, $6), result_json = $9 \
              WHERE workspace_id = $7 AND id = $8 AND status NOT IN {}",
             *TERMINAL_SQL
         );
@@ -427,7 +432,8 @@ impl Store {
             .bind(finish.step)
             .bind(now_ms())
             .bind(workspace_id)
-            .bind(run_id);
+            .bind(run_id)
+            .bind(finish.result_json);
         Ok(self.tenant_execute(workspace_id, statement).await? == 1)
     }
 

@@ -407,7 +407,8 @@ async fn finish_run(
 ) -> Result<bool> {
     let sql = format!(
         "UPDATE runs SET status = $1, result = $2, error_code = $3, error_message = $4, \
-             step = $5, finished_at = $6, updated_at = $6, started_at = COALESCE(started_at, $6) \
+             step = $5, finished_at = $6, updated_at = $6, started_at = COALESCE(started_at, $6), \
+             result_json = $9 \
          WHERE workspace_id = $7 AND id = $8 AND status NOT IN {}",
         *TERMINAL_SQL
     );
@@ -420,6 +421,7 @@ async fn finish_run(
         .bind(now)
         .bind(workspace_id)
         .bind(run_id)
+        .bind(finish.result_json)
         .execute(&mut **tx)
         .await?
         .rows_affected()

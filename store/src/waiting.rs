@@ -1,16 +1,18 @@
 //! What a live run waits for, read from its events: the gated tool calls asked for
-//! (`approval.requested`) and not yet decided (`approval.decided`), so clients see them
-//! without following the stream.
+//! (`approval.requested`) and not yet decided (`approval.decided`), and the client-executed
+//! tool calls asked for (`tool.requested`) and not yet answered (`tool.completed`), so
+//! clients see them without following the stream.
 
 use std::collections::BTreeMap;
 
+use longrun_domain::EventKind;
 use sqlx::Row;
 
 use crate::{Result, Store};
 
-/// A gated tool call waiting for a human decision.
+/// A tool call waiting for a human decision, or for a client's result.
 #[derive(Debug, Clone, PartialEq)]
-pub struct PendingApproval {
+pub struct PendingCall {
     pub tool_call_id: String,
     pub tool: String,
     pub input: serde_json::Value,
@@ -19,27 +21,33 @@ pub struct PendingApproval {
 }
 
 impl Store {
-    /// The undecided approvals of each of `run_ids` (runs of the workspace), by run id, in the
-    /// order they were asked for. At most 100 runs at once (a page of the list).
-    pub async fn pending_approvals(
+    /// The calls of each of `run_ids` (runs of the workspace) that an `asked` event asked for
+    /// and no `answered` event answered (`approval.requested`/`approval.decided`,
+    /// `tool.requested`/`tool.completed`), by run id, in the order they were asked for. At
+    /// most 100 runs at once (a page of the list).
+    pub async fn pending_calls(
         &self,
         workspace_id: &str,
         run_ids: &[&str],
-    ) -> Result<BTreeMap<String, Vec<PendingApproval>>> {
-        let mut pending: BTreeMap<String, Vec<PendingApproval>> = BTreeMap::new();
+        asked: EventKind,
+        answered: EventKind,
+    ) -> Result<BTreeMap<String, Vec<PendingCall>>> {
+        let mut pending: BTreeMap<String, Vec<PendingCall>> = BTreeMap::new();
         if run_ids.is_empty() {
             return Ok(pending);
         }
         let run_ids = &run_ids[..run_ids.len().min(100)];
-        let placeholders: Vec<String> = (0..run_ids.len()).map(|i| format!("${}", i + 2)).collect();
+        let placeholders: Vec<String> = (0..run_ids.len()).map(|i| format!("${}", i + 4)).collect();
         let sql = format!(
             "SELECT run_id, kind, data, created_at FROM run_events \
-             WHERE workspace_id = $1 AND run_id IN ({}) \
-               AND kind IN ('approval.requested', 'approval.decided') \
+             WHERE workspace_id = $1 AND kind IN ($2, $3) AND run_id IN ({}) \
              ORDER BY run_id, seq",
             placeholders.join(", ")
         );
-        let mut statement = sqlx::query(&sql).bind(workspace_id);
+        let mut statement = sqlx::query(&sql)
+            .bind(workspace_id)
+            .bind(asked.as_str())
+            .bind(answered.as_str());
         for id in run_ids {
             statement = statement.bind(*id);
         }
@@ -53,8 +61,8 @@ impl Store {
                 .unwrap_or_default()
                 .to_string();
             let calls = pending.entry(run_id).or_default();
-            if kind == "approval.requested" {
-                calls.push(PendingApproval {
+            if asked == kind.as_str() {
+                calls.push(PendingCall {
                     tool_call_id: call_id,
                     tool: data["tool"].as_str().unwrap_or_default().to_string(),
                     input: data["input"].clone(),

@@ -10,6 +10,7 @@ mod harness;
 mod sse;
 
 mod agent_loop;
+mod agent_tools;
 mod api;
 mod billing;
 mod cli;

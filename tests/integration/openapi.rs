@@ -488,6 +488,10 @@ async fn real_answers_match_their_documented_schemas() {
             "/v1/runs/{id}/approvals",
             json!({"tool_call_id": "toolu_1", "approve": true}),
         ),
+        (
+            "/v1/runs/{id}/tool-results",
+            json!({"tool_call_id": "toolu_1", "content": "done"}),
+        ),
     ] {
         let path = template.replace("{id}", id);
         let (status, answer) = c.at("POST", template, &path, key, Some(body)).await;

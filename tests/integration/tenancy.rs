@@ -259,6 +259,9 @@ async fn another_workspace_gets_nothing_from_any_route(db: TestDb) {
             ("GET", _) => None,
             (_, "/v1/runs/{id}/approvals") => Some(json!({"tool_call_id": "x", "approve": true})),
             (_, "/v1/runs/{id}/messages") => Some(json!({"text": "hi"})),
+            (_, "/v1/runs/{id}/tool-results") => {
+                Some(json!({"tool_call_id": "x", "content": "out"}))
+            }
             _ => Some(json!({})),
         };
         let (status, response) = app

@@ -85,6 +85,7 @@ pub async fn sweep_once(store: &Store, client: &Client, quiet_for: Duration, bat
                 RunFinish {
                     status,
                     result: None,
+                    result_json: None,
                     error_code: Some(code),
                     error_message: Some(message),
                     step: run.step,

@@ -22,8 +22,8 @@ fn histories() -> Vec<(String, Vec<u8>)> {
 async fn committed_histories_replay_against_the_current_workflow() {
     let histories = histories();
     assert!(
-        histories.len() >= 15,
-        "expected the recorded scenarios of all three workflow shapes, found {}",
+        histories.len() >= 23,
+        "expected the recorded scenarios of all four workflow shapes, found {}",
         histories.len()
     );
     let bytes: Vec<Vec<u8>> = histories.iter().map(|(_, b)| b.clone()).collect();

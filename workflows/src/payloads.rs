@@ -51,6 +51,8 @@ pub enum ToolKind {
     /// A POST to the workspace's URL, signed with the tool's secret (kept in the store, never
     /// in workflow history).
     Webhook,
+    /// Run by the API's client: the run waits (`requires_action`) for the result it posts.
+    Client,
 }
 
 /// A tool an agent may call. `requires_approval` gates each call on a human decision.
@@ -70,6 +72,10 @@ pub struct ToolSpec {
     /// Webhook tools: where the call is POSTed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
+    /// Client tools: how long the run waits for the result; `None`: the operator's default
+    /// (`ActivityTuning::client_tool_timeout_s`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_s: Option<u64>,
 }
 
 impl ToolSpec {
@@ -81,6 +87,7 @@ impl ToolSpec {
             description: None,
             input_schema: None,
             url: None,
+            timeout_s: None,
         }
     }
 }
@@ -103,7 +110,18 @@ pub struct AgentSnapshot {
     /// (`ActivityTuning::provider_outage_tolerance_s`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provider_outage_tolerance_s: Option<u64>,
+    /// The final answer must be JSON valid for this schema (the run's own schema, when it
+    /// set one, replaces the agent's at admission).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_schema: Option<Value>,
+    /// The same tool called with the same input this many times in a row gets an error
+    /// result, once more ends the run `no_progress`; `None`: 3; 0: never.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_repeated_tool_calls: Option<u32>,
 }
+
+/// How many identical tool calls in a row an agent allows unless it says otherwise.
+pub const DEFAULT_MAX_REPEATED_TOOL_CALLS: u32 = 3;
 
 fn default_max_output_tokens() -> u32 {
     4096
@@ -146,6 +164,14 @@ pub struct ActivityTuning {
     /// run fails, unless its agent says otherwise; 0 fails at the first such error.
     #[serde(default = "default_provider_outage_tolerance_s")]
     pub provider_outage_tolerance_s: u64,
+    /// How long a run waits for a client-executed tool's result before the model gets an
+    /// error result instead.
+    #[serde(default = "default_client_tool_timeout_s")]
+    pub client_tool_timeout_s: u64,
+}
+
+fn default_client_tool_timeout_s() -> u64 {
+    3600
 }
 
 fn default_retry_cap_s() -> u64 {
@@ -192,6 +218,7 @@ impl Default for ActivityTuning {
             quota_recheck_s: default_quota_recheck_s(),
             retry_cap_s: default_retry_cap_s(),
             provider_outage_tolerance_s: default_provider_outage_tolerance_s(),
+            client_tool_timeout_s: default_client_tool_timeout_s(),
         }
     }
 }
@@ -244,17 +271,21 @@ pub enum WorkflowShape {
     /// run, it does not fail it), and a run whose deadline passes while it waits ends
     /// `timed_out`.
     OutagesWaited = 2,
+    /// Client-executed tools, structured output, and no-progress detection (the same tool
+    /// with the same input called too many times in a row).
+    AgentTools = 3,
 }
 
 impl WorkflowShape {
     /// The shape new runs get.
-    pub const CURRENT: WorkflowShape = WorkflowShape::OutagesWaited;
+    pub const CURRENT: WorkflowShape = WorkflowShape::AgentTools;
 
     pub fn of(input: &RunInput) -> WorkflowShape {
         match input.shape {
             0 => WorkflowShape::First,
             1 => WorkflowShape::OneTransactionPerStep,
-            _ => WorkflowShape::OutagesWaited,
+            2 => WorkflowShape::OutagesWaited,
+            _ => WorkflowShape::AgentTools,
         }
     }
 }
@@ -273,6 +304,20 @@ pub struct ResumeState {
     /// Messages not yet handed to the model (tool results, human input).
     pub pending: Vec<Message>,
     pub last_text: String,
+    /// The last tool call and how many times in a row it was made (no-progress detection).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repeated: Option<RepeatedCall>,
+    /// The corrective turn for an invalid structured answer was used.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub output_corrected: bool,
+}
+
+/// The last tool call of a run and how many times in a row it was made with that input.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RepeatedCall {
+    pub tool: String,
+    pub input: Value,
+    pub times: u32,
 }
 
 /// How a run ended, as returned by the workflow and stored on the run row.
@@ -285,6 +330,10 @@ pub struct RunOutcome {
     pub usage: TokenUsage,
     #[serde(default)]
     pub cost_micro_usd: u64,
+    /// The answer as JSON, valid for the run's `output_schema` (structured output only;
+    /// `result` then holds the same JSON as text).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result_json: Option<Value>,
 }
 
 /// A machine-readable failure: `code` is a stable snake_case name (`provider_rejected`, …).
@@ -431,6 +480,11 @@ pub struct LlmRequest {
     /// Longest wait between two tries while waiting out an outage.
     #[serde(default = "default_retry_cap_s")]
     pub retry_cap_s: u64,
+    /// The final answer must be JSON valid for this schema: the provider is asked for it
+    /// (Anthropic: the forced `final_answer` tool; OpenAI-compatible: `response_format`), and
+    /// the answer is checked ([`LlmResponse::output`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_schema: Option<Value>,
 }
 
 /// Output of the `llm_call` activity: the complete assistant message.
@@ -446,6 +500,27 @@ pub struct LlmResponse {
     /// called, and the run should pause.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub paused: Option<QuotaPause>,
+    /// With an `output_schema`: the turn's final answer, checked against it (`None`: the
+    /// turn gave none, it called tools).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<StructuredOutput>,
+}
+
+/// A structured final answer, as the `llm_call` activity found it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "verdict", rename_all = "snake_case")]
+pub enum StructuredOutput {
+    Valid {
+        value: Value,
+    },
+    Invalid {
+        /// What is wrong, told to the model in the corrective turn.
+        problem: String,
+        /// The `final_answer` call that carried it (Anthropic), answered with an error
+        /// result; `None`: the answer was text (OpenAI-compatible), answered with a message.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        tool_use_id: Option<String>,
+    },
 }
 
 /// Why a model turn did not happen: the workspace's usage is over its hard cap.
@@ -561,6 +636,15 @@ pub struct ApprovalDecision {
     pub approve: bool,
     #[serde(default)]
     pub reason: Option<String>,
+}
+
+/// A client's result for a client-executed tool call (the `tool_result` update).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientToolResult {
+    pub tool_call_id: String,
+    pub content: String,
+    #[serde(default)]
+    pub is_error: bool,
 }
 
 /// Human input to a run waiting for it (the `message` signal).

@@ -67,14 +67,18 @@ impl AgentActivities {
         let run = &request.run;
         let outcome = &request.outcome;
         let error = outcome.error.as_ref();
-        let data = json!({
+        let mut data = json!({
             "status": outcome.status,
             "result": outcome.result,
             "error": error,
             "steps": outcome.steps,
             "usage": outcome.usage,
-        })
-        .to_string();
+        });
+        if let Some(value) = &outcome.result_json {
+            data["result_json"] = value.clone();
+        }
+        let data = data.to_string();
+        let result_json = outcome.result_json.as_ref().map(|v| v.to_string());
         let events = [StepEvent {
             kind: EventKind::RunCompleted,
             dedupe_key: EventKind::RunCompleted.as_str(),
@@ -84,6 +88,7 @@ impl AgentActivities {
             finish: Some(RunFinish {
                 status: outcome.status,
                 result: outcome.result.as_deref(),
+                result_json: result_json.as_deref(),
                 error_code: error.map(|e| e.code.as_str()),
                 error_message: error.map(|e| e.message.as_str()),
                 step: i64::from(outcome.steps),

@@ -9,6 +9,7 @@
 
 mod lifecycle;
 mod model_turn;
+mod structured;
 mod tool_call;
 
 use std::path::PathBuf;
@@ -345,9 +346,11 @@ impl AgentActivities {
         ctx: ActivityContext,
         request: LlmRequest,
     ) -> Result<LlmResponse, ActivityError> {
-        self.model_turn(&ctx, &request)
+        let response = self
+            .model_turn(&ctx, &request)
             .instrument(activity_span("llm_call", &request.run))
-            .await
+            .await?;
+        Ok(structured::check(response, request.output_schema.as_ref()))
     }
 
     #[activity(definition = contracts::RunTool)]

@@ -146,6 +146,7 @@ fn stored_turn(stored: &StoredMessage) -> Result<(LlmResponse, i64, i64), Activi
             usage: meta.usage,
             cost_micro_usd: meta.cost_micro_usd,
             paused: None,
+            output: None,
         },
         meta.agent_ms,
         meta.occurred_at,
@@ -225,6 +226,7 @@ impl AgentActivities {
                 usage: TokenUsage::default(),
                 cost_micro_usd: 0,
                 paused: Some(pause),
+                output: None,
             });
         }
         let messages = conversation(request, &read.conversation)?;
@@ -371,6 +373,7 @@ impl AgentActivities {
                 messages,
                 tools: &declarations,
                 max_tokens: request.max_output_tokens,
+                output_schema: request.output_schema.as_ref(),
             };
             let call = self.models.complete(&turn, request.step, &mut on_delta);
             guarded(ctx, Some(&mut in_flight), every, call).await?

@@ -67,7 +67,7 @@ impl AgentActivities {
             ToolKind::Builtin => {
                 BuiltinTool::parse(&request.tool.name).is_some_and(BuiltinTool::retry_safe)
             }
-            ToolKind::Webhook => false,
+            ToolKind::Webhook | ToolKind::Client => false,
         };
         if !local && !retry_safe && ctx.info().attempt > 1 {
             // An earlier attempt may have acted (and then died): a tool with effects in the
@@ -182,6 +182,8 @@ impl AgentActivities {
         let builtin = match tool.kind {
             ToolKind::Webhook => return self.webhook_tool(request).await,
             ToolKind::Builtin => BuiltinTool::parse(&tool.name),
+            // The workflow waits for the client's result instead of running an activity.
+            ToolKind::Client => None,
         };
         let Some(builtin) = builtin else {
             return ToolOutcome {

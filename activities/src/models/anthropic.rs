@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use longrun_domain::FINAL_ANSWER_TOOL;
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 
@@ -31,12 +32,28 @@ pub fn request_body(call: &ProviderCall<'_>) -> Value {
     if !call.system.is_empty() {
         body["system"] = json!(call.system);
     }
-    if !call.tools.is_empty() {
-        body["tools"] = call
-            .tools
-            .iter()
-            .map(|t| json!({"name": t.name, "description": t.description, "input_schema": t.input_schema}))
-            .collect();
+    let mut tools: Vec<Value> = call
+        .tools
+        .iter()
+        .map(|t| json!({"name": t.name, "description": t.description, "input_schema": t.input_schema}))
+        .collect();
+    if let Some(schema) = call.output_schema {
+        // The answer is the input of a tool the model must call: with other tools, any tool
+        // (it may still work first); alone, that one.
+        tools.push(json!({
+            "name": FINAL_ANSWER_TOOL,
+            "description": "Gives the final answer: call it once you have the answer, with \
+                            the answer as its input.",
+            "input_schema": schema,
+        }));
+        body["tool_choice"] = if call.tools.is_empty() {
+            json!({"type": "tool", "name": FINAL_ANSWER_TOOL})
+        } else {
+            json!({"type": "any"})
+        };
+    }
+    if !tools.is_empty() {
+        body["tools"] = Value::Array(tools);
     }
     body
 }
@@ -388,6 +405,7 @@ mod tests {
             messages: &messages,
             tools: &tools,
             max_tokens: 100,
+            output_schema: None,
         });
         assert_eq!(body["stream"], true);
         assert_eq!(body["system"], "sys");
@@ -575,6 +593,7 @@ mod tests {
                     },
                     cost_micro_usd: 0,
                     paused: None,
+                    output: None,
                 };
                 (deltas, response)
             }

@@ -55,6 +55,7 @@ pub fn respond(system: &str, messages: &[Message], tools: &[&str], step: u32) ->
         },
         cost_micro_usd: 0,
         paused: None,
+        output: None,
     }
 }
 

@@ -90,6 +90,12 @@ pub fn request_body(call: &ProviderCall<'_>) -> Value {
             .map(|t| json!({"type": "function", "function": {"name": t.name, "description": t.description, "parameters": t.input_schema}}))
             .collect();
     }
+    if let Some(schema) = call.output_schema {
+        body["response_format"] = json!({
+            "type": "json_schema",
+            "json_schema": {"name": "final_answer", "schema": schema, "strict": true},
+        });
+    }
     body
 }
 
@@ -334,6 +340,7 @@ mod tests {
             messages: &messages,
             tools: &tools,
             max_tokens: 10,
+            output_schema: None,
         });
         let turns = body["messages"].as_array().unwrap();
         assert_eq!(turns[0]["role"], "system");
@@ -484,6 +491,7 @@ mod tests {
                     usage,
                     cost_micro_usd: 0,
                     paused: None,
+                    output: None,
                 };
                 (text, response)
             }

@@ -27,6 +27,8 @@ pub struct ProviderCall<'a> {
     pub messages: &'a [Message],
     pub tools: &'a [ToolDeclaration],
     pub max_tokens: u32,
+    /// The final answer must be JSON valid for this schema (structured output).
+    pub output_schema: Option<&'a serde_json::Value>,
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -222,6 +224,7 @@ pub(crate) fn answer(
         usage,
         cost_micro_usd: 0,
         paused: None,
+        output: None,
     }
 }
 

@@ -14,12 +14,12 @@ use longrun_workflows::payloads::{ToolKind, ToolOutcome, ToolSpec};
 use crate::models::ToolDeclaration;
 
 /// How a tool is declared to the model: built-ins by their own description and schema (one
-/// arm per tool of the catalog, so none can be missing), webhook tools by what the agent
-/// declared.
+/// arm per tool of the catalog, so none can be missing), webhook and client tools by what
+/// the agent declared.
 pub fn declaration(spec: &ToolSpec) -> ToolDeclaration {
     let builtin = match spec.kind {
         ToolKind::Builtin => BuiltinTool::parse(&spec.name),
-        ToolKind::Webhook => None,
+        ToolKind::Webhook | ToolKind::Client => None,
     };
     let (description, schema) = match builtin {
         Some(BuiltinTool::Calculator) => (calculator::DESCRIPTION, calculator::input_schema()),

@@ -39,6 +39,8 @@ static NO_SETTINGS: longrun_store::AgentSettings = longrun_store::AgentSettings 
     await_input: false,
     max_output_tokens: None,
     provider_outage_tolerance_s: None,
+    output_schema: None,
+    max_repeated_tool_calls: None,
 };
 
 pub fn new_run<'a>(workspace_id: &'a str, id: &'a str, key: Option<&'a str>) -> NewRun<'a> {
@@ -87,6 +89,7 @@ pub fn finish(status: RunStatus, result: Option<&str>, step: i64) -> RunFinish<'
     RunFinish {
         status,
         result,
+        result_json: None,
         error_code: None,
         error_message: None,
         step,

@@ -20,6 +20,8 @@ use crate::payloads::{
 
 pub(super) enum Ending {
     Succeeded(String),
+    /// A structured answer, valid for the run's `output_schema`.
+    Structured(serde_json::Value),
     Failed(RunFailure),
     BudgetExhausted(String),
     /// The run's deadline passed while a step waited (an outage outlasted it).
@@ -37,8 +39,14 @@ pub(super) async fn finish(
     steps: u32,
 ) -> WorkflowResult<RunOutcome> {
     let (usage, cost_micro_usd) = ctx.state(|s| (s.progress.usage, s.progress.cost_micro_usd));
+    let mut result_json = None;
     let (status, result, error) = match ending {
         Ending::Succeeded(text) => (RunStatus::Succeeded, Some(text), None),
+        Ending::Structured(value) => {
+            let text = value.to_string();
+            result_json = Some(value);
+            (RunStatus::Succeeded, Some(text), None)
+        }
         Ending::Failed(failure) => (RunStatus::Failed, None, Some(failure)),
         Ending::BudgetExhausted(message) => (
             RunStatus::BudgetExhausted,
@@ -73,6 +81,7 @@ pub(super) async fn finish(
         steps,
         usage,
         cost_micro_usd,
+        result_json,
     };
     // The run may be ending because it was cancelled: the bookkeeping must still happen, so it
     // gets a token of its own instead of inheriting the workflow's.
@@ -99,7 +108,9 @@ pub(super) async fn finish(
         }
         // One transaction: a local activity (a marker in history, no task of its own), retried
         // for as long as the store may take to come back.
-        WorkflowShape::OneTransactionPerStep | WorkflowShape::OutagesWaited => {
+        WorkflowShape::OneTransactionPerStep
+        | WorkflowShape::OutagesWaited
+        | WorkflowShape::AgentTools => {
             ctx.execute_local_activity(
                 FinishRun,
                 request,

@@ -17,16 +17,19 @@ use temporalio_workflow::{
 
 use crate::contracts::{LlmCall, StartRun};
 use crate::payloads::{
-    ApprovalDecision, ContentBlock, ExecutionRef, HumanMessage, LlmRequest, Message, ResumeState,
-    Role, RunInput, RunOutcome, RunProgress, RunStatus, StartRunRequest, StopReason, WorkflowShape,
+    ApprovalDecision, ClientToolResult, ContentBlock, ExecutionRef, HumanMessage, LlmRequest,
+    Message, RepeatedCall, ResumeState, Role, RunInput, RunOutcome, RunProgress, RunStatus,
+    StartRunRequest, StopReason, WorkflowShape,
 };
 
 mod ending;
 mod notify;
+mod output;
 mod steps;
 mod tools;
 
 use ending::{Ending, ending_for, finish, store_local_options};
+use output::{OutputTurn, Repeat, check_repeat, structured_turn};
 use steps::{
     TurnEnd, budget_exhausted, details, end_of_turn, llm_options, pause_for_quota, remaining,
     run_time, set_status, should_continue_as_new, take_human_messages, workflow_ms,
@@ -39,6 +42,8 @@ pub struct AgentRunWorkflow {
     progress: RunProgress,
     /// Gated tool calls by id: `None` while undecided.
     approvals: BTreeMap<String, Option<ApprovalDecision>>,
+    /// Client-executed tool calls by id: `None` while the client has not answered.
+    client_calls: BTreeMap<String, Option<ClientToolResult>>,
     /// Human messages not yet handed to the model.
     inbox: Vec<String>,
     /// Ids of the messages received (this execution), so a repeated delivery is dropped.
@@ -61,6 +66,10 @@ struct Loop {
     first_step: u32,
     /// Pauses at the hard cap so far (event keys need it).
     pauses: u32,
+    /// The last tool call and how many times in a row it was made.
+    repeated: Option<RepeatedCall>,
+    /// The corrective turn for an invalid structured answer was used.
+    output_corrected: bool,
 }
 
 #[workflow_methods]
@@ -134,6 +143,34 @@ impl AgentRunWorkflow {
         }
     }
 
+    #[update_validator(tool_result)]
+    fn validate_tool_result(
+        &self,
+        _ctx: &WorkflowContextView,
+        result: &ClientToolResult,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        match self.client_calls.get(&result.tool_call_id) {
+            None => Err(format!(
+                "no client tool call {:?} is waiting for a result",
+                result.tool_call_id
+            )
+            .into()),
+            Some(Some(_)) => Err(format!(
+                "client tool call {:?} was already answered",
+                result.tool_call_id
+            )
+            .into()),
+            Some(None) => Ok(()),
+        }
+    }
+
+    /// A client's result for a client-executed tool call.
+    #[update]
+    pub fn tool_result(&mut self, _ctx: &mut SyncWorkflowContext<Self>, result: ClientToolResult) {
+        self.client_calls
+            .insert(result.tool_call_id.clone(), Some(result));
+    }
+
     /// A human's decision on a gated tool call.
     #[update]
     pub fn decide(
@@ -170,6 +207,8 @@ async fn drive(
                 last_text: resume.last_text.clone(),
                 first_step: resume.step,
                 pauses: 0,
+                repeated: resume.repeated.clone(),
+                output_corrected: resume.output_corrected,
             }
         }
         None if WorkflowShape::of(input) == WorkflowShape::First => {
@@ -196,6 +235,8 @@ async fn drive(
                 last_text: String::new(),
                 first_step: 0,
                 pauses: 0,
+                repeated: None,
+                output_corrected: false,
             }
         }
         // Later shapes: the first model turn starts the run, and the workflow starts with its
@@ -211,6 +252,8 @@ async fn drive(
                 last_text: String::new(),
                 first_step: 0,
                 pauses: 0,
+                repeated: None,
+                output_corrected: false,
             }
         }
     };
@@ -236,6 +279,8 @@ async fn drive(
                 started_at_ms: state.started_at_ms,
                 pending: std::mem::take(&mut state.pending),
                 last_text: std::mem::take(&mut state.last_text),
+                repeated: state.repeated.take(),
+                output_corrected: state.output_corrected,
             };
             let next = RunInput {
                 resume: Some(resume),
@@ -249,6 +294,7 @@ async fn drive(
 
         state.step += 1;
         let step = state.step;
+        let agent_tools = WorkflowShape::of(input) >= WorkflowShape::AgentTools;
         ctx.state_mut(|s| s.progress.step = step);
         let response_seq = state.next_seq + state.pending.len() as u32;
         let turn = ctx
@@ -277,6 +323,9 @@ async fn drive(
                                 .unwrap_or(input.tuning.provider_outage_tolerance_s)
                         }),
                     retry_cap_s: input.tuning.retry_cap_s,
+                    output_schema: agent_tools
+                        .then(|| input.agent.output_schema.clone())
+                        .flatten(),
                 },
                 llm_options(input, step, remaining(ctx)),
             )
@@ -307,6 +356,17 @@ async fn drive(
             state.last_text = text.clone();
         }
         ctx.set_current_details(details(ctx, step));
+        if agent_tools && input.agent.output_schema.is_some() {
+            match structured_turn(&response, &mut state.output_corrected) {
+                OutputTurn::Answer(value) => return Ok((Ending::Structured(value), step)),
+                OutputTurn::Correct(message) => {
+                    state.pending.push(message);
+                    continue;
+                }
+                OutputTurn::Invalid(failure) => return Ok((Ending::Failed(failure), step)),
+                OutputTurn::NoAnswer => {}
+            }
+        }
 
         let calls: Vec<(String, String, serde_json::Value)> = response
             .tool_calls()
@@ -315,6 +375,20 @@ async fn drive(
         if !calls.is_empty() && response.stop_reason == StopReason::ToolUse {
             let mut results = Vec::with_capacity(calls.len());
             for (index, (call_id, tool, tool_input)) in calls.into_iter().enumerate() {
+                if agent_tools {
+                    match check_repeat(input, &mut state.repeated, &tool, &tool_input) {
+                        Repeat::Run => {}
+                        Repeat::Refuse(content) => {
+                            results.push(ContentBlock::ToolResult {
+                                tool_use_id: call_id,
+                                content,
+                                is_error: true,
+                            });
+                            continue;
+                        }
+                        Repeat::Stop(failure) => return Ok((Ending::Failed(failure), step)),
+                    }
+                }
                 let outcome = match call_tool(
                     ctx,
                     input,

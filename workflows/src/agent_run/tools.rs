@@ -15,8 +15,8 @@ use super::ending::{CANCELLED_BY_NOTICE, Ending, ending_for, failure_of};
 use super::steps::{Waited, record, remaining, wait_until};
 use crate::contracts::RunTool;
 use crate::payloads::{
-    ApprovalDecision, EventKind, ExecutionRef, RunInput, RunStatus, ToolKind, ToolOutcome,
-    ToolRequest, ToolSpec, WorkflowShape,
+    ApprovalDecision, ClientToolResult, EventKind, ExecutionRef, RunInput, RunStatus, ToolKind,
+    ToolOutcome, ToolRequest, ToolSpec, WorkflowShape,
 };
 
 /// One tool call: approval first when the tool is gated, then the call itself. A tool that
@@ -49,6 +49,9 @@ pub(super) async fn call_tool(
             });
         }
     }
+    if spec.kind == ToolKind::Client {
+        return client_tool(ctx, input, step, call_id, &spec, &tool_input).await;
+    }
     let request = ToolRequest {
         run: input.run.clone(),
         execution: execution.clone(),
@@ -64,7 +67,7 @@ pub(super) async fn call_tool(
     // The catalog says which built-ins are pure (local) and safe to run twice (retried).
     let builtin = match spec.kind {
         ToolKind::Builtin => BuiltinTool::parse(tool),
-        ToolKind::Webhook => None,
+        ToolKind::Webhook | ToolKind::Client => None,
     };
     let timeout = Duration::from_secs(tuning.tool_timeout_s);
     let outages_waited = WorkflowShape::of(input) >= WorkflowShape::OutagesWaited;
@@ -203,4 +206,89 @@ async fn approval(
     )
     .await?;
     Ok(decision)
+}
+
+/// A client-executed tool call: the run waits (`requires_action`, event `tool.requested`) for
+/// the client's result (the `tool_result` update); no result in time is an error result.
+async fn client_tool(
+    ctx: &mut WorkflowContext<AgentRunWorkflow>,
+    input: &RunInput,
+    step: u32,
+    call_id: &str,
+    spec: &ToolSpec,
+    tool_input: &serde_json::Value,
+) -> Result<ToolOutcome, Ending> {
+    ctx.state_mut(|s| s.client_calls.insert(call_id.to_string(), None));
+    record(
+        ctx,
+        input,
+        Some(RunStatus::RequiresAction),
+        step,
+        EventKind::ToolRequested,
+        format!("step-{step}/tool.requested/{call_id}"),
+        serde_json::json!({ "step": step, "tool_call_id": call_id, "tool": spec.name, "input": tool_input }),
+    )
+    .await?;
+    let id = call_id.to_string();
+    let timeout = Duration::from_secs(spec.timeout_s.unwrap_or(input.tuning.client_tool_timeout_s));
+    let waited = wait_until(ctx, timeout, move |s| {
+        matches!(s.client_calls.get(&id), Some(Some(_)))
+    })
+    .await;
+    let (outcome, by) = match waited {
+        Waited::Cancelled => return Err(Ending::Cancelled),
+        Waited::Done => {
+            let answer = ctx
+                .state(|s| s.client_calls.get(call_id).cloned().flatten())
+                .unwrap_or(ClientToolResult {
+                    tool_call_id: call_id.to_string(),
+                    content: String::new(),
+                    is_error: true,
+                });
+            (
+                ToolOutcome {
+                    content: answer.content,
+                    is_error: answer.is_error,
+                },
+                "client",
+            )
+        }
+        Waited::TimedOut => {
+            let late = ClientToolResult {
+                tool_call_id: call_id.to_string(),
+                content: format!(
+                    "the client did not return a result for {} within {} s",
+                    spec.name,
+                    timeout.as_secs()
+                ),
+                is_error: true,
+            };
+            // A result posted later is refused by the validator.
+            ctx.state_mut(|s| {
+                s.client_calls
+                    .insert(call_id.to_string(), Some(late.clone()))
+            });
+            (
+                ToolOutcome {
+                    content: late.content,
+                    is_error: true,
+                },
+                "timeout",
+            )
+        }
+    };
+    record(
+        ctx,
+        input,
+        Some(RunStatus::Running),
+        step,
+        EventKind::ToolCompleted,
+        format!("step-{step}/tool.completed/{call_id}"),
+        serde_json::json!({
+            "step": step, "tool_call_id": call_id, "tool": spec.name,
+            "content": outcome.content, "is_error": outcome.is_error, "by": by,
+        }),
+    )
+    .await?;
+    Ok(outcome)
 }

@@ -5,8 +5,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 
-use longrun_domain::{AgentName, BuiltinTool, ModelRef, RunLimits};
-use longrun_store::{Agent, AgentSettings, AgentTool, ToolSchema, WebhookTool};
+use longrun_domain::{AgentName, BuiltinTool, FINAL_ANSWER_TOOL, ModelRef, RunLimits};
+use longrun_store::{Agent, AgentSettings, AgentTool, ClientTool, ToolSchema, WebhookTool};
 
 use crate::error::ApiError;
 use crate::routes::rfc3339;
@@ -58,6 +58,35 @@ pub(crate) struct CreateAgent {
     #[serde(default)]
     #[schema(minimum = 0, maximum = 604800)]
     provider_outage_tolerance_s: Option<u64>,
+    /// Structured output: the final answer must be JSON valid for this JSON Schema object
+    /// (at most 16 KiB); the run's view then carries it as `result_json`. A run may set its
+    /// own. See `docs/agent-runs.md`.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    output_schema: Option<Value>,
+    /// The same tool called with the same input this many times in a row gets an error
+    /// result; once more ends the run `failed` (`no_progress`). 0 to 100; default 3; 0: never.
+    #[serde(default)]
+    #[schema(minimum = 0, maximum = 100)]
+    max_repeated_tool_calls: Option<u32>,
+}
+
+/// Largest `output_schema`, in bytes of JSON.
+pub(crate) const MAX_OUTPUT_SCHEMA_BYTES: usize = 16 * 1024;
+/// Longest a client tool may make a run wait for its result: the longest run.
+const MAX_CLIENT_TOOL_TIMEOUT_S: u64 = 7 * 24 * 3600;
+
+/// Checks an `output_schema` (an agent's or a run's): an object that compiles, not too big.
+pub(crate) fn validate_output_schema(field: &str, schema: &Value) -> Result<(), ApiError> {
+    if !schema.is_object() || schema.to_string().len() > MAX_OUTPUT_SCHEMA_BYTES {
+        return Err(ApiError::invalid(
+            field,
+            format!("a JSON schema object of at most {MAX_OUTPUT_SCHEMA_BYTES} bytes"),
+        ));
+    }
+    ToolSchema::compile(schema)
+        .map(|_| ())
+        .map_err(|problem| ApiError::invalid(field, format!("not a valid JSON Schema: {problem}")))
 }
 
 /// Longest provider outage an agent may wait out: the longest run.
@@ -72,29 +101,32 @@ enum ToolItem {
     Spec(#[serde(deserialize_with = "crate::extract::object")] ToolObject),
 }
 
-/// A tool declared as an object: a built-in tool (with `requires_approval`), or a webhook tool
-/// (`"type": "webhook"`) that POSTs the model's input to `url`, signed with `secret`.
+/// A tool declared as an object: a built-in tool (with `requires_approval`), a webhook tool
+/// (`"type": "webhook"`) that POSTs the model's input to `url`, signed with `secret`, or a
+/// client tool (`"type": "client"`) that the API's client runs: the run waits
+/// (`requires_action`) for `POST /v1/runs/{id}/tool-results`.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ToolObject {
-    /// A built-in tool's name; for a webhook tool, 1 to 64 characters of a-z, A-Z, 0-9, '_'
-    /// and '-' that no built-in tool has.
+    /// A built-in tool's name; for a webhook or client tool, 1 to 64 characters of a-z, A-Z,
+    /// 0-9, '_' and '-' that no built-in tool has (nor `final_answer`, reserved).
     name: String,
     /// Each call waits for a human decision (`POST /v1/runs/{id}/approvals`).
     #[serde(default)]
     requires_approval: bool,
-    /// `builtin` (the default) or `webhook`.
+    /// `builtin` (the default), `webhook` or `client`.
     #[serde(default, rename = "type")]
-    #[schema(pattern = "^(builtin|webhook)$")]
+    #[schema(pattern = "^(builtin|webhook|client)$")]
     kind: Option<String>,
     /// Webhook tools: an http(s) URL of at most 2048 bytes.
     #[serde(default)]
     url: Option<String>,
-    /// Webhook tools: declared to the model; at most 4 KiB.
+    /// Webhook and client tools: declared to the model; at most 4 KiB.
     #[serde(default)]
     description: Option<String>,
-    /// Webhook tools: a JSON Schema object for the input, at most 16 KiB (default
-    /// `{"type":"object"}`); each input is validated against it before the call.
+    /// Webhook and client tools: a JSON Schema object for the input, at most 16 KiB (default
+    /// `{"type":"object"}`); declared to the model (webhook calls are validated against it
+    /// before they leave).
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
     input_schema: Option<Value>,
@@ -102,6 +134,12 @@ struct ToolObject {
     /// again.
     #[serde(default)]
     secret: Option<String>,
+    /// Client tools: seconds a run waits for the result before the model gets an error
+    /// result instead, 1 to 604800; default the operator's (`LONGRUN_CLIENT_TOOL_TIMEOUT_S`,
+    /// an hour).
+    #[serde(default)]
+    #[schema(minimum = 1, maximum = 604800)]
+    timeout_s: Option<u64>,
 }
 
 /// Limits of a run: an agent's defaults, or a run's tighter budget.
@@ -207,10 +245,14 @@ fn validate_tool(index: usize, item: ToolItem) -> Result<AgentTool, ApiError> {
                     ),
                 )
             })?;
-            if object.url.is_some() || object.secret.is_some() || object.input_schema.is_some() {
+            if object.url.is_some()
+                || object.secret.is_some()
+                || object.input_schema.is_some()
+                || object.timeout_s.is_some()
+            {
                 return Err(ApiError::invalid(
                     &field,
-                    "url, secret and input_schema belong to webhook tools (\"type\": \"webhook\")",
+                    "url, secret, input_schema and timeout_s belong to webhook and client tools",
                 ));
             }
             Ok(AgentTool::Builtin {
@@ -219,26 +261,55 @@ fn validate_tool(index: usize, item: ToolItem) -> Result<AgentTool, ApiError> {
             })
         }
         "webhook" => validate_webhook(&field, object).map(AgentTool::Webhook),
+        "client" => validate_client(&field, object).map(AgentTool::Client),
         other => Err(ApiError::invalid(
             &format!("{field}.type"),
-            format!("{other:?} is not builtin or webhook"),
+            format!("{other:?} is not builtin, webhook or client"),
         )),
     }
 }
 
-fn validate_webhook(field: &str, object: ToolObject) -> Result<WebhookTool, ApiError> {
-    if !valid_tool_name(&object.name) || BuiltinTool::parse(&object.name).is_some() {
+fn validate_client(field: &str, object: ToolObject) -> Result<ClientTool, ApiError> {
+    if object.url.is_some() || object.secret.is_some() {
         return Err(ApiError::invalid(
-            &format!("{field}.name"),
-            "1 to 64 characters of a-z, A-Z, 0-9, '_' and '-', not a built-in tool's name",
+            field,
+            "url and secret belong to webhook tools: a client tool runs at the client",
         ));
     }
-    let url = object
-        .url
-        .filter(|u| (u.starts_with("https://") || u.starts_with("http://")) && u.len() <= 2048)
-        .ok_or_else(|| ApiError::invalid(&format!("{field}.url"), "an http(s) URL is required"))?;
+    if let Some(timeout) = object.timeout_s
+        && !(1..=MAX_CLIENT_TOOL_TIMEOUT_S).contains(&timeout)
+    {
+        return Err(ApiError::invalid(
+            &format!("{field}.timeout_s"),
+            format!("1 to {MAX_CLIENT_TOOL_TIMEOUT_S} seconds"),
+        ));
+    }
+    let (description, input_schema) = declared(field, &object)?;
+    Ok(ClientTool {
+        name: object.name,
+        requires_approval: object.requires_approval,
+        description,
+        input_schema,
+        timeout_s: object.timeout_s,
+    })
+}
+
+/// A workspace's own tool as the model sees it: its name checked, its description and input
+/// schema.
+fn declared(field: &str, object: &ToolObject) -> Result<(String, Value), ApiError> {
+    if !valid_tool_name(&object.name)
+        || BuiltinTool::parse(&object.name).is_some()
+        || object.name == FINAL_ANSWER_TOOL
+    {
+        return Err(ApiError::invalid(
+            &format!("{field}.name"),
+            "1 to 64 characters of a-z, A-Z, 0-9, '_' and '-', not a built-in tool's name \
+             nor final_answer",
+        ));
+    }
     let input_schema = object
         .input_schema
+        .clone()
         .unwrap_or_else(|| json!({"type": "object"}));
     if !input_schema.is_object() || input_schema.to_string().len() > MAX_WEBHOOK_SCHEMA_BYTES {
         return Err(ApiError::invalid(
@@ -254,13 +325,28 @@ fn validate_webhook(field: &str, object: ToolObject) -> Result<WebhookTool, ApiE
             format!("not a valid JSON Schema: {problem}"),
         )
     })?;
-    let description = object.description.unwrap_or_default();
+    let description = object.description.clone().unwrap_or_default();
     if description.len() > MAX_DESCRIPTION_BYTES {
         return Err(ApiError::invalid(
             &format!("{field}.description"),
             "too long",
         ));
     }
+    Ok((description, input_schema))
+}
+
+fn validate_webhook(field: &str, object: ToolObject) -> Result<WebhookTool, ApiError> {
+    if object.timeout_s.is_some() {
+        return Err(ApiError::invalid(
+            &format!("{field}.timeout_s"),
+            "belongs to client tools (webhook calls have the operator's tool timeout)",
+        ));
+    }
+    let (description, input_schema) = declared(field, &object)?;
+    let url = object
+        .url
+        .filter(|u| (u.starts_with("https://") || u.starts_with("http://")) && u.len() <= 2048)
+        .ok_or_else(|| ApiError::invalid(&format!("{field}.url"), "an http(s) URL is required"))?;
     if let Some(secret) = &object.secret
         && (secret.is_empty() || secret.len() > 256)
     {
@@ -327,6 +413,15 @@ impl TryFrom<CreateAgent> for ValidAgent {
                 "must be between 1 and 200000",
             ));
         }
+        if let Some(schema) = &agent.output_schema {
+            validate_output_schema("output_schema", schema)?;
+        }
+        if agent.max_repeated_tool_calls.is_some_and(|n| n > 100) {
+            return Err(ApiError::invalid(
+                "max_repeated_tool_calls",
+                "must be between 0 and 100",
+            ));
+        }
         Ok(ValidAgent {
             name,
             model: agent.model,
@@ -337,6 +432,8 @@ impl TryFrom<CreateAgent> for ValidAgent {
                 await_input: agent.await_input,
                 max_output_tokens: agent.max_output_tokens,
                 provider_outage_tolerance_s: agent.provider_outage_tolerance_s,
+                output_schema: agent.output_schema,
+                max_repeated_tool_calls: agent.max_repeated_tool_calls,
             },
         })
     }
@@ -348,6 +445,7 @@ pub(crate) enum ToolType {
     #[default]
     Builtin,
     Webhook,
+    Client,
 }
 
 /// A tool of an agent as clients see it: webhook secrets are write-only.
@@ -361,11 +459,11 @@ pub(crate) struct ToolView {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     url: Option<String>,
-    /// Webhook tools only.
+    /// Webhook and client tools only.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     description: Option<String>,
-    /// Webhook tools only: the input's JSON schema.
+    /// Webhook and client tools only: the input's JSON schema.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Object, nullable = false)]
     input_schema: Option<Value>,
@@ -373,6 +471,10 @@ pub(crate) struct ToolView {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     has_secret: Option<bool>,
+    /// Client tools only, when set: seconds a run waits for the result.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    timeout_s: Option<u64>,
 }
 
 impl From<&AgentTool> for ToolView {
@@ -389,6 +491,7 @@ impl From<&AgentTool> for ToolView {
                 description: None,
                 input_schema: None,
                 has_secret: None,
+                timeout_s: None,
             },
             AgentTool::Webhook(webhook) => ToolView {
                 name: webhook.name.clone(),
@@ -399,6 +502,17 @@ impl From<&AgentTool> for ToolView {
                 input_schema: Some(webhook.input_schema.clone()),
                 // Secrets are write-only: a webhook tool shows only whether it has one.
                 has_secret: Some(webhook.secret.is_some()),
+                timeout_s: None,
+            },
+            AgentTool::Client(client) => ToolView {
+                name: client.name.clone(),
+                requires_approval: client.requires_approval,
+                kind: ToolType::Client,
+                url: None,
+                description: Some(client.description.clone()),
+                input_schema: Some(client.input_schema.clone()),
+                has_secret: None,
+                timeout_s: client.timeout_s,
             },
         }
     }
@@ -419,6 +533,12 @@ pub(crate) struct AgentView {
     /// `null`: the operator's default (`LONGRUN_PROVIDER_OUTAGE_TOLERANCE_S`).
     #[schema(required = true)]
     provider_outage_tolerance_s: Option<u64>,
+    /// Structured output's schema, when set.
+    #[schema(value_type = Option<Object>, required = true)]
+    output_schema: Option<Value>,
+    /// `null`: 3.
+    #[schema(required = true)]
+    max_repeated_tool_calls: Option<u32>,
     created_at: String,
     updated_at: String,
 }
@@ -434,6 +554,8 @@ impl From<&Agent> for AgentView {
             await_input: agent.settings.await_input,
             max_output_tokens: agent.settings.max_output_tokens,
             provider_outage_tolerance_s: agent.settings.provider_outage_tolerance_s,
+            output_schema: agent.settings.output_schema.clone(),
+            max_repeated_tool_calls: agent.settings.max_repeated_tool_calls,
             created_at: rfc3339(agent.created_at),
             updated_at: rfc3339(agent.updated_at),
         }

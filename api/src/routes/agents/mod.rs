@@ -18,7 +18,9 @@ use crate::error::{ApiError, ErrorBody};
 use crate::extract::Json;
 use crate::page::{CursorShape, Paged, listing};
 
-pub(crate) use document::{AgentLimits, AgentView, CreateAgent, ValidAgent};
+pub(crate) use document::{
+    AgentLimits, AgentView, CreateAgent, ValidAgent, validate_output_schema,
+};
 
 /// A page of agents, by name.
 #[derive(Debug, Serialize, ToSchema)]

@@ -78,6 +78,8 @@ pub(crate) async fn rerun(
             .as_deref()
             .and_then(|events| serde_json::from_str(events).ok()),
         previous_run_id: original.previous_run_id.as_ref().map(|id| id.to_string()),
+        // A rerun answers in the agent's shape: a run's own schema is not stored.
+        output_schema: None,
         idempotency_key: None,
     };
     let origin = Origin {

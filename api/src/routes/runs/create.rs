@@ -24,7 +24,7 @@ use crate::auth::Tenant;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::Json;
 use crate::idempotency::{MAX_IDEMPOTENCY_KEY_BYTES, idempotency_key};
-use crate::routes::agents::AgentLimits;
+use crate::routes::agents::{AgentLimits, validate_output_schema};
 
 pub(crate) const MAX_INPUT_BYTES: usize = 256 * 1024;
 const MAX_METADATA_BYTES: usize = 16 * 1024;
@@ -58,16 +58,21 @@ pub(crate) struct CreateRun {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(pattern = "^https?://", max_length = 2048)]
     pub(crate) webhook_url: Option<String>,
-    /// Which events are POSTed: `approval.requested`, `input.requested`, `quota.paused`,
-    /// `run.completed`. Default: the workspace's choice with its URL, else `run.completed`.
+    /// Which events are POSTed: `approval.requested`, `tool.requested`, `input.requested`,
+    /// `quota.paused`, `run.completed`. Default: the workspace's choice with its URL, else `run.completed`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(max_items = 4, example = json!(["approval.requested", "run.completed"]))]
+    #[schema(max_items = 5, example = json!(["approval.requested", "run.completed"]))]
     pub(crate) webhook_events: Option<Vec<String>>,
     /// A finished run of this workspace whose conversation this run continues: the model
     /// sees that conversation, then `input`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(pattern = "^[0-9a-f]{32}$")]
     pub(crate) previous_run_id: Option<String>,
+    /// Structured output for this run: a JSON Schema object (at most 16 KiB) the final
+    /// answer must be valid for, in place of the agent's `output_schema`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub(crate) output_schema: Option<Value>,
     /// In a batch, the item's idempotency key (`POST /v1/runs` also takes the
     /// `Idempotency-Key` header): 1 to 255 visible ASCII characters.
     #[serde(default, skip_serializing)]
@@ -81,6 +86,7 @@ struct Checked {
     agent: Option<AgentName>,
     previous_run_id: Option<RunId>,
     webhook_events: Option<Vec<EventKind>>,
+    output_schema: Option<Value>,
     submission: Submission,
 }
 
@@ -141,6 +147,9 @@ impl CreateRun {
         };
         let budget = RunLimits::from(self.budget.unwrap_or_default());
         budget.validate("budget")?;
+        if let Some(schema) = &self.output_schema {
+            validate_output_schema("output_schema", schema)?;
+        }
         let canonical = serde_json::to_vec(&self).map_err(|e| ApiError::Internal(e.to_string()))?;
         Ok(Checked {
             agent,
@@ -159,6 +168,7 @@ impl CreateRun {
                 idempotency_key,
             },
             webhook_events,
+            output_schema: self.output_schema,
         })
     }
 }
@@ -229,6 +239,7 @@ pub(crate) async fn submit(
         agent,
         previous_run_id,
         webhook_events,
+        output_schema,
         mut submission,
     } = body.check(header_key)?;
     let workspace_id = &tenant.workspace.id;
@@ -284,13 +295,16 @@ pub(crate) async fn submit(
         origin.request_id,
     );
     (input.webhook_url, input.webhook_events) = webhook;
+    if output_schema.is_some() {
+        input.agent.output_schema = output_schema;
+    }
     admission::start(state, &admitted, &limits, input).await?;
     let status = if admitted.created {
         StatusCode::ACCEPTED
     } else {
         StatusCode::OK
     };
-    Ok((status, view(state, &admitted.run, true, &[])))
+    Ok((status, view(state, &admitted.run, true)))
 }
 
 /// Admits and starts a run. With an `Idempotency-Key`, a repeated submission answers 200 with

@@ -15,7 +15,7 @@ use utoipa::ToSchema;
 
 use longrun_domain::{EventKind, RunStatus};
 use longrun_store::{Run, RunFinish, StepEvent, StepWrite};
-use longrun_workflows::payloads::{ApprovalDecision, HumanMessage};
+use longrun_workflows::payloads::{ApprovalDecision, ClientToolResult, HumanMessage};
 
 use crate::AppState;
 use crate::auth::Tenant;
@@ -115,6 +115,7 @@ async fn cancel_unstarted(state: &AppState, run: &Run) -> Result<(), ApiError> {
         finish: Some(RunFinish {
             status: RunStatus::Cancelled,
             result: None,
+            result_json: None,
             error_code: Some("cancelled"),
             error_message: Some("the run was cancelled before it started"),
             step: 0,
@@ -167,10 +168,7 @@ pub(crate) async fn cancel(
 ) -> Result<impl IntoResponse, ApiError> {
     let run = live_run(&state, &tenant, &run_id).await?;
     cancel_run(&state, &tenant, &run).await?;
-    Ok((
-        StatusCode::ACCEPTED,
-        axum::Json(view(&state, &run, false, &[])),
-    ))
+    Ok((StatusCode::ACCEPTED, axum::Json(view(&state, &run, false))))
 }
 
 /// 202 `{"accepted":true}`: the run has the request (or will, when `queued`) and acts on it
@@ -322,4 +320,63 @@ pub(crate) async fn approve(
         .into_response()),
         Sent::Queued => Ok(accepted(Sent::Queued).into_response()),
     }
+}
+
+/// Largest client tool result, in bytes: what a tool's output may be (longer output is
+/// refused, not cut, so the client knows).
+const MAX_TOOL_RESULT_BYTES: usize = 64 * 1024;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PostToolResult {
+    /// The call's id, from the `tool.requested` event or the run's `pending_tool_calls`: 1 to
+    /// 256 characters.
+    #[schema(min_length = 1, max_length = 256)]
+    tool_call_id: String,
+    /// The tool's output, handed to the model: at most 64 KiB.
+    #[schema(max_length = 65536)]
+    content: String,
+    /// The tool failed: the model sees an error result.
+    #[serde(default)]
+    is_error: bool,
+}
+
+/// `POST /v1/runs/{id}/tool-results`: the result of a client-executed tool call the run
+/// waits for (`requires_action`); the run goes on with it. A Temporal update: the workflow's
+/// validator refuses unknown and already answered calls.
+#[utoipa::path(
+    post,
+    path = "/v1/runs/{id}/tool-results",
+    operation_id = "post_tool_result",
+    params(("id" = String, Path, description = "The run's id.")),
+    request_body = PostToolResult,
+    responses(
+        (status = 202, description = "The run took the result (`queued: false`), or Temporal did not answer and it is stored and delivered when it does (`queued: true`; the run's validator may still refuse it then).", body = Accepted),
+        (status = 409, description = "`run_finished`, or `tool_result_conflict`: no such call waits for a result (unknown, already answered, or timed out).", body = ErrorBody),
+    ),
+)]
+pub(crate) async fn tool_result(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    Path(run_id): Path<String>,
+    Json(body): Json<PostToolResult>,
+) -> Result<impl IntoResponse, ApiError> {
+    if body.tool_call_id.is_empty() || body.tool_call_id.len() > 256 {
+        return Err(ApiError::invalid("tool_call_id", "1 to 256 characters"));
+    }
+    if body.content.len() > MAX_TOOL_RESULT_BYTES {
+        return Err(ApiError::invalid(
+            "content",
+            format!("at most {MAX_TOOL_RESULT_BYTES} bytes"),
+        ));
+    }
+    let run = live_run(&state, &tenant, &run_id).await?;
+    let command = Command::ToolResult {
+        result: ClientToolResult {
+            tool_call_id: body.tool_call_id,
+            content: body.content,
+            is_error: body.is_error,
+        },
+    };
+    Ok(accepted(send(&state, &run, command).await?))
 }

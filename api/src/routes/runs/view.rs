@@ -6,7 +6,8 @@ use utoipa::ToSchema;
 use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 
-use longrun_store::{PendingApproval, Run};
+use longrun_domain::EventKind;
+use longrun_store::{PendingCall, Run};
 use longrun_workflows::payloads::RunStatus;
 
 use crate::AppState;
@@ -79,14 +80,21 @@ pub(crate) struct RunView {
     #[schema(required = true)]
     rerun_of: Option<String>,
     /// Gated tool calls waiting for a decision (`POST /v1/runs/{id}/approvals`).
-    pending_approvals: Vec<PendingApprovalView>,
+    pending_approvals: Vec<PendingCallView>,
+    /// Client-executed tool calls waiting for their result (`POST
+    /// /v1/runs/{id}/tool-results`), while the run `requires_action`.
+    pending_tool_calls: Vec<PendingCallView>,
+    /// Structured output: the answer as JSON, valid for the run's `output_schema` (`result`
+    /// holds the same as text); `null` otherwise.
+    #[schema(value_type = Option<Object>, required = true)]
+    result_json: Option<Value>,
     /// Whether the run waits for human input (`POST /v1/runs/{id}/messages`).
     awaiting_input: bool,
 }
 
-/// A gated tool call waiting for a decision.
+/// A tool call waiting for a decision, or for a client's result.
 #[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct PendingApprovalView {
+pub(crate) struct PendingCallView {
     tool_call_id: String,
     /// The tool's name.
     tool: String,
@@ -133,20 +141,42 @@ pub(crate) async fn views(
     runs: &[Run],
     with_input: bool,
 ) -> Result<Vec<RunView>, ApiError> {
-    let waiting: Vec<&str> = runs
-        .iter()
-        .filter(|r| r.status == RunStatus::WaitingApproval)
-        .map(|r| r.id.as_str())
-        .collect();
-    let pending = state
+    let in_status = |status: RunStatus| -> Vec<&str> {
+        runs.iter()
+            .filter(|r| r.status == status)
+            .map(|r| r.id.as_str())
+            .collect()
+    };
+    let approvals = state
         .store
-        .pending_approvals(workspace_id, &waiting)
+        .pending_calls(
+            workspace_id,
+            &in_status(RunStatus::WaitingApproval),
+            EventKind::ApprovalRequested,
+            EventKind::ApprovalDecided,
+        )
         .await?;
+    let tool_calls = state
+        .store
+        .pending_calls(
+            workspace_id,
+            &in_status(RunStatus::RequiresAction),
+            EventKind::ToolRequested,
+            EventKind::ToolCompleted,
+        )
+        .await?;
+    let of = |pending: &'_ std::collections::BTreeMap<String, Vec<PendingCall>>, run: &Run| {
+        pending.get(run.id.as_str()).map_or_else(Vec::new, |calls| {
+            calls.iter().map(PendingCallView::from).collect()
+        })
+    };
     Ok(runs
         .iter()
         .map(|run| {
-            let calls = pending.get(run.id.as_str()).map_or(&[][..], Vec::as_slice);
-            view(state, run, with_input, calls)
+            let mut shown = view(state, run, with_input);
+            shown.pending_approvals = of(&approvals, run);
+            shown.pending_tool_calls = of(&tool_calls, run);
+            shown
         })
         .collect())
 }
@@ -162,13 +192,20 @@ fn status_reason(run: &Run) -> Option<String> {
     }
 }
 
-/// A run as clients see it. Lists leave out the (possibly large) input.
-pub(crate) fn view(
-    state: &AppState,
-    run: &Run,
-    with_input: bool,
-    pending: &[PendingApproval],
-) -> RunView {
+impl From<&PendingCall> for PendingCallView {
+    fn from(call: &PendingCall) -> Self {
+        PendingCallView {
+            tool_call_id: call.tool_call_id.clone(),
+            tool: call.tool.clone(),
+            input: call.input.clone(),
+            requested_at: rfc3339(call.requested_at),
+        }
+    }
+}
+
+/// A run as clients see it, without what it waits for ([`views`] adds that). Lists leave
+/// out the (possibly large) input.
+pub(crate) fn view(state: &AppState, run: &Run, with_input: bool) -> RunView {
     RunView {
         id: run.id.to_string(),
         agent: run.agent_name.to_string(),
@@ -207,15 +244,12 @@ pub(crate) fn view(
             .and_then(|events| serde_json::from_str(events).ok()),
         previous_run_id: run.previous_run_id.as_ref().map(|id| id.to_string()),
         rerun_of: run.rerun_of.as_ref().map(|id| id.to_string()),
-        pending_approvals: pending
-            .iter()
-            .map(|call| PendingApprovalView {
-                tool_call_id: call.tool_call_id.clone(),
-                tool: call.tool.clone(),
-                input: call.input.clone(),
-                requested_at: rfc3339(call.requested_at),
-            })
-            .collect(),
+        pending_approvals: Vec::new(),
+        pending_tool_calls: Vec::new(),
+        result_json: run
+            .result_json
+            .as_deref()
+            .and_then(|json| serde_json::from_str(json).ok()),
         awaiting_input: run.status == RunStatus::WaitingInput,
     }
 }
