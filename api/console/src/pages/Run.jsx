@@ -255,6 +255,10 @@ function conversation(run, events) {
       case 'approval.requested':
         update(calls, data.tool_call_id, { state: 'awaiting_approval' });
         break;
+      case 'tool.requested':
+        // A client-executed tool: the API's client posts its result.
+        update(calls, data.tool_call_id, { state: 'awaiting_client' });
+        break;
       case 'approval.decided':
         update(calls, data.tool_call_id, {
           state: data.approve ? 'approved' : 'denied',
@@ -296,6 +300,7 @@ function summary({ kind, data }) {
       return `step ${data.step}, ${data.stop_reason}`;
     case 'tool.started':
     case 'approval.requested':
+    case 'tool.requested':
       return data.tool;
     case 'tool.completed':
       return `${data.tool}${data.is_error ? ' (error)' : ''}`;
@@ -324,6 +329,7 @@ function Turn({ turn, run, act }) {
 const CALL_STATES = {
   requested: 'requested',
   awaiting_approval: 'awaiting approval',
+  awaiting_client: 'awaiting the client',
   approved: 'approved',
   denied: 'denied',
   running: 'running',
