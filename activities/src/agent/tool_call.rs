@@ -67,7 +67,7 @@ impl AgentActivities {
             ToolKind::Builtin => {
                 BuiltinTool::parse(&request.tool.name).is_some_and(BuiltinTool::retry_safe)
             }
-            ToolKind::Webhook => false,
+            ToolKind::Webhook | ToolKind::Mcp => false,
         };
         if !local && !retry_safe && ctx.info().attempt > 1 {
             // An earlier attempt may have acted (and then died): a tool with effects in the
@@ -181,6 +181,7 @@ impl AgentActivities {
         let tool = &request.tool;
         let builtin = match tool.kind {
             ToolKind::Webhook => return self.webhook_tool(request).await,
+            ToolKind::Mcp => return self.mcp_tool(request).await,
             ToolKind::Builtin => BuiltinTool::parse(&tool.name),
         };
         let Some(builtin) = builtin else {
