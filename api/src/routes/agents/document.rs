@@ -6,7 +6,9 @@ use serde_json::{Value, json};
 use utoipa::ToSchema;
 
 use longrun_domain::{AgentName, BuiltinTool, ModelRef, RunLimits};
-use longrun_store::{Agent, AgentSettings, AgentTool, ToolSchema, WebhookTool};
+use longrun_store::{
+    Agent, AgentSettings, AgentTool, McpSelection, McpToolSet, ToolSchema, WebhookTool,
+};
 
 use crate::error::ApiError;
 use crate::routes::rfc3339;
@@ -72,21 +74,32 @@ enum ToolItem {
     Spec(#[serde(deserialize_with = "crate::extract::object")] ToolObject),
 }
 
-/// A tool declared as an object: a built-in tool (with `requires_approval`), or a webhook tool
-/// (`"type": "webhook"`) that POSTs the model's input to `url`, signed with `secret`.
+/// A tool declared as an object: a built-in tool (with `requires_approval`), a webhook tool
+/// (`"type": "webhook"`) that POSTs the model's input to `url`, signed with `secret`, or the
+/// tools of one of the workspace's MCP servers (`"type": "mcp"`, `server`, `tools`).
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ToolObject {
     /// A built-in tool's name; for a webhook tool, 1 to 64 characters of a-z, A-Z, 0-9, '_'
-    /// and '-' that no built-in tool has.
+    /// and '-' that no built-in tool has. Not used by MCP items.
+    #[serde(default)]
     name: String,
     /// Each call waits for a human decision (`POST /v1/runs/{id}/approvals`).
     #[serde(default)]
     requires_approval: bool,
-    /// `builtin` (the default) or `webhook`.
+    /// `builtin` (the default), `webhook` or `mcp`.
     #[serde(default, rename = "type")]
-    #[schema(pattern = "^(builtin|webhook)$")]
+    #[schema(pattern = "^(builtin|webhook|mcp)$")]
     kind: Option<String>,
+    /// MCP items: the name of one of the workspace's MCP servers (`/v1/mcp-servers`).
+    #[serde(default)]
+    server: Option<String>,
+    /// MCP items: `"*"` (every tool of the server) or the server's tool names (at most
+    /// 128). Each becomes a tool named `<server>__<tool>` for the model, with the description
+    /// and input schema the server declares (discovered when the agent is saved).
+    #[serde(default)]
+    #[schema(value_type = Option<Object>, example = json!(["add", "lookup"]))]
+    tools: Option<Value>,
     /// Webhook tools: an http(s) URL of at most 2048 bytes.
     #[serde(default)]
     url: Option<String>,
@@ -207,6 +220,12 @@ fn validate_tool(index: usize, item: ToolItem) -> Result<AgentTool, ApiError> {
                     ),
                 )
             })?;
+            if object.server.is_some() || object.tools.is_some() {
+                return Err(ApiError::invalid(
+                    &field,
+                    "server and tools belong to MCP items (\"type\": \"mcp\")",
+                ));
+            }
             if object.url.is_some() || object.secret.is_some() || object.input_schema.is_some() {
                 return Err(ApiError::invalid(
                     &field,
@@ -219,14 +238,89 @@ fn validate_tool(index: usize, item: ToolItem) -> Result<AgentTool, ApiError> {
             })
         }
         "webhook" => validate_webhook(&field, object).map(AgentTool::Webhook),
+        "mcp" => validate_mcp(&field, object).map(AgentTool::Mcp),
         other => Err(ApiError::invalid(
             &format!("{field}.type"),
-            format!("{other:?} is not builtin or webhook"),
+            format!("{other:?} is not builtin, webhook or mcp"),
         )),
     }
 }
 
+/// An MCP item as written; its tools are filled in when the agent is saved (discovery).
+fn validate_mcp(field: &str, object: ToolObject) -> Result<McpToolSet, ApiError> {
+    let stray = !object.name.is_empty()
+        || object.url.is_some()
+        || object.secret.is_some()
+        || object.input_schema.is_some()
+        || object.description.is_some();
+    if stray {
+        return Err(ApiError::invalid(
+            field,
+            "an MCP item takes server, tools and requires_approval only",
+        ));
+    }
+    let server = object
+        .server
+        .filter(|s| !s.is_empty() && s.len() <= 64)
+        .ok_or_else(|| {
+            ApiError::invalid(
+                &format!("{field}.server"),
+                "an MCP server's name is required",
+            )
+        })?;
+    let tools_field = format!("{field}.tools");
+    let selection = match object.tools {
+        Some(Value::String(star)) if star == "*" => McpSelection::All,
+        Some(Value::Array(items)) => {
+            if items.is_empty() || items.len() > crate::routes::mcp_servers::MAX_SELECTED_TOOLS {
+                return Err(ApiError::invalid(
+                    &tools_field,
+                    "1 to 128 tool names, or \"*\"",
+                ));
+            }
+            let mut names: Vec<String> = Vec::with_capacity(items.len());
+            for (at, item) in items.into_iter().enumerate() {
+                let name = match item {
+                    Value::String(name) if !name.is_empty() && name.len() <= 128 => name,
+                    _ => {
+                        return Err(ApiError::invalid(
+                            &format!("{tools_field}[{at}]"),
+                            "a tool name of 1 to 128 bytes",
+                        ));
+                    }
+                };
+                if names.contains(&name) {
+                    return Err(ApiError::invalid(
+                        &format!("{tools_field}[{at}]"),
+                        "listed twice",
+                    ));
+                }
+                names.push(name);
+            }
+            McpSelection::Names(names)
+        }
+        _ => {
+            return Err(ApiError::invalid(
+                &tools_field,
+                "\"*\" or a list of the server's tool names",
+            ));
+        }
+    };
+    Ok(McpToolSet {
+        server,
+        selection,
+        requires_approval: object.requires_approval,
+        tools: Vec::new(),
+    })
+}
+
 fn validate_webhook(field: &str, object: ToolObject) -> Result<WebhookTool, ApiError> {
+    if object.server.is_some() || object.tools.is_some() {
+        return Err(ApiError::invalid(
+            field,
+            "server and tools belong to MCP items (\"type\": \"mcp\")",
+        ));
+    }
     if !valid_tool_name(&object.name) || BuiltinTool::parse(&object.name).is_some() {
         return Err(ApiError::invalid(
             &format!("{field}.name"),
@@ -300,7 +394,13 @@ impl TryFrom<CreateAgent> for ValidAgent {
         let mut tools: Vec<AgentTool> = Vec::with_capacity(agent.tools.len());
         for (index, item) in agent.tools.into_iter().enumerate() {
             let tool = validate_tool(index, item)?;
-            if tools.iter().any(|t| t.name() == tool.name()) {
+            // MCP items are told apart by server; their tools' names are checked once
+            // expanded (`mcp_servers::expand_agent_tools`).
+            let is_mcp = |t: &AgentTool| matches!(t, AgentTool::Mcp(_));
+            if tools
+                .iter()
+                .any(|t| t.name() == tool.name() && is_mcp(t) == is_mcp(&tool))
+            {
                 return Err(ApiError::invalid(
                     &format!("tools[{index}]"),
                     format!("tool {:?} is listed twice", tool.name()),
@@ -348,6 +448,7 @@ pub(crate) enum ToolType {
     #[default]
     Builtin,
     Webhook,
+    Mcp,
 }
 
 /// A tool of an agent as clients see it: webhook secrets are write-only.
@@ -373,6 +474,30 @@ pub(crate) struct ToolView {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     has_secret: Option<bool>,
+    /// MCP items only: the server (also in `name`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    server: Option<String>,
+    /// MCP items only: the selection as written (`"*"` or tool names).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Object, nullable = false)]
+    tools: Option<Value>,
+    /// MCP items only: the tools the model gets, as discovered when the agent was saved.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    mcp_tools: Option<Vec<McpToolUseView>>,
+}
+
+/// One MCP tool of an agent: the model's name for it and the server's.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct McpToolUseView {
+    /// What the model calls it (`<server>__<tool>`).
+    name: String,
+    /// The tool's name on the server.
+    tool: String,
+    description: String,
+    /// SHA-256 of the definition the agent was saved with.
+    hash: String,
 }
 
 impl From<&AgentTool> for ToolView {
@@ -389,6 +514,9 @@ impl From<&AgentTool> for ToolView {
                 description: None,
                 input_schema: None,
                 has_secret: None,
+                server: None,
+                tools: None,
+                mcp_tools: None,
             },
             AgentTool::Webhook(webhook) => ToolView {
                 name: webhook.name.clone(),
@@ -399,6 +527,34 @@ impl From<&AgentTool> for ToolView {
                 input_schema: Some(webhook.input_schema.clone()),
                 // Secrets are write-only: a webhook tool shows only whether it has one.
                 has_secret: Some(webhook.secret.is_some()),
+                server: None,
+                tools: None,
+                mcp_tools: None,
+            },
+            AgentTool::Mcp(set) => ToolView {
+                name: set.server.clone(),
+                requires_approval: set.requires_approval,
+                kind: ToolType::Mcp,
+                url: None,
+                description: None,
+                input_schema: None,
+                has_secret: None,
+                server: Some(set.server.clone()),
+                tools: Some(match &set.selection {
+                    McpSelection::All => json!("*"),
+                    McpSelection::Names(names) => json!(names),
+                }),
+                mcp_tools: Some(
+                    set.tools
+                        .iter()
+                        .map(|tool| McpToolUseView {
+                            name: tool.name.clone(),
+                            tool: tool.tool.clone(),
+                            description: tool.description.clone(),
+                            hash: tool.hash.clone(),
+                        })
+                        .collect(),
+                ),
             },
         }
     }
