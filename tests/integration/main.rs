@@ -16,6 +16,7 @@ mod cli;
 mod console;
 mod durability;
 mod hostile;
+mod mcp;
 mod openapi;
 mod operations;
 mod outages;
