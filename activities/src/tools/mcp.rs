@@ -301,6 +301,9 @@ fn response_result(message: Value, id: i64) -> Result<Value, McpError> {
             .ok_or_else(|| McpError::Garbage("no response to the request".into()))?,
         other => other,
     };
+    if response.get("id").and_then(Value::as_i64) != Some(id) {
+        return Err(McpError::Garbage("a response to another request".into()));
+    }
     if response.get("jsonrpc").and_then(Value::as_str) != Some("2.0") {
         return Err(McpError::Garbage("not a JSON-RPC 2.0 message".into()));
     }
@@ -477,6 +480,176 @@ fn result_text(result: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::egress::test_server::{bind, response, serve};
+    use crate::egress::{guarded_client, parse_allowlist};
+
+    /// The JSON-RPC method and id of a raw request (`DELETE` for the end of a session).
+    fn method_of(request: &str) -> (String, i64) {
+        if request.starts_with("DELETE") {
+            return ("DELETE".into(), 0);
+        }
+        let body = request.split("\r\n\r\n").nth(1).unwrap_or("");
+        let value: Value = serde_json::from_str(body).unwrap_or(Value::Null);
+        let method = value["method"].as_str().unwrap_or("").to_string();
+        (method, value["id"].as_i64().unwrap_or(0))
+    }
+
+    fn json_answer(body: Value) -> Vec<u8> {
+        let body = body.to_string();
+        response(
+            "200 OK",
+            &[("content-type", "application/json")],
+            body.as_bytes(),
+        )
+    }
+
+    fn rpc(id: i64, result: Value) -> Vec<u8> {
+        json_answer(json!({"jsonrpc": "2.0", "id": id, "result": result}))
+    }
+
+    /// A loopback server answering `initialize` with a session id and each other method
+    /// with `answer(method)`; the policy that lets the guarded client reach it.
+    async fn fake(
+        answer: impl Fn(&str, i64) -> Vec<u8> + Send + Sync + 'static,
+    ) -> (
+        String,
+        EgressPolicy,
+        tokio::sync::mpsc::UnboundedReceiver<String>,
+    ) {
+        let (listener, port) = bind("127.0.0.1").await;
+        let requests = serve(listener, move |request| {
+            let (method, id) = method_of(request);
+            match method.as_str() {
+                "initialize" => {
+                    let body = json!({"jsonrpc": "2.0", "id": 1, "result": {
+                    "protocolVersion": PROTOCOL_VERSION, "capabilities": {},
+                    "serverInfo": {"name": "fake", "version": "1"}}});
+                    response(
+                        "200 OK",
+                        &[
+                            ("content-type", "application/json"),
+                            ("mcp-session-id", "s-1"),
+                        ],
+                        body.to_string().as_bytes(),
+                    )
+                }
+                "notifications/initialized" => response("202 Accepted", &[], b""),
+                method => answer(method, id),
+            }
+        });
+        let policy = EgressPolicy {
+            allow: parse_allowlist("127.0.0.1").unwrap(),
+            ..EgressPolicy::default()
+        };
+        (format!("http://127.0.0.1:{port}/mcp"), policy, requests)
+    }
+
+    async fn open_and<T>(
+        url: &str,
+        policy: &EgressPolicy,
+        then: impl AsyncFnOnce(&mut Session<'_>) -> Result<T, McpError>,
+    ) -> Result<T, McpError> {
+        let http = guarded_client(policy).unwrap();
+        let headers = vec![("Authorization".to_string(), "Bearer k3y".to_string())];
+        let endpoint = Endpoint {
+            url,
+            headers: &headers,
+        };
+        let mut session = Session::open(&http, policy, endpoint, Duration::from_secs(5)).await?;
+        then(&mut session).await
+    }
+
+    #[tokio::test]
+    async fn sessions_carry_their_id_version_and_headers() {
+        let (url, policy, mut requests) = fake(|_, id| {
+            rpc(
+                id,
+                json!({"content": [{"type": "text", "text": "7"}], "isError": false}),
+            )
+        })
+        .await;
+        let result = open_and(&url, &policy, async |s| {
+            s.call_tool("add", &json!({"a": 3})).await
+        })
+        .await
+        .unwrap();
+        assert_eq!(result.content, "7");
+        let initialize = requests.recv().await.unwrap().to_ascii_lowercase();
+        assert!(
+            initialize.contains("authorization: bearer k3y"),
+            "{initialize}"
+        );
+        assert!(!initialize.contains("mcp-session-id"), "{initialize}");
+        let _initialized = requests.recv().await.unwrap();
+        let call = requests.recv().await.unwrap().to_ascii_lowercase();
+        assert!(call.contains("mcp-session-id: s-1"), "{call}");
+        assert!(
+            call.contains(&format!("mcp-protocol-version: {PROTOCOL_VERSION}")),
+            "{call}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_dropped_session_garbage_and_errors_are_told_apart() {
+        let (url, policy, _requests) = fake(|method, _| match method {
+            "tools/call" => response("404 Not Found", &[], b""),
+            "tools/list" => response("200 OK", &[("content-type", "application/json")], b"hello"),
+            _ => response("500 Internal Server Error", &[], b""),
+        })
+        .await;
+        let call = open_and(&url, &policy, async |s| {
+            s.call_tool("add", &json!({})).await
+        })
+        .await;
+        assert_eq!(call, Err(McpError::SessionGone));
+        let list = open_and(&url, &policy, async |s| s.list_tools().await).await;
+        assert!(matches!(list, Err(McpError::Garbage(_))), "{list:?}");
+
+        let (url, policy, _requests) = fake(|_, id| {
+            json_answer(
+                json!({"jsonrpc": "2.0", "id": id, "error": {"code": -32601, "message": "no"}}),
+            )
+        })
+        .await;
+        let list = open_and(&url, &policy, async |s| s.list_tools().await).await;
+        assert_eq!(
+            list,
+            Err(McpError::Rpc {
+                code: -32601,
+                message: "no".into()
+            })
+        );
+    }
+
+    #[tokio::test]
+    async fn loopback_is_refused_without_the_allowlist_and_nothing_is_sent() {
+        let (url, _, mut requests) = fake(|_, id| rpc(id, json!({}))).await;
+        let strict = EgressPolicy::default();
+        let http = guarded_client(&strict).unwrap();
+        let endpoint = Endpoint {
+            url: &url,
+            headers: &[],
+        };
+        let opened = Session::open(&http, &strict, endpoint, Duration::from_secs(5)).await;
+        assert!(
+            matches!(opened, Err(McpError::Refused(_))),
+            "{:?}",
+            opened.err()
+        );
+        assert!(requests.try_recv().is_err());
+    }
+
+    #[tokio::test]
+    async fn tool_lists_follow_cursors_within_their_bound() {
+        let (url, policy, _requests) = fake(|_, id| {
+            // Every page points to another: the client stops after MAX_PAGES.
+            let tool = json!({"name": "t", "inputSchema": {"type": "object"}});
+            rpc(id, json!({"tools": [tool], "nextCursor": "more"}))
+        })
+        .await;
+        let list = open_and(&url, &policy, async |s| s.list_tools().await).await;
+        assert!(matches!(list, Err(McpError::Limit(_))), "{list:?}");
+    }
 
     #[test]
     fn event_streams_yield_the_response_to_the_request() {
@@ -507,6 +680,10 @@ mod tests {
         );
         assert!(matches!(
             response_result(json!({"id": 1, "result": {}}), 1),
+            Err(McpError::Garbage(_))
+        ));
+        assert!(matches!(
+            response_result(json!({"jsonrpc": "2.0", "id": 2, "result": {}}), 1),
             Err(McpError::Garbage(_))
         ));
         assert!(matches!(
