@@ -141,7 +141,11 @@ async fn discovery_lists_tools_and_hides_header_values(db: TestDb) {
         .iter()
         .map(|t| t["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["add", "lookup", "big", "explode"], "{created}");
+    assert_eq!(
+        names,
+        ["add", "lookup", "big", "explode", "slow"],
+        "{created}"
+    );
     assert_eq!(created["tools"][0]["description"], "Adds two integers.");
     assert_eq!(created["tools"][0]["input_schema"]["type"], "object");
     assert_eq!(created["tools_version"], 1);
@@ -238,7 +242,13 @@ async fn a_run_calls_the_servers_tools_and_gets_their_results() {
         .collect();
     assert_eq!(
         offered,
-        ["calc__add", "calc__lookup", "calc__big", "calc__explode"]
+        [
+            "calc__add",
+            "calc__lookup",
+            "calc__big",
+            "calc__explode",
+            "calc__slow"
+        ]
     );
     assert_eq!(
         received[0].body["tools"][1]["description"],
@@ -335,8 +345,40 @@ async fn an_unreachable_server_is_an_error_result_and_the_run_goes_on() {
     assert_eq!(status, StatusCode::BAD_GATEWAY, "{body}");
     assert_eq!(body["error"]["code"], "mcp_server_failed");
     let (_, shown) = app.get(&key, "/v1/mcp-servers/calc").await;
-    assert_eq!(shown["tools"].as_array().unwrap().len(), 4);
+    assert_eq!(shown["tools"].as_array().unwrap().len(), 5);
     assert!(shown["last_error"].as_str().is_some(), "{shown}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_server_is_an_error_result_and_the_run_goes_on() {
+    let server = McpServer::start().await;
+    let script = Script::new()
+        .call("toolu_slow", "calc__slow", json!({"seconds": 30}))
+        .answer("The tool was too slow.");
+    let fake = FakeLlm::start(Format::Anthropic, script).await;
+    let mut options = Options {
+        allow: "127.0.0.1",
+        ..Options::answered_by(&fake)
+    };
+    options.tuning.tool_timeout_s = 2;
+    let app = TestApp::start_with(TestDb::sqlite(), options).await;
+    let (workspace, key) = app.tenant("mcpslow").await;
+    register(&app, &key, "calc", &server).await;
+    app.create_agent(
+        &key,
+        agent_with(json!({"type": "mcp", "server": "calc", "tools": ["slow"]})),
+    )
+    .await;
+
+    let (run_id, run) = app.run_to_end(&key, "a", "wait").await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    let results = tool_results(&app, &workspace.id, &run_id).await;
+    assert_eq!(results[0]["is_error"], true, "{results:?}");
+    assert_eq!(
+        fake.received().len(),
+        2,
+        "the model got the error and answered"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -374,7 +416,7 @@ async fn a_changed_tool_is_refused_and_its_server_flagged() {
     assert_eq!(status, StatusCode::OK, "{refreshed}");
     assert_eq!(refreshed["needs_refresh"], false);
     assert_eq!(refreshed["tools_version"], 2);
-    assert_eq!(refreshed["tools"].as_array().unwrap().len(), 3);
+    assert_eq!(refreshed["tools"].as_array().unwrap().len(), 4);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,7 +1,8 @@
 """An MCP server for longrun's integration tests, built with the official Python SDK and
 served over the streamable HTTP transport on loopback.
 
-Tools: `add`, `lookup`, `big` (a result of any size) and `explode` (an error result).
+Tools: `add`, `lookup`, `big` (a result of any size), `explode` (an error result) and `slow`
+(an answer after a while).
 `POST /change` changes the definition of `lookup` (its description) and removes `big`, so a
 test can change the tool list between an agent's save and a call. `GET /health` answers once
 the server is up.
@@ -10,6 +11,8 @@ Usage: python server.py --port PORT
 """
 
 import argparse
+
+import anyio
 
 from mcp.server.mcpserver import MCPServer
 from starlette.requests import Request
@@ -59,6 +62,13 @@ def big(size: int) -> str:
 def explode() -> str:
     """Always fails."""
     raise ValueError("the tool exploded on purpose")
+
+
+@server.tool()
+async def slow(seconds: float) -> str:
+    """Answers after `seconds`."""
+    await anyio.sleep(seconds)
+    return "finally"
 
 
 @server.custom_route("/change", methods=["POST"])
