@@ -419,6 +419,7 @@ impl Store {
             "audit_log",
             "usage_alerts",
             "idempotency_keys",
+            "mcp_servers",
         ];
         if !TABLES.contains(&table) {
             return Err(StoreError::NotFound("table"));
