@@ -332,10 +332,14 @@ async fn read_event_stream(response: reqwest::Response, id: i64) -> Result<Value
     use futures::StreamExt;
     let mut stream = response.bytes_stream();
     let mut buffer: Vec<u8> = Vec::new();
+    // How far the buffer is known to hold no event end: each byte is searched about once,
+    // however many chunks a large event arrives in.
+    let mut searched = 0usize;
     let mut read = 0usize;
     loop {
-        while let Some(end) = event_end(&buffer) {
+        while let Some(end) = event_end(&buffer, searched) {
             let event: Vec<u8> = buffer.drain(..end.0 + end.1).take(end.0).collect();
+            searched = 0;
             if let Some(message) = event_data(&event)
                 && let Ok(value) = serde_json::from_str::<Value>(&message)
                 && is_response_to(&value, id)
@@ -360,6 +364,8 @@ async fn read_event_stream(response: reqwest::Response, id: i64) -> Result<Value
                 "an answer larger than {MAX_RESPONSE_BYTES} bytes"
             )));
         }
+        // A separator may straddle the old end and the new chunk.
+        searched = buffer.len().saturating_sub(3);
         buffer.extend_from_slice(&chunk);
     }
 }
@@ -375,9 +381,10 @@ fn is_response_to(value: &Value, id: i64) -> bool {
     }
 }
 
-/// Where the first complete event of `buffer` ends: its length and the separator's.
-fn event_end(buffer: &[u8]) -> Option<(usize, usize)> {
-    for (at, window) in buffer.windows(2).enumerate() {
+/// Where the first complete event of `buffer` ends (searching from `from`): its length and
+/// the separator's.
+fn event_end(buffer: &[u8], from: usize) -> Option<(usize, usize)> {
+    for (at, window) in buffer.windows(2).enumerate().skip(from) {
         if window == b"\n\n" {
             return Some((at, 2));
         }
@@ -657,7 +664,7 @@ mod tests {
                        data: {\"jsonrpc\":\"2.0\",\"id\":3,\"result\":{\"ok\":true}}\r\n\r\n";
         let mut buffer = stream.to_vec();
         let mut found = None;
-        while let Some(end) = event_end(&buffer) {
+        while let Some(end) = event_end(&buffer, 0) {
             let event: Vec<u8> = buffer.drain(..end.0 + end.1).take(end.0).collect();
             let value: Value = serde_json::from_str(&event_data(&event).unwrap()).unwrap();
             if is_response_to(&value, 3) {
@@ -666,6 +673,9 @@ mod tests {
         }
         let result = response_result(found.unwrap(), 3).unwrap();
         assert_eq!(result["ok"], true);
+        // A search resumed where the last one stopped still finds a separator that began there.
+        assert_eq!(event_end(b"data: x\r\n\r\n", 7), Some((7, 4)));
+        assert_eq!(event_end(b"data: x\n\n", 8), None);
     }
 
     #[test]
