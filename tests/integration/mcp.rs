@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 use crate::fakes::{FakeLlm, Format, Script};
 use crate::harness::{MINUTE, Options, TestApp, TestDb, poll};
 use crate::on_each_backend;
+use crate::openapi::{Checked, Validator};
 
 /// The MCP test server, killed when dropped.
 struct McpServer {
@@ -133,8 +134,17 @@ async fn discovery_lists_tools_and_hides_header_values(db: TestDb) {
     let server = McpServer::start().await;
     let (_fake, app) = app_with(Script::new().answer("ok"), db).await;
     let (_, key) = app.tenant("mcpdisc").await;
+    // Every answer is checked against the OpenAPI document as well.
+    let (_, document) = app.request("GET", "/openapi.json", None, None).await;
+    let mut c = Checked {
+        app: &app,
+        validator: Validator::new(document),
+    };
+    let key = Some(key.as_str());
 
-    let created = register(&app, &key, "calc", &server).await;
+    let body = json!({"name": "calc", "url": server.url, "headers": {"Authorization": "Bearer s3cret-token"}});
+    let (status, created) = c.call("POST", "/v1/mcp-servers", key, Some(body)).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
     let names: Vec<&str> = created["tools"]
         .as_array()
         .unwrap()
@@ -152,10 +162,13 @@ async fn discovery_lists_tools_and_hides_header_values(db: TestDb) {
     assert_eq!(created["needs_refresh"], false);
     assert_eq!(created["header_names"], json!(["Authorization"]));
 
-    let (status, listed) = app.get(&key, "/v1/mcp-servers").await;
+    let (status, listed) = c.call("GET", "/v1/mcp-servers", key, None).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(listed["mcp_servers"][0]["name"], "calc");
-    let (status, one) = app.get(&key, "/v1/mcp-servers/calc").await;
+    let one_path = "/v1/mcp-servers/calc";
+    let (status, one) = c
+        .at("GET", "/v1/mcp-servers/{name}", one_path, key, None)
+        .await;
     assert_eq!(status, StatusCode::OK);
     for shown in [&created, &listed, &one] {
         assert!(!shown.to_string().contains("s3cret-token"), "{shown}");
@@ -163,18 +176,21 @@ async fn discovery_lists_tools_and_hides_header_values(db: TestDb) {
 
     // The same name twice is a conflict; the same definitions again keep their version.
     let again = json!({"name": "calc", "url": server.url});
-    let (status, body) = app.post(&key, "/v1/mcp-servers", again).await;
+    let (status, body) = c.call("POST", "/v1/mcp-servers", key, Some(again)).await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
     assert_eq!(body["error"]["code"], "mcp_server_exists");
-    let (status, refreshed) = app
-        .post(&key, "/v1/mcp-servers/calc/refresh", json!({}))
+    let refresh = "/v1/mcp-servers/{name}/refresh";
+    let (status, refreshed) = c
+        .at("POST", refresh, "/v1/mcp-servers/calc/refresh", key, None)
         .await;
     assert_eq!(status, StatusCode::OK, "{refreshed}");
     assert_eq!(refreshed["tools_version"], 1);
 
     // Agents name servers and tools that exist, or are refused naming the field.
     let unknown_server = agent_with(json!({"type": "mcp", "server": "nope", "tools": "*"}));
-    let (status, body) = app.post(&key, "/v1/agents", unknown_server).await;
+    let (status, body) = c
+        .call("POST", "/v1/agents", key, Some(unknown_server))
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert!(
         body["error"]["message"]
@@ -185,7 +201,7 @@ async fn discovery_lists_tools_and_hides_header_values(db: TestDb) {
     );
     let unknown_tool =
         agent_with(json!({"type": "mcp", "server": "calc", "tools": ["add", "nope"]}));
-    let (status, body) = app.post(&key, "/v1/agents", unknown_tool).await;
+    let (status, body) = c.call("POST", "/v1/agents", key, Some(unknown_tool)).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert!(
         body["error"]["message"]
@@ -195,17 +211,27 @@ async fn discovery_lists_tools_and_hides_header_values(db: TestDb) {
         "{body}"
     );
     let good = agent_with(json!({"type": "mcp", "server": "calc", "tools": ["add"]}));
-    let (status, agent) = app.post(&key, "/v1/agents", good).await;
+    let (status, agent) = c.call("POST", "/v1/agents", key, Some(good)).await;
     assert_eq!(status, StatusCode::CREATED, "{agent}");
     assert_eq!(agent["tools"][0]["type"], "mcp");
+    assert_eq!(agent["tools"][0]["tools"], json!(["add"]));
     assert_eq!(agent["tools"][0]["mcp_tools"][0]["name"], "calc__add");
     assert_eq!(agent["tools"][0]["mcp_tools"][0]["tool"], "add");
+    let every = agent_with(json!({"type": "mcp", "server": "calc", "tools": "*"}));
+    let (status, agent) = c
+        .at("PUT", "/v1/agents/{name}", "/v1/agents/a", key, Some(every))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{agent}");
+    assert_eq!(agent["tools"][0]["tools"], "*");
+    assert_eq!(agent["tools"][0]["mcp_tools"].as_array().unwrap().len(), 5);
 
-    let (status, _) = app
-        .request("DELETE", "/v1/mcp-servers/calc", Some(&key), None)
+    let (status, _) = c
+        .at("DELETE", "/v1/mcp-servers/{name}", one_path, key, None)
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    let (status, body) = app.get(&key, "/v1/mcp-servers/calc").await;
+    let (status, body) = c
+        .at("GET", "/v1/mcp-servers/{name}", one_path, key, None)
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(body["error"]["code"], "mcp_server_not_found");
 }

@@ -98,7 +98,7 @@ struct ToolObject {
     /// 128). Each becomes a tool named `<server>__<tool>` for the model, with the description
     /// and input schema the server declares (discovered when the agent is saved).
     #[serde(default)]
-    #[schema(value_type = Option<Object>, example = json!(["add", "lookup"]))]
+    #[schema(value_type = Option<McpSelectionSchema>, example = json!(["add", "lookup"]))]
     tools: Option<Value>,
     /// Webhook tools: an http(s) URL of at most 2048 bytes.
     #[serde(default)]
@@ -480,12 +480,23 @@ pub(crate) struct ToolView {
     server: Option<String>,
     /// MCP items only: the selection as written (`"*"` or tool names).
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Object, nullable = false)]
+    #[schema(value_type = McpSelectionSchema, nullable = false)]
     tools: Option<Value>,
     /// MCP items only: the tools the model gets, as discovered when the agent was saved.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     mcp_tools: Option<Vec<McpToolUseView>>,
+}
+
+/// Which tools of an MCP server an agent uses: `"*"` (all) or their names on the server.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub(crate) enum McpSelectionSchema {
+    /// `"*"`: every tool of the server (no other string is accepted).
+    All(String),
+    /// The tools' names on the server.
+    Names(Vec<String>),
 }
 
 /// One MCP tool of an agent: the model's name for it and the server's.
