@@ -2,7 +2,8 @@
 //! when its run is cancelled), its output capped, and one transaction with its ledger rows and
 //! `tool.completed`. Built-in tools by the catalog; webhook tools
 //! with the URL and secret stored with the agent now (never from workflow history), their
-//! input checked against the tool's schema before it leaves.
+//! input checked against the tool's schema before it leaves; MCP tools through their server
+//! as stored now (see `mcp`).
 
 use std::time::{Duration, Instant};
 
