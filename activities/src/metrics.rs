@@ -58,12 +58,13 @@ fn histogram(
 }
 
 /// What a tool is called in metric labels: a built-in tool's name (a closed set), or
-/// `webhook` for a workspace's own tools, whose names tenants choose.
+/// `webhook` or `mcp` for a workspace's own tools, whose names tenants choose.
 pub(crate) fn tool_label(tool: &longrun_workflows::payloads::ToolSpec) -> &str {
     match tool.kind {
         longrun_workflows::payloads::ToolKind::Builtin => tool.name.as_str(),
         longrun_workflows::payloads::ToolKind::Webhook => "webhook",
         longrun_workflows::payloads::ToolKind::Client => "client",
+        longrun_workflows::payloads::ToolKind::Mcp => "mcp",
     }
 }
 

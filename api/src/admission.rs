@@ -146,7 +146,7 @@ pub(crate) fn run_input(
             name: agent.name.to_string(),
             model: agent.model.clone(),
             system_prompt: agent.system_prompt.clone(),
-            tools: agent.tools.iter().map(tool_spec).collect(),
+            tools: agent.tools.iter().flat_map(tool_specs).collect(),
             await_input: agent.settings.await_input,
             max_output_tokens: agent.settings.max_output_tokens.unwrap_or(4096),
             provider_outage_tolerance_s: agent.settings.provider_outage_tolerance_s,
@@ -194,35 +194,48 @@ pub(crate) fn webhook_of(
     Ok((Some(url.clone()), events))
 }
 
-/// A tool as the workflow sees it: no secret (the type has no field for one), so secrets
-/// never enter workflow history.
-fn tool_spec(tool: &longrun_store::AgentTool) -> ToolSpec {
+/// An agent's tool item as the workflow sees it: one tool, or an MCP server's tools as the
+/// agent was saved with them. No secret (the type has no field for one), so secrets never
+/// enter workflow history.
+fn tool_specs(tool: &longrun_store::AgentTool) -> Vec<ToolSpec> {
     match tool {
         longrun_store::AgentTool::Builtin {
             tool,
             requires_approval,
-        } => ToolSpec {
+        } => vec![ToolSpec {
             requires_approval: *requires_approval,
             ..ToolSpec::builtin(tool.name())
-        },
-        longrun_store::AgentTool::Webhook(webhook) => ToolSpec {
-            name: webhook.name.clone(),
+        }],
+        longrun_store::AgentTool::Webhook(webhook) => vec![ToolSpec {
             requires_approval: webhook.requires_approval,
             kind: ToolKind::Webhook,
             description: Some(webhook.description.clone()),
             input_schema: Some(webhook.input_schema.clone()),
             url: Some(webhook.url.clone()),
-            timeout_s: None,
-        },
-        longrun_store::AgentTool::Client(client) => ToolSpec {
-            name: client.name.clone(),
+            ..ToolSpec::builtin(&webhook.name)
+        }],
+        longrun_store::AgentTool::Client(client) => vec![ToolSpec {
             requires_approval: client.requires_approval,
             kind: ToolKind::Client,
             description: Some(client.description.clone()),
             input_schema: Some(client.input_schema.clone()),
-            url: None,
             timeout_s: client.timeout_s,
-        },
+            ..ToolSpec::builtin(&client.name)
+        }],
+        longrun_store::AgentTool::Mcp(set) => set
+            .tools
+            .iter()
+            .map(|mcp| ToolSpec {
+                requires_approval: set.requires_approval,
+                kind: ToolKind::Mcp,
+                description: Some(mcp.description.clone()),
+                input_schema: Some(mcp.input_schema.clone()),
+                server: Some(set.server.clone()),
+                remote_name: Some(mcp.tool.clone()),
+                definition_hash: Some(mcp.hash.clone()),
+                ..ToolSpec::builtin(&mcp.name)
+            })
+            .collect(),
     }
 }
 

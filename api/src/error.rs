@@ -33,6 +33,9 @@ pub enum ApiError {
     Conflict { code: &'static str, message: String },
     #[error("the scheduler (Temporal) is unavailable; retry later")]
     SchedulerUnavailable,
+    /// A service the request needed answered badly (an MCP server, at discovery).
+    #[error("{message}")]
+    BadGateway { code: &'static str, message: String },
     /// The database dropped or refused the connection; the detail is logged, never sent.
     #[error("the database is unavailable; retry shortly")]
     StoreUnavailable(String),
@@ -114,6 +117,7 @@ impl ApiError {
                 StatusCode::SERVICE_UNAVAILABLE
             }
             ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
+            ApiError::BadGateway { .. } => StatusCode::BAD_GATEWAY,
             ApiError::RateLimited { .. }
             | ApiError::ConcurrencyLimit { .. }
             | ApiError::TooManyStreams { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -136,6 +140,7 @@ impl ApiError {
             ApiError::SchedulerUnavailable => "scheduler_unavailable",
             ApiError::StoreUnavailable(_) => "store_unavailable",
             ApiError::Forbidden { code, .. } => code,
+            ApiError::BadGateway { code, .. } => code,
             ApiError::RateLimited { .. } => "rate_limited",
             ApiError::ConcurrencyLimit { .. } => "concurrency_limit",
             ApiError::TooManyStreams { .. } => "too_many_streams",

@@ -175,7 +175,7 @@ where
 
 /// The whole API as a router, ready for [`serve`] or for tests' `oneshot`.
 pub fn router(state: AppState) -> Router {
-    use routes::{agents, audit, auth as login, keys, quota, runs, workspace};
+    use routes::{agents, audit, auth as login, keys, mcp_servers, quota, runs, workspace};
     // Tenant routes sit behind the access gate (authentication, role, rate limit); see
     // `access::ROUTES` for who may use which.
     let tenant = Router::new()
@@ -189,6 +189,15 @@ pub fn router(state: AppState) -> Router {
             "/v1/agents/{name}",
             get(agents::get).put(agents::update).delete(agents::delete),
         )
+        .route(
+            "/v1/mcp-servers",
+            post(mcp_servers::create).get(mcp_servers::list),
+        )
+        .route(
+            "/v1/mcp-servers/{name}",
+            get(mcp_servers::get).delete(mcp_servers::delete),
+        )
+        .route("/v1/mcp-servers/{name}/refresh", post(mcp_servers::refresh))
         .route("/v1/runs", post(runs::create).get(runs::list))
         .route("/v1/runs/batch", post(runs::batch))
         .route("/v1/runs/cancel", post(runs::cancel_many))

@@ -15,11 +15,12 @@ use temporalio_common::{HasWorkflowDefinition, MemoValues, SignalDefinition, Upd
 use tokio::sync::OnceCell;
 
 use longrun_temporal::TemporalSettings;
-use longrun_workflows::AgentRunWorkflow;
 use longrun_workflows::payloads::{
-    ApprovalDecision, ClientToolResult, HumanMessage, RunInput, WorkflowShape,
+    ApprovalDecision, ClientToolResult, HumanMessage, McpDiscoveryOutcome, McpDiscoveryRequest,
+    RunInput, WorkflowShape,
 };
 use longrun_workflows::search;
+use longrun_workflows::{AgentRunWorkflow, McpDiscoveryWorkflow};
 
 use crate::error::ApiError;
 use longrun_domain::Limits;
@@ -296,6 +297,47 @@ impl Scheduler {
                 Err(ApiError::SchedulerUnavailable)
             }
         }
+    }
+
+    /// Discovers an MCP server's tools on a worker (the API itself talks to no MCP server)
+    /// and waits for the outcome; the tools are stored with the server.
+    pub async fn discover_mcp(
+        &self,
+        request: McpDiscoveryRequest,
+    ) -> Result<McpDiscoveryOutcome, ApiError> {
+        let client = tokio::time::timeout(START_TIMEOUT, self.client())
+            .await
+            .map_err(|_| ApiError::SchedulerUnavailable)??;
+        // A worker must pick it up and the server answer: the discovery's own time, plus room.
+        let wait = Duration::from_secs(request.timeout_s) + START_TIMEOUT * 2;
+        let workflow_id = format!(
+            "mcp-discovery-{}-{}-{}",
+            request.workspace_id,
+            request.server,
+            longrun_store::new_id("d")
+        );
+        let summary = format!("discover the tools of MCP server {}", request.server);
+        let options = WorkflowStartOptions::new(self.task_queue.clone(), workflow_id)
+            .execution_timeout(wait)
+            .static_summary(summary)
+            .build();
+        let started = tokio::time::timeout(
+            START_TIMEOUT,
+            client.start_workflow(McpDiscoveryWorkflow::run, request, options),
+        )
+        .await
+        .map_err(|_| ApiError::SchedulerUnavailable)?
+        .map_err(|err| {
+            tracing::warn!(error = %err, "MCP discovery could not start");
+            ApiError::SchedulerUnavailable
+        })?;
+        let outcome = tokio::time::timeout(wait, started.get_result(Default::default()))
+            .await
+            .map_err(|_| ApiError::SchedulerUnavailable)?;
+        outcome.map_err(|err| {
+            tracing::warn!(error = %err, "MCP discovery failed");
+            ApiError::SchedulerUnavailable
+        })
     }
 
     /// Whether Temporal answers, for readiness probes.

@@ -20,6 +20,8 @@ pub enum AgentTool {
     Webhook(WebhookTool),
     /// Run by the API's client, which posts the result.
     Client(ClientTool),
+    /// Tools of one of the workspace's MCP servers, as discovered when the agent was saved.
+    Mcp(McpToolSet),
 }
 
 /// A client-executed tool: what the model sees, and how long a run waits for its result.
@@ -32,6 +34,67 @@ pub struct ClientTool {
     pub input_schema: Value,
     /// `None`: the operator's default.
     pub timeout_s: Option<u64>,
+}
+
+/// Which tools of an MCP server an agent uses: all of them (`"*"`) or those named.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "StoredSelection", into = "StoredSelection")]
+pub enum McpSelection {
+    All,
+    Names(Vec<String>),
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(untagged)]
+enum StoredSelection {
+    Star(String),
+    Names(Vec<String>),
+}
+
+impl TryFrom<StoredSelection> for McpSelection {
+    type Error = String;
+
+    fn try_from(stored: StoredSelection) -> Result<Self, String> {
+        match stored {
+            StoredSelection::Star(star) if star == "*" => Ok(McpSelection::All),
+            StoredSelection::Star(other) => Err(format!("{other:?} is not \"*\" or a list")),
+            StoredSelection::Names(names) => Ok(McpSelection::Names(names)),
+        }
+    }
+}
+
+impl From<McpSelection> for StoredSelection {
+    fn from(selection: McpSelection) -> Self {
+        match selection {
+            McpSelection::All => StoredSelection::Star("*".into()),
+            McpSelection::Names(names) => StoredSelection::Names(names),
+        }
+    }
+}
+
+/// An agent's use of an MCP server: the selection as written, and the tools it expanded to
+/// when the agent was saved (what runs declare to the model).
+#[derive(Debug, Clone, PartialEq)]
+pub struct McpToolSet {
+    /// The server's name in the workspace.
+    pub server: String,
+    pub selection: McpSelection,
+    pub requires_approval: bool,
+    pub tools: Vec<McpToolUse>,
+}
+
+/// One MCP tool as an agent exposes it to the model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct McpToolUse {
+    /// The name the model calls it by (`<server>__<tool>`, within providers' name rules).
+    pub name: String,
+    /// The tool's name on the server.
+    pub tool: String,
+    pub description: String,
+    pub input_schema: Value,
+    /// The definition's hash when the agent was saved: a call whose tool now has another
+    /// definition is refused.
+    pub hash: String,
 }
 
 /// A webhook tool: what the model sees (name, description, schema) and where calls go.
@@ -54,6 +117,15 @@ impl AgentTool {
             AgentTool::Builtin { tool, .. } => tool.name(),
             AgentTool::Webhook(webhook) => &webhook.name,
             AgentTool::Client(client) => &client.name,
+            AgentTool::Mcp(set) => &set.server,
+        }
+    }
+
+    /// The names the model calls this item's tools by.
+    pub fn model_names(&self) -> Vec<&str> {
+        match self {
+            AgentTool::Mcp(set) => set.tools.iter().map(|t| t.name.as_str()).collect(),
+            other => vec![other.name()],
         }
     }
 
@@ -64,6 +136,7 @@ impl AgentTool {
             } => *requires_approval,
             AgentTool::Webhook(webhook) => webhook.requires_approval,
             AgentTool::Client(client) => client.requires_approval,
+            AgentTool::Mcp(set) => set.requires_approval,
         }
     }
 }
@@ -116,6 +189,12 @@ struct StoredTool {
     secret: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     timeout_s: Option<u64>,
+    /// MCP tools: which of the server's tools (`name` is the server's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    select: Option<McpSelection>,
+    /// MCP tools: what the selection expanded to when the agent was saved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    mcp_tools: Option<Vec<McpToolUse>>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -125,6 +204,7 @@ enum StoredKind {
     Builtin,
     Webhook,
     Client,
+    Mcp,
 }
 
 impl TryFrom<StoredTool> for AgentTool {
@@ -158,6 +238,12 @@ impl TryFrom<StoredTool> for AgentTool {
                     .unwrap_or_else(|| json!({"type": "object"})),
                 timeout_s: stored.timeout_s,
             }),
+            StoredKind::Mcp => AgentTool::Mcp(McpToolSet {
+                server: stored.name,
+                selection: stored.select.unwrap_or(McpSelection::All),
+                requires_approval: stored.requires_approval,
+                tools: stored.mcp_tools.unwrap_or_default(),
+            }),
         })
     }
 }
@@ -177,6 +263,8 @@ impl From<AgentTool> for StoredTool {
                 input_schema: None,
                 secret: None,
                 timeout_s: None,
+                select: None,
+                mcp_tools: None,
             },
             AgentTool::Webhook(webhook) => StoredTool {
                 name: webhook.name,
@@ -187,6 +275,8 @@ impl From<AgentTool> for StoredTool {
                 input_schema: Some(webhook.input_schema),
                 secret: webhook.secret,
                 timeout_s: None,
+                select: None,
+                mcp_tools: None,
             },
             AgentTool::Client(client) => StoredTool {
                 name: client.name,
@@ -197,6 +287,20 @@ impl From<AgentTool> for StoredTool {
                 input_schema: Some(client.input_schema),
                 secret: None,
                 timeout_s: client.timeout_s,
+                select: None,
+                mcp_tools: None,
+            },
+            AgentTool::Mcp(set) => StoredTool {
+                name: set.server,
+                requires_approval: set.requires_approval,
+                kind: StoredKind::Mcp,
+                url: None,
+                description: None,
+                input_schema: None,
+                secret: None,
+                timeout_s: None,
+                select: Some(set.selection),
+                mcp_tools: Some(set.tools),
             },
         }
     }

@@ -20,6 +20,7 @@ mod events;
 mod idempotency;
 mod ids;
 mod live;
+mod mcp_servers;
 mod messages;
 mod migrate;
 mod run_filters;
@@ -31,7 +32,9 @@ mod waiting;
 mod workspaces;
 
 pub use accounts::{AuditEntry, MAX_ACCOUNTS_PER_EMAIL, NewAudit, User};
-pub use agent_document::{AgentSettings, AgentTool, ClientTool, WebhookTool};
+pub use agent_document::{
+    AgentSettings, AgentTool, ClientTool, McpSelection, McpToolSet, McpToolUse, WebhookTool,
+};
 pub use agents::{Agent, NewAgent};
 pub use api_keys::{ApiKey, AuthenticatedKey, MAX_LIVE_KEYS, NewApiKey, hash_secret};
 pub use billing::{ExportCursor, ExportRow, GroupBy, UsageGroup};
@@ -41,6 +44,7 @@ pub use events::{LiveEvent, NewEvent, RunEvent};
 pub use idempotency::{IdempotencyBegin, IdempotencyPolicy};
 pub use ids::{new_id, new_run_id};
 pub use longrun_domain::{DAY_MS, UsageTotals, day_label};
+pub use mcp_servers::{McpServer, McpToolDefinition, NewMcpServer};
 pub use messages::{NewMessage, StoredMessage};
 pub use migrate::{MigrationReport, latest_migration_version};
 pub use run_filters::{
@@ -415,6 +419,7 @@ impl Store {
             "audit_log",
             "usage_alerts",
             "idempotency_keys",
+            "mcp_servers",
         ];
         if !TABLES.contains(&table) {
             return Err(StoreError::NotFound("table"));

@@ -39,6 +39,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(7, "cancellation", "0007_cancellation"),
     migration!(8, "clients", "0008_clients"),
     migration!(9, "dispatch", "0009_dispatch"),
+    migration!(10, "mcp_servers", "0010_mcp_servers"),
     migration!(11, "agent_tools", "0011_agent_tools"),
 ];
 

@@ -17,6 +17,7 @@ mod cli;
 mod console;
 mod durability;
 mod hostile;
+mod mcp;
 mod openapi;
 mod operations;
 mod outages;

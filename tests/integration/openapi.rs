@@ -247,7 +247,7 @@ async fn the_document_covers_every_route_with_its_security_and_statuses() {
 }
 
 /// Validates JSON against the schemas of the document.
-struct Validator {
+pub struct Validator {
     document: Value,
     schemas: boon::Schemas,
     compiler: boon::Compiler,
@@ -256,7 +256,7 @@ struct Validator {
 const DOCUMENT_URL: &str = "http://longrun.test/openapi.json";
 
 impl Validator {
-    fn new(document: Value) -> Self {
+    pub fn new(document: Value) -> Self {
         let mut compiler = boon::Compiler::new();
         compiler
             .add_resource(DOCUMENT_URL, document.clone())
@@ -335,14 +335,14 @@ impl Validator {
 }
 
 /// Live answers of an app, each checked against the document as it arrives.
-struct Checked<'a> {
-    app: &'a TestApp,
-    validator: Validator,
+pub struct Checked<'a> {
+    pub app: &'a TestApp,
+    pub validator: Validator,
 }
 
 impl Checked<'_> {
     /// Sends `method path` and checks the answer against the operation of `template`.
-    async fn at(
+    pub async fn at(
         &mut self,
         method: &str,
         template: &str,
@@ -358,7 +358,7 @@ impl Checked<'_> {
     }
 
     /// [`Self::at`] a path without parameters, its own template.
-    async fn call(
+    pub async fn call(
         &mut self,
         method: &str,
         path: &str,

@@ -19,7 +19,7 @@ use temporalio_sdk::{Runtime, Worker, WorkerOptions};
 
 use longrun_activities::AgentActivities;
 use longrun_workflows::payloads::RollupInput;
-use longrun_workflows::{AgentRunWorkflow, UsageRollupWorkflow};
+use longrun_workflows::{AgentRunWorkflow, McpDiscoveryWorkflow, UsageRollupWorkflow};
 
 pub use longrun_temporal::{TemporalSettings, connect, ping};
 
@@ -101,6 +101,8 @@ pub fn build(
         .register_workflow::<AgentRunWorkflow>()
         .map_err(|e| WorkerError::Build(e.to_string()))?
         .register_workflow::<UsageRollupWorkflow>()
+        .map_err(|e| WorkerError::Build(e.to_string()))?
+        .register_workflow::<McpDiscoveryWorkflow>()
         .map_err(|e| WorkerError::Build(e.to_string()))?
         .register_activities(activities)
         .graceful_shutdown_period(settings.shutdown_grace)

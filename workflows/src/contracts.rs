@@ -5,8 +5,8 @@
 use temporalio_workflow::common::ActivityDefinition;
 
 use crate::payloads::{
-    EventRequest, FinishRunRequest, LlmRequest, LlmResponse, StartRunRequest, ToolOutcome,
-    ToolRequest, WebhookRequest,
+    EventRequest, FinishRunRequest, LlmRequest, LlmResponse, McpDiscoveryOutcome,
+    McpDiscoveryRequest, StartRunRequest, ToolOutcome, ToolRequest, WebhookRequest,
 };
 
 macro_rules! activity_contract {
@@ -61,4 +61,9 @@ activity_contract!(
 activity_contract!(
     /// Writes the run's end (status, result, error) and the terminal `run.completed` event.
     FinishRun, "finish_run", FinishRunRequest => ()
+);
+activity_contract!(
+    /// Discovers an MCP server's tools (`initialize`, `tools/list`) and stores them with the
+    /// server; a server that cannot be reached is an outcome with an error, not a failure.
+    DiscoverMcpTools, "discover_mcp_tools", McpDiscoveryRequest => McpDiscoveryOutcome
 );

@@ -13,9 +13,11 @@
 
 pub mod agent_run;
 pub mod contracts;
+pub mod mcp_discovery;
 pub mod payloads;
 pub mod rollup;
 pub mod search;
 
 pub use agent_run::AgentRunWorkflow;
+pub use mcp_discovery::McpDiscoveryWorkflow;
 pub use rollup::UsageRollupWorkflow;

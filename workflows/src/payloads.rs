@@ -53,6 +53,9 @@ pub enum ToolKind {
     Webhook,
     /// Run by the API's client: the run waits (`requires_action`) for the result it posts.
     Client,
+    /// A `tools/call` to one of the workspace's MCP servers (its URL and headers kept in the
+    /// store, never in workflow history).
+    Mcp,
 }
 
 /// A tool an agent may call. `requires_approval` gates each call on a human decision.
@@ -76,6 +79,16 @@ pub struct ToolSpec {
     /// (`ActivityTuning::client_tool_timeout_s`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_s: Option<u64>,
+    /// MCP tools: the workspace's server (by name) the tool lives on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<String>,
+    /// MCP tools: the tool's name on its server (`name` is the model-facing one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote_name: Option<String>,
+    /// MCP tools: the hash of the tool's definition when the agent was saved; a call whose
+    /// tool the server now defines otherwise is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub definition_hash: Option<String>,
 }
 
 impl ToolSpec {
@@ -88,6 +101,9 @@ impl ToolSpec {
             input_schema: None,
             url: None,
             timeout_s: None,
+            server: None,
+            remote_name: None,
+            definition_hash: None,
         }
     }
 }
@@ -573,6 +589,34 @@ pub struct ToolRequest {
 pub struct ToolOutcome {
     pub content: String,
     pub is_error: bool,
+}
+
+/// Input of `McpDiscoveryWorkflow` and of its `discover_mcp_tools` activity: discover the
+/// tools of one MCP server of a workspace (its URL and headers are read from the store, so
+/// secrets never enter workflow history).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct McpDiscoveryRequest {
+    pub workspace_id: String,
+    /// The server's name in the workspace.
+    pub server: String,
+    /// Time allowed for the whole discovery (connection, handshake, every page).
+    pub timeout_s: u64,
+}
+
+/// Output of `McpDiscoveryWorkflow`: the discovered tools are stored with the server; this
+/// says only whether it worked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct McpDiscoveryOutcome {
+    /// Why the discovery failed; `None` when the tools were stored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// The egress guard refused the server's address (a private, loopback or metadata
+    /// target not on the operator's allowlist).
+    #[serde(default)]
+    pub refused: bool,
+    /// No such server (deleted meanwhile).
+    #[serde(default)]
+    pub missing: bool,
 }
 
 /// Input of the `record_event` activity: a status change and the event that explains it.

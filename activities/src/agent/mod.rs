@@ -5,9 +5,11 @@
 //!
 //! The activities are declared here, each a thin entry that logs and hands over to its part:
 //! the run's lifecycle ([`lifecycle`]: start, statuses, the end, webhooks, rollups), the model
-//! turn ([`model_turn`]) and the tool call ([`tool_call`]).
+//! turn ([`model_turn`]), the tool call ([`tool_call`]) and MCP servers ([`mcp`]: their
+//! tools' discovery and calls).
 
 mod lifecycle;
+mod mcp;
 mod model_turn;
 mod structured;
 mod tool_call;
@@ -25,8 +27,8 @@ use longrun_domain::{EventKind, Tiers};
 use longrun_store::{NewUsageEvent, StepEvent, StepOutcome, StepWrite, Store, StoreError};
 use longrun_workflows::contracts;
 use longrun_workflows::payloads::{
-    EventRequest, FinishRunRequest, LlmRequest, LlmResponse, RunRef, StartRunRequest, ToolOutcome,
-    ToolRequest, WebhookRequest,
+    EventRequest, FinishRunRequest, LlmRequest, LlmResponse, McpDiscoveryOutcome,
+    McpDiscoveryRequest, RunRef, StartRunRequest, ToolOutcome, ToolRequest, WebhookRequest,
 };
 
 use crate::cancel::{CancelWatch, InFlight};
@@ -48,6 +50,9 @@ pub struct ActivitySettings {
     pub sandboxes: PathBuf,
     /// How long a webhook tool call may take.
     pub webhook_timeout: Duration,
+    /// How long one request to an MCP server may take (each of a call's handshake, tool
+    /// list and `tools/call`; the tool timeout bounds the whole call).
+    pub mcp_timeout: Duration,
     /// Tier limits, for the hard cap and usage alerts.
     pub tiers: Tiers,
     /// What billable units cost.
@@ -63,6 +68,7 @@ impl ActivitySettings {
             egress: EgressPolicy::default(),
             sandboxes: data_dir.join("workspaces"),
             webhook_timeout: Duration::from_secs(30),
+            mcp_timeout: Duration::from_secs(30),
             tiers: Tiers::default(),
             prices: Prices::default(),
             fail_first_attempt_after_metering: false,
@@ -392,6 +398,20 @@ impl AgentActivities {
         day_start_ms: i64,
     ) -> Result<i64, ActivityError> {
         self.rollup(day_start_ms).await
+    }
+
+    #[activity(definition = contracts::DiscoverMcpTools)]
+    pub async fn discover_mcp_tools(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        request: McpDiscoveryRequest,
+    ) -> Result<McpDiscoveryOutcome, ActivityError> {
+        let span = tracing::info_span!(
+            "activity",
+            kind = "discover_mcp_tools",
+            workspace = %request.workspace_id,
+        );
+        self.discover_mcp(&request).instrument(span).await
     }
 
     #[activity(definition = contracts::DeliverWebhook)]

@@ -2,7 +2,8 @@
 //! when its run is cancelled), its output capped, and one transaction with its ledger rows and
 //! `tool.completed`. Built-in tools by the catalog; webhook tools
 //! with the URL and secret stored with the agent now (never from workflow history), their
-//! input checked against the tool's schema before it leaves.
+//! input checked against the tool's schema before it leaves; MCP tools through their server
+//! as stored now (see `mcp`).
 
 use std::time::{Duration, Instant};
 
@@ -67,7 +68,7 @@ impl AgentActivities {
             ToolKind::Builtin => {
                 BuiltinTool::parse(&request.tool.name).is_some_and(BuiltinTool::retry_safe)
             }
-            ToolKind::Webhook | ToolKind::Client => false,
+            ToolKind::Webhook | ToolKind::Mcp | ToolKind::Client => false,
         };
         if !local && !retry_safe && ctx.info().attempt > 1 {
             // An earlier attempt may have acted (and then died): a tool with effects in the
@@ -181,6 +182,7 @@ impl AgentActivities {
         let tool = &request.tool;
         let builtin = match tool.kind {
             ToolKind::Webhook => return self.webhook_tool(request).await,
+            ToolKind::Mcp => return self.mcp_tool(request).await,
             ToolKind::Builtin => BuiltinTool::parse(&tool.name),
             // The workflow waits for the client's result instead of running an activity.
             ToolKind::Client => None,

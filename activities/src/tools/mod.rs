@@ -4,6 +4,7 @@
 pub mod calculator;
 pub mod files;
 pub mod http_fetch;
+pub mod mcp;
 pub mod webhook;
 
 use serde_json::json;
@@ -14,12 +15,12 @@ use longrun_workflows::payloads::{ToolKind, ToolOutcome, ToolSpec};
 use crate::models::ToolDeclaration;
 
 /// How a tool is declared to the model: built-ins by their own description and schema (one
-/// arm per tool of the catalog, so none can be missing), webhook and client tools by what
-/// the agent declared.
+/// arm per tool of the catalog, so none can be missing), webhook, client and MCP tools by what
+/// the agent declared (or its MCP server did, when the agent was saved).
 pub fn declaration(spec: &ToolSpec) -> ToolDeclaration {
     let builtin = match spec.kind {
         ToolKind::Builtin => BuiltinTool::parse(&spec.name),
-        ToolKind::Webhook | ToolKind::Client => None,
+        ToolKind::Webhook | ToolKind::Mcp | ToolKind::Client => None,
     };
     let (description, schema) = match builtin {
         Some(BuiltinTool::Calculator) => (calculator::DESCRIPTION, calculator::input_schema()),

@@ -8,6 +8,7 @@ pub(crate) mod billing;
 pub(crate) mod events;
 pub(crate) mod health;
 pub(crate) mod keys;
+pub(crate) mod mcp_servers;
 pub(crate) mod quota;
 pub(crate) mod runs;
 pub(crate) mod usage;

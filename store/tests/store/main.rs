@@ -40,6 +40,7 @@ macro_rules! on_each_backend {
 }
 
 mod filters;
+mod mcp_servers;
 mod steps;
 
 on_each_backend!(migrations_are_idempotent);

@@ -67,7 +67,9 @@ pub(super) async fn call_tool(
     // The catalog says which built-ins are pure (local) and safe to run twice (retried).
     let builtin = match spec.kind {
         ToolKind::Builtin => BuiltinTool::parse(tool),
-        ToolKind::Webhook | ToolKind::Client => None,
+        // Tools of other services (webhooks, MCP servers): a regular activity, run once; a
+        // client's tool never reaches here.
+        ToolKind::Webhook | ToolKind::Mcp | ToolKind::Client => None,
     };
     let timeout = Duration::from_secs(tuning.tool_timeout_s);
     let outages_waited = WorkflowShape::of(input) >= WorkflowShape::OutagesWaited;

@@ -6,7 +6,9 @@ use serde_json::{Value, json};
 use utoipa::ToSchema;
 
 use longrun_domain::{AgentName, BuiltinTool, FINAL_ANSWER_TOOL, ModelRef, RunLimits};
-use longrun_store::{Agent, AgentSettings, AgentTool, ClientTool, ToolSchema, WebhookTool};
+use longrun_store::{
+    Agent, AgentSettings, AgentTool, ClientTool, McpSelection, McpToolSet, ToolSchema, WebhookTool,
+};
 
 use crate::error::ApiError;
 use crate::routes::rfc3339;
@@ -102,22 +104,34 @@ enum ToolItem {
 }
 
 /// A tool declared as an object: a built-in tool (with `requires_approval`), a webhook tool
-/// (`"type": "webhook"`) that POSTs the model's input to `url`, signed with `secret`, or a
-/// client tool (`"type": "client"`) that the API's client runs: the run waits
-/// (`requires_action`) for `POST /v1/runs/{id}/tool-results`.
+/// (`"type": "webhook"`) that POSTs the model's input to `url`, signed with `secret`, a client
+/// tool (`"type": "client"`) that the API's client runs (the run waits, `requires_action`,
+/// for `POST /v1/runs/{id}/tool-results`), or the tools of one of the workspace's MCP servers
+/// (`"type": "mcp"`, `server`, `tools`).
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ToolObject {
     /// A built-in tool's name; for a webhook or client tool, 1 to 64 characters of a-z, A-Z,
-    /// 0-9, '_' and '-' that no built-in tool has (nor `final_answer`, reserved).
+    /// 0-9, '_' and '-' that no built-in tool has (nor `final_answer`, reserved). Not used by
+    /// MCP items.
+    #[serde(default)]
     name: String,
     /// Each call waits for a human decision (`POST /v1/runs/{id}/approvals`).
     #[serde(default)]
     requires_approval: bool,
-    /// `builtin` (the default), `webhook` or `client`.
+    /// `builtin` (the default), `webhook`, `client` or `mcp`.
     #[serde(default, rename = "type")]
-    #[schema(pattern = "^(builtin|webhook|client)$")]
+    #[schema(pattern = "^(builtin|webhook|client|mcp)$")]
     kind: Option<String>,
+    /// MCP items: the name of one of the workspace's MCP servers (`/v1/mcp-servers`).
+    #[serde(default)]
+    server: Option<String>,
+    /// MCP items: `"*"` (every tool of the server) or the server's tool names (at most
+    /// 128). Each becomes a tool named `<server>__<tool>` for the model, with the description
+    /// and input schema the server declares (discovered when the agent is saved).
+    #[serde(default)]
+    #[schema(value_type = Option<McpSelectionSchema>, example = json!(["add", "lookup"]))]
+    tools: Option<Value>,
     /// Webhook tools: an http(s) URL of at most 2048 bytes.
     #[serde(default)]
     url: Option<String>,
@@ -245,6 +259,12 @@ fn validate_tool(index: usize, item: ToolItem) -> Result<AgentTool, ApiError> {
                     ),
                 )
             })?;
+            if object.server.is_some() || object.tools.is_some() {
+                return Err(ApiError::invalid(
+                    &field,
+                    "server and tools belong to MCP items (\"type\": \"mcp\")",
+                ));
+            }
             if object.url.is_some()
                 || object.secret.is_some()
                 || object.input_schema.is_some()
@@ -262,11 +282,80 @@ fn validate_tool(index: usize, item: ToolItem) -> Result<AgentTool, ApiError> {
         }
         "webhook" => validate_webhook(&field, object).map(AgentTool::Webhook),
         "client" => validate_client(&field, object).map(AgentTool::Client),
+        "mcp" => validate_mcp(&field, object).map(AgentTool::Mcp),
         other => Err(ApiError::invalid(
             &format!("{field}.type"),
-            format!("{other:?} is not builtin, webhook or client"),
+            format!("{other:?} is not builtin, webhook, client or mcp"),
         )),
     }
+}
+
+/// An MCP item as written; its tools are filled in when the agent is saved (discovery).
+fn validate_mcp(field: &str, object: ToolObject) -> Result<McpToolSet, ApiError> {
+    let stray = !object.name.is_empty()
+        || object.url.is_some()
+        || object.secret.is_some()
+        || object.input_schema.is_some()
+        || object.description.is_some();
+    if stray {
+        return Err(ApiError::invalid(
+            field,
+            "an MCP item takes server, tools and requires_approval only",
+        ));
+    }
+    let server = object
+        .server
+        .filter(|s| !s.is_empty() && s.len() <= 64)
+        .ok_or_else(|| {
+            ApiError::invalid(
+                &format!("{field}.server"),
+                "an MCP server's name is required",
+            )
+        })?;
+    let tools_field = format!("{field}.tools");
+    let selection = match object.tools {
+        Some(Value::String(star)) if star == "*" => McpSelection::All,
+        Some(Value::Array(items)) => {
+            if items.is_empty() || items.len() > crate::routes::mcp_servers::MAX_SELECTED_TOOLS {
+                return Err(ApiError::invalid(
+                    &tools_field,
+                    "1 to 128 tool names, or \"*\"",
+                ));
+            }
+            let mut names: Vec<String> = Vec::with_capacity(items.len());
+            for (at, item) in items.into_iter().enumerate() {
+                let name = match item {
+                    Value::String(name) if !name.is_empty() && name.len() <= 128 => name,
+                    _ => {
+                        return Err(ApiError::invalid(
+                            &format!("{tools_field}[{at}]"),
+                            "a tool name of 1 to 128 bytes",
+                        ));
+                    }
+                };
+                if names.contains(&name) {
+                    return Err(ApiError::invalid(
+                        &format!("{tools_field}[{at}]"),
+                        "listed twice",
+                    ));
+                }
+                names.push(name);
+            }
+            McpSelection::Names(names)
+        }
+        _ => {
+            return Err(ApiError::invalid(
+                &tools_field,
+                "\"*\" or a list of the server's tool names",
+            ));
+        }
+    };
+    Ok(McpToolSet {
+        server,
+        selection,
+        requires_approval: object.requires_approval,
+        tools: Vec::new(),
+    })
 }
 
 fn validate_client(field: &str, object: ToolObject) -> Result<ClientTool, ApiError> {
@@ -297,6 +386,12 @@ fn validate_client(field: &str, object: ToolObject) -> Result<ClientTool, ApiErr
 /// A workspace's own tool as the model sees it: its name checked, its description and input
 /// schema.
 fn declared(field: &str, object: &ToolObject) -> Result<(String, Value), ApiError> {
+    if object.server.is_some() || object.tools.is_some() {
+        return Err(ApiError::invalid(
+            field,
+            "server and tools belong to MCP items (\"type\": \"mcp\")",
+        ));
+    }
     if !valid_tool_name(&object.name)
         || BuiltinTool::parse(&object.name).is_some()
         || object.name == FINAL_ANSWER_TOOL
@@ -386,7 +481,13 @@ impl TryFrom<CreateAgent> for ValidAgent {
         let mut tools: Vec<AgentTool> = Vec::with_capacity(agent.tools.len());
         for (index, item) in agent.tools.into_iter().enumerate() {
             let tool = validate_tool(index, item)?;
-            if tools.iter().any(|t| t.name() == tool.name()) {
+            // MCP items are told apart by server; their tools' names are checked once
+            // expanded (`mcp_servers::expand_agent_tools`).
+            let is_mcp = |t: &AgentTool| matches!(t, AgentTool::Mcp(_));
+            if tools
+                .iter()
+                .any(|t| t.name() == tool.name() && is_mcp(t) == is_mcp(&tool))
+            {
                 return Err(ApiError::invalid(
                     &format!("tools[{index}]"),
                     format!("tool {:?} is listed twice", tool.name()),
@@ -446,6 +547,7 @@ pub(crate) enum ToolType {
     Builtin,
     Webhook,
     Client,
+    Mcp,
 }
 
 /// A tool of an agent as clients see it: webhook secrets are write-only.
@@ -475,6 +577,41 @@ pub(crate) struct ToolView {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     timeout_s: Option<u64>,
+    /// MCP items only: the server (also in `name`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    server: Option<String>,
+    /// MCP items only: the selection as written (`"*"` or tool names).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = McpSelectionSchema, nullable = false)]
+    tools: Option<Value>,
+    /// MCP items only: the tools the model gets, as discovered when the agent was saved.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    mcp_tools: Option<Vec<McpToolUseView>>,
+}
+
+/// Which tools of an MCP server an agent uses: `"*"` (all) or their names on the server.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub(crate) enum McpSelectionSchema {
+    /// `"*"`: every tool of the server (no other string is accepted).
+    All(String),
+    /// The tools' names on the server.
+    Names(Vec<String>),
+}
+
+/// One MCP tool of an agent: the model's name for it and the server's.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct McpToolUseView {
+    /// What the model calls it (`<server>__<tool>`).
+    name: String,
+    /// The tool's name on the server.
+    tool: String,
+    description: String,
+    /// SHA-256 of the definition the agent was saved with.
+    hash: String,
 }
 
 impl From<&AgentTool> for ToolView {
@@ -492,6 +629,9 @@ impl From<&AgentTool> for ToolView {
                 input_schema: None,
                 has_secret: None,
                 timeout_s: None,
+                server: None,
+                tools: None,
+                mcp_tools: None,
             },
             AgentTool::Webhook(webhook) => ToolView {
                 name: webhook.name.clone(),
@@ -503,6 +643,9 @@ impl From<&AgentTool> for ToolView {
                 // Secrets are write-only: a webhook tool shows only whether it has one.
                 has_secret: Some(webhook.secret.is_some()),
                 timeout_s: None,
+                server: None,
+                tools: None,
+                mcp_tools: None,
             },
             AgentTool::Client(client) => ToolView {
                 name: client.name.clone(),
@@ -513,6 +656,35 @@ impl From<&AgentTool> for ToolView {
                 input_schema: Some(client.input_schema.clone()),
                 has_secret: None,
                 timeout_s: client.timeout_s,
+                server: None,
+                tools: None,
+                mcp_tools: None,
+            },
+            AgentTool::Mcp(set) => ToolView {
+                name: set.server.clone(),
+                requires_approval: set.requires_approval,
+                kind: ToolType::Mcp,
+                url: None,
+                description: None,
+                input_schema: None,
+                has_secret: None,
+                timeout_s: None,
+                server: Some(set.server.clone()),
+                tools: Some(match &set.selection {
+                    McpSelection::All => json!("*"),
+                    McpSelection::Names(names) => json!(names),
+                }),
+                mcp_tools: Some(
+                    set.tools
+                        .iter()
+                        .map(|tool| McpToolUseView {
+                            name: tool.name.clone(),
+                            tool: tool.tool.clone(),
+                            description: tool.description.clone(),
+                            hash: tool.hash.clone(),
+                        })
+                        .collect(),
+                ),
             },
         }
     }

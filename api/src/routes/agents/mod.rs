@@ -65,7 +65,9 @@ pub(crate) async fn create(
     tenant: Tenant,
     Json(body): Json<CreateAgent>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let agent = ValidAgent::try_from(body)?;
+    let mut agent = ValidAgent::try_from(body)?;
+    crate::routes::mcp_servers::expand_agent_tools(&state, &tenant.workspace.id, &mut agent.tools)
+        .await?;
     let max_agents = tenant
         .limits(&state)?
         .agents
@@ -144,7 +146,9 @@ pub(crate) async fn update(
             "must be the agent's name in the path (agents cannot be renamed)",
         ));
     }
-    let agent = ValidAgent::try_from(body)?;
+    let mut agent = ValidAgent::try_from(body)?;
+    crate::routes::mcp_servers::expand_agent_tools(&state, &tenant.workspace.id, &mut agent.tools)
+        .await?;
     let agent = state
         .store
         .update_agent(&tenant.workspace.id, agent.document())
