@@ -130,17 +130,12 @@ impl AgentRunWorkflow {
         _ctx: &WorkflowContextView,
         decision: &ApprovalDecision,
     ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-        match self.approvals.get(&decision.tool_call_id) {
-            None => Err(format!(
-                "no tool call {:?} is waiting for approval",
-                decision.tool_call_id
-            )
-            .into()),
-            Some(Some(_)) => {
-                Err(format!("tool call {:?} was already decided", decision.tool_call_id).into())
-            }
-            Some(None) => Ok(()),
-        }
+        waiting(
+            &self.approvals,
+            &decision.tool_call_id,
+            "waiting for approval",
+            "decided",
+        )
     }
 
     #[update_validator(tool_result)]
@@ -149,19 +144,12 @@ impl AgentRunWorkflow {
         _ctx: &WorkflowContextView,
         result: &ClientToolResult,
     ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-        match self.client_calls.get(&result.tool_call_id) {
-            None => Err(format!(
-                "no client tool call {:?} is waiting for a result",
-                result.tool_call_id
-            )
-            .into()),
-            Some(Some(_)) => Err(format!(
-                "client tool call {:?} was already answered",
-                result.tool_call_id
-            )
-            .into()),
-            Some(None) => Ok(()),
-        }
+        waiting(
+            &self.client_calls,
+            &result.tool_call_id,
+            "waiting for a client's result",
+            "answered",
+        )
     }
 
     /// A client's result for a client-executed tool call.
@@ -182,6 +170,21 @@ impl AgentRunWorkflow {
         self.approvals
             .insert(decision.tool_call_id.clone(), Some(decision));
         approve
+    }
+}
+
+/// An update's validator: refuses an answer for a call that does not wait for one (unknown, or
+/// answered already, by a person, a client or the timeout).
+fn waiting<T>(
+    calls: &BTreeMap<String, Option<T>>,
+    call_id: &str,
+    what: &str,
+    done: &str,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    match calls.get(call_id) {
+        None => Err(format!("no tool call {call_id:?} is {what}").into()),
+        Some(Some(_)) => Err(format!("tool call {call_id:?} was already {done}").into()),
+        Some(None) => Ok(()),
     }
 }
 

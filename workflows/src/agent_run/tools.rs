@@ -143,6 +143,39 @@ pub(super) async fn call_tool(
     }
 }
 
+/// What a call waits in: the run's status and the event that asks, and for how long.
+struct Asked {
+    status: RunStatus,
+    kind: EventKind,
+    timeout: Duration,
+}
+
+/// Records that a call waits for an answer (its status and event, with the call), then
+/// waits until `answered` holds, the timeout passes, or the run is cancelled.
+#[allow(clippy::too_many_arguments)]
+async fn ask(
+    ctx: &mut WorkflowContext<AgentRunWorkflow>,
+    input: &RunInput,
+    step: u32,
+    call_id: &str,
+    spec: &ToolSpec,
+    tool_input: &serde_json::Value,
+    asked: Asked,
+    answered: impl FnMut(&AgentRunWorkflow) -> bool + Unpin,
+) -> Result<Waited, Ending> {
+    record(
+        ctx,
+        input,
+        Some(asked.status),
+        step,
+        asked.kind,
+        format!("step-{step}/{}/{call_id}", asked.kind.as_str()),
+        serde_json::json!({ "step": step, "tool_call_id": call_id, "tool": spec.name, "input": tool_input }),
+    )
+    .await?;
+    Ok(wait_until(ctx, asked.timeout, answered).await)
+}
+
 /// Waits for a human decision on a gated call; no decision in time is a denial.
 async fn approval(
     ctx: &mut WorkflowContext<AgentRunWorkflow>,
@@ -153,22 +186,14 @@ async fn approval(
     tool_input: &serde_json::Value,
 ) -> Result<ApprovalDecision, Ending> {
     ctx.state_mut(|s| s.approvals.insert(call_id.to_string(), None));
-    record(
-        ctx,
-        input,
-        Some(RunStatus::WaitingApproval),
-        step,
-        EventKind::ApprovalRequested,
-        format!("step-{step}/approval.requested/{call_id}"),
-        serde_json::json!({ "step": step, "tool_call_id": call_id, "tool": spec.name, "input": tool_input }),
-    )
-    .await?;
     let id = call_id.to_string();
-    let timeout = Duration::from_secs(input.tuning.approval_timeout_s);
-    let waited = wait_until(ctx, timeout, move |s| {
-        matches!(s.approvals.get(&id), Some(Some(_)))
-    })
-    .await;
+    let asked = Asked {
+        status: RunStatus::WaitingApproval,
+        kind: EventKind::ApprovalRequested,
+        timeout: Duration::from_secs(input.tuning.approval_timeout_s),
+    };
+    let answered = move |s: &AgentRunWorkflow| matches!(s.approvals.get(&id), Some(Some(_)));
+    let waited = ask(ctx, input, step, call_id, spec, tool_input, asked, answered).await?;
     let (decision, by) = match waited {
         Waited::Cancelled => return Err(Ending::Cancelled),
         Waited::Done => (
@@ -221,22 +246,15 @@ async fn client_tool(
     tool_input: &serde_json::Value,
 ) -> Result<ToolOutcome, Ending> {
     ctx.state_mut(|s| s.client_calls.insert(call_id.to_string(), None));
-    record(
-        ctx,
-        input,
-        Some(RunStatus::RequiresAction),
-        step,
-        EventKind::ToolRequested,
-        format!("step-{step}/tool.requested/{call_id}"),
-        serde_json::json!({ "step": step, "tool_call_id": call_id, "tool": spec.name, "input": tool_input }),
-    )
-    .await?;
     let id = call_id.to_string();
     let timeout = Duration::from_secs(spec.timeout_s.unwrap_or(input.tuning.client_tool_timeout_s));
-    let waited = wait_until(ctx, timeout, move |s| {
-        matches!(s.client_calls.get(&id), Some(Some(_)))
-    })
-    .await;
+    let asked = Asked {
+        status: RunStatus::RequiresAction,
+        kind: EventKind::ToolRequested,
+        timeout,
+    };
+    let answered = move |s: &AgentRunWorkflow| matches!(s.client_calls.get(&id), Some(Some(_)));
+    let waited = ask(ctx, input, step, call_id, spec, tool_input, asked, answered).await?;
     let (outcome, by) = match waited {
         Waited::Cancelled => return Err(Ending::Cancelled),
         Waited::Done => {

@@ -276,6 +276,14 @@ pub(crate) struct PostApproval {
     reason: Option<String>,
 }
 
+/// A tool call's id as clients send it back: 1 to 256 characters.
+fn check_call_id(id: &str) -> Result<(), ApiError> {
+    if id.is_empty() || id.len() > 256 {
+        return Err(ApiError::invalid("tool_call_id", "1 to 256 characters"));
+    }
+    Ok(())
+}
+
 /// `POST /v1/runs/{id}/approvals`: approves or denies a gated tool call (a Temporal update:
 /// the workflow's validator refuses unknown or already-decided calls).
 #[utoipa::path(
@@ -296,9 +304,7 @@ pub(crate) async fn approve(
     Path(run_id): Path<String>,
     Json(body): Json<PostApproval>,
 ) -> Result<impl IntoResponse, ApiError> {
-    if body.tool_call_id.is_empty() || body.tool_call_id.len() > 256 {
-        return Err(ApiError::invalid("tool_call_id", "1 to 256 characters"));
-    }
+    check_call_id(&body.tool_call_id)?;
     if body.reason.as_ref().is_some_and(|r| r.len() > 4096) {
         return Err(ApiError::invalid("reason", "at most 4096 bytes"));
     }
@@ -361,9 +367,7 @@ pub(crate) async fn tool_result(
     Path(run_id): Path<String>,
     Json(body): Json<PostToolResult>,
 ) -> Result<impl IntoResponse, ApiError> {
-    if body.tool_call_id.is_empty() || body.tool_call_id.len() > 256 {
-        return Err(ApiError::invalid("tool_call_id", "1 to 256 characters"));
-    }
+    check_call_id(&body.tool_call_id)?;
     if body.content.len() > MAX_TOOL_RESULT_BYTES {
         return Err(ApiError::invalid(
             "content",
