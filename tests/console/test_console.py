@@ -12,7 +12,8 @@ def test_sign_in_sets_a_strict_http_only_cookie_and_sign_out_revokes_it(page, lo
     page.goto(f"{longrun.base}/console/usage")
     # Not signed in: the sign-in page, which remembers where we were going.
     expect(page.get_by_role("button", name="Sign in")).to_be_visible()
-    assert "next=%2Fconsole%2Fusage" in page.url
+    # The page may show the form before it rewrites the address: wait for both.
+    expect(page).to_have_url(re.compile(r"next=%2Fconsole%2Fusage"))
     screenshot(page, "signin")
     page.get_by_label("Email", exact=True).fill(ADMIN_EMAIL)
     page.get_by_label("Password", exact=True).fill("not the password")

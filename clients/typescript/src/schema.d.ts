@@ -229,6 +229,65 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/mcp-servers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Lists the workspace's MCP servers (never their header values). */
+        get: operations["list_mcp_servers"];
+        put?: never;
+        /** Registers an MCP server and discovers its tools. */
+        post: operations["create_mcp_server"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/mcp-servers/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One MCP server with its discovered tools. */
+        get: operations["get_mcp_server"];
+        put?: never;
+        post?: never;
+        /**
+         * Removes an MCP server. Agents saved with its tools keep them; their calls become error
+         *     results until the agents are saved without them.
+         */
+        delete: operations["delete_mcp_server"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/mcp-servers/{name}/refresh": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Discovers the server's tools again (clearing `needs_refresh`). Agents keep the tools they
+         *     were saved with until they are saved again.
+         */
+        post: operations["refresh_mcp_server"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/quota": {
         parameters: {
             query?: never;
@@ -469,6 +528,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/runs/{id}/tool-results": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * `POST /v1/runs/{id}/tool-results`: the result of a client-executed tool call the run
+         *     waits for (`requires_action`); the run goes on with it. A Temporal update: the workflow's
+         *     validator refuses unknown and already answered calls.
+         */
+        post: operations["post_tool_result"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/usage": {
         parameters: {
             query?: never;
@@ -556,8 +636,15 @@ export interface components {
             limits: components["schemas"]["AgentLimits"];
             /** Format: int32 */
             max_output_tokens: number | null;
+            /**
+             * Format: int32
+             * @description `null`: 3.
+             */
+            max_repeated_tool_calls: number | null;
             model: string;
             name: string;
+            /** @description Structured output's schema, when set. */
+            output_schema: Record<string, unknown> | null;
             /**
              * Format: int64
              * @description `null`: the operator's default (`LONGRUN_PROVIDER_OUTAGE_TOLERANCE_S`).
@@ -701,6 +788,12 @@ export interface components {
              */
             max_output_tokens?: number | null;
             /**
+             * Format: int32
+             * @description The same tool called with the same input this many times in a row gets an error
+             *     result; once more ends the run `failed` (`no_progress`). 0 to 100; default 3; 0: never.
+             */
+            max_repeated_tool_calls?: number | null;
+            /**
              * @description `provider/model-name`: `anthropic/…`, `openai/…` (any OpenAI-compatible server) or
              *     `offline/demo`.
              * @example offline/demo
@@ -712,6 +805,12 @@ export interface components {
              * @example helper
              */
             name: string;
+            /**
+             * @description Structured output: the final answer must be JSON valid for this JSON Schema object
+             *     (at most 16 KiB); the run's view then carries it as `result_json`. A run may set its
+             *     own. See `docs/agent-runs.md`.
+             */
+            output_schema?: Record<string, unknown> | null;
             /**
              * Format: int64
              * @description Seconds a model call waits out its provider's outage (429, 5xx, timeouts, retried
@@ -745,6 +844,28 @@ export interface components {
              */
             role: string;
         };
+        /** @description An MCP server to register (`POST /v1/mcp-servers`). */
+        CreateMcpServer: {
+            /**
+             * @description Sent with every request (e.g. `Authorization`): at most 16, names of at most 128
+             *     bytes, values of at most 4096. Write-only: never shown again.
+             */
+            headers?: {
+                [key: string]: string;
+            } | null;
+            /**
+             * @description 1 to 32 characters of a-z, 0-9, '-' and '_', starting with a letter or digit.
+             * @example tickets
+             */
+            name: string;
+            /**
+             * @description The server's streamable HTTP endpoint: an http(s) URL of at most 2048 bytes. The
+             *     same egress rules as the `http_fetch` tool apply (private, loopback, link-local and
+             *     metadata addresses are refused unless the operator allowlisted them).
+             * @example https://mcp.example.com/mcp
+             */
+            url: string;
+        };
         /** @description A run to submit. (Serialised, it is also what an `Idempotency-Key` is compared by.) */
         CreateRun: {
             /**
@@ -764,13 +885,18 @@ export interface components {
              */
             metadata?: Record<string, unknown> | null;
             /**
+             * @description Structured output for this run: a JSON Schema object (at most 16 KiB) the final
+             *     answer must be valid for, in place of the agent's `output_schema`.
+             */
+            output_schema?: Record<string, unknown> | null;
+            /**
              * @description A finished run of this workspace whose conversation this run continues: the model
              *     sees that conversation, then `input`.
              */
             previous_run_id?: string | null;
             /**
-             * @description Which events are POSTed: `approval.requested`, `input.requested`, `quota.paused`,
-             *     `run.completed`. Default: the workspace's choice with its URL, else `run.completed`.
+             * @description Which events are POSTed: `approval.requested`, `tool.requested`, `input.requested`,
+             *     `quota.paused`, `run.completed`. Default: the workspace's choice with its URL, else `run.completed`.
              * @example [
              *       "approval.requested",
              *       "run.completed"
@@ -959,8 +1085,57 @@ export interface components {
              */
             workspace?: string | null;
         };
-        /** @description A gated tool call waiting for a decision. */
-        PendingApprovalView: {
+        /** @description Which tools of an MCP server an agent uses: `"*"` (all) or their names on the server. */
+        McpSelectionSchema: string | string[];
+        /** @description The workspace's MCP servers, by name. */
+        McpServerList: {
+            mcp_servers: components["schemas"]["McpServerView"][];
+        };
+        /** @description An MCP server as clients see it: header names only, never their values. */
+        McpServerView: {
+            created_at: string;
+            discovered_at: string | null;
+            /** @description Names of the headers sent with each request (their values are write-only). */
+            header_names: string[];
+            /** @description Why the last discovery failed, if it did. */
+            last_error: string | null;
+            name: string;
+            /**
+             * @description A run found a tool's definition changed (or gone) since its agent was saved: refresh
+             *     the server and save the agents that use it again.
+             */
+            needs_refresh: boolean;
+            /** @description The tools of the last successful discovery. */
+            tools: components["schemas"]["McpToolView"][];
+            /**
+             * Format: int64
+             * @description Counts the discoveries that changed the tool list.
+             */
+            tools_version: number;
+            updated_at: string;
+            url: string;
+        };
+        /** @description One MCP tool of an agent: the model's name for it and the server's. */
+        McpToolUseView: {
+            description: string;
+            /** @description SHA-256 of the definition the agent was saved with. */
+            hash: string;
+            /** @description What the model calls it (`<server>__<tool>`). */
+            name: string;
+            /** @description The tool's name on the server. */
+            tool: string;
+        };
+        /** @description A tool discovered on an MCP server. */
+        McpToolView: {
+            description: string;
+            /** @description SHA-256 of the definition (name, description, input schema), hex. */
+            hash: string;
+            input_schema: Record<string, unknown>;
+            /** @description The tool's name on the server. */
+            name: string;
+        };
+        /** @description A tool call waiting for a decision, or for a client's result. */
+        PendingCallView: {
             /** @description What the model asked the tool to do. */
             input: Record<string, unknown>;
             requested_at: string;
@@ -988,6 +1163,17 @@ export interface components {
              * @example Now divide it by 10.
              */
             text: string;
+        };
+        PostToolResult: {
+            /** @description The tool's output, handed to the model: at most 64 KiB. */
+            content: string;
+            /** @description The tool failed: the model sees an error result. */
+            is_error?: boolean;
+            /**
+             * @description The call's id, from the `tool.requested` event or the run's `pending_tool_calls`: 1 to
+             *     256 characters.
+             */
+            tool_call_id: string;
         };
         /** @description The workspace's limits, this period's usage, what is left, and the alerts raised. */
         QuotaView: {
@@ -1062,7 +1248,7 @@ export interface components {
             runs: components["schemas"]["RunView"][];
         };
         /** @enum {string} */
-        RunStatusName: "queued" | "running" | "waiting_input" | "waiting_approval" | "paused_quota" | "waiting_provider" | "succeeded" | "failed" | "cancelled" | "budget_exhausted" | "timed_out";
+        RunStatusName: "queued" | "running" | "waiting_input" | "waiting_approval" | "paused_quota" | "waiting_provider" | "requires_action" | "succeeded" | "failed" | "cancelled" | "budget_exhausted" | "timed_out";
         /**
          * @description One event of `GET /v1/runs/{id}/events`, as an SSE frame's fields. (axum's `Event` writes
          *     the frames; this type only describes them.)
@@ -1119,13 +1305,23 @@ export interface components {
             /** @description As submitted, or `null`. */
             metadata: Record<string, unknown> | null;
             /** @description Gated tool calls waiting for a decision (`POST /v1/runs/{id}/approvals`). */
-            pending_approvals: components["schemas"]["PendingApprovalView"][];
+            pending_approvals: components["schemas"]["PendingCallView"][];
+            /**
+             * @description Client-executed tool calls waiting for their result (`POST
+             *     /v1/runs/{id}/tool-results`), while the run `requires_action`.
+             */
+            pending_tool_calls: components["schemas"]["PendingCallView"][];
             /** @description The finished run whose conversation this one continues. */
             previous_run_id: string | null;
             /** @description The run this one reran. */
             rerun_of: string | null;
             /** @description The final answer, once there is one. */
             result: string | null;
+            /**
+             * @description Structured output: the answer as JSON, valid for the run's `output_schema` (`result`
+             *     holds the same as text); `null` otherwise.
+             */
+            result_json: Record<string, unknown> | null;
             started_at: string | null;
             status: components["schemas"]["RunStatusName"];
             /**
@@ -1157,22 +1353,27 @@ export interface components {
          */
         ToolItem: string | components["schemas"]["ToolObject"];
         /**
-         * @description A tool declared as an object: a built-in tool (with `requires_approval`), or a webhook tool
-         *     (`"type": "webhook"`) that POSTs the model's input to `url`, signed with `secret`.
+         * @description A tool declared as an object: a built-in tool (with `requires_approval`), a webhook tool
+         *     (`"type": "webhook"`) that POSTs the model's input to `url`, signed with `secret`, a client
+         *     tool (`"type": "client"`) that the API's client runs (the run waits, `requires_action`,
+         *     for `POST /v1/runs/{id}/tool-results`), or the tools of one of the workspace's MCP servers
+         *     (`"type": "mcp"`, `server`, `tools`).
          */
         ToolObject: {
-            /** @description Webhook tools: declared to the model; at most 4 KiB. */
+            /** @description Webhook and client tools: declared to the model; at most 4 KiB. */
             description?: string | null;
             /**
-             * @description Webhook tools: a JSON Schema object for the input, at most 16 KiB (default
-             *     `{"type":"object"}`); each input is validated against it before the call.
+             * @description Webhook and client tools: a JSON Schema object for the input, at most 16 KiB (default
+             *     `{"type":"object"}`); declared to the model (webhook calls are validated against it
+             *     before they leave).
              */
             input_schema?: Record<string, unknown> | null;
             /**
-             * @description A built-in tool's name; for a webhook tool, 1 to 64 characters of a-z, A-Z, 0-9, '_'
-             *     and '-' that no built-in tool has.
+             * @description A built-in tool's name; for a webhook or client tool, 1 to 64 characters of a-z, A-Z,
+             *     0-9, '_' and '-' that no built-in tool has (nor `final_answer`, reserved). Not used by
+             *     MCP items.
              */
-            name: string;
+            name?: string;
             /** @description Each call waits for a human decision (`POST /v1/runs/{id}/approvals`). */
             requires_approval?: boolean;
             /**
@@ -1180,23 +1381,44 @@ export interface components {
              *     again.
              */
             secret?: string | null;
-            /** @description `builtin` (the default) or `webhook`. */
+            /** @description MCP items: the name of one of the workspace's MCP servers (`/v1/mcp-servers`). */
+            server?: string | null;
+            /**
+             * Format: int64
+             * @description Client tools: seconds a run waits for the result before the model gets an error
+             *     result instead, 1 to 604800; default the operator's (`LONGRUN_CLIENT_TOOL_TIMEOUT_S`,
+             *     an hour).
+             */
+            timeout_s?: number | null;
+            tools?: null | components["schemas"]["McpSelectionSchema"];
+            /** @description `builtin` (the default), `webhook`, `client` or `mcp`. */
             type?: string | null;
             /** @description Webhook tools: an http(s) URL of at most 2048 bytes. */
             url?: string | null;
         };
         /** @enum {string} */
-        ToolType: "builtin" | "webhook";
+        ToolType: "builtin" | "webhook" | "client" | "mcp";
         /** @description A tool of an agent as clients see it: webhook secrets are write-only. */
         ToolView: {
-            /** @description Webhook tools only. */
+            /** @description Webhook and client tools only. */
             description?: string;
             /** @description Webhook tools only: whether calls are signed. */
             has_secret?: boolean;
-            /** @description Webhook tools only: the input's JSON schema. */
+            /** @description Webhook and client tools only: the input's JSON schema. */
             input_schema?: Record<string, unknown>;
+            /** @description MCP items only: the tools the model gets, as discovered when the agent was saved. */
+            mcp_tools?: components["schemas"]["McpToolUseView"][];
             name: string;
             requires_approval: boolean;
+            /** @description MCP items only: the server (also in `name`). */
+            server?: string;
+            /**
+             * Format: int64
+             * @description Client tools only, when set: seconds a run waits for the result.
+             */
+            timeout_s?: number;
+            /** @description MCP items only: the selection as written (`"*"` or tool names). */
+            tools?: components["schemas"]["McpSelectionSchema"];
             type: components["schemas"]["ToolType"];
             /** @description Webhook tools only. */
             url?: string;
@@ -3300,6 +3522,742 @@ export interface operations {
             /** @description `store_unavailable`: the database did not answer or dropped the connection; retry after `Retry-After` seconds. */
             503: {
                 headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": number;
+                    /** @description The request's id: the client's `X-Request-Id`, or generated. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_mcp_servers: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Every MCP server of the workspace (at most 20). */
+            200: {
+                headers: {
+                    /** @description Requests allowed per minute. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left before the limit. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the allowance is full again. */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's id: the client's `X-Request-Id`, or generated. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["McpServerList"];
+                };
+            };
+            /** @description `unauthorized`: missing or invalid credentials. */
+            401: {
+                headers: {
+                    /** @description The request's id: the client's `X-Request-Id`, or generated. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `forbidden`: admins and members only. */
+            403: {
+                headers: {
+                    /** @description Requests allowed per minute. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left before the limit. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the allowance is full again. */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's id: the client's `X-Request-Id`, or generated. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `rate_limited`: the workspace's request limit. */
+            429: {
+                headers: {
+                    /** @description Requests allowed per minute. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left before the limit. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the allowance is full again. */
+                    "RateLimit-Reset"?: number;
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": number;
+                    /** @description The request's id: the client's `X-Request-Id`, or generated. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `internal`. */
+            500: {
+                headers: {
+                    /** @description Requests allowed per minute. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left before the limit. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the allowance is full again. */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's id: the client's `X-Request-Id`, or generated. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `store_unavailable`: the database did not answer or dropped the connection; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Requests allowed per minute. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left before the limit. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the allowance is full again. */
+                    "RateLimit-Reset"?: number;
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": number;
+                    /** @description The request's id: the client's `X-Request-Id`, or generated. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    create_mcp_server: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateMcpServer"];
+            };
+        };
+        responses: {
+            /** @description The server with its discovered tools. */
+            201: {
+                headers: {
+                    /** @description Requests allowed per minute. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left before the limit. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the allowance is full again. */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's id: the client's `X-Request-Id`, or generated. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["McpServerView"];
+                };
+            };
+            /** @description `invalid_json`: the body is not JSON. */
+            400: {
+                headers: {
+                    /** @description Requests allowed per minute. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left before the limit. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the allowance is full again. */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's id: the client's `X-Request-Id`, or generated. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unauthorized`: missing or invalid credentials. */
+            401: {
+                headers: {
+                    /** @description The request's id: the client's `X-Request-Id`, or generated. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `forbidden`: admins only. */
+            403: {
+                headers: {
+                    /** @description Requests allowed per minute. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left before the limit. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the allowance is full again. */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's id: the client's `X-Request-Id`, or generated. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `request_timeout`: the body did not arrive within the server's body timeout. */
+            408: {
+                headers: {
+                    /** @description Requests allowed per minute. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left before the limit. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the allowance is full again. */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's id: the client's `X-Request-Id`, or generated. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `mcp_server_exists`: the name is taken; `mcp_server_limit`: the workspace has its 20 servers. */
+            409: {
+                headers: {
+                    /** @description Requests allowed per minute. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left before the limit. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the allowance is full again. */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's id: the client's `X-Request-Id`, or generated. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `payload_too_large`: the body is over 1 MiB. */
+            413: {
+                headers: {
+                    /** @description Requests allowed per minute. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left before the limit. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the allowance is full again. */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's id: the client's `X-Request-Id`, or generated. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unsupported_media_type`: the body is not `application/json`. */
+            415: {
+                headers: {
+                    /** @description Requests allowed per minute. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left before the limit. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the allowance is full again. */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's id: the client's `X-Request-Id`, or generated. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `invalid_request`: a missing or invalid field, named; `url` also when the egress rules refuse the address or the server does not answer as an MCP server. */
+            422: {
+                headers: {
+                    /** @description Requests allowed per minute. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left before the limit. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the allowance is full again. */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's id: the client's `X-Request-Id`, or generated. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `rate_limited`: the workspace's request limit. */
+            429: {
+                headers: {
+                    /** @description Requests allowed per minute. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left before the limit. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the allowance is full again. */
+                    "RateLimit-Reset"?: number;
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": number;
+                    /** @description The request's id: the client's `X-Request-Id`, or generated. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `internal`. */
+            500: {
+                headers: {
+                    /** @description Requests allowed per minute. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left before the limit. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the allowance is full again. */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's id: the client's `X-Request-Id`, or generated. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `scheduler_unavailable`: discovery runs on a worker, through Temporal. Or `store_unavailable`: the database did not answer or dropped the connection; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Requests allowed per minute. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left before the limit. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the allowance is full again. */
+                    "RateLimit-Reset"?: number;
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": number;
+                    /** @description The request's id: the client's `X-Request-Id`, or generated. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_mcp_server: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The server's name. */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The server. */
+            200: {
+                headers: {
+                    /** @description Requests allowed per minute. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left before the limit. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the allowance is full again. */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's id: the client's `X-Request-Id`, or generated. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["McpServerView"];
+                };
+            };
+            /** @description `unauthorized`: missing or invalid credentials. */
+            401: {
+                headers: {
+                    /** @description The request's id: the client's `X-Request-Id`, or generated. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `forbidden`: admins and members only. */
+            403: {
+                headers: {
+                    /** @description Requests allowed per minute. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left before the limit. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the allowance is full again. */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's id: the client's `X-Request-Id`, or generated. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `mcp_server_not_found`. */
+            404: {
+                headers: {
+                    /** @description Requests allowed per minute. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left before the limit. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the allowance is full again. */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's id: the client's `X-Request-Id`, or generated. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `rate_limited`: the workspace's request limit. */
+            429: {
+                headers: {
+                    /** @description Requests allowed per minute. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left before the limit. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the allowance is full again. */
+                    "RateLimit-Reset"?: number;
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": number;
+                    /** @description The request's id: the client's `X-Request-Id`, or generated. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `internal`. */
+            500: {
+                headers: {
+                    /** @description Requests allowed per minute. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left before the limit. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the allowance is full again. */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's id: the client's `X-Request-Id`, or generated. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `store_unavailable`: the database did not answer or dropped the connection; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Requests allowed per minute. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left before the limit. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the allowance is full again. */
+                    "RateLimit-Reset"?: number;
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": number;
+                    /** @description The request's id: the client's `X-Request-Id`, or generated. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    delete_mcp_server: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The server's name. */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Removed. */
+            204: {
+                headers: {
+                    /** @description Requests allowed per minute. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left before the limit. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the allowance is full again. */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's id: the client's `X-Request-Id`, or generated. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `unauthorized`: missing or invalid credentials. */
+            401: {
+                headers: {
+                    /** @description The request's id: the client's `X-Request-Id`, or generated. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `forbidden`: admins only. */
+            403: {
+                headers: {
+                    /** @description Requests allowed per minute. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left before the limit. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the allowance is full again. */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's id: the client's `X-Request-Id`, or generated. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `mcp_server_not_found`. */
+            404: {
+                headers: {
+                    /** @description Requests allowed per minute. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left before the limit. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the allowance is full again. */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's id: the client's `X-Request-Id`, or generated. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `rate_limited`: the workspace's request limit. */
+            429: {
+                headers: {
+                    /** @description Requests allowed per minute. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left before the limit. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the allowance is full again. */
+                    "RateLimit-Reset"?: number;
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": number;
+                    /** @description The request's id: the client's `X-Request-Id`, or generated. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `internal`. */
+            500: {
+                headers: {
+                    /** @description Requests allowed per minute. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left before the limit. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the allowance is full again. */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's id: the client's `X-Request-Id`, or generated. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `store_unavailable`: the database did not answer or dropped the connection; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Requests allowed per minute. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left before the limit. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the allowance is full again. */
+                    "RateLimit-Reset"?: number;
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": number;
+                    /** @description The request's id: the client's `X-Request-Id`, or generated. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    refresh_mcp_server: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The server's name. */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The server with its tools as discovered now. */
+            200: {
+                headers: {
+                    /** @description Requests allowed per minute. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left before the limit. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the allowance is full again. */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's id: the client's `X-Request-Id`, or generated. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["McpServerView"];
+                };
+            };
+            /** @description `unauthorized`: missing or invalid credentials. */
+            401: {
+                headers: {
+                    /** @description The request's id: the client's `X-Request-Id`, or generated. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `forbidden`: admins only. */
+            403: {
+                headers: {
+                    /** @description Requests allowed per minute. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left before the limit. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the allowance is full again. */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's id: the client's `X-Request-Id`, or generated. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `mcp_server_not_found`. */
+            404: {
+                headers: {
+                    /** @description Requests allowed per minute. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left before the limit. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the allowance is full again. */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's id: the client's `X-Request-Id`, or generated. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `rate_limited`: the workspace's request limit. */
+            429: {
+                headers: {
+                    /** @description Requests allowed per minute. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left before the limit. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the allowance is full again. */
+                    "RateLimit-Reset"?: number;
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": number;
+                    /** @description The request's id: the client's `X-Request-Id`, or generated. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `internal`. */
+            500: {
+                headers: {
+                    /** @description Requests allowed per minute. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left before the limit. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the allowance is full again. */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's id: the client's `X-Request-Id`, or generated. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `mcp_server_failed`: the server could not be reached or did not answer as an MCP server (the message says why; `last_error` keeps it). */
+            502: {
+                headers: {
+                    /** @description Requests allowed per minute. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left before the limit. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the allowance is full again. */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's id: the client's `X-Request-Id`, or generated. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `scheduler_unavailable`. Or `store_unavailable`: the database did not answer or dropped the connection; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Requests allowed per minute. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left before the limit. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the allowance is full again. */
+                    "RateLimit-Reset"?: number;
                     /** @description Seconds to wait before trying again. */
                     "Retry-After": number;
                     /** @description The request's id: the client's `X-Request-Id`, or generated. */
@@ -5636,6 +6594,246 @@ export interface operations {
                 };
             };
             /** @description `idempotency_key_reused`: this Idempotency-Key was used for a different request. */
+            422: {
+                headers: {
+                    /** @description Requests allowed per minute. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left before the limit. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the allowance is full again. */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's id: the client's `X-Request-Id`, or generated. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `rate_limited`: the workspace's request limit. */
+            429: {
+                headers: {
+                    /** @description Requests allowed per minute. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left before the limit. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the allowance is full again. */
+                    "RateLimit-Reset"?: number;
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": number;
+                    /** @description The request's id: the client's `X-Request-Id`, or generated. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `internal`. */
+            500: {
+                headers: {
+                    /** @description Requests allowed per minute. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left before the limit. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the allowance is full again. */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's id: the client's `X-Request-Id`, or generated. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `scheduler_unavailable`: Temporal did not answer; retry later. Or `store_unavailable`: the database did not answer or dropped the connection; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Requests allowed per minute. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left before the limit. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the allowance is full again. */
+                    "RateLimit-Reset"?: number;
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": number;
+                    /** @description The request's id: the client's `X-Request-Id`, or generated. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    post_tool_result: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes the request safe to retry: a retry with the same key and body gets the first answer again (`Idempotency-Replayed: true`) and acts on nothing. 1 to 255 visible ASCII characters; kept for a day. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                /** @description The run's id. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PostToolResult"];
+            };
+        };
+        responses: {
+            /** @description The run took the result (`queued: false`), or Temporal did not answer and it is stored and delivered when it does (`queued: true`; the run's validator may still refuse it then). */
+            202: {
+                headers: {
+                    /** @description Requests allowed per minute. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left before the limit. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the allowance is full again. */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's id: the client's `X-Request-Id`, or generated. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Accepted"];
+                };
+            };
+            /** @description `invalid_json`: the body is not JSON. */
+            400: {
+                headers: {
+                    /** @description Requests allowed per minute. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left before the limit. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the allowance is full again. */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's id: the client's `X-Request-Id`, or generated. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unauthorized`: missing or invalid credentials. */
+            401: {
+                headers: {
+                    /** @description The request's id: the client's `X-Request-Id`, or generated. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `forbidden`: admins and members only. */
+            403: {
+                headers: {
+                    /** @description Requests allowed per minute. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left before the limit. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the allowance is full again. */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's id: the client's `X-Request-Id`, or generated. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `run_not_found`: no such run in this workspace. */
+            404: {
+                headers: {
+                    /** @description Requests allowed per minute. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left before the limit. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the allowance is full again. */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's id: the client's `X-Request-Id`, or generated. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `request_timeout`: the body did not arrive within the server's body timeout. */
+            408: {
+                headers: {
+                    /** @description Requests allowed per minute. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left before the limit. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the allowance is full again. */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's id: the client's `X-Request-Id`, or generated. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `run_finished`, or `tool_result_conflict`: no such call waits for a result (unknown, already answered, or timed out). Or `idempotency_key_in_flight`: a request with this Idempotency-Key is still being processed. */
+            409: {
+                headers: {
+                    /** @description Requests allowed per minute. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left before the limit. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the allowance is full again. */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's id: the client's `X-Request-Id`, or generated. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `payload_too_large`: the body is over 1 MiB. */
+            413: {
+                headers: {
+                    /** @description Requests allowed per minute. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left before the limit. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the allowance is full again. */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's id: the client's `X-Request-Id`, or generated. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unsupported_media_type`: the body is not `application/json`. */
+            415: {
+                headers: {
+                    /** @description Requests allowed per minute. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left before the limit. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the allowance is full again. */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's id: the client's `X-Request-Id`, or generated. */
+                    "X-Request-Id": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `invalid_request`: a missing, unknown, mistyped or invalid field, named. Or `idempotency_key_reused`: this Idempotency-Key was used for a different request. */
             422: {
                 headers: {
                     /** @description Requests allowed per minute. */

@@ -4,6 +4,7 @@ from .accepted import Accepted
 from .agent_limits import AgentLimits
 from .agent_list import AgentList
 from .agent_view import AgentView
+from .agent_view_output_schema_type_0 import AgentViewOutputSchemaType0
 from .alert_view import AlertView
 from .api_key_list import ApiKeyList
 from .api_key_view import ApiKeyView
@@ -19,9 +20,13 @@ from .cancelled_runs import CancelledRuns
 from .check_report import CheckReport
 from .check_status import CheckStatus
 from .create_agent import CreateAgent
+from .create_agent_output_schema_type_0 import CreateAgentOutputSchemaType0
 from .create_key import CreateKey
+from .create_mcp_server import CreateMcpServer
+from .create_mcp_server_headers_type_0 import CreateMcpServerHeadersType0
 from .create_run import CreateRun
 from .create_run_metadata_type_0 import CreateRunMetadataType0
+from .create_run_output_schema_type_0 import CreateRunOutputSchemaType0
 from .create_runs import CreateRuns
 from .created_api_key import CreatedApiKey
 from .error_body import ErrorBody
@@ -34,12 +39,18 @@ from .health import Health
 from .limits_view import LimitsView
 from .logged_in import LoggedIn
 from .login import Login
+from .mcp_server_list import McpServerList
+from .mcp_server_view import McpServerView
+from .mcp_tool_use_view import McpToolUseView
+from .mcp_tool_view import McpToolView
+from .mcp_tool_view_input_schema import McpToolViewInputSchema
 from .openapi_response_200 import OpenapiResponse200
-from .pending_approval_view import PendingApprovalView
-from .pending_approval_view_input import PendingApprovalViewInput
+from .pending_call_view import PendingCallView
+from .pending_call_view_input import PendingCallViewInput
 from .period_view import PeriodView
 from .post_approval import PostApproval
 from .post_message import PostMessage
+from .post_tool_result import PostToolResult
 from .quota_view import QuotaView
 from .readiness_report import ReadinessReport
 from .readiness_report_checks import ReadinessReportChecks
@@ -54,6 +65,7 @@ from .run_stream_event import RunStreamEvent
 from .run_usage_view import RunUsageView
 from .run_view import RunView
 from .run_view_metadata_type_0 import RunViewMetadataType0
+from .run_view_result_json_type_0 import RunViewResultJsonType0
 from .tool_object import ToolObject
 from .tool_object_input_schema_type_0 import ToolObjectInputSchemaType0
 from .tool_type import ToolType
@@ -73,6 +85,7 @@ __all__ = (
     "AgentLimits",
     "AgentList",
     "AgentView",
+    "AgentViewOutputSchemaType0",
     "AlertView",
     "ApiKeyList",
     "ApiKeyView",
@@ -88,10 +101,14 @@ __all__ = (
     "CheckReport",
     "CheckStatus",
     "CreateAgent",
+    "CreateAgentOutputSchemaType0",
     "CreatedApiKey",
     "CreateKey",
+    "CreateMcpServer",
+    "CreateMcpServerHeadersType0",
     "CreateRun",
     "CreateRunMetadataType0",
+    "CreateRunOutputSchemaType0",
     "CreateRuns",
     "ErrorBody",
     "ErrorDetail",
@@ -103,12 +120,18 @@ __all__ = (
     "LimitsView",
     "LoggedIn",
     "Login",
+    "McpServerList",
+    "McpServerView",
+    "McpToolUseView",
+    "McpToolView",
+    "McpToolViewInputSchema",
     "OpenapiResponse200",
-    "PendingApprovalView",
-    "PendingApprovalViewInput",
+    "PendingCallView",
+    "PendingCallViewInput",
     "PeriodView",
     "PostApproval",
     "PostMessage",
+    "PostToolResult",
     "QuotaView",
     "ReadinessReport",
     "ReadinessReportChecks",
@@ -123,6 +146,7 @@ __all__ = (
     "RunUsageView",
     "RunView",
     "RunViewMetadataType0",
+    "RunViewResultJsonType0",
     "ToolObject",
     "ToolObjectInputSchemaType0",
     "ToolType",

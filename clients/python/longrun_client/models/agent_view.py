@@ -12,6 +12,7 @@ from typing import cast
 
 if TYPE_CHECKING:
   from ..models.agent_limits import AgentLimits
+  from ..models.agent_view_output_schema_type_0 import AgentViewOutputSchemaType0
   from ..models.tool_view import ToolView
 
 
@@ -31,8 +32,10 @@ class AgentView:
             created_at (str):
             limits (AgentLimits): Limits of a run: an agent's defaults, or a run's tighter budget.
             max_output_tokens (int | None):
+            max_repeated_tool_calls (int | None): `null`: 3.
             model (str):
             name (str):
+            output_schema (AgentViewOutputSchemaType0 | None): Structured output's schema, when set.
             provider_outage_tolerance_s (int | None): `null`: the operator's default
                 (`LONGRUN_PROVIDER_OUTAGE_TOLERANCE_S`).
             system_prompt (str):
@@ -44,8 +47,10 @@ class AgentView:
     created_at: str
     limits: AgentLimits
     max_output_tokens: int | None
+    max_repeated_tool_calls: int | None
     model: str
     name: str
+    output_schema: AgentViewOutputSchemaType0 | None
     provider_outage_tolerance_s: int | None
     system_prompt: str
     tools: list[ToolView]
@@ -58,6 +63,7 @@ class AgentView:
 
     def to_dict(self) -> dict[str, Any]:
         from ..models.agent_limits import AgentLimits # noqa: PLC0415
+        from ..models.agent_view_output_schema_type_0 import AgentViewOutputSchemaType0 # noqa: PLC0415
         from ..models.tool_view import ToolView # noqa: PLC0415
         await_input = self.await_input
 
@@ -68,9 +74,18 @@ class AgentView:
         max_output_tokens: int | None
         max_output_tokens = self.max_output_tokens
 
+        max_repeated_tool_calls: int | None
+        max_repeated_tool_calls = self.max_repeated_tool_calls
+
         model = self.model
 
         name = self.name
+
+        output_schema: dict[str, Any] | None
+        if isinstance(self.output_schema, AgentViewOutputSchemaType0):
+            output_schema = self.output_schema.to_dict()
+        else:
+            output_schema = self.output_schema
 
         provider_outage_tolerance_s: int | None
         provider_outage_tolerance_s = self.provider_outage_tolerance_s
@@ -94,8 +109,10 @@ class AgentView:
             "created_at": created_at,
             "limits": limits,
             "max_output_tokens": max_output_tokens,
+            "max_repeated_tool_calls": max_repeated_tool_calls,
             "model": model,
             "name": name,
+            "output_schema": output_schema,
             "provider_outage_tolerance_s": provider_outage_tolerance_s,
             "system_prompt": system_prompt,
             "tools": tools,
@@ -109,6 +126,7 @@ class AgentView:
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         from ..models.agent_limits import AgentLimits # noqa: PLC0415
+        from ..models.agent_view_output_schema_type_0 import AgentViewOutputSchemaType0 # noqa: PLC0415
         from ..models.tool_view import ToolView # noqa: PLC0415
         d = dict(src_dict)
         await_input = d.pop("await_input")
@@ -128,9 +146,35 @@ class AgentView:
         max_output_tokens = _parse_max_output_tokens(d.pop("max_output_tokens"))
 
 
+        def _parse_max_repeated_tool_calls(data: object) -> int | None:
+            if data is None:
+                return data
+            return cast(int | None, data)
+
+        max_repeated_tool_calls = _parse_max_repeated_tool_calls(d.pop("max_repeated_tool_calls"))
+
+
         model = d.pop("model")
 
         name = d.pop("name")
+
+        def _parse_output_schema(data: object) -> AgentViewOutputSchemaType0 | None:
+            if data is None:
+                return data
+            try:
+                if not isinstance(data, dict):
+                    raise TypeError()
+                output_schema_type_0 = AgentViewOutputSchemaType0.from_dict(data)
+
+
+
+                return output_schema_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(AgentViewOutputSchemaType0 | None, data)
+
+        output_schema = _parse_output_schema(d.pop("output_schema"))
+
 
         def _parse_provider_outage_tolerance_s(data: object) -> int | None:
             if data is None:
@@ -159,8 +203,10 @@ class AgentView:
             created_at=created_at,
             limits=limits,
             max_output_tokens=max_output_tokens,
+            max_repeated_tool_calls=max_repeated_tool_calls,
             model=model,
             name=name,
+            output_schema=output_schema,
             provider_outage_tolerance_s=provider_outage_tolerance_s,
             system_prompt=system_prompt,
             tools=tools,

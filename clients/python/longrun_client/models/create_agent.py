@@ -13,6 +13,7 @@ from typing import cast
 
 if TYPE_CHECKING:
   from ..models.agent_limits import AgentLimits
+  from ..models.create_agent_output_schema_type_0 import CreateAgentOutputSchemaType0
   from ..models.tool_object import ToolObject
 
 
@@ -35,6 +36,13 @@ class CreateAgent:
             await_input (bool | Unset): When the model ends its turn with a question, wait for a human answer.
             limits (AgentLimits | Unset): Limits of a run: an agent's defaults, or a run's tighter budget.
             max_output_tokens (int | None | Unset): The model's output limit per call, 1 to 200000 (default 4096).
+            max_repeated_tool_calls (int | None | Unset): The same tool called with the same input this many times in a row
+                gets an error
+                result; once more ends the run `failed` (`no_progress`). 0 to 100; default 3; 0: never.
+            output_schema (CreateAgentOutputSchemaType0 | None | Unset): Structured output: the final answer must be JSON
+                valid for this JSON Schema object
+                (at most 16 KiB); the run's view then carries it as `result_json`. A run may set its
+                own. See `docs/agent-runs.md`.
             provider_outage_tolerance_s (int | None | Unset): Seconds a model call waits out its provider's outage (429,
                 5xx, timeouts, retried
                 with backoff; the run shows `waiting_provider` meanwhile) before the run fails; 0
@@ -50,6 +58,8 @@ class CreateAgent:
     await_input: bool | Unset = UNSET
     limits: AgentLimits | Unset = UNSET
     max_output_tokens: int | None | Unset = UNSET
+    max_repeated_tool_calls: int | None | Unset = UNSET
+    output_schema: CreateAgentOutputSchemaType0 | None | Unset = UNSET
     provider_outage_tolerance_s: int | None | Unset = UNSET
     system_prompt: str | Unset = UNSET
     tools: list[str | ToolObject] | Unset = UNSET
@@ -60,6 +70,7 @@ class CreateAgent:
 
     def to_dict(self) -> dict[str, Any]:
         from ..models.agent_limits import AgentLimits # noqa: PLC0415
+        from ..models.create_agent_output_schema_type_0 import CreateAgentOutputSchemaType0 # noqa: PLC0415
         from ..models.tool_object import ToolObject # noqa: PLC0415
         model = self.model
 
@@ -76,6 +87,20 @@ class CreateAgent:
             max_output_tokens = UNSET
         else:
             max_output_tokens = self.max_output_tokens
+
+        max_repeated_tool_calls: int | None | Unset
+        if isinstance(self.max_repeated_tool_calls, Unset):
+            max_repeated_tool_calls = UNSET
+        else:
+            max_repeated_tool_calls = self.max_repeated_tool_calls
+
+        output_schema: dict[str, Any] | None | Unset
+        if isinstance(self.output_schema, Unset):
+            output_schema = UNSET
+        elif isinstance(self.output_schema, CreateAgentOutputSchemaType0):
+            output_schema = self.output_schema.to_dict()
+        else:
+            output_schema = self.output_schema
 
         provider_outage_tolerance_s: int | None | Unset
         if isinstance(self.provider_outage_tolerance_s, Unset):
@@ -111,6 +136,10 @@ class CreateAgent:
             field_dict["limits"] = limits
         if max_output_tokens is not UNSET:
             field_dict["max_output_tokens"] = max_output_tokens
+        if max_repeated_tool_calls is not UNSET:
+            field_dict["max_repeated_tool_calls"] = max_repeated_tool_calls
+        if output_schema is not UNSET:
+            field_dict["output_schema"] = output_schema
         if provider_outage_tolerance_s is not UNSET:
             field_dict["provider_outage_tolerance_s"] = provider_outage_tolerance_s
         if system_prompt is not UNSET:
@@ -125,6 +154,7 @@ class CreateAgent:
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         from ..models.agent_limits import AgentLimits # noqa: PLC0415
+        from ..models.create_agent_output_schema_type_0 import CreateAgentOutputSchemaType0 # noqa: PLC0415
         from ..models.tool_object import ToolObject # noqa: PLC0415
         d = dict(src_dict)
         model = d.pop("model")
@@ -151,6 +181,36 @@ class CreateAgent:
             return cast(int | None | Unset, data)
 
         max_output_tokens = _parse_max_output_tokens(d.pop("max_output_tokens", UNSET))
+
+
+        def _parse_max_repeated_tool_calls(data: object) -> int | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(int | None | Unset, data)
+
+        max_repeated_tool_calls = _parse_max_repeated_tool_calls(d.pop("max_repeated_tool_calls", UNSET))
+
+
+        def _parse_output_schema(data: object) -> CreateAgentOutputSchemaType0 | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, dict):
+                    raise TypeError()
+                output_schema_type_0 = CreateAgentOutputSchemaType0.from_dict(data)
+
+
+
+                return output_schema_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(CreateAgentOutputSchemaType0 | None | Unset, data)
+
+        output_schema = _parse_output_schema(d.pop("output_schema", UNSET))
 
 
         def _parse_provider_outage_tolerance_s(data: object) -> int | None | Unset:
@@ -194,6 +254,8 @@ class CreateAgent:
             await_input=await_input,
             limits=limits,
             max_output_tokens=max_output_tokens,
+            max_repeated_tool_calls=max_repeated_tool_calls,
+            output_schema=output_schema,
             provider_outage_tolerance_s=provider_outage_tolerance_s,
             system_prompt=system_prompt,
             tools=tools,

@@ -14,6 +14,7 @@ from typing import cast
 if TYPE_CHECKING:
   from ..models.agent_limits import AgentLimits
   from ..models.create_run_metadata_type_0 import CreateRunMetadataType0
+  from ..models.create_run_output_schema_type_0 import CreateRunOutputSchemaType0
 
 
 
@@ -35,12 +36,15 @@ class CreateRun:
             metadata (CreateRunMetadataType0 | None | Unset): Yours, kept with the run: a JSON object of at most 16 KiB. Its
                 scalar values of at
                 most 256 bytes under keys of at most 64 bytes can filter the runs list.
+            output_schema (CreateRunOutputSchemaType0 | None | Unset): Structured output for this run: a JSON Schema object
+                (at most 16 KiB) the final
+                answer must be valid for, in place of the agent's `output_schema`.
             previous_run_id (None | str | Unset): A finished run of this workspace whose conversation this run continues:
                 the model
                 sees that conversation, then `input`.
-            webhook_events (list[str] | None | Unset): Which events are POSTed: `approval.requested`, `input.requested`,
-                `quota.paused`,
-                `run.completed`. Default: the workspace's choice with its URL, else `run.completed`. Example:
+            webhook_events (list[str] | None | Unset): Which events are POSTed: `approval.requested`, `tool.requested`,
+                `input.requested`,
+                `quota.paused`, `run.completed`. Default: the workspace's choice with its URL, else `run.completed`. Example:
                 ['approval.requested', 'run.completed'].
             webhook_url (None | str | Unset): Where the run's webhooks are POSTed (Standard Webhooks, signed with the
                 workspace's
@@ -52,6 +56,7 @@ class CreateRun:
     agent: None | str | Unset = UNSET
     budget: AgentLimits | None | Unset = UNSET
     metadata: CreateRunMetadataType0 | None | Unset = UNSET
+    output_schema: CreateRunOutputSchemaType0 | None | Unset = UNSET
     previous_run_id: None | str | Unset = UNSET
     webhook_events: list[str] | None | Unset = UNSET
     webhook_url: None | str | Unset = UNSET
@@ -63,6 +68,7 @@ class CreateRun:
     def to_dict(self) -> dict[str, Any]:
         from ..models.agent_limits import AgentLimits # noqa: PLC0415
         from ..models.create_run_metadata_type_0 import CreateRunMetadataType0 # noqa: PLC0415
+        from ..models.create_run_output_schema_type_0 import CreateRunOutputSchemaType0 # noqa: PLC0415
         input_ = self.input_
 
         agent: None | str | Unset
@@ -86,6 +92,14 @@ class CreateRun:
             metadata = self.metadata.to_dict()
         else:
             metadata = self.metadata
+
+        output_schema: dict[str, Any] | None | Unset
+        if isinstance(self.output_schema, Unset):
+            output_schema = UNSET
+        elif isinstance(self.output_schema, CreateRunOutputSchemaType0):
+            output_schema = self.output_schema.to_dict()
+        else:
+            output_schema = self.output_schema
 
         previous_run_id: None | str | Unset
         if isinstance(self.previous_run_id, Unset):
@@ -121,6 +135,8 @@ class CreateRun:
             field_dict["budget"] = budget
         if metadata is not UNSET:
             field_dict["metadata"] = metadata
+        if output_schema is not UNSET:
+            field_dict["output_schema"] = output_schema
         if previous_run_id is not UNSET:
             field_dict["previous_run_id"] = previous_run_id
         if webhook_events is not UNSET:
@@ -136,6 +152,7 @@ class CreateRun:
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         from ..models.agent_limits import AgentLimits # noqa: PLC0415
         from ..models.create_run_metadata_type_0 import CreateRunMetadataType0 # noqa: PLC0415
+        from ..models.create_run_output_schema_type_0 import CreateRunOutputSchemaType0 # noqa: PLC0415
         d = dict(src_dict)
         input_ = d.pop("input")
 
@@ -189,6 +206,26 @@ class CreateRun:
         metadata = _parse_metadata(d.pop("metadata", UNSET))
 
 
+        def _parse_output_schema(data: object) -> CreateRunOutputSchemaType0 | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, dict):
+                    raise TypeError()
+                output_schema_type_0 = CreateRunOutputSchemaType0.from_dict(data)
+
+
+
+                return output_schema_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(CreateRunOutputSchemaType0 | None | Unset, data)
+
+        output_schema = _parse_output_schema(d.pop("output_schema", UNSET))
+
+
         def _parse_previous_run_id(data: object) -> None | str | Unset:
             if data is None:
                 return data
@@ -232,6 +269,7 @@ class CreateRun:
             agent=agent,
             budget=budget,
             metadata=metadata,
+            output_schema=output_schema,
             previous_run_id=previous_run_id,
             webhook_events=webhook_events,
             webhook_url=webhook_url,

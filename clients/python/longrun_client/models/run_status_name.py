@@ -6,6 +6,7 @@ class RunStatusName(StrEnum):
     FAILED = "failed"
     PAUSED_QUOTA = "paused_quota"
     QUEUED = "queued"
+    REQUIRES_ACTION = "requires_action"
     RUNNING = "running"
     SUCCEEDED = "succeeded"
     TIMED_OUT = "timed_out"

@@ -13,10 +13,11 @@ from ..types import UNSET, Unset
 from typing import cast
 
 if TYPE_CHECKING:
-  from ..models.pending_approval_view import PendingApprovalView
+  from ..models.pending_call_view import PendingCallView
   from ..models.run_error import RunError
   from ..models.run_usage_view import RunUsageView
   from ..models.run_view_metadata_type_0 import RunViewMetadataType0
+  from ..models.run_view_result_json_type_0 import RunViewResultJsonType0
 
 
 
@@ -38,11 +39,16 @@ class RunView:
             finished_at (None | str):
             id (str):
             metadata (None | RunViewMetadataType0): As submitted, or `null`.
-            pending_approvals (list[PendingApprovalView]): Gated tool calls waiting for a decision (`POST
+            pending_approvals (list[PendingCallView]): Gated tool calls waiting for a decision (`POST
                 /v1/runs/{id}/approvals`).
+            pending_tool_calls (list[PendingCallView]): Client-executed tool calls waiting for their result (`POST
+                /v1/runs/{id}/tool-results`), while the run `requires_action`.
             previous_run_id (None | str): The finished run whose conversation this one continues.
             rerun_of (None | str): The run this one reran.
             result (None | str): The final answer, once there is one.
+            result_json (None | RunViewResultJsonType0): Structured output: the answer as JSON, valid for the run's
+                `output_schema` (`result`
+                holds the same as text); `null` otherwise.
             started_at (None | str):
             status (RunStatusName):
             status_reason (None | str): Why the run is in its status, where the status alone does not say: a `queued` run
@@ -66,10 +72,12 @@ class RunView:
     finished_at: None | str
     id: str
     metadata: None | RunViewMetadataType0
-    pending_approvals: list[PendingApprovalView]
+    pending_approvals: list[PendingCallView]
+    pending_tool_calls: list[PendingCallView]
     previous_run_id: None | str
     rerun_of: None | str
     result: None | str
+    result_json: None | RunViewResultJsonType0
     started_at: None | str
     status: RunStatusName
     status_reason: None | str
@@ -87,10 +95,11 @@ class RunView:
 
 
     def to_dict(self) -> dict[str, Any]:
-        from ..models.pending_approval_view import PendingApprovalView # noqa: PLC0415
+        from ..models.pending_call_view import PendingCallView # noqa: PLC0415
         from ..models.run_error import RunError # noqa: PLC0415
         from ..models.run_usage_view import RunUsageView # noqa: PLC0415
         from ..models.run_view_metadata_type_0 import RunViewMetadataType0 # noqa: PLC0415
+        from ..models.run_view_result_json_type_0 import RunViewResultJsonType0 # noqa: PLC0415
         agent = self.agent
 
         awaiting_input = self.awaiting_input
@@ -121,6 +130,13 @@ class RunView:
 
 
 
+        pending_tool_calls = []
+        for pending_tool_calls_item_data in self.pending_tool_calls:
+            pending_tool_calls_item = pending_tool_calls_item_data.to_dict()
+            pending_tool_calls.append(pending_tool_calls_item)
+
+
+
         previous_run_id: None | str
         previous_run_id = self.previous_run_id
 
@@ -129,6 +145,12 @@ class RunView:
 
         result: None | str
         result = self.result
+
+        result_json: dict[str, Any] | None
+        if isinstance(self.result_json, RunViewResultJsonType0):
+            result_json = self.result_json.to_dict()
+        else:
+            result_json = self.result_json
 
         started_at: None | str
         started_at = self.started_at
@@ -171,9 +193,11 @@ class RunView:
             "id": id,
             "metadata": metadata,
             "pending_approvals": pending_approvals,
+            "pending_tool_calls": pending_tool_calls,
             "previous_run_id": previous_run_id,
             "rerun_of": rerun_of,
             "result": result,
+            "result_json": result_json,
             "started_at": started_at,
             "status": status,
             "status_reason": status_reason,
@@ -193,10 +217,11 @@ class RunView:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.pending_approval_view import PendingApprovalView # noqa: PLC0415
+        from ..models.pending_call_view import PendingCallView # noqa: PLC0415
         from ..models.run_error import RunError # noqa: PLC0415
         from ..models.run_usage_view import RunUsageView # noqa: PLC0415
         from ..models.run_view_metadata_type_0 import RunViewMetadataType0 # noqa: PLC0415
+        from ..models.run_view_result_json_type_0 import RunViewResultJsonType0 # noqa: PLC0415
         d = dict(src_dict)
         agent = d.pop("agent")
 
@@ -253,11 +278,21 @@ class RunView:
         pending_approvals = []
         _pending_approvals = d.pop("pending_approvals")
         for pending_approvals_item_data in (_pending_approvals):
-            pending_approvals_item = PendingApprovalView.from_dict(pending_approvals_item_data)
+            pending_approvals_item = PendingCallView.from_dict(pending_approvals_item_data)
 
 
 
             pending_approvals.append(pending_approvals_item)
+
+
+        pending_tool_calls = []
+        _pending_tool_calls = d.pop("pending_tool_calls")
+        for pending_tool_calls_item_data in (_pending_tool_calls):
+            pending_tool_calls_item = PendingCallView.from_dict(pending_tool_calls_item_data)
+
+
+
+            pending_tool_calls.append(pending_tool_calls_item)
 
 
         def _parse_previous_run_id(data: object) -> None | str:
@@ -282,6 +317,24 @@ class RunView:
             return cast(None | str, data)
 
         result = _parse_result(d.pop("result"))
+
+
+        def _parse_result_json(data: object) -> None | RunViewResultJsonType0:
+            if data is None:
+                return data
+            try:
+                if not isinstance(data, dict):
+                    raise TypeError()
+                result_json_type_0 = RunViewResultJsonType0.from_dict(data)
+
+
+
+                return result_json_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(None | RunViewResultJsonType0, data)
+
+        result_json = _parse_result_json(d.pop("result_json"))
 
 
         def _parse_started_at(data: object) -> None | str:
@@ -351,9 +404,11 @@ class RunView:
             id=id,
             metadata=metadata,
             pending_approvals=pending_approvals,
+            pending_tool_calls=pending_tool_calls,
             previous_run_id=previous_run_id,
             rerun_of=rerun_of,
             result=result,
+            result_json=result_json,
             started_at=started_at,
             status=status,
             status_reason=status_reason,

@@ -20,8 +20,9 @@ T = TypeVar("T", bound="ToolObjectInputSchemaType0")
 
 @_attrs_define
 class ToolObjectInputSchemaType0:
-    """ Webhook tools: a JSON Schema object for the input, at most 16 KiB (default
-    `{"type":"object"}`); each input is validated against it before the call.
+    """ Webhook and client tools: a JSON Schema object for the input, at most 16 KiB (default
+    `{"type":"object"}`); declared to the model (webhook calls are validated against it
+    before they leave).
 
      """
 

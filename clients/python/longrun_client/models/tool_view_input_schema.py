@@ -20,7 +20,7 @@ T = TypeVar("T", bound="ToolViewInputSchema")
 
 @_attrs_define
 class ToolViewInputSchema:
-    """ Webhook tools only: the input's JSON schema.
+    """ Webhook and client tools only: the input's JSON schema.
 
      """
 

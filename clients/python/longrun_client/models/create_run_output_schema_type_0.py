@@ -14,13 +14,14 @@ from ..types import UNSET, Unset
 
 
 
-T = TypeVar("T", bound="PendingApprovalViewInput")
+T = TypeVar("T", bound="CreateRunOutputSchemaType0")
 
 
 
 @_attrs_define
-class PendingApprovalViewInput:
-    """ What the model asked the tool to do.
+class CreateRunOutputSchemaType0:
+    """ Structured output for this run: a JSON Schema object (at most 16 KiB) the final
+    answer must be valid for, in place of the agent's `output_schema`.
 
      """
 
@@ -42,12 +43,12 @@ class PendingApprovalViewInput:
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         d = dict(src_dict)
-        pending_approval_view_input = cls(
+        create_run_output_schema_type_0 = cls(
         )
 
 
-        pending_approval_view_input.additional_properties = d
-        return pending_approval_view_input
+        create_run_output_schema_type_0.additional_properties = d
+        return create_run_output_schema_type_0
 
     @property
     def additional_keys(self) -> list[str]:

@@ -11,28 +11,28 @@ from ..types import UNSET, Unset
 from typing import cast
 
 if TYPE_CHECKING:
-  from ..models.pending_approval_view_input import PendingApprovalViewInput
+  from ..models.pending_call_view_input import PendingCallViewInput
 
 
 
 
 
-T = TypeVar("T", bound="PendingApprovalView")
+T = TypeVar("T", bound="PendingCallView")
 
 
 
 @_attrs_define
-class PendingApprovalView:
-    """ A gated tool call waiting for a decision.
+class PendingCallView:
+    """ A tool call waiting for a decision, or for a client's result.
 
         Attributes:
-            input_ (PendingApprovalViewInput): What the model asked the tool to do.
+            input_ (PendingCallViewInput): What the model asked the tool to do.
             requested_at (str):
             tool (str): The tool's name.
             tool_call_id (str):
      """
 
-    input_: PendingApprovalViewInput
+    input_: PendingCallViewInput
     requested_at: str
     tool: str
     tool_call_id: str
@@ -43,7 +43,7 @@ class PendingApprovalView:
 
 
     def to_dict(self) -> dict[str, Any]:
-        from ..models.pending_approval_view_input import PendingApprovalViewInput # noqa: PLC0415
+        from ..models.pending_call_view_input import PendingCallViewInput # noqa: PLC0415
         input_ = self.input_.to_dict()
 
         requested_at = self.requested_at
@@ -68,9 +68,9 @@ class PendingApprovalView:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.pending_approval_view_input import PendingApprovalViewInput # noqa: PLC0415
+        from ..models.pending_call_view_input import PendingCallViewInput # noqa: PLC0415
         d = dict(src_dict)
-        input_ = PendingApprovalViewInput.from_dict(d.pop("input"))
+        input_ = PendingCallViewInput.from_dict(d.pop("input"))
 
 
 
@@ -81,7 +81,7 @@ class PendingApprovalView:
 
         tool_call_id = d.pop("tool_call_id")
 
-        pending_approval_view = cls(
+        pending_call_view = cls(
             input_=input_,
             requested_at=requested_at,
             tool=tool,
@@ -89,8 +89,8 @@ class PendingApprovalView:
         )
 
 
-        pending_approval_view.additional_properties = d
-        return pending_approval_view
+        pending_call_view.additional_properties = d
+        return pending_call_view
 
     @property
     def additional_keys(self) -> list[str]:
