@@ -100,7 +100,7 @@ const MAX_PROVIDER_OUTAGE_TOLERANCE_S: u64 = 7 * 24 * 3600;
 #[serde(untagged)]
 enum ToolItem {
     Name(String),
-    Spec(#[serde(deserialize_with = "crate::extract::object")] ToolObject),
+    Spec(#[serde(deserialize_with = "crate::extract::object")] Box<ToolObject>),
 }
 
 /// A tool declared as an object: a built-in tool (with `requires_approval`), a webhook tool
@@ -245,7 +245,7 @@ fn validate_tool(index: usize, item: ToolItem) -> Result<AgentTool, ApiError> {
             name,
             ..ToolObject::default()
         },
-        ToolItem::Spec(object) => object,
+        ToolItem::Spec(object) => *object,
     };
     match object.kind.as_deref().unwrap_or("builtin") {
         "builtin" => {
@@ -750,7 +750,7 @@ mod tests {
             url: Some("https://x.example".into()),
             ..ToolObject::default()
         };
-        let error = validate_tool(2, ToolItem::Spec(shadowing)).unwrap_err();
+        let error = validate_tool(2, ToolItem::Spec(Box::new(shadowing))).unwrap_err();
         assert!(error.to_string().starts_with("tools[2].name"), "{error}");
     }
 }
