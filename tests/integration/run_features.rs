@@ -319,6 +319,23 @@ async fn reruns_batches_and_bulk_cancellation(db: TestDb) {
         body["error"]["message"].as_str().unwrap().contains("100"),
         "{body}"
     );
+    // A malformed item refuses the whole batch, naming it; nothing is admitted.
+    let malformed = json!({"runs": [
+        {"agent": "demo", "input": "1+1"},
+        {"agent": "demo", "input": "1+1", "webhook_url": "ftp://x.example"},
+    ]});
+    let (status, body) = app.post(key, "/v1/runs/batch", malformed).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("runs[1].webhook_url"),
+        "{body}"
+    );
+    let malformed = json!({"runs": [{"agent": "demo", "input": "1+1", "previous_run_id": "x"}]});
+    let (status, body) = app.post(key, "/v1/runs/batch", malformed).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
 
     // Cancellation by filter, counted.
     for run in [&results[0], &results[2]] {
@@ -328,6 +345,7 @@ async fn reruns_batches_and_bulk_cancellation(db: TestDb) {
     for (body, field) in [
         (json!({}), "give at least one"),
         (json!({"status": ["succeeded"]}), "status"),
+        (json!({"status": ["queued", "queued"]}), "status[1]"),
         (json!({"metadata": {"wave": [1]}}), "metadata.wave"),
     ] {
         let (status, answer) = app.post(key, "/v1/runs/cancel", body.clone()).await;

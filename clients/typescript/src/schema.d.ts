@@ -747,7 +747,7 @@ export interface components {
             metadata?: Record<string, unknown> | null;
             /**
              * @description Live statuses (`queued`, `running`, `waiting_input`, `waiting_approval`,
-             *     `paused_quota`); default: all of them.
+             *     `paused_quota`, `waiting_provider`, `requires_action`), each once; default: all of them.
              * @example [
              *       "waiting_approval"
              *     ]
@@ -5122,7 +5122,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `invalid_request`: no condition, a status that is not live, a bad agent name or metadata pair (named). */
+            /** @description `invalid_request`: no condition, a status that is not live or given twice, a bad agent name or metadata pair (named). */
             422: {
                 headers: {
                     /** @description Requests allowed per minute. */

@@ -157,6 +157,17 @@ pub(crate) async fn batch(
             ),
         ));
     }
+    // A malformed item refuses the whole batch, naming it; admission's answers are per item.
+    for (index, run) in body.runs.iter().enumerate() {
+        match run.clone().check(None) {
+            Ok(_) => {}
+            Err(ApiError::InvalidRequest(problem)) => {
+                return Err(ApiError::InvalidRequest(format!("runs[{index}].{problem}")));
+            }
+            // A malformed agent name or run id: what a single submission answers 404.
+            Err(other) => return Err(ApiError::invalid(&format!("runs[{index}]"), other)),
+        }
+    }
     let request_id = request_id.map(|axum::Extension(id)| id.0);
     let mut results = Vec::with_capacity(body.runs.len());
     for (index, run) in body.runs.into_iter().enumerate() {
@@ -198,9 +209,9 @@ pub(crate) async fn batch(
 #[serde(deny_unknown_fields)]
 pub(crate) struct CancelRuns {
     /// Live statuses (`queued`, `running`, `waiting_input`, `waiting_approval`,
-    /// `paused_quota`); default: all of them.
+    /// `paused_quota`, `waiting_provider`, `requires_action`), each once; default: all of them.
     #[serde(default)]
-    #[schema(max_items = 5, example = json!(["waiting_approval"]))]
+    #[schema(max_items = 7, example = json!(["waiting_approval"]))]
     status: Option<Vec<String>>,
     /// The agent's name.
     #[serde(default)]
@@ -233,7 +244,7 @@ pub(crate) struct CancelledRuns {
     request_body = CancelRuns,
     responses(
         (status = 200, description = "What was cancelled.", body = CancelledRuns),
-        (status = 422, description = "`invalid_request`: no condition, a status that is not live, a bad agent name or metadata pair (named).", body = ErrorBody),
+        (status = 422, description = "`invalid_request`: no condition, a status that is not live or given twice, a bad agent name or metadata pair (named).", body = ErrorBody),
     ),
 )]
 pub(crate) async fn cancel_many(
@@ -250,6 +261,16 @@ pub(crate) async fn cancel_many(
         Some(names) => {
             let names: Vec<&str> = names.iter().map(String::as_str).collect();
             let statuses = parse_statuses("status", &names)?;
+            if let Some((at, twice)) = statuses
+                .iter()
+                .enumerate()
+                .find(|(at, s)| statuses[..*at].contains(s))
+            {
+                return Err(ApiError::invalid(
+                    &format!("status[{at}]"),
+                    format!("{twice} is given twice"),
+                ));
+            }
             if let Some(done) = statuses.iter().find(|s| s.is_terminal()) {
                 return Err(ApiError::invalid(
                     "status",

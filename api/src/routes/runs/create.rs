@@ -82,7 +82,7 @@ pub(crate) struct CreateRun {
 
 /// A checked submission: the agent to run (unless the previous run names it) and what the
 /// store is asked to admit.
-struct Checked {
+pub(crate) struct Checked {
     agent: Option<AgentName>,
     previous_run_id: Option<RunId>,
     webhook_events: Option<Vec<EventKind>>,
@@ -92,7 +92,7 @@ struct Checked {
 
 impl CreateRun {
     /// Checks every field (naming the one at fault).
-    fn check(self, header_key: Option<String>) -> Result<Checked, ApiError> {
+    pub(crate) fn check(self, header_key: Option<String>) -> Result<Checked, ApiError> {
         let agent = self
             .agent
             .as_deref()

@@ -30,7 +30,8 @@ class CancelRuns:
             agent (None | str | Unset): The agent's name.
             metadata (CancelRunsMetadataType0 | None | Unset): Metadata pairs the runs must have: up to 8, scalar values.
             status (list[str] | None | Unset): Live statuses (`queued`, `running`, `waiting_input`, `waiting_approval`,
-                `paused_quota`); default: all of them. Example: ['waiting_approval'].
+                `paused_quota`, `waiting_provider`, `requires_action`), each once; default: all of them. Example:
+                ['waiting_approval'].
      """
 
     agent: None | str | Unset = UNSET
