@@ -37,6 +37,8 @@ pub(crate) struct Submission {
 pub(crate) struct Admitted {
     pub(crate) run: Run,
     pub(crate) created: bool,
+    /// A created run's start request, queued with the row (see [`start`]).
+    pub(crate) dispatch: Option<String>,
 }
 
 /// The workflow id of a run: readable in the Temporal UI, unique per run.
@@ -51,6 +53,7 @@ pub(crate) async fn admit(
     agent: &Agent,
     limits: &Limits,
     submission: &Submission,
+    input_of: impl FnOnce(&Run) -> RunInput,
 ) -> Result<Admitted, ApiError> {
     let workspace = &tenant.workspace;
     let run_id = new_run_id();
@@ -87,8 +90,25 @@ pub(crate) async fn admit(
             .with_label_values(&[reason, workspace.tier.as_str()])
             .inc();
     };
-    match state.store.admit_run(new, &admission).await? {
-        AdmitOutcome::Created(run) => Ok(Admitted { run, created: true }),
+    // The start request is queued in the admission's transaction: a run is never committed
+    // without it, whatever fails after.
+    let mut dispatch = None;
+    let lease_until = now_ms() + crate::dispatcher::LEASE.as_millis() as i64;
+    let start = |run: &Run| {
+        let request = StartRequest {
+            plan: StartPlan::of(limits),
+            input: input_of(run),
+        };
+        let json = serde_json::to_string(&request).ok()?;
+        dispatch = Some(json.clone());
+        Some((json, lease_until))
+    };
+    match state.store.admit_and_queue(new, &admission, start).await? {
+        AdmitOutcome::Created(run) => Ok(Admitted {
+            run,
+            created: true,
+            dispatch,
+        }),
         AdmitOutcome::Existing(run) => {
             if run.request_hash.as_deref() != Some(submission.request_hash.as_str()) {
                 return Err(ApiError::IdempotencyKeyReused);
@@ -96,6 +116,7 @@ pub(crate) async fn admit(
             Ok(Admitted {
                 run,
                 created: false,
+                dispatch: None,
             })
         }
         AdmitOutcome::ConcurrencyLimit { active, limit } => {
@@ -239,28 +260,14 @@ fn tool_specs(tool: &longrun_store::AgentTool) -> Vec<ToolSpec> {
     }
 }
 
-/// Starts the workflow of an admitted run. A repeated submission of a run still queued may be
-/// retrying a start that failed halfway (an API crash between the row and the workflow):
-/// starting again is safe, the workflow id's conflict policy makes it a no-op if the first
-/// start did happen. A run this request created whose workflow cannot start is removed, so no
-/// row stays queued forever and a retry with the same key starts afresh.
-pub(crate) async fn start(
-    state: &AppState,
-    admitted: &Admitted,
-    limits: &Limits,
-    input: RunInput,
-) -> Result<(), ApiError> {
-    // A run found by its idempotency key is queued (or started) already.
-    if !admitted.created {
-        return Ok(());
+/// Starts the workflow of a run this request admitted, off the request's path: its start
+/// request is queued already (with the row), so a dispatcher starts it even if this try
+/// fails. A run found by its idempotency key is queued (or started) already.
+pub(crate) fn start(state: &AppState, admitted: &Admitted) {
+    if let Some(dispatch) = &admitted.dispatch {
+        let run = &admitted.run;
+        state
+            .dispatcher
+            .try_now(&run.workspace_id, &run.id, &run.workflow_id, dispatch);
     }
-    let run = &admitted.run;
-    let request = StartRequest {
-        plan: StartPlan::of(limits),
-        input,
-    };
-    state
-        .dispatcher
-        .start(&run.workspace_id, &run.id, &run.workflow_id, request)
-        .await
 }

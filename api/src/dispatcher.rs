@@ -22,7 +22,7 @@ use crate::error::ApiError;
 use crate::scheduler::{Scheduler, StartPlan};
 
 /// How long a claim keeps other dispatchers away: longer than a start or a delivery takes.
-const LEASE: Duration = Duration::from_secs(30);
+pub(crate) const LEASE: Duration = Duration::from_secs(30);
 
 /// How many starts or commands one pass takes.
 const BATCH: i64 = 32;
@@ -106,30 +106,24 @@ impl Dispatcher {
         }
     }
 
-    /// Queues a newly admitted run's start and tries it at once, off the request's path.
-    pub(crate) async fn start(
+    /// Tries a newly admitted run's start at once, off the request's path (its start request
+    /// is queued with the row, under this process's lease: any dispatcher takes it after).
+    pub(crate) fn try_now(
         &self,
         workspace_id: &str,
         run_id: &str,
         workflow_id: &str,
-        request: StartRequest,
-    ) -> Result<(), ApiError> {
-        let dispatch =
-            serde_json::to_string(&request).map_err(|e| ApiError::Internal(e.to_string()))?;
-        let lease_until = now_ms() + LEASE.as_millis() as i64;
-        self.store
-            .queue_start(workspace_id, run_id, &dispatch, lease_until)
-            .await?;
+        dispatch: &str,
+    ) {
         let pending = PendingStart {
             run_id: run_id.to_string(),
             workspace_id: workspace_id.to_string(),
             workflow_id: workflow_id.to_string(),
-            dispatch,
+            dispatch: dispatch.to_string(),
             attempts: 1,
         };
         let this = self.clone();
         tokio::spawn(async move { this.try_start(&pending).await });
-        Ok(())
     }
 
     /// Sends a command to a started run's workflow now, or queues it (see [`Sent`]).

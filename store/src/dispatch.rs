@@ -10,7 +10,7 @@
 
 use sqlx::Row;
 
-use crate::{Backend, Result, Store, StoreError, new_id, now_ms};
+use crate::{Backend, Result, Run, Store, StoreError, Tx, new_id, now_ms};
 
 /// A run waiting for its workflow's start.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,30 +37,32 @@ pub struct PendingCommand {
     pub attempts: i64,
 }
 
-impl Store {
-    /// Queues a run's start: the dispatcher that admitted it tries at once (it holds a lease
-    /// until `lease_until`); any dispatcher after that.
-    pub async fn queue_start(
-        &self,
-        workspace_id: &str,
-        run_id: &str,
-        dispatch: &str,
-        lease_until: i64,
-    ) -> Result<()> {
-        let statement = sqlx::query(
-            "UPDATE runs SET dispatch_state = 'pending', dispatch = $1, dispatch_after = $2 \
-             WHERE workspace_id = $3 AND id = $4",
-        )
-        .bind(dispatch)
-        .bind(lease_until)
-        .bind(workspace_id)
-        .bind(run_id);
-        match self.tenant_execute(workspace_id, statement).await? {
-            1 => Ok(()),
-            _ => Err(StoreError::NotFound("run")),
-        }
+/// Queues a run's start in the admission's transaction: the dispatcher that admitted it
+/// tries at once (it holds a lease until `lease_until`); any dispatcher after that.
+pub(crate) async fn queue_start_in(
+    tx: &mut Tx,
+    run: &Run,
+    dispatch: &str,
+    lease_until: i64,
+) -> Result<()> {
+    let queued = sqlx::query(
+        "UPDATE runs SET dispatch_state = 'pending', dispatch = $1, dispatch_after = $2 \
+         WHERE workspace_id = $3 AND id = $4",
+    )
+    .bind(dispatch)
+    .bind(lease_until)
+    .bind(run.workspace_id.as_str())
+    .bind(run.id.as_str())
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    match queued {
+        1 => Ok(()),
+        _ => Err(StoreError::NotFound("run")),
     }
+}
 
+impl Store {
     /// Claims up to `limit` runs whose start is due, leasing each until `now + lease_ms`.
     /// Cross-tenant by nature: a dispatcher serves every workspace.
     pub async fn claim_starts(&self, limit: i64, lease_ms: i64) -> Result<Vec<PendingStart>> {

@@ -205,6 +205,19 @@ impl Store {
     /// each other, checks the concurrency cap and the period's quotas, then inserts it
     /// `queued`. A reused idempotency key returns the existing run without counting it again.
     pub async fn admit_run(&self, new: NewRun<'_>, limits: &Admission) -> Result<AdmitOutcome> {
+        self.admit_and_queue(new, limits, |_| None).await
+    }
+
+    /// [`Self::admit_run`], and a created run's start request queued in the same transaction:
+    /// `start` gives the request (and the dispatcher's lease on it, epoch ms) for the row as
+    /// inserted, so a run is never committed without its start (an outage between two
+    /// statements would leave it so).
+    pub async fn admit_and_queue(
+        &self,
+        new: NewRun<'_>,
+        limits: &Admission,
+        start: impl FnOnce(&Run) -> Option<(String, i64)>,
+    ) -> Result<AdmitOutcome> {
         let mut tx = self.tenant(new.workspace_id).await?;
         // The write comes first: it takes the workspace row's lock (Postgres) or the database
         // write lock (SQLite) before anything is counted.
@@ -285,6 +298,10 @@ impl Store {
                 if let Some(previous) = new.previous_run_id {
                     run.prior_messages =
                         crate::continuation::copy_conversation(&mut tx, &run, previous).await?;
+                }
+                if let Some((dispatch, lease_until)) = start(&run) {
+                    crate::dispatch::queue_start_in(&mut tx, &run, &dispatch, lease_until).await?;
+                    run.start_pending = true;
                 }
                 AdmitOutcome::Created(run)
             }

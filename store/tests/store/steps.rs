@@ -318,3 +318,25 @@ async fn dropped_pooled_connections_are_replaced_unseen_on_postgres() {
         assert!(store.run(&ws, run).await.unwrap().is_some());
     }
 }
+
+on_each_backend!(a_run_is_committed_with_its_start_request);
+async fn a_run_is_committed_with_its_start_request(store: Store) {
+    let ws = workspace(&store, "queued").await;
+    let limits = longrun_store::Admission::default();
+    let id = longrun_store::new_run_id();
+    let far = i64::MAX / 4;
+    let outcome = store
+        .admit_and_queue(crate::fixtures::new_run(&ws, &id, None), &limits, |run| {
+            Some((format!("{{\"run\":\"{}\"}}", run.id), far))
+        })
+        .await
+        .unwrap();
+    let longrun_store::AdmitOutcome::Created(run) = outcome else {
+        panic!("{outcome:?}");
+    };
+    assert!(run.start_pending, "the row is born waiting for its start");
+    let stored = store.run(&ws, &id).await.unwrap().unwrap();
+    assert!(stored.start_pending);
+    // Its lease is this process's: no other dispatcher claims it before the lease ends.
+    assert!(store.claim_starts(10, 30_000).await.unwrap().is_empty());
+}

@@ -16,6 +16,7 @@ use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
 use longrun_domain::{AgentName, Budget, EventKind, RunId, RunLimits};
+use longrun_store::Run;
 
 use super::view::{RunView, view};
 use crate::AppState;
@@ -285,20 +286,16 @@ pub(crate) async fn submit(
         state.settings.default_max_steps,
         limits.max_run_s,
     )?;
-    let admitted = admission::admit(state, tenant, &agent, &limits, &submission).await?;
-    let mut input = admission::run_input(
-        state,
-        tenant,
-        &agent,
-        &admitted.run,
-        budget,
-        origin.request_id,
-    );
-    (input.webhook_url, input.webhook_events) = webhook;
-    if output_schema.is_some() {
-        input.agent.output_schema = output_schema;
-    }
-    admission::start(state, &admitted, &limits, input).await?;
+    let input_of = |run: &Run| {
+        let mut input = admission::run_input(state, tenant, &agent, run, budget, origin.request_id);
+        (input.webhook_url, input.webhook_events) = webhook;
+        if output_schema.is_some() {
+            input.agent.output_schema = output_schema;
+        }
+        input
+    };
+    let admitted = admission::admit(state, tenant, &agent, &limits, &submission, input_of).await?;
+    admission::start(state, &admitted);
     let status = if admitted.created {
         StatusCode::ACCEPTED
     } else {
