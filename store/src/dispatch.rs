@@ -98,12 +98,14 @@ impl Store {
     }
 
     /// The workflow is started: the run stops waiting (its start request is dropped).
-    /// `false` when the run was withdrawn meanwhile (cancelled before it started): the
-    /// workflow just started must then be cancelled.
+    /// `false` only when the run was withdrawn meanwhile (cancelled before it started): the
+    /// workflow just started must then be cancelled. A run another dispatcher marked started
+    /// already (its lease ran out while this start was slow, and the next claim started the
+    /// same workflow id) is started: `true`.
     pub async fn mark_started(&self, workspace_id: &str, run_id: &str) -> Result<bool> {
         let statement = sqlx::query(
             "UPDATE runs SET dispatch_state = 'started', dispatch = NULL, dispatch_error = NULL \
-             WHERE workspace_id = $1 AND id = $2 AND dispatch_state = 'pending'",
+             WHERE workspace_id = $1 AND id = $2 AND dispatch_state IN ('pending', 'started')",
         )
         .bind(workspace_id)
         .bind(run_id);

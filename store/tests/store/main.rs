@@ -805,3 +805,25 @@ async fn agents_and_keys_are_paged_and_capped(store: Store) {
     assert!(store.revoke_api_key(&ws, &ids[0]).await.unwrap());
     create_key(&store, &ws, "member", "lr_after", "after").await;
 }
+
+on_each_backend!(a_run_started_twice_stays_started_and_a_withdrawn_one_does_not);
+async fn a_run_started_twice_stays_started_and_a_withdrawn_one_does_not(store: Store) {
+    let ws = workspace(&store, "acme").await;
+    // Two dispatchers start one run: the first one's lease ran out while its start was slow
+    // (Temporal away), the next claim started the same workflow id and marked it first.
+    let run = insert_run(&store, &ws).await;
+    store.queue_start(&ws, &run, "{}", 0).await.unwrap();
+    assert_eq!(store.claim_starts(10, 0).await.unwrap().len(), 1);
+    assert_eq!(store.claim_starts(10, 0).await.unwrap().len(), 1);
+    assert!(store.mark_started(&ws, &run).await.unwrap());
+    assert!(
+        store.mark_started(&ws, &run).await.unwrap(),
+        "a run another dispatcher marked started is started, not withdrawn"
+    );
+    assert!(!store.withdraw_start(&ws, &run).await.unwrap());
+    // Withdrawn (cancelled before it started): the start just made must be undone.
+    let withdrawn = insert_run(&store, &ws).await;
+    store.queue_start(&ws, &withdrawn, "{}", 0).await.unwrap();
+    assert!(store.withdraw_start(&ws, &withdrawn).await.unwrap());
+    assert!(!store.mark_started(&ws, &withdrawn).await.unwrap());
+}
