@@ -67,6 +67,21 @@ pub async fn insert_run(store: &Store, workspace_id: &str) -> String {
     id
 }
 
+/// Admits a run with its start request queued and due at once (no lease); returns its id.
+pub async fn queued_run(store: &Store, workspace_id: &str) -> String {
+    let id = new_run_id();
+    let queued = store
+        .admit_and_queue(
+            new_run(workspace_id, &id, None),
+            &Admission::default(),
+            |_| Some(("{}".to_string(), 0)),
+        )
+        .await
+        .unwrap();
+    assert!(matches!(queued, AdmitOutcome::Created(ref run) if run.start_pending));
+    id
+}
+
 /// Submits a run (with a fresh id) through admission under `limits`.
 pub async fn admit(store: &Store, workspace_id: &str, limits: &Admission) -> AdmitOutcome {
     let id = new_run_id();

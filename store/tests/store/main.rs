@@ -17,7 +17,7 @@ use longrun_store::{
 
 use fixtures::{
     admit, authenticates, concurrently, create_key, event, finish, insert_run, new_run, newest,
-    plain_agent, try_create_key, usage, workspace,
+    plain_agent, queued_run, try_create_key, usage, workspace,
 };
 
 /// Runs a test body once per available backend.
@@ -811,8 +811,7 @@ async fn a_run_started_twice_stays_started_and_a_withdrawn_one_does_not(store: S
     let ws = workspace(&store, "acme").await;
     // Two dispatchers start one run: the first one's lease ran out while its start was slow
     // (Temporal away), the next claim started the same workflow id and marked it first.
-    let run = insert_run(&store, &ws).await;
-    store.queue_start(&ws, &run, "{}", 0).await.unwrap();
+    let run = queued_run(&store, &ws).await;
     assert_eq!(store.claim_starts(10, 0).await.unwrap().len(), 1);
     assert_eq!(store.claim_starts(10, 0).await.unwrap().len(), 1);
     assert!(store.mark_started(&ws, &run).await.unwrap());
@@ -822,8 +821,7 @@ async fn a_run_started_twice_stays_started_and_a_withdrawn_one_does_not(store: S
     );
     assert!(!store.withdraw_start(&ws, &run).await.unwrap());
     // Withdrawn (cancelled before it started): the start just made must be undone.
-    let withdrawn = insert_run(&store, &ws).await;
-    store.queue_start(&ws, &withdrawn, "{}", 0).await.unwrap();
+    let withdrawn = queued_run(&store, &ws).await;
     assert!(store.withdraw_start(&ws, &withdrawn).await.unwrap());
     assert!(!store.mark_started(&ws, &withdrawn).await.unwrap());
 }
