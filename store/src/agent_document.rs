@@ -207,6 +207,11 @@ enum StoredKind {
     Mcp,
 }
 
+/// A declared input schema, or any object when none was given.
+fn object_schema(schema: Option<Value>) -> Value {
+    schema.unwrap_or_else(|| json!({"type": "object"}))
+}
+
 impl TryFrom<StoredTool> for AgentTool {
     type Error = String;
 
@@ -224,18 +229,14 @@ impl TryFrom<StoredTool> for AgentTool {
                 name: stored.name,
                 requires_approval: stored.requires_approval,
                 description: stored.description.unwrap_or_default(),
-                input_schema: stored
-                    .input_schema
-                    .unwrap_or_else(|| json!({"type": "object"})),
+                input_schema: object_schema(stored.input_schema),
                 secret: stored.secret,
             }),
             StoredKind::Client => AgentTool::Client(ClientTool {
                 name: stored.name,
                 requires_approval: stored.requires_approval,
                 description: stored.description.unwrap_or_default(),
-                input_schema: stored
-                    .input_schema
-                    .unwrap_or_else(|| json!({"type": "object"})),
+                input_schema: object_schema(stored.input_schema),
                 timeout_s: stored.timeout_s,
             }),
             StoredKind::Mcp => AgentTool::Mcp(McpToolSet {
