@@ -29,7 +29,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use temporalio_macros::{activities, workflow, workflow_methods};
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
-use temporalio_sdk::runtime::worker_tuner::{FixedSizeSlotSupplier, TunerHolder};
 use temporalio_sdk::{
     ActivityOptions, ApplicationFailure, LocalActivityOptions, Runtime, Worker, WorkerOptions,
     WorkflowContext, WorkflowResult, WorkflowTermination,
@@ -378,16 +377,10 @@ pub async fn run_worker(settings: ReferenceWorkerSettings) -> anyhow::Result<()>
     let options = WorkerOptions::new(settings.task_queue.clone())
         .register_workflow::<ReferenceAgentWorkflow>()?
         .register_activities(activities)
-        .tuner(
-            TunerHolder::builder()
-                .workflow_task_slot_supplier(FixedSizeSlotSupplier::new(settings.workflow_slots))
-                .activity_task_slot_supplier(FixedSizeSlotSupplier::new(settings.activity_slots))
-                .local_activity_task_slot_supplier(FixedSizeSlotSupplier::new(
-                    settings.activity_slots,
-                ))
-                .nexus_task_slot_supplier(FixedSizeSlotSupplier::new(1))
-                .build(),
-        )
+        .tuner(longrun_temporal::fixed_slots(
+            settings.workflow_slots,
+            settings.activity_slots,
+        ))
         .build();
     let mut worker = Worker::new(&runtime, client, options)?;
     println!("reference worker polling {}", settings.task_queue);

@@ -2,7 +2,9 @@
 //! it answers, and (for `longrun dev` and tests) a dev server run as a child process.
 //!
 //! Both the API (which starts and signals runs) and the worker (which runs them) take their
-//! connection from here, so neither depends on the other. Nothing here knows a workflow.
+//! connection from here, so neither depends on the other. Nothing here knows a workflow. With
+//! the `worker` feature, it also holds what longrun's worker and the bench's reference worker
+//! both poll with (their slot tuner).
 
 pub mod dev_server;
 
@@ -79,6 +81,22 @@ pub async fn connect(settings: &TemporalSettings, identity: &str) -> Result<Clie
         address: address(),
         reason: e.to_string(),
     })
+}
+
+/// A worker tuner with fixed slots: `workflow_slots` workflow tasks, `activity_slots`
+/// activities and as many local activities at once, and one Nexus task (none are used).
+#[cfg(feature = "worker")]
+pub fn fixed_slots(
+    workflow_slots: usize,
+    activity_slots: usize,
+) -> temporalio_sdk::runtime::worker_tuner::TunerHolder {
+    use temporalio_sdk::runtime::worker_tuner::{FixedSizeSlotSupplier, TunerHolder};
+    TunerHolder::builder()
+        .workflow_task_slot_supplier(FixedSizeSlotSupplier::new(workflow_slots))
+        .activity_task_slot_supplier(FixedSizeSlotSupplier::new(activity_slots))
+        .local_activity_task_slot_supplier(FixedSizeSlotSupplier::new(activity_slots))
+        .nexus_task_slot_supplier(FixedSizeSlotSupplier::new(1))
+        .build()
 }
 
 /// Whether the Temporal frontend answers on this client's connection (readiness).

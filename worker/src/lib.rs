@@ -14,7 +14,6 @@ use std::time::Duration;
 use temporalio_client::Client;
 use temporalio_common::telemetry::TelemetryOptions;
 use temporalio_sdk::runtime::RuntimeOptions;
-use temporalio_sdk::runtime::worker_tuner::{FixedSizeSlotSupplier, TunerHolder};
 use temporalio_sdk::{Runtime, Worker, WorkerOptions};
 
 use longrun_activities::AgentActivities;
@@ -106,16 +105,10 @@ pub fn build(
         .map_err(|e| WorkerError::Build(e.to_string()))?
         .register_activities(activities)
         .graceful_shutdown_period(settings.shutdown_grace)
-        .tuner(
-            TunerHolder::builder()
-                .workflow_task_slot_supplier(FixedSizeSlotSupplier::new(settings.workflow_slots))
-                .activity_task_slot_supplier(FixedSizeSlotSupplier::new(settings.activity_slots))
-                .local_activity_task_slot_supplier(FixedSizeSlotSupplier::new(
-                    settings.activity_slots,
-                ))
-                .nexus_task_slot_supplier(FixedSizeSlotSupplier::new(1))
-                .build(),
-        )
+        .tuner(longrun_temporal::fixed_slots(
+            settings.workflow_slots,
+            settings.activity_slots,
+        ))
         .build();
     Worker::new(runtime, client, options).map_err(|e| WorkerError::Build(e.to_string()))
 }
