@@ -444,11 +444,11 @@ fn smoke_verdict(report: &ClosedReport, runs: usize) -> ExitCode {
     for phase in &report.phases {
         verdicts.push(format!(
             "{}: {}/{} runs ended with the expected answer",
-            phase.system, phase.succeeded, phase.runs
+            phase.system, phase.outcome.succeeded, phase.runs
         ));
-        if phase.failed > 0 || phase.succeeded != runs {
+        if phase.outcome.failed > 0 || phase.outcome.succeeded != runs {
             code = ExitCode::FAILURE;
-            for example in &phase.failure_examples {
+            for example in &phase.outcome.failure_examples {
                 eprintln!("smoke: {}: {example}", phase.system);
             }
         }

@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 
+use crate::drive::RunRecord;
 use crate::procstat::WindowReport;
 use crate::temporal::HistoryStats;
 
@@ -62,6 +63,47 @@ fn ms(value: f64) -> String {
     }
 }
 
+/// How a phase's runs ended.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Outcome {
+    /// Runs that ended as expected.
+    pub succeeded: usize,
+    pub failed: usize,
+    /// A few failures, to start debugging from.
+    pub failure_examples: Vec<String>,
+}
+
+impl Outcome {
+    pub fn of(records: &[RunRecord]) -> Self {
+        let failed: Vec<&String> = records.iter().filter_map(|r| r.error.as_ref()).collect();
+        Self {
+            succeeded: records.len() - failed.len(),
+            failed: failed.len(),
+            failure_examples: failed.into_iter().take(5).cloned().collect(),
+        }
+    }
+}
+
+/// What the worker, the API and the Temporal server cost over a measured window, as every
+/// scenario that runs both reports it.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ProcessCosts {
+    pub worker_peak_rss_mb: Option<f64>,
+    pub api_peak_rss_mb: Option<f64>,
+    /// The Temporal server's CPU over the window, in % of one core.
+    pub temporal_cpu_pct_of_core: Option<f64>,
+}
+
+impl ProcessCosts {
+    pub fn of(window: &WindowReport) -> Self {
+        Self {
+            worker_peak_rss_mb: window.peak_rss_mb("worker"),
+            api_peak_rss_mb: window.peak_rss_mb("api"),
+            temporal_cpu_pct_of_core: window.cpu_pct_of_core("temporal"),
+        }
+    }
+}
+
 /// One system under one load: what the driver saw and what the processes cost.
 #[derive(Debug, Clone, Serialize)]
 pub struct PhaseReport {
@@ -74,10 +116,8 @@ pub struct PhaseReport {
     pub concurrency: usize,
     pub tool_turns: u32,
     pub llm_latency_ms: u64,
-    pub succeeded: usize,
-    pub failed: usize,
-    /// A few failures, to start debugging from.
-    pub failure_examples: Vec<String>,
+    #[serde(flatten)]
+    pub outcome: Outcome,
     /// Model turns of the measured runs (K + 1 each).
     pub steps: u64,
     pub wall_s: f64,
@@ -88,10 +128,8 @@ pub struct PhaseReport {
     /// Submission to the terminal result as a client sees it.
     pub end_to_end_ms: Percentiles,
     pub worker_cpu_ms_per_step: Option<f64>,
-    pub worker_peak_rss_mb: Option<f64>,
-    pub api_peak_rss_mb: Option<f64>,
-    /// The Temporal server's CPU over the window, in % of one core.
-    pub temporal_cpu_pct_of_core: Option<f64>,
+    #[serde(flatten)]
+    pub costs: ProcessCosts,
     /// The Temporal server's share of all CPU the machine spent in the window.
     pub temporal_share_of_busy_pct: Option<f64>,
     /// History events per run, over a sample of the measured runs that succeeded.
@@ -112,16 +150,16 @@ impl PhaseReport {
             self.concurrency,
             self.tool_turns,
             self.llm_latency_ms,
-            self.succeeded,
-            self.failed,
+            self.outcome.succeeded,
+            self.outcome.failed,
             self.runs_per_s,
             self.steps_per_s,
             self.admission_ms.cell(),
             self.end_to_end_ms.cell(),
             cell(self.worker_cpu_ms_per_step, 2),
-            cell(self.worker_peak_rss_mb, 0),
-            cell(self.api_peak_rss_mb, 0),
-            cell(self.temporal_cpu_pct_of_core, 0),
+            cell(self.costs.worker_peak_rss_mb, 0),
+            cell(self.costs.api_peak_rss_mb, 0),
+            cell(self.costs.temporal_cpu_pct_of_core, 0),
             cell(self.temporal_share_of_busy_pct, 0),
             self.window.postgres_cpu_pct_of_core,
             cell(self.window.machine_busy_pct, 0),
@@ -131,18 +169,14 @@ impl PhaseReport {
     }
 }
 
-/// Fills the CPU-derived fields of a phase from its window.
-pub fn cpu_figures(
-    window: &WindowReport,
-    steps: u64,
-    cores: usize,
-) -> (Option<f64>, Option<f64>, Option<f64>) {
+/// Fills the CPU-derived fields of a closed-loop phase from its window: the worker's CPU per
+/// step and the Temporal server's share of all CPU spent.
+pub fn cpu_figures(window: &WindowReport, steps: u64, cores: usize) -> (Option<f64>, Option<f64>) {
     let worker_ms_per_step = window
         .process("worker")
         .and_then(|w| w.cpu_ms)
         .filter(|_| steps > 0)
         .map(|ms| ms / steps as f64);
-    let temporal_pct = window.cpu_pct_of_core("temporal");
     let temporal_ms = window.process("temporal").and_then(|t| t.cpu_ms);
     let share = match (temporal_ms, window.machine_busy_pct) {
         (Some(ms), Some(busy)) if busy > 0.0 => {
@@ -151,7 +185,7 @@ pub fn cpu_figures(
         }
         _ => None,
     };
-    (worker_ms_per_step, temporal_pct, share)
+    (worker_ms_per_step, share)
 }
 
 /// The comparison `bench/RESULTS.md` states: longrun over the raw SDK.

@@ -13,7 +13,7 @@ use tokio::sync::Semaphore;
 use crate::drive::{self, RunClient, RunRecord};
 use crate::fake_llm::{Behaviour, FakeLlm};
 use crate::procstat::{Window, WindowReport};
-use crate::report::{self, Percentiles, PhaseReport, Ratios};
+use crate::report::{self, Outcome, Percentiles, PhaseReport, ProcessCosts, Ratios};
 use crate::stack::{self, Env, LongrunStack, ReferenceStack, Stack};
 use crate::temporal::{self, HistoryStats};
 
@@ -97,12 +97,6 @@ pub(crate) fn seeds(first: usize, count: usize) -> std::ops::Range<u64> {
     first as u64..(first + count) as u64
 }
 
-pub(crate) fn failures(records: &[RunRecord]) -> (usize, Vec<String>) {
-    let failed: Vec<String> = records.iter().filter_map(|r| r.error.clone()).collect();
-    let examples = failed.iter().take(5).cloned().collect();
-    (failed.len(), examples)
-}
-
 #[allow(clippy::too_many_arguments)]
 fn phase_report(
     scenario: &str,
@@ -114,10 +108,9 @@ fn phase_report(
     history: HistoryStats,
     cores: usize,
 ) -> PhaseReport {
-    let (failed, failure_examples) = failures(records);
-    let succeeded = records.len() - failed;
-    let steps = succeeded as u64 * u64::from(load.tool_turns + 1);
-    let (worker_cpu_ms_per_step, temporal_cpu_pct_of_core, temporal_share_of_busy_pct) =
+    let outcome = Outcome::of(records);
+    let steps = outcome.succeeded as u64 * u64::from(load.tool_turns + 1);
+    let (worker_cpu_ms_per_step, temporal_share_of_busy_pct) =
         report::cpu_figures(&window, steps, cores);
     let admission: Vec<f64> = records.iter().filter_map(|r| r.admission_ms).collect();
     let end_to_end: Vec<f64> = records
@@ -133,19 +126,15 @@ fn phase_report(
         concurrency: load.concurrency,
         tool_turns: load.tool_turns,
         llm_latency_ms: load.latency_ms,
-        succeeded,
-        failed,
-        failure_examples,
         steps,
         wall_s: window.seconds,
-        runs_per_s: succeeded as f64 / window.seconds,
+        runs_per_s: outcome.succeeded as f64 / window.seconds,
+        outcome,
         steps_per_s: steps as f64 / window.seconds,
         admission_ms: Percentiles::of(&admission),
         end_to_end_ms: Percentiles::of(&end_to_end),
         worker_cpu_ms_per_step,
-        worker_peak_rss_mb: window.peak_rss_mb("worker"),
-        api_peak_rss_mb: window.peak_rss_mb("api"),
-        temporal_cpu_pct_of_core,
+        costs: ProcessCosts::of(&window),
         temporal_share_of_busy_pct,
         history,
         window,

@@ -16,8 +16,8 @@ use tokio::task::JoinSet;
 use crate::drive::{self, RunClient, RunRecord};
 use crate::fake_llm::FakeLlm;
 use crate::procstat::{self, WindowReport};
-use crate::report::{self, Percentiles};
-use crate::scenarios::{Load, Systems, failures, measure, seeds};
+use crate::report::{self, Outcome, Percentiles, ProcessCosts};
+use crate::scenarios::{Load, Systems, measure, seeds};
 use crate::stack::{Env, LongrunStack, ReferenceStack, Stack};
 use crate::temporal::{self, HEARTBEAT_OPERATIONS};
 
@@ -131,19 +131,17 @@ pub struct WaitingReport {
     pub window: WindowReport,
     pub worker_rss_mb_max: Option<f64>,
     pub worker_cpu_pct_of_core: Option<f64>,
-    pub worker_peak_rss_mb: Option<f64>,
-    pub api_peak_rss_mb: Option<f64>,
-    pub temporal_cpu_pct_of_core: Option<f64>,
+    #[serde(flatten)]
+    pub costs: ProcessCosts,
     pub heartbeats: Heartbeats,
     pub cancel: CancelReport,
     /// From opening the gate until every run was terminal.
     pub drain_s: f64,
-    /// Runs that ended as expected: with their answer, or `cancelled` when cancelled.
-    pub succeeded: usize,
-    /// Of those, the runs that ended `cancelled`.
+    /// `succeeded`: the runs that ended with their answer, or `cancelled` when cancelled.
+    #[serde(flatten)]
+    pub outcome: Outcome,
+    /// Of the runs that ended as expected, those that ended `cancelled`.
     pub cancelled: usize,
-    pub failed: usize,
-    pub failure_examples: Vec<String>,
 }
 
 impl WaitingReport {
@@ -160,14 +158,14 @@ impl WaitingReport {
             self.seconds_until_all_waiting,
             opt(self.worker_rss_mb_max),
             report::cell(self.worker_cpu_pct_of_core, 1),
-            opt(self.worker_peak_rss_mb),
-            opt(self.api_peak_rss_mb),
-            opt(self.temporal_cpu_pct_of_core),
+            opt(self.costs.worker_peak_rss_mb),
+            opt(self.costs.api_peak_rss_mb),
+            opt(self.costs.temporal_cpu_pct_of_core),
             self.window.postgres_cpu_pct_of_core,
             opt(self.window.other_cpu_pct_of_core),
             self.drain_s,
-            self.succeeded,
-            self.failed,
+            self.outcome.succeeded,
+            self.outcome.failed,
             self.heartbeats.heartbeat_timeout_s,
             self.heartbeats
                 .in_window
@@ -366,7 +364,6 @@ async fn waiting_phase<S: Stack>(
         cancelled.clone(),
     )
     .await;
-    let (failed, failure_examples) = failures(&finished);
     let admission: Vec<f64> = submitted.iter().filter_map(|r| r.admission_ms).collect();
     let report = WaitingReport {
         system: stack.system().into(),
@@ -377,20 +374,16 @@ async fn waiting_phase<S: Stack>(
         admission_ms: Percentiles::of(&admission),
         worker_rss_mb_max: rss,
         worker_cpu_pct_of_core: measured.cpu_pct_of_core("worker"),
-        worker_peak_rss_mb: measured.peak_rss_mb("worker"),
-        api_peak_rss_mb: measured.peak_rss_mb("api"),
-        temporal_cpu_pct_of_core: measured.cpu_pct_of_core("temporal"),
+        costs: ProcessCosts::of(&measured),
         window: measured,
         heartbeats,
         cancel: cancel_report,
         drain_s: drain.elapsed().as_secs_f64(),
-        succeeded: finished.len() - failed,
+        outcome: Outcome::of(&finished),
         cancelled: finished
             .iter()
             .filter(|r| r.error.is_none() && cancelled.contains(&r.seed))
             .count(),
-        failed,
-        failure_examples,
     };
     eprintln!("{}", report.markdown_row());
     report
