@@ -248,4 +248,96 @@ mod tests {
         assert_eq!(Percentiles::of(&[7.0]).p99, Some(7.0));
         assert_eq!(Percentiles::of(&[]).p50, None);
     }
+
+    /// The shared groups are flattened: the JSON keeps every figure at the phase's top level,
+    /// under the names `bench/RESULTS.md`'s figures were read by.
+    #[test]
+    fn a_phase_serializes_its_figures_flat() {
+        let process = |name: &str, peak| crate::procstat::ProcessReport {
+            name: name.into(),
+            pid: 1,
+            cpu_ms: Some(500.0),
+            cpu_pct_of_core: Some(50.0),
+            rss_mb: None,
+            peak_rss_mb: Some(peak),
+        };
+        let window = WindowReport {
+            seconds: 1.0,
+            machine_busy_pct: None,
+            processes: vec![process("worker", 40.0), process("api", 30.0)],
+            postgres_cpu_pct_of_core: 0.0,
+            other_cpu_pct_of_core: None,
+        };
+        let record = |error: Option<&str>| RunRecord {
+            seed: 1,
+            run_id: None,
+            admission_ms: None,
+            end_to_end_ms: None,
+            error: error.map(String::from),
+        };
+        let outcome = Outcome::of(&[record(None), record(Some("late")), record(None)]);
+        assert_eq!((outcome.succeeded, outcome.failed), (2, 1));
+        let costs = ProcessCosts::of(&window);
+        assert_eq!(
+            (costs.worker_peak_rss_mb, costs.api_peak_rss_mb),
+            (Some(40.0), Some(30.0))
+        );
+        let phase = PhaseReport {
+            scenario: "smoke".into(),
+            system: "longrun".into(),
+            database: "postgres".into(),
+            runs: 3,
+            concurrency: 1,
+            tool_turns: 0,
+            llm_latency_ms: 0,
+            outcome,
+            steps: 2,
+            wall_s: 1.0,
+            runs_per_s: 2.0,
+            steps_per_s: 2.0,
+            admission_ms: Percentiles::default(),
+            end_to_end_ms: Percentiles::default(),
+            worker_cpu_ms_per_step: None,
+            costs,
+            temporal_share_of_busy_pct: None,
+            history: HistoryStats::default(),
+            window,
+        };
+        let json = serde_json::to_value(&phase).unwrap();
+        let mut keys: Vec<&str> = json
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        keys.sort_unstable();
+        let mut expected = vec![
+            "scenario",
+            "system",
+            "database",
+            "runs",
+            "concurrency",
+            "tool_turns",
+            "llm_latency_ms",
+            "succeeded",
+            "failed",
+            "failure_examples",
+            "steps",
+            "wall_s",
+            "runs_per_s",
+            "steps_per_s",
+            "admission_ms",
+            "end_to_end_ms",
+            "worker_cpu_ms_per_step",
+            "worker_peak_rss_mb",
+            "api_peak_rss_mb",
+            "temporal_cpu_pct_of_core",
+            "temporal_share_of_busy_pct",
+            "history",
+            "window",
+        ];
+        expected.sort_unstable();
+        assert_eq!(keys, expected);
+        assert_eq!(json["failure_examples"], serde_json::json!(["late"]));
+    }
 }
