@@ -330,6 +330,18 @@ impl Store {
     }
 }
 
+/// The `VALUES` rows of a multi-row insert: `rows` groups of `columns` placeholders numbered
+/// from `$1` row by row, each group closed by `tail` (say, a placeholder all rows share).
+pub(crate) fn value_rows(rows: usize, columns: usize, tail: &str) -> String {
+    let row = |r: usize| {
+        let placeholders: Vec<String> = (1..=columns)
+            .map(|c| format!("${}", r * columns + c))
+            .collect();
+        format!("({}{tail})", placeholders.join(", "))
+    };
+    (0..rows).map(row).collect::<Vec<_>>().join(", ")
+}
+
 /// Reads a typed value stored as text (an id, a status, a tier), calling a value that does
 /// not parse corrupt instead of trusting it.
 pub(crate) fn parsed<T, E: std::fmt::Display>(
@@ -534,20 +546,17 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
-/// Maps a unique-constraint violation to a domain conflict, by the constraint's name (Postgres)
-/// or the columns SQLite names in its message.
-pub(crate) fn unique_violation(err: &sqlx::Error) -> Option<String> {
-    let sqlx::Error::Database(db) = err else {
-        return None;
-    };
-    if !matches!(db.kind(), sqlx::error::ErrorKind::UniqueViolation) {
-        return None;
+/// Maps a unique-constraint violation to [`StoreError::Conflict`] of `what` (the constraint
+/// names no more than which unique rule, and each insert has one), any other error to itself.
+pub(crate) fn conflict(what: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
+    move |err| match &err {
+        sqlx::Error::Database(db)
+            if matches!(db.kind(), sqlx::error::ErrorKind::UniqueViolation) =>
+        {
+            StoreError::Conflict(what)
+        }
+        _ => err.into(),
     }
-    Some(
-        db.constraint()
-            .map(str::to_string)
-            .unwrap_or_else(|| db.message().to_string()),
-    )
 }
 
 #[cfg(test)]
