@@ -436,13 +436,9 @@ impl Store {
         if !TABLES.contains(&table) {
             return Err(StoreError::NotFound("table"));
         }
-        let mut tx = self.tenant(workspace_id).await?;
-        let count: i64 = sqlx::query(&format!("SELECT CAST(COUNT(*) AS BIGINT) FROM {table}"))
-            .fetch_one(&mut *tx)
-            .await?
-            .try_get(0)?;
-        tx.commit().await?;
-        Ok(count)
+        let sql = format!("SELECT CAST(COUNT(*) AS BIGINT) FROM {table}");
+        let row = self.tenant_one(workspace_id, sqlx::query(&sql)).await?;
+        Ok(row.try_get(0)?)
     }
 }
 
