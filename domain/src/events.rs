@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::names::named_enum;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum EventKind {
     #[serde(rename = "run.started")]
@@ -44,51 +46,26 @@ pub enum EventKind {
     RunCompleted,
 }
 
+named_enum!(EventKind::as_str {
+    RunStarted => "run.started",
+    LlmDelta => "llm.delta",
+    LlmCompleted => "llm.completed",
+    LlmError => "llm.error",
+    ToolStarted => "tool.started",
+    ToolCompleted => "tool.completed",
+    ToolRequested => "tool.requested",
+    ApprovalRequested => "approval.requested",
+    ApprovalDecided => "approval.decided",
+    InputRequested => "input.requested",
+    InputReceived => "input.received",
+    QuotaAlert => "quota.alert",
+    QuotaPaused => "quota.paused",
+    QuotaResumed => "quota.resumed",
+    ProviderRetrying => "provider.retrying",
+    RunCompleted => "run.completed",
+} serde);
+
 impl EventKind {
-    pub const ALL: [EventKind; 16] = [
-        EventKind::RunStarted,
-        EventKind::LlmDelta,
-        EventKind::LlmCompleted,
-        EventKind::LlmError,
-        EventKind::ToolStarted,
-        EventKind::ToolCompleted,
-        EventKind::ToolRequested,
-        EventKind::ApprovalRequested,
-        EventKind::ApprovalDecided,
-        EventKind::InputRequested,
-        EventKind::InputReceived,
-        EventKind::QuotaAlert,
-        EventKind::QuotaPaused,
-        EventKind::QuotaResumed,
-        EventKind::ProviderRetrying,
-        EventKind::RunCompleted,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EventKind::RunStarted => "run.started",
-            EventKind::LlmDelta => "llm.delta",
-            EventKind::LlmCompleted => "llm.completed",
-            EventKind::LlmError => "llm.error",
-            EventKind::ToolStarted => "tool.started",
-            EventKind::ToolCompleted => "tool.completed",
-            EventKind::ToolRequested => "tool.requested",
-            EventKind::ApprovalRequested => "approval.requested",
-            EventKind::ApprovalDecided => "approval.decided",
-            EventKind::InputRequested => "input.requested",
-            EventKind::InputReceived => "input.received",
-            EventKind::QuotaAlert => "quota.alert",
-            EventKind::QuotaPaused => "quota.paused",
-            EventKind::QuotaResumed => "quota.resumed",
-            EventKind::ProviderRetrying => "provider.retrying",
-            EventKind::RunCompleted => "run.completed",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|k| k.as_str() == text)
-    }
-
     /// The kinds a run's webhook may receive: the run's end, and the events after which it
     /// waits for a person (or for its quota).
     pub const WEBHOOK: [EventKind; 5] = [
@@ -112,25 +89,12 @@ impl PartialEq<&str> for EventKind {
     }
 }
 
-impl std::fmt::Display for EventKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn kinds_round_trip_through_their_names_and_serde_agrees() {
-        for kind in EventKind::ALL {
-            assert_eq!(EventKind::parse(kind.as_str()), Some(kind));
-            assert_eq!(
-                serde_json::to_string(&kind).unwrap(),
-                format!("\"{}\"", kind.as_str())
-            );
-        }
+    fn only_deltas_are_live_only() {
         assert!(!EventKind::LlmDelta.is_stored());
         assert!(EventKind::RunCompleted.is_stored());
     }

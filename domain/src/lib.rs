@@ -12,6 +12,7 @@ pub mod budget;
 pub mod events;
 pub mod ids;
 pub mod model;
+mod names;
 pub mod period;
 pub mod sse;
 pub mod status;

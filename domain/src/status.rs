@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::names::named_enum;
+
 /// Run status, as stored, as shown to API clients, and as carried in workflow histories
 /// (snake case: the serialised form is a wire format and never changes).
 #[derive(
@@ -28,43 +30,22 @@ pub enum RunStatus {
     TimedOut,
 }
 
+named_enum!(RunStatus::as_str {
+    Queued => "queued",
+    Running => "running",
+    WaitingInput => "waiting_input",
+    WaitingApproval => "waiting_approval",
+    PausedQuota => "paused_quota",
+    WaitingProvider => "waiting_provider",
+    RequiresAction => "requires_action",
+    Succeeded => "succeeded",
+    Failed => "failed",
+    Cancelled => "cancelled",
+    BudgetExhausted => "budget_exhausted",
+    TimedOut => "timed_out",
+} serde);
+
 impl RunStatus {
-    pub const ALL: [RunStatus; 12] = [
-        RunStatus::Queued,
-        RunStatus::Running,
-        RunStatus::WaitingInput,
-        RunStatus::WaitingApproval,
-        RunStatus::PausedQuota,
-        RunStatus::WaitingProvider,
-        RunStatus::RequiresAction,
-        RunStatus::Succeeded,
-        RunStatus::Failed,
-        RunStatus::Cancelled,
-        RunStatus::BudgetExhausted,
-        RunStatus::TimedOut,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RunStatus::Queued => "queued",
-            RunStatus::Running => "running",
-            RunStatus::WaitingInput => "waiting_input",
-            RunStatus::WaitingApproval => "waiting_approval",
-            RunStatus::PausedQuota => "paused_quota",
-            RunStatus::WaitingProvider => "waiting_provider",
-            RunStatus::RequiresAction => "requires_action",
-            RunStatus::Succeeded => "succeeded",
-            RunStatus::Failed => "failed",
-            RunStatus::Cancelled => "cancelled",
-            RunStatus::BudgetExhausted => "budget_exhausted",
-            RunStatus::TimedOut => "timed_out",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|s| s.as_str() == text)
-    }
-
     /// A terminal run never changes again.
     pub fn is_terminal(self) -> bool {
         matches!(
@@ -93,25 +74,9 @@ impl RunStatus {
     }
 }
 
-impl std::fmt::Display for RunStatus {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn statuses_round_trip_through_their_names() {
-        for status in RunStatus::ALL {
-            assert_eq!(RunStatus::parse(status.as_str()), Some(status));
-            let json = serde_json::to_string(&status).unwrap();
-            assert_eq!(json, format!("\"{}\"", status.as_str()));
-        }
-        assert_eq!(RunStatus::parse("nope"), None);
-    }
 
     #[test]
     fn sql_lists_derive_from_the_enum() {

@@ -4,6 +4,8 @@
 //! dispatch all derive from it. (Each tool's input schema lives beside its implementation,
 //! matched on this enum, so none can be missing.)
 
+use crate::names::named_enum;
+
 /// The tool through which an Anthropic model gives a structured final answer (its input is
 /// the answer): reserved, no agent tool may take the name.
 pub const FINAL_ANSWER_TOOL: &str = "final_answer";
@@ -17,29 +19,15 @@ pub enum BuiltinTool {
     ListFiles,
 }
 
+named_enum!(BuiltinTool::name {
+    Calculator => "calculator",
+    HttpFetch => "http_fetch",
+    ReadFile => "read_file",
+    WriteFile => "write_file",
+    ListFiles => "list_files",
+});
+
 impl BuiltinTool {
-    pub const ALL: [BuiltinTool; 5] = [
-        BuiltinTool::Calculator,
-        BuiltinTool::HttpFetch,
-        BuiltinTool::ReadFile,
-        BuiltinTool::WriteFile,
-        BuiltinTool::ListFiles,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            BuiltinTool::Calculator => "calculator",
-            BuiltinTool::HttpFetch => "http_fetch",
-            BuiltinTool::ReadFile => "read_file",
-            BuiltinTool::WriteFile => "write_file",
-            BuiltinTool::ListFiles => "list_files",
-        }
-    }
-
-    pub fn parse(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|t| t.name() == name)
-    }
-
     /// Pure and fast: runs as a local activity, skipping the server round trip a regular
     /// activity costs.
     pub fn runs_locally(self) -> bool {
@@ -68,7 +56,6 @@ mod tests {
     #[test]
     fn the_catalog_knows_its_tools() {
         for tool in BuiltinTool::ALL {
-            assert_eq!(BuiltinTool::parse(tool.name()), Some(tool));
             assert!(
                 !tool.runs_locally() || tool.retry_safe(),
                 "local tools are pure"

@@ -5,7 +5,7 @@ use longrun_domain::{Tier, WorkspaceId};
 use sqlx::Row;
 
 use crate::workspaces::{columns_of, insert_workspace};
-use crate::{Result, Store, StoreError, Workspace, new_id, now_ms, unique_violation};
+use crate::{Result, Store, StoreError, Workspace, conflict, new_id, now_ms};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {
@@ -289,9 +289,6 @@ async fn insert_user(tx: &mut crate::Tx, user: &User) -> Result<()> {
     .bind(user.created_at)
     .execute(&mut **tx)
     .await
-    .map_err(|e| match unique_violation(&e) {
-        Some(_) => StoreError::Conflict("an account of this email in the workspace"),
-        None => e.into(),
-    })?;
+    .map_err(conflict("an account of this email in the workspace"))?;
     Ok(())
 }

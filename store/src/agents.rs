@@ -7,7 +7,8 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::agent_document::{AgentSettings, AgentTool, StoredLimits, WebhookTool};
-use crate::{Result, Store, StoreError, new_id, now_ms, parsed, unique_violation};
+use crate::workspaces::Cap;
+use crate::{Result, Store, StoreError, new_id, now_ms, parsed};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Agent {
@@ -109,42 +110,25 @@ impl Store {
             created_at: now,
             updated_at: now,
         };
-        let mut tx = self.tenant(workspace_id).await?;
-        if let Some(limit) = max_agents {
-            crate::workspaces::lock_workspace(&mut tx, workspace_id).await?;
-            let count: i64 =
-                sqlx::query("SELECT CAST(COUNT(*) AS BIGINT) FROM agents WHERE workspace_id = $1")
-                    .bind(workspace_id)
-                    .fetch_one(&mut *tx)
-                    .await?
-                    .try_get(0)?;
-            if count >= limit {
-                tx.rollback().await?;
-                return Err(StoreError::LimitReached {
-                    what: "agents",
-                    limit,
-                });
-            }
-        }
-        sqlx::query(&format!(
-            "INSERT INTO agents ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-        ))
-        .bind(&agent.id)
-        .bind(agent.workspace_id.as_str())
-        .bind(agent.name.as_str())
-        .bind(&agent.model)
-        .bind(&agent.system_prompt)
-        .bind(&tools)
-        .bind(&limits)
-        .bind(agent.created_at)
-        .bind(agent.updated_at)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| match unique_violation(&e) {
-            Some(_) => StoreError::Conflict("agent"),
-            None => e.into(),
-        })?;
-        tx.commit().await?;
+        let cap = max_agents.map(|limit| Cap {
+            count_sql: "SELECT CAST(COUNT(*) AS BIGINT) FROM agents WHERE workspace_id = $1",
+            what: "agents",
+            limit,
+        });
+        let sql =
+            format!("INSERT INTO agents ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)");
+        let insert = sqlx::query(&sql)
+            .bind(&agent.id)
+            .bind(agent.workspace_id.as_str())
+            .bind(agent.name.as_str())
+            .bind(&agent.model)
+            .bind(&agent.system_prompt)
+            .bind(&tools)
+            .bind(&limits)
+            .bind(agent.created_at)
+            .bind(agent.updated_at);
+        self.insert_capped(workspace_id, cap, insert, "agent")
+            .await?;
         Ok(agent)
     }
 

@@ -6,8 +6,8 @@ use sha2::{Digest, Sha256};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::workspaces::columns_of;
-use crate::{Result, Store, StoreError, Workspace, new_id, now_ms, parsed, unique_violation};
+use crate::workspaces::{Cap, columns_of};
+use crate::{Result, Store, StoreError, Workspace, new_id, now_ms, parsed};
 
 /// A key as listed: never the secret or its hash.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,24 +83,13 @@ impl Store {
             created_at: now_ms(),
             last_used_at: None,
         };
-        let mut tx = self.tenant(new.workspace_id).await?;
-        crate::workspaces::lock_workspace(&mut tx, new.workspace_id).await?;
-        let live: i64 = sqlx::query(
-            "SELECT CAST(COUNT(*) AS BIGINT) FROM api_keys \
-             WHERE workspace_id = $1 AND revoked_at IS NULL",
-        )
-        .bind(new.workspace_id)
-        .fetch_one(&mut *tx)
-        .await?
-        .try_get(0)?;
-        if live >= MAX_LIVE_KEYS {
-            tx.rollback().await?;
-            return Err(StoreError::LimitReached {
-                what: "live API keys",
-                limit: MAX_LIVE_KEYS,
-            });
-        }
-        sqlx::query(
+        let cap = Cap {
+            count_sql: "SELECT CAST(COUNT(*) AS BIGINT) FROM api_keys \
+                        WHERE workspace_id = $1 AND revoked_at IS NULL",
+            what: "live API keys",
+            limit: MAX_LIVE_KEYS,
+        };
+        let insert = sqlx::query(
             "INSERT INTO api_keys (id, workspace_id, name, role, prefix, secret_hash, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
@@ -110,14 +99,9 @@ impl Store {
         .bind(&key.role)
         .bind(&key.prefix)
         .bind(new.secret_hash)
-        .bind(key.created_at)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| match unique_violation(&e) {
-            Some(_) => StoreError::Conflict("api key"),
-            None => e.into(),
-        })?;
-        tx.commit().await?;
+        .bind(key.created_at);
+        self.insert_capped(new.workspace_id, Some(cap), insert, "api key")
+            .await?;
         Ok(key)
     }
 

@@ -297,12 +297,11 @@ impl Store {
         after: Option<&ExportCursor>,
         limit: i64,
     ) -> Result<Vec<ExportRow>> {
-        let mut tx = self.system().await?;
         let (after_time, after_id) = match after {
             Some((time, id)) => (*time, id.as_str()),
             None => (i64::MIN, ""),
         };
-        let rows = sqlx::query(
+        let statement = sqlx::query(
             "SELECT u.id, u.idempotency_key, u.workspace_id, w.slug, u.run_id, u.agent_name, u.step, \
                  u.kind, u.provider, u.model, u.tool_name, u.input_tokens, u.output_tokens, \
                  u.cache_read_tokens, u.cache_write_tokens, u.tool_calls, u.agent_ms, \
@@ -318,10 +317,8 @@ impl Store {
         .bind(workspace_id)
         .bind(after_time)
         .bind(after_id)
-        .bind(limit)
-        .fetch_all(&mut *tx)
-        .await?;
-        tx.commit().await?;
+        .bind(limit);
+        let rows = self.system_all(statement).await?;
         rows.iter()
             .map(|r| {
                 Ok(ExportRow {

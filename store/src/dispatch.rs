@@ -79,9 +79,7 @@ impl Store {
              RETURNING id, workspace_id, workflow_id, dispatch, dispatch_attempts"
         );
         let statement = sqlx::query(&sql).bind(now + lease_ms).bind(now).bind(limit);
-        let mut tx = self.system().await?;
-        let rows = statement.fetch_all(&mut *tx).await?;
-        tx.commit().await?;
+        let rows = self.system_all(statement).await?;
         rows.iter()
             .map(|row| {
                 Ok(PendingStart {

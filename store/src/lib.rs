@@ -261,73 +261,45 @@ pub(crate) type Tx = sqlx::Transaction<'static, sqlx::Any>;
 /// One statement with its binds, ready to run.
 pub(crate) type Statement<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
 
+/// One statement in its own transaction, committed: `$begin` opens the transaction in its
+/// scope, `$fetch` runs the statement (and `$then` maps what it returns).
+macro_rules! one_statement {
+    ($name:ident, $begin:ident($($scope:ident: $scope_ty:ty)?), $fetch:ident $(. $then:ident)? -> $out:ty) => {
+        pub(crate) async fn $name(
+            &self,
+            $($scope: $scope_ty,)?
+            statement: Statement<'_>,
+        ) -> Result<$out> {
+            let mut tx = self.$begin($($scope)?).await?;
+            let out = statement.$fetch(&mut *tx).await?$(.$then())?;
+            tx.commit().await?;
+            Ok(out)
+        }
+    };
+}
+
 /// One statement in a transaction of a workspace (see [`Store::tenant`]): the shapes every
-/// single-statement read and write of tenant data takes.
+/// single-statement read and write of tenant data takes; and the same shapes for the few
+/// cross-tenant statements (see [`Store::system`]).
 impl Store {
-    pub(crate) async fn tenant_execute(
-        &self,
-        workspace_id: &str,
-        statement: Statement<'_>,
-    ) -> Result<u64> {
-        let mut tx = self.tenant(workspace_id).await?;
-        let affected = statement.execute(&mut *tx).await?.rows_affected();
-        tx.commit().await?;
-        Ok(affected)
-    }
+    one_statement!(tenant_execute, tenant(workspace_id: &str), execute.rows_affected -> u64);
+    one_statement!(tenant_optional, tenant(workspace_id: &str), fetch_optional -> Option<sqlx::any::AnyRow>);
+    one_statement!(tenant_one, tenant(workspace_id: &str), fetch_one -> sqlx::any::AnyRow);
+    one_statement!(tenant_all, tenant(workspace_id: &str), fetch_all -> Vec<sqlx::any::AnyRow>);
+    one_statement!(system_optional, system(), fetch_optional -> Option<sqlx::any::AnyRow>);
+    one_statement!(system_all, system(), fetch_all -> Vec<sqlx::any::AnyRow>);
+}
 
-    pub(crate) async fn tenant_optional(
-        &self,
-        workspace_id: &str,
-        statement: Statement<'_>,
-    ) -> Result<Option<sqlx::any::AnyRow>> {
-        let mut tx = self.tenant(workspace_id).await?;
-        let row = statement.fetch_optional(&mut *tx).await?;
-        tx.commit().await?;
-        Ok(row)
-    }
-
-    pub(crate) async fn tenant_one(
-        &self,
-        workspace_id: &str,
-        statement: Statement<'_>,
-    ) -> Result<sqlx::any::AnyRow> {
-        let mut tx = self.tenant(workspace_id).await?;
-        let row = statement.fetch_one(&mut *tx).await?;
-        tx.commit().await?;
-        Ok(row)
-    }
-
-    pub(crate) async fn tenant_all(
-        &self,
-        workspace_id: &str,
-        statement: Statement<'_>,
-    ) -> Result<Vec<sqlx::any::AnyRow>> {
-        let mut tx = self.tenant(workspace_id).await?;
-        let rows = statement.fetch_all(&mut *tx).await?;
-        tx.commit().await?;
-        Ok(rows)
-    }
-
-    /// The same shapes for the few cross-tenant statements (see [`Store::system`]).
-    pub(crate) async fn system_optional(
-        &self,
-        statement: Statement<'_>,
-    ) -> Result<Option<sqlx::any::AnyRow>> {
-        let mut tx = self.system().await?;
-        let row = statement.fetch_optional(&mut *tx).await?;
-        tx.commit().await?;
-        Ok(row)
-    }
-
-    pub(crate) async fn system_all(
-        &self,
-        statement: Statement<'_>,
-    ) -> Result<Vec<sqlx::any::AnyRow>> {
-        let mut tx = self.system().await?;
-        let rows = statement.fetch_all(&mut *tx).await?;
-        tx.commit().await?;
-        Ok(rows)
-    }
+/// The `VALUES` rows of a multi-row insert: `rows` groups of `columns` placeholders numbered
+/// from `$1` row by row, each group closed by `tail` (say, a placeholder all rows share).
+pub(crate) fn value_rows(rows: usize, columns: usize, tail: &str) -> String {
+    let row = |r: usize| {
+        let placeholders: Vec<String> = (1..=columns)
+            .map(|c| format!("${}", r * columns + c))
+            .collect();
+        format!("({}{tail})", placeholders.join(", "))
+    };
+    (0..rows).map(row).collect::<Vec<_>>().join(", ")
 }
 
 /// Reads a typed value stored as text (an id, a status, a tier), calling a value that does
@@ -424,13 +396,9 @@ impl Store {
         if !TABLES.contains(&table) {
             return Err(StoreError::NotFound("table"));
         }
-        let mut tx = self.tenant(workspace_id).await?;
-        let count: i64 = sqlx::query(&format!("SELECT CAST(COUNT(*) AS BIGINT) FROM {table}"))
-            .fetch_one(&mut *tx)
-            .await?
-            .try_get(0)?;
-        tx.commit().await?;
-        Ok(count)
+        let sql = format!("SELECT CAST(COUNT(*) AS BIGINT) FROM {table}");
+        let row = self.tenant_one(workspace_id, sqlx::query(&sql)).await?;
+        Ok(row.try_get(0)?)
     }
 }
 
@@ -534,20 +502,17 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
-/// Maps a unique-constraint violation to a domain conflict, by the constraint's name (Postgres)
-/// or the columns SQLite names in its message.
-pub(crate) fn unique_violation(err: &sqlx::Error) -> Option<String> {
-    let sqlx::Error::Database(db) = err else {
-        return None;
-    };
-    if !matches!(db.kind(), sqlx::error::ErrorKind::UniqueViolation) {
-        return None;
+/// Maps a unique-constraint violation to [`StoreError::Conflict`] of `what` (the constraint
+/// names no more than which unique rule, and each insert has one), any other error to itself.
+pub(crate) fn conflict(what: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
+    move |err| match &err {
+        sqlx::Error::Database(db)
+            if matches!(db.kind(), sqlx::error::ErrorKind::UniqueViolation) =>
+        {
+            StoreError::Conflict(what)
+        }
+        _ => err.into(),
     }
-    Some(
-        db.constraint()
-            .map(str::to_string)
-            .unwrap_or_else(|| db.message().to_string()),
-    )
 }
 
 #[cfg(test)]

@@ -11,7 +11,8 @@ use sha2::{Digest, Sha256};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::{Result, Store, StoreError, now_ms, unique_violation};
+use crate::workspaces::Cap;
+use crate::{Result, Store, StoreError, conflict, now_ms};
 
 /// One tool as an MCP server declared it in `tools/list`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -151,21 +152,14 @@ impl Store {
         let now = now_ms();
         let headers =
             serde_json::to_string(new.headers).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let mut tx = self.tenant(workspace_id).await?;
-        crate::workspaces::lock_workspace(&mut tx, workspace_id).await?;
-        let count: i64 =
-            sqlx::query("SELECT CAST(COUNT(*) AS BIGINT) FROM mcp_servers WHERE workspace_id = $1")
-                .bind(workspace_id)
-                .fetch_one(&mut *tx)
-                .await?
-                .try_get(0)?;
-        if count >= max_servers {
-            tx.rollback().await?;
-            return Err(StoreError::LimitReached {
-                what: "MCP servers",
-                limit: max_servers,
-            });
-        }
+        let cap = Cap {
+            count_sql: "SELECT CAST(COUNT(*) AS BIGINT) FROM mcp_servers WHERE workspace_id = $1",
+            what: "MCP servers",
+            limit: max_servers,
+        };
+        let mut tx = cap
+            .check(self.tenant(workspace_id).await?, workspace_id)
+            .await?;
         let row = sqlx::query(&format!(
             "INSERT INTO mcp_servers ({COLUMNS}) \
              VALUES ($1, $2, $3, $4, '[]', 0, 0, NULL, NULL, $5, $5) RETURNING {COLUMNS}"
@@ -177,10 +171,7 @@ impl Store {
         .bind(now)
         .fetch_one(&mut *tx)
         .await
-        .map_err(|e| match unique_violation(&e) {
-            Some(_) => StoreError::Conflict("MCP server"),
-            None => e.into(),
-        })?;
+        .map_err(conflict("MCP server"))?;
         let server = McpServer::from_row(&row)?;
         tx.commit().await?;
         Ok(server)

@@ -5,6 +5,7 @@
 
 use sqlx::Row;
 
+use crate::steps::insert_messages;
 use crate::{Result, Store, StoreError, now_ms};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,21 +49,7 @@ impl Store {
             return Err(StoreError::NotFound("run"));
         }
         let now = now_ms();
-        for message in messages {
-            sqlx::query(
-                "INSERT INTO run_messages (run_id, seq, workspace_id, role, content, meta, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (run_id, seq) DO NOTHING",
-            )
-            .bind(run_id)
-            .bind(message.seq)
-            .bind(workspace_id)
-            .bind(message.role)
-            .bind(message.content)
-            .bind(message.meta)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        }
+        insert_messages(&mut tx, workspace_id, run_id, messages, now).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -74,15 +61,8 @@ impl Store {
         run_id: &str,
         before: i64,
     ) -> Result<Vec<StoredMessage>> {
-        let statement = sqlx::query(
-            "SELECT seq, role, content, meta FROM run_messages \
-             WHERE workspace_id = $1 AND run_id = $2 AND seq < $3 ORDER BY seq",
-        )
-        .bind(workspace_id)
-        .bind(run_id)
-        .bind(before);
-        let rows = self.tenant_all(workspace_id, statement).await?;
-        rows.iter().map(StoredMessage::from_row).collect()
+        self.messages_where(workspace_id, run_id, "seq < $3", before)
+            .await
     }
 
     /// The message at `seq`, if stored.
@@ -92,16 +72,34 @@ impl Store {
         run_id: &str,
         seq: i64,
     ) -> Result<Option<StoredMessage>> {
-        let statement = sqlx::query(
-            "SELECT seq, role, content, meta FROM run_messages \
-             WHERE workspace_id = $1 AND run_id = $2 AND seq = $3",
-        )
-        .bind(workspace_id)
-        .bind(run_id)
-        .bind(seq);
-        let row = self.tenant_optional(workspace_id, statement).await?;
-        row.as_ref().map(StoredMessage::from_row).transpose()
+        let mut found = self
+            .messages_where(workspace_id, run_id, "seq = $3", seq)
+            .await?;
+        Ok(found.pop())
     }
+
+    /// The messages of a run whose `seq` meets `condition` (on `$3`, bound to `seq`).
+    async fn messages_where(
+        &self,
+        workspace_id: &str,
+        run_id: &str,
+        condition: &str,
+        seq: i64,
+    ) -> Result<Vec<StoredMessage>> {
+        let sql = select_messages(condition);
+        let statement = sqlx::query(&sql).bind(workspace_id).bind(run_id).bind(seq);
+        let rows = self.tenant_all(workspace_id, statement).await?;
+        rows.iter().map(StoredMessage::from_row).collect()
+    }
+}
+
+/// The `SELECT` of a run's messages (`$1`: the workspace, `$2`: the run) whose `seq` meets
+/// `condition`, in order.
+pub(crate) fn select_messages(condition: &str) -> String {
+    format!(
+        "SELECT seq, role, content, meta FROM run_messages \
+         WHERE workspace_id = $1 AND run_id = $2 AND {condition} ORDER BY seq"
+    )
 }
 
 impl StoredMessage {

@@ -17,10 +17,12 @@ use sqlx::any::AnyRow;
 
 use longrun_domain::{EventKind, RunStatus};
 
+use crate::messages::select_messages;
 use crate::runs::TERMINAL_SQL;
+use crate::usage::{LEDGER_ARITY, LEDGER_COLUMNS, bind_ledger_row};
 use crate::{
     Backend, LedgerOutcome, LiveEvent, NewMessage, NewUsageEvent, Result, RunFinish, Store,
-    StoreError, StoredMessage, Tx, UsageTotals, Workspace, now_ms,
+    StoreError, StoredMessage, Tx, UsageTotals, Workspace, now_ms, value_rows,
 };
 
 /// One event a step writes.
@@ -85,8 +87,6 @@ pub struct RunStart<'a> {
     pub event: StepEvent<'a>,
 }
 
-const MESSAGE_COLUMNS: &str = "seq, role, content, meta";
-
 impl Store {
     /// Reads what a model turn needs in one transaction: the stored conversation before
     /// `first_seq`, the answer at `answer_seq` if stored, the workspace, and (when `period`
@@ -123,16 +123,13 @@ impl Store {
                 tx = self.tenant(workspace_id).await?;
             }
         }
-        let rows = sqlx::query(&format!(
-            "SELECT {MESSAGE_COLUMNS} FROM run_messages \
-             WHERE workspace_id = $1 AND run_id = $2 AND (seq < $3 OR seq = $4) ORDER BY seq"
-        ))
-        .bind(workspace_id)
-        .bind(run_id)
-        .bind(first_seq)
-        .bind(answer_seq)
-        .fetch_all(&mut *tx)
-        .await?;
+        let rows = sqlx::query(&select_messages("(seq < $3 OR seq = $4)"))
+            .bind(workspace_id)
+            .bind(run_id)
+            .bind(first_seq)
+            .bind(answer_seq)
+            .fetch_all(&mut *tx)
+            .await?;
         let mut conversation = rows
             .iter()
             .map(StoredMessage::from_row)
@@ -233,11 +230,10 @@ impl Store {
         events: &[StepEvent<'_>],
     ) -> Result<Attempt> {
         let now = now_ms();
-        for message in step.messages {
-            insert_message(tx, workspace_id, run_id, message, now).await?;
-        }
+        insert_messages(tx, workspace_id, run_id, step.messages, now).await?;
         if let Some(answer) = &step.answer
-            && insert_message(tx, workspace_id, run_id, answer, now).await? == 0
+            && insert_messages(tx, workspace_id, run_id, std::slice::from_ref(answer), now).await?
+                == 0
         {
             return Ok(Attempt::Already);
         }
@@ -310,28 +306,33 @@ enum Attempt {
     EventsExist,
 }
 
-/// Inserts a message unless its sequence number is taken; the rows inserted (0 or 1).
-async fn insert_message(
+/// Inserts messages, each unless its sequence number is taken (the workflow produces the same
+/// messages on every replay and retry); the rows inserted.
+pub(crate) async fn insert_messages(
     tx: &mut Tx,
     workspace_id: &str,
     run_id: &str,
-    message: &NewMessage<'_>,
+    messages: &[NewMessage<'_>],
     now: i64,
 ) -> Result<u64> {
-    Ok(sqlx::query(
-        "INSERT INTO run_messages (run_id, seq, workspace_id, role, content, meta, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (run_id, seq) DO NOTHING",
-    )
-    .bind(run_id)
-    .bind(message.seq)
-    .bind(workspace_id)
-    .bind(message.role)
-    .bind(message.content)
-    .bind(message.meta)
-    .bind(now)
-    .execute(&mut **tx)
-    .await?
-    .rows_affected())
+    let mut inserted = 0;
+    for message in messages {
+        inserted += sqlx::query(
+            "INSERT INTO run_messages (run_id, seq, workspace_id, role, content, meta, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (run_id, seq) DO NOTHING",
+        )
+        .bind(run_id)
+        .bind(message.seq)
+        .bind(workspace_id)
+        .bind(message.role)
+        .bind(message.content)
+        .bind(message.meta)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+    }
+    Ok(inserted)
 }
 
 /// Inserts ledger rows in one statement, skipping keys already in the ledger; each row's
@@ -343,38 +344,14 @@ async fn insert_ledger(
     if rows.is_empty() {
         return Ok((Vec::new(), UsageTotals::default()));
     }
-    const COLUMNS: usize = 19;
-    let values: Vec<String> = (0..rows.len())
-        .map(|r| {
-            let placeholders: Vec<String> = (1..=COLUMNS)
-                .map(|c| format!("${}", r * COLUMNS + c))
-                .collect();
-            format!("({})", placeholders.join(", "))
-        })
-        .collect();
     let sql = format!(
-        "INSERT INTO usage_events (id, idempotency_key, workspace_id, run_id, agent_name, step, \
-             kind, provider, model, tool_name, input_tokens, output_tokens, cache_read_tokens, \
-             cache_write_tokens, tool_calls, agent_ms, cost_micro_usd, price_version, occurred_at) \
-         VALUES {} ON CONFLICT (idempotency_key) DO NOTHING RETURNING idempotency_key",
-        values.join(", ")
+        "INSERT INTO usage_events ({LEDGER_COLUMNS}) VALUES {} \
+         ON CONFLICT (idempotency_key) DO NOTHING RETURNING idempotency_key",
+        value_rows(rows.len(), LEDGER_ARITY, "")
     );
     let mut statement = sqlx::query(&sql);
     for row in rows {
-        statement = statement
-            .bind(crate::new_id("use"))
-            .bind(row.idempotency_key)
-            .bind(row.workspace_id)
-            .bind(row.run_id)
-            .bind(row.agent_name)
-            .bind(row.step)
-            .bind(row.kind.as_str())
-            .bind(row.provider)
-            .bind(row.model)
-            .bind(row.tool_name);
-        statement = crate::billing::bind_totals(statement, &row.totals)
-            .bind(row.price_version)
-            .bind(row.occurred_at);
+        statement = bind_ledger_row(statement, row);
     }
     let inserted: Vec<String> = statement
         .fetch_all(&mut **tx)
@@ -485,19 +462,11 @@ async fn insert_events(
     const COLUMNS: usize = 6;
     // Each row's six placeholders, then the shared creation time after all of them.
     let time = events.len() * COLUMNS + 1;
-    let values: Vec<String> = (0..events.len())
-        .map(|r| {
-            let placeholders: Vec<String> = (1..=COLUMNS)
-                .map(|c| format!("${}", r * COLUMNS + c))
-                .collect();
-            format!("({}, ${time})", placeholders.join(", "))
-        })
-        .collect();
     let created = now_ms();
     let insert = format!(
         "INSERT INTO run_events (run_id, seq, workspace_id, kind, dedupe_key, data, created_at) \
          VALUES {} ON CONFLICT (run_id, dedupe_key) DO NOTHING RETURNING seq",
-        values.join(", ")
+        value_rows(events.len(), COLUMNS, &format!(", ${time}"))
     );
     let first = last - events.len() as i64 + 1;
     let sql = match backend {

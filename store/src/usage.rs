@@ -5,7 +5,7 @@
 use sqlx::Row;
 
 use crate::billing::bind_totals;
-use crate::{Result, Store, StoreError, Tx, UsageTotals, new_id, now_ms};
+use crate::{Result, Statement, Store, StoreError, Tx, UsageTotals, new_id, now_ms};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UsageKind {
@@ -44,6 +44,35 @@ pub struct NewUsageEvent<'a> {
     pub occurred_at: i64,
 }
 
+/// The columns of a ledger row, in the order [`bind_ledger_row`] binds them.
+pub(crate) const LEDGER_COLUMNS: &str = "id, idempotency_key, workspace_id, run_id, agent_name, \
+     step, kind, provider, model, tool_name, input_tokens, output_tokens, cache_read_tokens, \
+     cache_write_tokens, tool_calls, agent_ms, cost_micro_usd, price_version, occurred_at";
+
+/// How many values [`LEDGER_COLUMNS`] takes.
+pub(crate) const LEDGER_ARITY: usize = 19;
+
+/// Binds a ledger row, under a fresh id, to the next [`LEDGER_ARITY`] placeholders.
+pub(crate) fn bind_ledger_row<'q>(
+    statement: Statement<'q>,
+    row: &NewUsageEvent<'q>,
+) -> Statement<'q> {
+    let statement = statement
+        .bind(new_id("use"))
+        .bind(row.idempotency_key)
+        .bind(row.workspace_id)
+        .bind(row.run_id)
+        .bind(row.agent_name)
+        .bind(row.step)
+        .bind(row.kind.as_str())
+        .bind(row.provider)
+        .bind(row.model)
+        .bind(row.tool_name);
+    bind_totals(statement, &row.totals)
+        .bind(row.price_version)
+        .bind(row.occurred_at)
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LedgerOutcome {
     Recorded,
@@ -67,28 +96,12 @@ impl Store {
         let mut outcomes = Vec::with_capacity(rows.len());
         let now = now_ms();
         for row in rows {
-            let insert = sqlx::query(
-                "INSERT INTO usage_events (id, idempotency_key, workspace_id, run_id, agent_name, \
-                     step, kind, provider, model, tool_name, input_tokens, output_tokens, \
-                     cache_read_tokens, cache_write_tokens, tool_calls, agent_ms, cost_micro_usd, \
-                     price_version, occurred_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
-                     $17, $18, $19) \
+            let insert = format!(
+                "INSERT INTO usage_events ({LEDGER_COLUMNS}) VALUES {} \
                  ON CONFLICT (idempotency_key) DO NOTHING",
-            )
-            .bind(new_id("use"))
-            .bind(row.idempotency_key)
-            .bind(row.workspace_id)
-            .bind(row.run_id)
-            .bind(row.agent_name)
-            .bind(row.step)
-            .bind(row.kind.as_str())
-            .bind(row.provider)
-            .bind(row.model)
-            .bind(row.tool_name);
-            let inserted = bind_totals(insert, &row.totals)
-                .bind(row.price_version)
-                .bind(row.occurred_at)
+                crate::value_rows(1, LEDGER_ARITY, "")
+            );
+            let inserted = bind_ledger_row(sqlx::query(&insert), row)
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();

@@ -5,7 +5,7 @@ use longrun_domain::{QuotaOverrides, Tier, WorkspaceId, WorkspaceSlug};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::{Result, Store, StoreError, new_id, now_ms, parsed, unique_violation};
+use crate::{Result, Store, StoreError, conflict, new_id, now_ms, parsed};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Workspace {
@@ -75,10 +75,7 @@ pub(crate) async fn insert_workspace(tx: &mut crate::Tx, workspace: &Workspace) 
     .bind(workspace.created_at)
     .execute(&mut **tx)
     .await
-    .map_err(|e| match unique_violation(&e) {
-        Some(_) => StoreError::Conflict("workspace slug"),
-        None => e.into(),
-    })?;
+    .map_err(conflict("workspace slug"))?;
     Ok(())
 }
 
@@ -214,6 +211,57 @@ pub(crate) async fn lock_workspace(tx: &mut crate::Tx, workspace_id: &str) -> Re
         return Err(crate::StoreError::NotFound("workspace"));
     }
     Ok(())
+}
+
+/// A cap on how many rows of one kind a workspace may hold.
+pub(crate) struct Cap {
+    /// Counts the workspace's rows of the kind (`$1`: the workspace id).
+    pub(crate) count_sql: &'static str,
+    /// The rows, as [`StoreError::LimitReached`] names them.
+    pub(crate) what: &'static str,
+    pub(crate) limit: i64,
+}
+
+impl Cap {
+    /// Counts under the workspace row's lock (see [`lock_workspace`]), so that concurrent
+    /// creations cannot overshoot: `tx` back while the workspace holds fewer than `limit`,
+    /// else rolled back and [`StoreError::LimitReached`].
+    pub(crate) async fn check(&self, mut tx: crate::Tx, workspace_id: &str) -> Result<crate::Tx> {
+        lock_workspace(&mut tx, workspace_id).await?;
+        let count: i64 = sqlx::query(self.count_sql)
+            .bind(workspace_id)
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get(0)?;
+        if count >= self.limit {
+            tx.rollback().await?;
+            return Err(StoreError::LimitReached {
+                what: self.what,
+                limit: self.limit,
+            });
+        }
+        Ok(tx)
+    }
+}
+
+impl Store {
+    /// Inserts one row of the workspace in a transaction of its own, when given, under `cap`
+    /// (see [`Cap::check`]); a unique violation is [`StoreError::Conflict`] of `what`.
+    pub(crate) async fn insert_capped(
+        &self,
+        workspace_id: &str,
+        cap: Option<Cap>,
+        insert: crate::Statement<'_>,
+        what: &'static str,
+    ) -> Result<()> {
+        let mut tx = self.tenant(workspace_id).await?;
+        if let Some(cap) = cap {
+            tx = cap.check(tx, workspace_id).await?;
+        }
+        insert.execute(&mut *tx).await.map_err(conflict(what))?;
+        tx.commit().await?;
+        Ok(())
+    }
 }
 
 /// The workspace, read inside a transaction of it.

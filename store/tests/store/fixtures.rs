@@ -67,6 +67,13 @@ pub async fn insert_run(store: &Store, workspace_id: &str) -> String {
     id
 }
 
+/// A new workspace of `slug` with one run in it: their ids.
+pub async fn workspace_with_run(store: &Store, slug: &str) -> (String, String) {
+    let ws = workspace(store, slug).await;
+    let run = insert_run(store, &ws).await;
+    (ws, run)
+}
+
 /// Admits a run with its start request queued and due at once (no lease); returns its id.
 pub async fn queued_run(store: &Store, workspace_id: &str) -> String {
     let id = new_run_id();
@@ -186,6 +193,26 @@ pub fn usage<'a>(ws: &'a str, run: &'a str, key: &'a str, tokens: i64) -> NewUsa
     }
 }
 
+/// [`concurrently`], each task given its own handle on the store and the ids of a workspace
+/// and its run.
+pub async fn concurrently_on_run<T, F, Fut>(
+    store: &Store,
+    ws: &str,
+    run: &str,
+    count: usize,
+    task: F,
+) -> Vec<T>
+where
+    F: Fn(Store, String, String, usize) -> Fut,
+    Fut: Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    concurrently(count, |n| {
+        task(store.clone(), ws.to_string(), run.to_string(), n)
+    })
+    .await
+}
+
 /// Runs `task(n)` for each `n` below `count` on tasks of their own, all at once, and returns
 /// their results in order: concurrent writers, as retried activities and parallel requests are.
 pub async fn concurrently<T, F, Fut>(count: usize, task: F) -> Vec<T>
@@ -200,4 +227,18 @@ where
         results.push(handle.await.unwrap());
     }
     results
+}
+
+/// Terminates every connection named `application_name` on the Postgres server at `url`, as a
+/// restart or a failover would; whether each one went.
+pub async fn terminate_connections(url: &str, application_name: &str) -> Vec<bool> {
+    use sqlx::Connection;
+    let mut admin = sqlx::PgConnection::connect(url).await.unwrap();
+    sqlx::query_scalar(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
+    )
+    .bind(application_name)
+    .fetch_all(&mut admin)
+    .await
+    .unwrap()
 }

@@ -16,8 +16,9 @@ use longrun_store::{
 };
 
 use fixtures::{
-    admit, authenticates, concurrently, create_key, event, finish, insert_run, new_run, newest,
-    plain_agent, queued_run, try_create_key, usage, workspace,
+    admit, authenticates, concurrently, concurrently_on_run, create_key, event, finish, insert_run,
+    new_run, newest, plain_agent, queued_run, terminate_connections, try_create_key, usage,
+    workspace, workspace_with_run,
 };
 
 /// Runs a test body once per available backend.
@@ -213,8 +214,7 @@ async fn runs_page_newest_first_with_status_filter(store: Store) {
 
 on_each_backend!(terminal_runs_never_move_again);
 async fn terminal_runs_never_move_again(store: Store) {
-    let ws = workspace(&store, "acme").await;
-    let id = insert_run(&store, &ws).await;
+    let (ws, id) = workspace_with_run(&store, "acme").await;
     assert!(
         store
             .set_run_status(&ws, &id, RunStatus::parse("running").unwrap(), 0)
@@ -270,17 +270,13 @@ async fn unstarted_runs_can_be_withdrawn(store: Store) {
 
 on_each_backend!(events_are_ordered_and_deduplicated_under_concurrency);
 async fn events_are_ordered_and_deduplicated_under_concurrency(store: Store) {
-    let ws = workspace(&store, "acme").await;
-    let id = insert_run(&store, &ws).await;
+    let (ws, id) = workspace_with_run(&store, "acme").await;
     let _listener = store.listen_for_events().await.unwrap();
     let mut live = store.subscribe_live();
     // 20 distinct events, each written twice concurrently (a retried activity).
-    concurrently(40, |n| {
-        let (store, ws, id) = (store.clone(), ws.clone(), id.clone());
-        async move {
-            let key = format!("e{}", n % 20);
-            store.append_event(event(&ws, &id, &key)).await.unwrap().seq
-        }
+    concurrently_on_run(&store, &ws, &id, 40, |store, ws, id, n| async move {
+        let key = format!("e{}", n % 20);
+        store.append_event(event(&ws, &id, &key)).await.unwrap().seq
     })
     .await;
     let events = store.events_after(&ws, &id, 0, 1000).await.unwrap();
@@ -316,17 +312,13 @@ async fn events_are_ordered_and_deduplicated_under_concurrency(store: Store) {
 
 on_each_backend!(the_ledger_bills_each_key_once_and_totals_follow);
 async fn the_ledger_bills_each_key_once_and_totals_follow(store: Store) {
-    let ws = workspace(&store, "acme").await;
-    let id = insert_run(&store, &ws).await;
-    let outcomes = concurrently(30, |n| {
-        let (store, ws, id) = (store.clone(), ws.clone(), id.clone());
-        async move {
-            let key = format!("wf/run/{}/llm", n % 10);
-            store
-                .record_usage(&[usage(&ws, &id, &key, 10)])
-                .await
-                .unwrap()[0]
-        }
+    let (ws, id) = workspace_with_run(&store, "acme").await;
+    let outcomes = concurrently_on_run(&store, &ws, &id, 30, |store, ws, id, n| async move {
+        let key = format!("wf/run/{}/llm", n % 10);
+        store
+            .record_usage(&[usage(&ws, &id, &key, 10)])
+            .await
+            .unwrap()[0]
     })
     .await;
     let recorded = outcomes
@@ -406,8 +398,7 @@ async fn admission_holds_the_concurrency_cap_under_a_burst(store: Store) {
 
 on_each_backend!(admission_refuses_a_spent_quota_and_counts_usage_by_period);
 async fn admission_refuses_a_spent_quota_and_counts_usage_by_period(store: Store) {
-    let ws = workspace(&store, "quota").await;
-    let id = insert_run(&store, &ws).await;
+    let (ws, id) = workspace_with_run(&store, "quota").await;
     let mut old = usage(&ws, &id, "k-old", 1000);
     old.occurred_at = now_ms() - 40 * 86_400_000;
     store.record_usage(&[old]).await.unwrap();
@@ -463,8 +454,7 @@ async fn revoked_keys_stop_authenticating_at_once(store: Store) {
 
 on_each_backend!(conversations_keep_the_first_message_at_each_sequence_number);
 async fn conversations_keep_the_first_message_at_each_sequence_number(store: Store) {
-    let ws = workspace(&store, "conv").await;
-    let id = insert_run(&store, &ws).await;
+    let (ws, id) = workspace_with_run(&store, "conv").await;
     let message = |seq, content| longrun_store::NewMessage {
         seq,
         role: "user",
@@ -501,8 +491,7 @@ async fn conversations_keep_the_first_message_at_each_sequence_number(store: Sto
 on_each_backend!(the_daily_rollup_is_idempotent_and_quota_reads_use_it);
 async fn the_daily_rollup_is_idempotent_and_quota_reads_use_it(store: Store) {
     use longrun_store::{DAY_MS, day_label};
-    let ws = workspace(&store, "rolled").await;
-    let id = insert_run(&store, &ws).await;
+    let (ws, id) = workspace_with_run(&store, "rolled").await;
     let today = now_ms().div_euclid(DAY_MS) * DAY_MS;
     let yesterday = today - DAY_MS;
     let mut rows = Vec::new();
@@ -686,14 +675,7 @@ async fn a_dropped_connection_is_unavailable_and_a_refused_query_is_not_on_postg
         .await
         .unwrap_err();
     assert!(!StoreError::Database(syntax).is_unavailable());
-    let terminated: Vec<bool> = sqlx::query_scalar(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
-    )
-    .bind(&name)
-    .fetch_all(&mut admin)
-    .await
-    .unwrap();
-    assert_eq!(terminated, [true]);
+    assert_eq!(terminate_connections(&db.url, &name).await, [true]);
     let dropped = sqlx::query("SELECT 1")
         .execute(&mut victim)
         .await

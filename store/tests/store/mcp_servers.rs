@@ -49,19 +49,18 @@ async fn mcp_servers_are_bounded_versioned_and_kept_to_their_workspace(store: St
     }
 
     // The version counts the discoveries that changed the list.
+    let discover = async |tools| {
+        store
+            .record_mcp_discovery(&a, "calc", tools)
+            .await
+            .unwrap()
+            .expect("the server is registered")
+    };
     let first = [tool("add", "Adds."), tool("lookup", "Looks up.")];
-    let stored = store
-        .record_mcp_discovery(&a, "calc", &first)
-        .await
-        .unwrap()
-        .unwrap();
+    let stored = discover(&first).await;
     assert_eq!(stored.tools_version, 1);
     assert_eq!(stored.tools, first);
-    let again = store
-        .record_mcp_discovery(&a, "calc", &first)
-        .await
-        .unwrap()
-        .unwrap();
+    let again = discover(&first).await;
     assert_eq!(again.tools_version, 1);
     store.flag_mcp_refresh(&a, "calc").await.unwrap();
     store.record_mcp_failure(&a, "calc", "down").await.unwrap();
@@ -70,11 +69,7 @@ async fn mcp_servers_are_bounded_versioned_and_kept_to_their_workspace(store: St
     assert_eq!(flagged.last_error.as_deref(), Some("down"));
     assert_eq!(flagged.tools, first, "a failed discovery keeps the tools");
     let changed = [tool("add", "Adds two.")];
-    let refreshed = store
-        .record_mcp_discovery(&a, "calc", &changed)
-        .await
-        .unwrap()
-        .unwrap();
+    let refreshed = discover(&changed).await;
     assert_eq!(refreshed.tools_version, 2);
     assert!(!refreshed.needs_refresh);
     assert_eq!(refreshed.last_error, None);

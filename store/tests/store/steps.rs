@@ -6,11 +6,14 @@ use longrun_store::{
     LedgerOutcome, NewMessage, RunStart, StepEvent, StepOutcome, StepWrite, Store, UsageTotals,
 };
 
-use crate::fixtures::{concurrently, finish, insert_run, usage, workspace};
+use crate::fixtures::{
+    concurrently, concurrently_on_run, finish, insert_run, terminate_connections, usage, workspace,
+    workspace_with_run,
+};
 
-fn completed(key: &str) -> StepEvent<'_> {
+fn step_event(kind: EventKind, key: &str) -> StepEvent<'_> {
     StepEvent {
-        kind: EventKind::LlmCompleted,
+        kind,
         dedupe_key: key,
         data: "{}",
     }
@@ -37,14 +40,13 @@ async fn totals(store: &Store, ws: &str, run: &str) -> UsageTotals {
 
 on_each_backend!(a_model_turn_commits_whole_and_its_retry_writes_nothing);
 async fn a_model_turn_commits_whole_and_its_retry_writes_nothing(store: Store) {
-    let ws = workspace(&store, "steps").await;
-    let run = insert_run(&store, &ws).await;
+    let (ws, run) = workspace_with_run(&store, "steps").await;
     let rows = [
         usage(&ws, &run, "k/1/llm", 10),
         usage(&ws, &run, "k/1/time", 0),
     ];
     let fresh = [message(0, "[\"question\"]")];
-    let events = [completed("step-1/llm.completed")];
+    let events = [step_event(EventKind::LlmCompleted, "step-1/llm.completed")];
     let write = StepWrite {
         messages: &fresh,
         answer: Some(message(1, "[\"first answer\"]")),
@@ -87,22 +89,18 @@ async fn a_model_turn_commits_whole_and_its_retry_writes_nothing(store: Store) {
 
 on_each_backend!(racing_attempts_of_one_turn_commit_once);
 async fn racing_attempts_of_one_turn_commit_once(store: Store) {
-    let ws = workspace(&store, "race").await;
-    let run = insert_run(&store, &ws).await;
-    let outcomes = concurrently(6, |n| {
-        let (store, ws, run) = (store.clone(), ws.clone(), run.clone());
-        async move {
-            let rows = [usage(&ws, &run, "r/1/llm", 3)];
-            let answer = format!("[\"answer {n}\"]");
-            let events = [completed("step-1/llm.completed")];
-            let write = StepWrite {
-                answer: Some(message(1, &answer)),
-                usage: &rows,
-                events: &events,
-                ..StepWrite::default()
-            };
-            store.write_step(&ws, &run, &write).await.unwrap()
-        }
+    let (ws, run) = workspace_with_run(&store, "race").await;
+    let outcomes = concurrently_on_run(&store, &ws, &run, 6, |store, ws, run, n| async move {
+        let rows = [usage(&ws, &run, "r/1/llm", 3)];
+        let answer = format!("[\"answer {n}\"]");
+        let events = [step_event(EventKind::LlmCompleted, "step-1/llm.completed")];
+        let write = StepWrite {
+            answer: Some(message(1, &answer)),
+            usage: &rows,
+            events: &events,
+            ..StepWrite::default()
+        };
+        store.write_step(&ws, &run, &write).await.unwrap()
     })
     .await;
     let written = outcomes
@@ -124,13 +122,11 @@ async fn racing_attempts_of_one_turn_commit_once(store: Store) {
 
 on_each_backend!(a_retried_event_leaves_no_gap_and_a_tool_step_bills_once);
 async fn a_retried_event_leaves_no_gap_and_a_tool_step_bills_once(store: Store) {
-    let ws = workspace(&store, "gaps").await;
-    let run = insert_run(&store, &ws).await;
-    let waiting = [StepEvent {
-        kind: EventKind::ApprovalRequested,
-        dedupe_key: "step-1/approval.requested/t",
-        data: "{}",
-    }];
+    let (ws, run) = workspace_with_run(&store, "gaps").await;
+    let waiting = [step_event(
+        EventKind::ApprovalRequested,
+        "step-1/approval.requested/t",
+    )];
     let status = StepWrite {
         status: Some((RunStatus::WaitingApproval, 1)),
         events: &waiting,
@@ -142,16 +138,8 @@ async fn a_retried_event_leaves_no_gap_and_a_tool_step_bills_once(store: Store) 
     store.write_step(&ws, &run, &status).await.unwrap();
     let rows = [usage(&ws, &run, "t/1/tool:0", 1)];
     let tool_events = [
-        StepEvent {
-            kind: EventKind::ToolStarted,
-            dedupe_key: "step-1/tool-0/started",
-            data: "{}",
-        },
-        StepEvent {
-            kind: EventKind::ToolCompleted,
-            dedupe_key: "step-1/tool-0/completed",
-            data: "{}",
-        },
+        step_event(EventKind::ToolStarted, "step-1/tool-0/started"),
+        step_event(EventKind::ToolCompleted, "step-1/tool-0/completed"),
     ];
     let tool = StepWrite {
         usage: &rows,
@@ -178,13 +166,8 @@ async fn a_retried_event_leaves_no_gap_and_a_tool_step_bills_once(store: Store) 
 
 on_each_backend!(a_run_ends_once_and_still_bills_what_comes_after);
 async fn a_run_ends_once_and_still_bills_what_comes_after(store: Store) {
-    let ws = workspace(&store, "ends").await;
-    let run = insert_run(&store, &ws).await;
-    let events = [StepEvent {
-        kind: EventKind::RunCompleted,
-        dedupe_key: "run.completed",
-        data: "{}",
-    }];
+    let (ws, run) = workspace_with_run(&store, "ends").await;
+    let events = [step_event(EventKind::RunCompleted, "run.completed")];
     let end = StepWrite {
         finish: Some(finish(RunStatus::Succeeded, Some("done"), 2)),
         events: &events,
@@ -214,14 +197,9 @@ async fn a_run_ends_once_and_still_bills_what_comes_after(store: Store) {
 
 on_each_backend!(a_turn_reads_its_conversation_answer_and_usage_and_starts_the_run_once);
 async fn a_turn_reads_its_conversation_answer_and_usage_and_starts_the_run_once(store: Store) {
-    let ws = workspace(&store, "reads").await;
-    let run = insert_run(&store, &ws).await;
+    let (ws, run) = workspace_with_run(&store, "reads").await;
     let start = || RunStart {
-        event: StepEvent {
-            kind: EventKind::RunStarted,
-            dedupe_key: "run.started",
-            data: "{}",
-        },
+        event: step_event(EventKind::RunStarted, "run.started"),
     };
     for _ in 0..2 {
         let read = store
@@ -304,15 +282,7 @@ async fn dropped_pooled_connections_are_replaced_unseen_on_postgres() {
         async move { insert_run(&store, &ws).await }
     })
     .await;
-    use sqlx::Connection;
-    let mut admin = sqlx::PgConnection::connect(&db.url).await.unwrap();
-    let killed: Vec<bool> = sqlx::query_scalar(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
-    )
-    .bind(&name)
-    .fetch_all(&mut admin)
-    .await
-    .unwrap();
+    let killed = terminate_connections(&db.url, &name).await;
     assert!(!killed.is_empty(), "the pool held connections");
     for run in &runs {
         assert!(store.run(&ws, run).await.unwrap().is_some());
