@@ -197,6 +197,29 @@ impl From<crate::feeds::StreamRefusal> for ApiError {
     }
 }
 
+impl ApiError {
+    /// A store error of a capped creation under a unique name, as the client sees it: 409
+    /// `taken` when the name is in use, 409 `full` (its message told the cap) when the cap is
+    /// reached; any other error as usual.
+    pub(crate) fn creation(
+        err: StoreError,
+        taken: (&'static str, String),
+        full: (&'static str, fn(i64) -> String),
+    ) -> ApiError {
+        match err {
+            StoreError::Conflict(_) => ApiError::Conflict {
+                code: taken.0,
+                message: taken.1,
+            },
+            StoreError::LimitReached { limit, .. } => ApiError::Conflict {
+                code: full.0,
+                message: full.1(limit),
+            },
+            other => other.into(),
+        }
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
         if let StoreError::LimitReached { .. } = err {

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
-use longrun_store::{AgentTool, McpSelection, McpServer, McpToolUse, NewMcpServer, StoreError};
+use longrun_store::{AgentTool, McpSelection, McpServer, McpToolUse, NewMcpServer};
 use longrun_workflows::payloads::McpDiscoveryRequest;
 
 use crate::AppState;
@@ -306,16 +306,15 @@ pub(crate) async fn create(
         .store
         .create_mcp_server(workspace_id, new, MAX_SERVERS_PER_WORKSPACE)
         .await
-        .map_err(|e| match e {
-            StoreError::Conflict(_) => ApiError::Conflict {
-                code: "mcp_server_exists",
-                message: format!("an MCP server named {name:?} already exists in this workspace"),
-            },
-            StoreError::LimitReached { limit, .. } => ApiError::Conflict {
-                code: "mcp_server_limit",
-                message: format!("the workspace already has its {limit} MCP servers"),
-            },
-            other => other.into(),
+        .map_err(|e| {
+            let taken = format!("an MCP server named {name:?} already exists in this workspace");
+            ApiError::creation(
+                e,
+                ("mcp_server_exists", taken),
+                ("mcp_server_limit", |limit| {
+                    format!("the workspace already has its {limit} MCP servers")
+                }),
+            )
         })?;
     // A server is kept only if it answers: its tools are what agents are checked against.
     let discovered = discover(&state, workspace_id, &name).await;

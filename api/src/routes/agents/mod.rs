@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 
-use longrun_store::{Agent, StoreError};
+use longrun_store::Agent;
 
 use crate::AppState;
 use crate::auth::Tenant;
@@ -77,18 +77,15 @@ pub(crate) async fn create(
         .store
         .create_agent(&tenant.workspace.id, agent.document(), max_agents)
         .await
-        .map_err(|e| match e {
-            StoreError::Conflict(_) => ApiError::Conflict {
-                code: "agent_exists",
-                message: format!("an agent named {name:?} already exists in this workspace"),
-            },
-            StoreError::LimitReached { limit, .. } => ApiError::Conflict {
-                code: "agent_limit",
-                message: format!(
-                    "the workspace already has its tier's {limit} agents; delete one first"
-                ),
-            },
-            other => other.into(),
+        .map_err(|e| {
+            let taken = format!("an agent named {name:?} already exists in this workspace");
+            ApiError::creation(
+                e,
+                ("agent_exists", taken),
+                ("agent_limit", |limit| {
+                    format!("the workspace already has its tier's {limit} agents; delete one first")
+                }),
+            )
         })?;
     audit_agent(&state, &tenant, "agent.create", &agent).await?;
     Ok((StatusCode::CREATED, axum::Json(AgentView::from(&agent))))

@@ -122,14 +122,8 @@ impl CreateRun {
             }
             None => None,
         };
-        if let Some(url) = &self.webhook_url {
-            check_webhook_url("webhook_url", url)?;
-        }
-        let webhook_events = self
-            .webhook_events
-            .as_deref()
-            .map(|kinds| webhook_kinds("webhook_events", kinds))
-            .transpose()?;
+        let webhook_events =
+            check_run_webhook(self.webhook_url.as_deref(), self.webhook_events.as_deref())?;
         let previous_run_id = self
             .previous_run_id
             .as_deref()
@@ -172,6 +166,20 @@ impl CreateRun {
             output_schema: self.output_schema,
         })
     }
+}
+
+/// A run webhook as a request names it (`webhook_url`, `webhook_events`): the URL checked,
+/// the event kinds parsed.
+pub(crate) fn check_run_webhook(
+    url: Option<&str>,
+    events: Option<&[String]>,
+) -> Result<Option<Vec<EventKind>>, ApiError> {
+    if let Some(url) = url {
+        check_webhook_url("webhook_url", url)?;
+    }
+    events
+        .map(|names| webhook_kinds("webhook_events", names))
+        .transpose()
 }
 
 /// An http(s) URL of at most 2048 bytes.
