@@ -373,10 +373,7 @@ pub(crate) async fn list(
     path = "/v1/mcp-servers/{name}",
     operation_id = "get_mcp_server",
     params(("name" = String, Path, description = "The server's name.")),
-    responses(
-        (status = 200, description = "The server.", body = McpServerView),
-        (status = 404, description = "`mcp_server_not_found`.", body = ErrorBody),
-    ),
+    responses((status = 200, description = "The server.", body = McpServerView)),
 )]
 pub(crate) async fn get(
     State(state): State<AppState>,
@@ -394,10 +391,7 @@ pub(crate) async fn get(
     path = "/v1/mcp-servers/{name}",
     operation_id = "delete_mcp_server",
     params(("name" = String, Path, description = "The server's name.")),
-    responses(
-        (status = 204, description = "Removed."),
-        (status = 404, description = "`mcp_server_not_found`.", body = ErrorBody),
-    ),
+    responses((status = 204, description = "Removed.")),
 )]
 pub(crate) async fn delete(
     State(state): State<AppState>,
@@ -426,7 +420,6 @@ pub(crate) async fn delete(
     params(("name" = String, Path, description = "The server's name.")),
     responses(
         (status = 200, description = "The server with its tools as discovered now.", body = McpServerView),
-        (status = 404, description = "`mcp_server_not_found`.", body = ErrorBody),
         (status = 502, description = "`mcp_server_failed`: the server could not be reached or did not answer as an MCP server (the message says why; `last_error` keeps it).", body = ErrorBody),
         (status = 503, description = "`scheduler_unavailable`.", body = ErrorBody),
     ),

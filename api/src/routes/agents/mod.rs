@@ -127,7 +127,6 @@ async fn audit_agent(
     request_body = CreateAgent,
     responses(
         (status = 200, description = "The agent as it is now.", body = AgentView),
-        (status = 404, description = "`agent_not_found`.", body = ErrorBody),
         (status = 422, description = "`invalid_request`: a missing, unknown, mistyped or invalid field, named (an unknown provider or tool included).", body = ErrorBody),
     ),
 )]
@@ -161,10 +160,7 @@ pub(crate) async fn update(
     path = "/v1/agents/{name}",
     operation_id = "delete_agent",
     params(("name" = String, Path, description = "The agent's name.")),
-    responses(
-        (status = 204, description = "The agent is deleted."),
-        (status = 404, description = "`agent_not_found`.", body = ErrorBody),
-    ),
+    responses((status = 204, description = "The agent is deleted.")),
 )]
 pub(crate) async fn delete(
     State(state): State<AppState>,
@@ -214,10 +210,7 @@ pub(crate) async fn list(
     path = "/v1/agents/{name}",
     operation_id = "get_agent",
     params(("name" = String, Path, description = "The agent's name.")),
-    responses(
-        (status = 200, description = "The agent.", body = AgentView),
-        (status = 404, description = "`agent_not_found`.", body = ErrorBody),
-    ),
+    responses((status = 200, description = "The agent.", body = AgentView)),
 )]
 pub(crate) async fn get(
     State(state): State<AppState>,
