@@ -307,3 +307,34 @@ impl IntoResponse for ApiError {
         response
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_creation_refused_by_the_store_is_taken_or_full_and_anything_else_as_usual() {
+        let refused = |err| {
+            ApiError::creation(
+                err,
+                ("thing_exists", "taken".into()),
+                ("thing_limit", |limit| format!("at most {limit}")),
+            )
+        };
+        let taken = refused(StoreError::Conflict("things_name_key"));
+        assert_eq!(
+            (taken.code(), taken.to_string()),
+            ("thing_exists", "taken".into())
+        );
+        let full = refused(StoreError::LimitReached {
+            what: "things",
+            limit: 20,
+        });
+        assert_eq!(
+            (full.code(), full.to_string()),
+            ("thing_limit", "at most 20".into())
+        );
+        let other = refused(StoreError::Corrupt("bad row".into()));
+        assert_eq!(other.code(), "internal");
+    }
+}
