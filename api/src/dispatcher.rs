@@ -289,23 +289,11 @@ impl Dispatcher {
     /// One pass: the due starts, then the due commands; whether there was work.
     async fn pass(&self) -> bool {
         let lease = LEASE.as_millis() as i64;
-        let starts = match self.store.claim_starts(BATCH, lease).await {
-            Ok(starts) => starts,
-            Err(err) => {
-                tracing::warn!(error = %err, "dispatcher: cannot claim starts");
-                Vec::new()
-            }
-        };
+        let starts = claimed(self.store.claim_starts(BATCH, lease).await, "starts");
         for pending in &starts {
             self.try_start(pending).await;
         }
-        let commands = match self.store.claim_commands(BATCH, lease).await {
-            Ok(commands) => commands,
-            Err(err) => {
-                tracing::warn!(error = %err, "dispatcher: cannot claim commands");
-                Vec::new()
-            }
-        };
+        let commands = claimed(self.store.claim_commands(BATCH, lease).await, "commands");
         for command in &commands {
             self.deliver(command).await;
         }
@@ -327,6 +315,15 @@ impl Dispatcher {
             }
         }
     }
+}
+
+/// What a claim returned, or nothing when the store failed (logged): the next pass claims
+/// again.
+fn claimed<T>(claim: longrun_store::Result<Vec<T>>, what: &str) -> Vec<T> {
+    claim.unwrap_or_else(|err| {
+        tracing::warn!(error = %err, "dispatcher: cannot claim {what}");
+        Vec::new()
+    })
 }
 
 /// The wait before try `attempts + 1`: doubling from half a second, capped.

@@ -197,6 +197,29 @@ impl From<crate::feeds::StreamRefusal> for ApiError {
     }
 }
 
+impl ApiError {
+    /// A store error of a capped creation under a unique name, as the client sees it: 409
+    /// `taken` when the name is in use, 409 `full` (its message told the cap) when the cap is
+    /// reached; any other error as usual.
+    pub(crate) fn creation(
+        err: StoreError,
+        taken: (&'static str, String),
+        full: (&'static str, fn(i64) -> String),
+    ) -> ApiError {
+        match err {
+            StoreError::Conflict(_) => ApiError::Conflict {
+                code: taken.0,
+                message: taken.1,
+            },
+            StoreError::LimitReached { limit, .. } => ApiError::Conflict {
+                code: full.0,
+                message: full.1(limit),
+            },
+            other => other.into(),
+        }
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
         if let StoreError::LimitReached { .. } = err {
@@ -282,5 +305,36 @@ impl IntoResponse for ApiError {
                 .insert(InternalErrorDetail(detail));
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_creation_refused_by_the_store_is_taken_or_full_and_anything_else_as_usual() {
+        let refused = |err| {
+            ApiError::creation(
+                err,
+                ("thing_exists", "taken".into()),
+                ("thing_limit", |limit| format!("at most {limit}")),
+            )
+        };
+        let taken = refused(StoreError::Conflict("things_name_key"));
+        assert_eq!(
+            (taken.code(), taken.to_string()),
+            ("thing_exists", "taken".into())
+        );
+        let full = refused(StoreError::LimitReached {
+            what: "things",
+            limit: 20,
+        });
+        assert_eq!(
+            (full.code(), full.to_string()),
+            ("thing_limit", "at most 20".into())
+        );
+        let other = refused(StoreError::Corrupt("bad row".into()));
+        assert_eq!(other.code(), "internal");
     }
 }

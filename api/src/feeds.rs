@@ -21,11 +21,13 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use prometheus::{IntCounterVec, IntGauge, Opts, Registry};
+use prometheus::{IntCounterVec, IntGauge, Registry};
 use tokio::sync::{broadcast, watch};
 
 use longrun_domain::EventKind;
 use longrun_store::{Backend, LiveEvent, RunEvent, Store};
+
+use crate::metrics::{counter_vec, gauge};
 
 /// Stored events read per query.
 pub(crate) const PAGE: i64 = 500;
@@ -63,25 +65,19 @@ pub const EVENT_STREAMS_REFUSED_TOTAL: &str = "longrun_event_streams_refused_tot
 
 impl FeedMetrics {
     pub fn register(registry: &Registry) -> Result<Self, prometheus::Error> {
-        let streams = IntGauge::new(EVENT_STREAMS_OPEN, "Run event streams open now.")?;
-        let followers = IntGauge::new(
-            EVENT_FOLLOWERS,
-            "Store followers running now: one per run with open streams.",
-        )?;
-        let refused = IntCounterVec::new(
-            Opts::new(
+        Ok(Self {
+            streams: gauge(registry, EVENT_STREAMS_OPEN, "Run event streams open now.")?,
+            followers: gauge(
+                registry,
+                EVENT_FOLLOWERS,
+                "Store followers running now: one per run with open streams.",
+            )?,
+            refused: counter_vec(
+                registry,
                 EVENT_STREAMS_REFUSED_TOTAL,
                 "Event streams refused, by the cap they were over (run, workspace).",
-            ),
-            &["cap"],
-        )?;
-        registry.register(Box::new(streams.clone()))?;
-        registry.register(Box::new(followers.clone()))?;
-        registry.register(Box::new(refused.clone()))?;
-        Ok(Self {
-            streams,
-            followers,
-            refused,
+                &["cap"],
+            )?,
         })
     }
 

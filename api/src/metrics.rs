@@ -1,6 +1,7 @@
 //! The API's Prometheus metrics, named and described once. Labels are the route template,
 //! never a raw path or a tenant id, so cardinality stays bounded.
 
+use prometheus::core::Collector;
 use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry};
 
 pub const HTTP_REQUESTS_TOTAL: &str = "longrun_http_requests_total";
@@ -23,61 +24,79 @@ pub struct ApiMetrics {
 impl ApiMetrics {
     /// Creates the API's metrics and registers them in `registry`.
     pub fn register(registry: &Registry) -> Result<Self, prometheus::Error> {
-        let requests = IntCounterVec::new(
-            Opts::new(
+        let by_request = &["method", "route", "status"];
+        Ok(Self {
+            requests: counter_vec(
+                registry,
                 HTTP_REQUESTS_TOTAL,
                 "HTTP requests served, by method, route and status.",
-            ),
-            &["method", "route", "status"],
-        )?;
-        let duration = HistogramVec::new(
-            HistogramOpts::new(
-                HTTP_REQUEST_DURATION_SECONDS,
-                "HTTP request latency in seconds, by method, route and status.",
-            )
-            .buckets(vec![
-                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
-            ]),
-            &["method", "route", "status"],
-        )?;
-        let rate_limit = IntCounterVec::new(
-            Opts::new(
+                by_request,
+            )?,
+            duration: registered(
+                registry,
+                HistogramVec::new(
+                    HistogramOpts::new(
+                        HTTP_REQUEST_DURATION_SECONDS,
+                        "HTTP request latency in seconds, by method, route and status.",
+                    )
+                    .buckets(vec![
+                        0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+                        10.0,
+                    ]),
+                    by_request,
+                )?,
+            )?,
+            rate_limit: counter_vec(
+                registry,
                 RATE_LIMIT_DECISIONS_TOTAL,
                 "Rate-limit decisions, by tier and decision.",
-            ),
-            &["tier", "decision"],
-        )?;
-        let admissions_refused = IntCounterVec::new(
-            Opts::new(
+                &["tier", "decision"],
+            )?,
+            admissions_refused: counter_vec(
+                registry,
                 ADMISSIONS_REFUSED_TOTAL,
                 "Run submissions refused at admission, by reason and tier.",
-            ),
-            &["reason", "tier"],
-        )?;
-        let connections_open = IntGauge::new(
-            HTTP_CONNECTIONS_OPEN,
-            "HTTP connections open now (each holds a place under the connection caps).",
-        )?;
-        let connections_refused = IntCounterVec::new(
-            Opts::new(
+                &["reason", "tier"],
+            )?,
+            connections_open: gauge(
+                registry,
+                HTTP_CONNECTIONS_OPEN,
+                "HTTP connections open now (each holds a place under the connection caps).",
+            )?,
+            connections_refused: counter_vec(
+                registry,
                 HTTP_CONNECTIONS_REFUSED_TOTAL,
                 "HTTP connections refused at accept, by the cap they were over (total, per_ip).",
-            ),
-            &["cap"],
-        )?;
-        registry.register(Box::new(connections_open.clone()))?;
-        registry.register(Box::new(connections_refused.clone()))?;
-        registry.register(Box::new(requests.clone()))?;
-        registry.register(Box::new(duration.clone()))?;
-        registry.register(Box::new(rate_limit.clone()))?;
-        registry.register(Box::new(admissions_refused.clone()))?;
-        Ok(Self {
-            requests,
-            duration,
-            rate_limit,
-            admissions_refused,
-            connections_open,
-            connections_refused,
+                &["cap"],
+            )?,
         })
     }
+}
+
+/// `metric`, registered in `registry`.
+pub(crate) fn registered<M>(registry: &Registry, metric: M) -> Result<M, prometheus::Error>
+where
+    M: Collector + Clone + 'static,
+{
+    registry.register(Box::new(metric.clone()))?;
+    Ok(metric)
+}
+
+/// A counter by `labels`, registered in `registry`.
+pub(crate) fn counter_vec(
+    registry: &Registry,
+    name: &str,
+    help: &str,
+    labels: &[&str],
+) -> Result<IntCounterVec, prometheus::Error> {
+    registered(registry, IntCounterVec::new(Opts::new(name, help), labels)?)
+}
+
+/// A gauge, registered in `registry`.
+pub(crate) fn gauge(
+    registry: &Registry,
+    name: &str,
+    help: &str,
+) -> Result<IntGauge, prometheus::Error> {
+    registered(registry, IntGauge::new(name, help)?)
 }

@@ -11,8 +11,10 @@
 //! every answer of a tenant route past authentication, and `Retry-After` on every 429; a
 //! route's tag (from its path), bearer security on every tenant route (none on a route that
 //! names no scheme), and 422 on every
-//! route that takes query parameters or a body, unless the route describes its own; and on
-//! the run routes, 404 `run_not_found`, 409 `run_finished` and 503 `scheduler_unavailable`.
+//! route that takes query parameters or a body, unless the route describes its own; 404 on
+//! the routes of one run, agent, MCP server or API key; on the run routes, 409
+//! `run_finished` and 503 `scheduler_unavailable`; and on the routes that admit a run, 402
+//! `quota_exhausted` and 429 `concurrency_limit`.
 
 use std::sync::OnceLock;
 
@@ -231,19 +233,21 @@ impl Modify for Shared {
                     let run_action = crate::IDEMPOTENT_ROUTES
                         .iter()
                         .any(|(m, route)| m.as_str() == method && route == path);
-                    if path.starts_with("/v1/runs/{id}") {
-                        add_error_once(
-                            operation,
-                            "404",
-                            "`run_not_found`: no such run in this workspace.",
-                        );
+                    if let Some((_, text)) = NOT_FOUND
+                        .iter()
+                        .find(|(resource, _)| path.starts_with(resource))
+                    {
+                        add_error_once(operation, "404", text);
                     }
                     if run_action {
                         add_error_once(operation, "409", "`run_finished`: the run has ended.");
                     }
+                    let admits = method == "POST" && ADMITS.contains(&path.as_str());
+                    if admits {
+                        add_admission_errors(operation);
+                    }
                     // (A batch answers Temporal's absence per item.)
-                    let submits =
-                        method == "POST" && (path == "/v1/runs" || path == "/v1/runs/cancel");
+                    let submits = admits || (method == "POST" && path == "/v1/runs/cancel");
                     if run_action || submits {
                         add_error_once(
                             operation,
@@ -307,6 +311,40 @@ fn has_query(operation: &Operation) -> bool {
         .iter()
         .flatten()
         .any(|p| matches!(p.parameter_in, ParameterIn::Query))
+}
+
+/// The 404 of the routes of one resource (its path with its name or id, and below).
+const NOT_FOUND: [(&str, &str); 4] = [
+    (
+        "/v1/runs/{id}",
+        "`run_not_found`: no such run in this workspace.",
+    ),
+    ("/v1/agents/{name}", "`agent_not_found`."),
+    ("/v1/mcp-servers/{name}", "`mcp_server_not_found`."),
+    (
+        "/v1/api-keys/{id}",
+        "`api_key_not_found`: no live key with this id in the workspace.",
+    ),
+];
+
+/// The `POST` routes that admit one run (a batch answers per item).
+const ADMITS: [&str; 2] = ["/v1/runs", "/v1/runs/{id}/rerun"];
+
+/// Admission's refusals (see `admission`): a quota used up, the concurrency cap; after the
+/// gate's 429, which comes first.
+fn add_admission_errors(operation: &mut Operation) {
+    add_error(
+        operation,
+        "402",
+        "`quota_exhausted`: a monthly quota is used up (with `metric`, `used`, `limit`).",
+        Place::Before,
+    );
+    add_error(
+        operation,
+        "429",
+        "`concurrency_limit`: the workspace runs its most runs at once (with `active`, `limit`).",
+        Place::After,
+    );
 }
 
 /// Routes that answer without the database: no 500 or 503 `store_unavailable`.

@@ -30,6 +30,13 @@ const START_TIMEOUT: Duration = Duration::from_secs(5);
 /// An update waits for a worker to run the handler: allow for a busy one.
 const UPDATE_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// `future`'s output, or 503 `scheduler_unavailable` when Temporal takes longer than `limit`.
+async fn within<T>(limit: Duration, future: impl Future<Output = T>) -> Result<T, ApiError> {
+    tokio::time::timeout(limit, future)
+        .await
+        .map_err(|_| ApiError::SchedulerUnavailable)
+}
+
 /// Maps the outcome of a signal or cancel: a closed workflow is a finished run.
 fn interaction(
     outcome: Result<Result<(), WorkflowInteractionError>, tokio::time::error::Elapsed>,
@@ -128,9 +135,7 @@ impl Scheduler {
         limits: &StartPlan,
         input: RunInput,
     ) -> Result<(), ApiError> {
-        let client = tokio::time::timeout(START_TIMEOUT, self.client())
-            .await
-            .map_err(|_| ApiError::SchedulerUnavailable)??;
+        let client = within(START_TIMEOUT, self.client()).await??;
         let attributes = SearchAttributes::new([
             search::WORKSPACE.value_set(input.run.workspace_slug.clone()),
             search::AGENT.value_set(input.run.agent_name.clone()),
@@ -167,12 +172,11 @@ impl Scheduler {
             .static_summary(summary)
             .priority(priority)
             .build();
-        let started = tokio::time::timeout(
+        let started = within(
             START_TIMEOUT,
             client.start_workflow(AgentRunWorkflow::run, input, options),
         )
-        .await
-        .map_err(|_| ApiError::SchedulerUnavailable)?;
+        .await?;
         match started {
             Ok(_) | Err(WorkflowStartError::AlreadyStarted { .. }) => Ok(()),
             Err(WorkflowStartError::Rpc(status)) => {
@@ -187,9 +191,7 @@ impl Scheduler {
         &self,
         workflow_id: &str,
     ) -> Result<temporalio_client::WorkflowHandle<Client, AgentRunWorkflow>, ApiError> {
-        let client = tokio::time::timeout(START_TIMEOUT, self.client())
-            .await
-            .map_err(|_| ApiError::SchedulerUnavailable)??;
+        let client = within(START_TIMEOUT, self.client()).await??;
         Ok(client.get_workflow_handle::<AgentRunWorkflow>(workflow_id.to_string()))
     }
 
@@ -279,12 +281,11 @@ impl Scheduler {
         U::Output: 'static,
     {
         let handle = self.handle(workflow_id).await?;
-        let outcome = tokio::time::timeout(
+        let outcome = within(
             UPDATE_TIMEOUT,
             handle.execute_update(update, input, WorkflowExecuteUpdateOptions::default()),
         )
-        .await
-        .map_err(|_| ApiError::SchedulerUnavailable)?;
+        .await?;
         match outcome {
             Ok(output) => Ok(output),
             Err(WorkflowUpdateError::Failed(failure)) => Err(ApiError::Conflict {
@@ -305,9 +306,7 @@ impl Scheduler {
         &self,
         request: McpDiscoveryRequest,
     ) -> Result<McpDiscoveryOutcome, ApiError> {
-        let client = tokio::time::timeout(START_TIMEOUT, self.client())
-            .await
-            .map_err(|_| ApiError::SchedulerUnavailable)??;
+        let client = within(START_TIMEOUT, self.client()).await??;
         // A worker must pick it up and the server answer: the discovery's own time, plus room.
         let wait = Duration::from_secs(request.timeout_s) + START_TIMEOUT * 2;
         let workflow_id = format!(
@@ -321,19 +320,16 @@ impl Scheduler {
             .execution_timeout(wait)
             .static_summary(summary)
             .build();
-        let started = tokio::time::timeout(
+        let started = within(
             START_TIMEOUT,
             client.start_workflow(McpDiscoveryWorkflow::run, request, options),
         )
-        .await
-        .map_err(|_| ApiError::SchedulerUnavailable)?
+        .await?
         .map_err(|err| {
             tracing::warn!(error = %err, "MCP discovery could not start");
             ApiError::SchedulerUnavailable
         })?;
-        let outcome = tokio::time::timeout(wait, started.get_result(Default::default()))
-            .await
-            .map_err(|_| ApiError::SchedulerUnavailable)?;
+        let outcome = within(wait, started.get_result(Default::default())).await?;
         outcome.map_err(|err| {
             tracing::warn!(error = %err, "MCP discovery failed");
             ApiError::SchedulerUnavailable
@@ -342,15 +338,12 @@ impl Scheduler {
 
     /// Whether Temporal answers, for readiness probes.
     pub async fn ping(&self) -> Result<(), ApiError> {
-        let client = tokio::time::timeout(START_TIMEOUT, self.client())
-            .await
-            .map_err(|_| ApiError::SchedulerUnavailable)??;
-        tokio::time::timeout(
+        let client = within(START_TIMEOUT, self.client()).await??;
+        within(
             START_TIMEOUT,
             client.count_workflows("", Default::default()),
         )
-        .await
-        .map_err(|_| ApiError::SchedulerUnavailable)?
+        .await?
         .map(|_| ())
         .map_err(|_| ApiError::SchedulerUnavailable)
     }

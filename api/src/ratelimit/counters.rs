@@ -6,6 +6,8 @@
 //!   email *and* the address, a guesser slows only themselves: the owner, from their own
 //!   address, is never locked out.
 
+use std::collections::HashMap;
+use std::sync::MutexGuard;
 use std::time::{Duration, Instant};
 
 use deadpool_redis::redis;
@@ -73,19 +75,10 @@ impl RateLimiter {
         let redis_key = format!("longrun:count:{key}");
         let window_ms = window.as_millis().max(1) as i64;
         let shared = self
-            .redis_call(|pool, _| async move {
-                let mut conn = pool.get().await.map_err(|e| e.to_string())?;
-                let (count, ttl_ms): (i64, i64) = redis::Script::new(COUNT_SCRIPT)
-                    .key(redis_key)
-                    .arg(window_ms)
-                    .invoke_async(&mut conn)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                Ok((count.max(0) as u64, ttl_ms.max(0) as u64))
-            })
+            .shared_script::<(i64, i64)>(COUNT_SCRIPT, redis_key, &[window_ms])
             .await;
         let (count, left_ms) = match shared {
-            Some(outcome) => outcome,
+            Some((count, ttl_ms)) => (count.max(0) as u64, ttl_ms.max(0) as u64),
             None => self.count_locally(&format!("w:{key}"), window),
         };
         if count <= limit {
@@ -99,23 +92,15 @@ impl RateLimiter {
     pub async fn backoff_wait(&self, key: &str) -> u64 {
         let redis_key = format!("longrun:fail:{key}");
         let shared = self
-            .redis_call(|pool, _| async move {
-                let mut conn = pool.get().await.map_err(|e| e.to_string())?;
-                let (failures, since_ms): (i64, i64) = redis::Script::new(WAIT_SCRIPT)
-                    .key(redis_key)
-                    .invoke_async(&mut conn)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                Ok((
-                    failures.max(0) as u32,
-                    Duration::from_millis(since_ms.max(0) as u64),
-                ))
-            })
+            .shared_script::<(i64, i64)>(WAIT_SCRIPT, redis_key, &[])
             .await;
         let (failures, since) = match shared {
-            Some(outcome) => outcome,
+            Some((failures, since_ms)) => (
+                failures.max(0) as u32,
+                Duration::from_millis(since_ms.max(0) as u64),
+            ),
             None => {
-                let counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+                let counts = self.local_counts();
                 match counts.get(&format!("f:{key}")) {
                     Some(entry) if entry.at.elapsed() < FAILURE_MEMORY => {
                         (entry.count as u32, entry.at.elapsed())
@@ -136,18 +121,10 @@ impl RateLimiter {
     pub async fn backoff_failed(&self, key: &str) {
         let redis_key = format!("longrun:fail:{key}");
         let memory_ms = FAILURE_MEMORY.as_millis() as i64;
-        self.redis_call(|pool, _| async move {
-            let mut conn = pool.get().await.map_err(|e| e.to_string())?;
-            redis::Script::new(FAIL_SCRIPT)
-                .key(redis_key)
-                .arg(memory_ms)
-                .invoke_async::<i64>(&mut conn)
-                .await
-                .map_err(|e| e.to_string())
-        })
-        .await;
+        self.shared_script::<i64>(FAIL_SCRIPT, redis_key, &[memory_ms])
+            .await;
         // Kept locally too, so a Redis outage does not forget a guesser's failures.
-        let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+        let mut counts = self.local_counts();
         prune(&mut counts);
         let entry = counts.entry(format!("f:{key}")).or_insert(LocalCount {
             count: 0,
@@ -172,13 +149,39 @@ impl RateLimiter {
                 .map_err(|e| e.to_string())
         })
         .await;
-        let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
-        counts.remove(&format!("f:{key}"));
+        self.local_counts().remove(&format!("f:{key}"));
+    }
+
+    /// Runs `script` on `key` with `args` in Redis; `None` when the caller must count locally
+    /// (see `redis_call`).
+    async fn shared_script<T>(&self, script: &'static str, key: String, args: &[i64]) -> Option<T>
+    where
+        T: redis::FromRedisValue + Send,
+    {
+        let args = args.to_vec();
+        self.redis_call(|pool, _| async move {
+            let mut conn = pool.get().await.map_err(|e| e.to_string())?;
+            let script = redis::Script::new(script);
+            let mut invocation = script.key(key);
+            for arg in args {
+                invocation.arg(arg);
+            }
+            invocation
+                .invoke_async(&mut conn)
+                .await
+                .map_err(|e| e.to_string())
+        })
+        .await
+    }
+
+    /// The local counts, for when Redis does not answer (and the failures kept beside it).
+    fn local_counts(&self) -> MutexGuard<'_, HashMap<String, LocalCount>> {
+        self.counts.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// One event in the local window of `key`: the window's count and the milliseconds left.
     fn count_locally(&self, key: &str, window: Duration) -> (u64, u64) {
-        let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+        let mut counts = self.local_counts();
         prune(&mut counts);
         let entry = counts.entry(key.to_string()).or_insert(LocalCount {
             count: 0,

@@ -22,7 +22,7 @@ use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
 use longrun_domain::Tier;
-use longrun_store::{NewAudit, StoreError, new_id};
+use longrun_store::{NewAudit, new_id};
 
 use crate::AppState;
 use crate::auth::Tenant;
@@ -120,6 +120,27 @@ pub(crate) fn normalise_email(email: &str) -> Result<String, ApiError> {
     Ok(email)
 }
 
+/// A new password's argon2id hash, once its length is checked (hashed off the async threads:
+/// it is slow on purpose).
+pub(crate) async fn new_password_hash(password: String) -> Result<String, ApiError> {
+    if password.chars().count() < MIN_PASSWORD_LEN || password.len() > MAX_PASSWORD_LEN {
+        return Err(ApiError::invalid(
+            "password",
+            format!("{MIN_PASSWORD_LEN} to {MAX_PASSWORD_LEN} characters"),
+        ));
+    }
+    tokio::task::spawn_blocking(move || passwords::hash(&password))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .map_err(|e| ApiError::Internal(e.to_string()))
+}
+
+/// The 409 of an email that owns the most accounts one may (sign-up, or an operator adding
+/// a user).
+pub(crate) const EMAIL_LIMIT: (&str, fn(i64) -> String) = ("email_limit", |limit| {
+    format!("an email may own at most {limit} workspaces' accounts")
+});
+
 async fn limit(state: &AppState, key: String, per_minute: u64) -> Result<(), ApiError> {
     let decision = state.limiter.check(&key, per_minute).await;
     if decision.allowed {
@@ -199,30 +220,14 @@ pub(crate) async fn register(
         ));
     }
     let email = normalise_email(&body.email)?;
-    if body.password.chars().count() < MIN_PASSWORD_LEN || body.password.len() > MAX_PASSWORD_LEN {
-        return Err(ApiError::invalid(
-            "password",
-            format!("{MIN_PASSWORD_LEN} to {MAX_PASSWORD_LEN} characters"),
-        ));
-    }
-    let hash = tokio::task::spawn_blocking(move || passwords::hash(&body.password))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let hash = new_password_hash(body.password).await?;
     let (workspace, user) = state
         .store
         .register(&body.workspace, &body.workspace, Tier::Free, &email, &hash)
         .await
-        .map_err(|e| match e {
-            StoreError::Conflict(_) => ApiError::Conflict {
-                code: "workspace_exists",
-                message: "this workspace slug is taken".into(),
-            },
-            StoreError::LimitReached { limit, .. } => ApiError::Conflict {
-                code: "email_limit",
-                message: format!("an email may own at most {limit} workspaces' accounts"),
-            },
-            other => other.into(),
+        .map_err(|e| {
+            let taken = "this workspace slug is taken".to_string();
+            ApiError::creation(e, ("workspace_exists", taken), EMAIL_LIMIT)
         })?;
     let (token, claims) = issue_token(&state, &user.id, &workspace.id, &user.role)?;
     let expires_at = claims.exp;

@@ -26,6 +26,7 @@ use crate::auth::Tenant;
 use crate::error::ApiError;
 use crate::extract::Query;
 use crate::feeds::{FeedItem, PAGE, Subscription};
+use crate::routes::runs::find_run;
 
 /// A comment line at least this often keeps proxies from closing an idle stream.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
@@ -93,11 +94,7 @@ pub(crate) async fn stream(
         (None, None) => 0,
     };
     let workspace_id = tenant.workspace.id.clone();
-    state
-        .store
-        .run(&workspace_id, &run_id)
-        .await?
-        .ok_or_else(ApiError::run_not_found)?;
+    find_run(&state, &workspace_id, &run_id).await?;
     let limits = tenant.limits(&state)?;
     // Subscribed before the first read of the table, so nothing written in between is missed.
     let subscription = state

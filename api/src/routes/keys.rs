@@ -168,10 +168,7 @@ pub(crate) async fn list(
     path = "/v1/api-keys/{id}",
     operation_id = "revoke_api_key",
     params(("id" = String, Path, description = "The key's id.")),
-    responses(
-        (status = 204, description = "The key is revoked."),
-        (status = 404, description = "`api_key_not_found`: no live key with this id in the workspace.", body = ErrorBody),
-    ),
+    responses((status = 204, description = "The key is revoked.")),
 )]
 pub(crate) async fn revoke(
     State(state): State<AppState>,

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
-use longrun_store::{AgentTool, McpSelection, McpServer, McpToolUse, NewMcpServer, StoreError};
+use longrun_store::{AgentTool, McpSelection, McpServer, McpToolUse, NewMcpServer};
 use longrun_workflows::payloads::McpDiscoveryRequest;
 
 use crate::AppState;
@@ -306,16 +306,15 @@ pub(crate) async fn create(
         .store
         .create_mcp_server(workspace_id, new, MAX_SERVERS_PER_WORKSPACE)
         .await
-        .map_err(|e| match e {
-            StoreError::Conflict(_) => ApiError::Conflict {
-                code: "mcp_server_exists",
-                message: format!("an MCP server named {name:?} already exists in this workspace"),
-            },
-            StoreError::LimitReached { limit, .. } => ApiError::Conflict {
-                code: "mcp_server_limit",
-                message: format!("the workspace already has its {limit} MCP servers"),
-            },
-            other => other.into(),
+        .map_err(|e| {
+            let taken = format!("an MCP server named {name:?} already exists in this workspace");
+            ApiError::creation(
+                e,
+                ("mcp_server_exists", taken),
+                ("mcp_server_limit", |limit| {
+                    format!("the workspace already has its {limit} MCP servers")
+                }),
+            )
         })?;
     // A server is kept only if it answers: its tools are what agents are checked against.
     let discovered = discover(&state, workspace_id, &name).await;
@@ -374,10 +373,7 @@ pub(crate) async fn list(
     path = "/v1/mcp-servers/{name}",
     operation_id = "get_mcp_server",
     params(("name" = String, Path, description = "The server's name.")),
-    responses(
-        (status = 200, description = "The server.", body = McpServerView),
-        (status = 404, description = "`mcp_server_not_found`.", body = ErrorBody),
-    ),
+    responses((status = 200, description = "The server.", body = McpServerView)),
 )]
 pub(crate) async fn get(
     State(state): State<AppState>,
@@ -395,10 +391,7 @@ pub(crate) async fn get(
     path = "/v1/mcp-servers/{name}",
     operation_id = "delete_mcp_server",
     params(("name" = String, Path, description = "The server's name.")),
-    responses(
-        (status = 204, description = "Removed."),
-        (status = 404, description = "`mcp_server_not_found`.", body = ErrorBody),
-    ),
+    responses((status = 204, description = "Removed.")),
 )]
 pub(crate) async fn delete(
     State(state): State<AppState>,
@@ -427,7 +420,6 @@ pub(crate) async fn delete(
     params(("name" = String, Path, description = "The server's name.")),
     responses(
         (status = 200, description = "The server with its tools as discovered now.", body = McpServerView),
-        (status = 404, description = "`mcp_server_not_found`.", body = ErrorBody),
         (status = 502, description = "`mcp_server_failed`: the server could not be reached or did not answer as an MCP server (the message says why; `last_error` keeps it).", body = ErrorBody),
         (status = 503, description = "`scheduler_unavailable`.", body = ErrorBody),
     ),

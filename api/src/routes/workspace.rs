@@ -12,7 +12,7 @@ use crate::auth::Tenant;
 use crate::error::ApiError;
 use crate::extract::Json;
 use crate::routes::rfc3339;
-use crate::routes::runs::create::{check_webhook_url, webhook_kinds};
+use crate::routes::runs::create::{check_run_webhook, check_webhook_url};
 
 /// The caller's workspace.
 #[derive(Debug, Serialize, ToSchema)]
@@ -112,14 +112,7 @@ pub(crate) async fn update(
     if let Some(url) = &body.alert_webhook_url {
         check_webhook_url("alert_webhook_url", url)?;
     }
-    if let Some(url) = &body.webhook_url {
-        check_webhook_url("webhook_url", url)?;
-    }
-    let events = body
-        .webhook_events
-        .as_deref()
-        .map(|names| webhook_kinds("webhook_events", names))
-        .transpose()?;
+    let events = check_run_webhook(body.webhook_url.as_deref(), body.webhook_events.as_deref())?;
     if events.is_some() && body.webhook_url.is_none() {
         return Err(ApiError::invalid("webhook_events", "needs a webhook_url"));
     }

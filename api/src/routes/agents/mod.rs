@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 
-use longrun_store::{Agent, StoreError};
+use longrun_store::Agent;
 
 use crate::AppState;
 use crate::auth::Tenant;
@@ -77,18 +77,15 @@ pub(crate) async fn create(
         .store
         .create_agent(&tenant.workspace.id, agent.document(), max_agents)
         .await
-        .map_err(|e| match e {
-            StoreError::Conflict(_) => ApiError::Conflict {
-                code: "agent_exists",
-                message: format!("an agent named {name:?} already exists in this workspace"),
-            },
-            StoreError::LimitReached { limit, .. } => ApiError::Conflict {
-                code: "agent_limit",
-                message: format!(
-                    "the workspace already has its tier's {limit} agents; delete one first"
-                ),
-            },
-            other => other.into(),
+        .map_err(|e| {
+            let taken = format!("an agent named {name:?} already exists in this workspace");
+            ApiError::creation(
+                e,
+                ("agent_exists", taken),
+                ("agent_limit", |limit| {
+                    format!("the workspace already has its tier's {limit} agents; delete one first")
+                }),
+            )
         })?;
     audit_agent(&state, &tenant, "agent.create", &agent).await?;
     Ok((StatusCode::CREATED, axum::Json(AgentView::from(&agent))))
@@ -130,7 +127,6 @@ async fn audit_agent(
     request_body = CreateAgent,
     responses(
         (status = 200, description = "The agent as it is now.", body = AgentView),
-        (status = 404, description = "`agent_not_found`.", body = ErrorBody),
         (status = 422, description = "`invalid_request`: a missing, unknown, mistyped or invalid field, named (an unknown provider or tool included).", body = ErrorBody),
     ),
 )]
@@ -164,10 +160,7 @@ pub(crate) async fn update(
     path = "/v1/agents/{name}",
     operation_id = "delete_agent",
     params(("name" = String, Path, description = "The agent's name.")),
-    responses(
-        (status = 204, description = "The agent is deleted."),
-        (status = 404, description = "`agent_not_found`.", body = ErrorBody),
-    ),
+    responses((status = 204, description = "The agent is deleted.")),
 )]
 pub(crate) async fn delete(
     State(state): State<AppState>,
@@ -217,10 +210,7 @@ pub(crate) async fn list(
     path = "/v1/agents/{name}",
     operation_id = "get_agent",
     params(("name" = String, Path, description = "The agent's name.")),
-    responses(
-        (status = 200, description = "The agent.", body = AgentView),
-        (status = 404, description = "`agent_not_found`.", body = ErrorBody),
-    ),
+    responses((status = 200, description = "The agent.", body = AgentView)),
 )]
 pub(crate) async fn get(
     State(state): State<AppState>,

@@ -14,6 +14,7 @@ use longrun_domain::RunStatus;
 use longrun_store::RunListFilter;
 
 use super::create::{CreateRun, Origin, submit};
+use super::find_run;
 use super::list::{metadata_pair, parse_agent, parse_statuses};
 use super::view::RunView;
 use crate::AppState;
@@ -45,11 +46,8 @@ const CANCEL_CONCURRENCY: usize = 8;
     responses(
         (status = 202, description = "The new run is admitted and started.", body = RunView),
         (status = 200, description = "The run this `Idempotency-Key` already started.", body = RunView),
-        (status = 402, description = "`quota_exhausted`: a monthly quota is used up (with `metric`, `used`, `limit`).", body = ErrorBody),
         (status = 404, description = "`agent_not_found`: the run's agent was deleted.", body = ErrorBody),
         (status = 422, description = "`invalid_request`: a bad `Idempotency-Key`; `idempotency_key_reused`: this key made another run.", body = ErrorBody),
-        (status = 429, description = "`concurrency_limit`: the workspace runs its most runs at once (with `active`, `limit`).", body = ErrorBody),
-        (status = 503, description = "`scheduler_unavailable`: Temporal did not answer; retry later.", body = ErrorBody),
     ),
 )]
 pub(crate) async fn rerun(
@@ -59,11 +57,7 @@ pub(crate) async fn rerun(
     headers: HeaderMap,
     Path(run_id): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let original = state
-        .store
-        .run(&tenant.workspace.id, &run_id)
-        .await?
-        .ok_or_else(ApiError::run_not_found)?;
+    let original = find_run(&state, &tenant.workspace.id, &run_id).await?;
     let body = CreateRun {
         agent: Some(original.agent_name.to_string()),
         input: original.input.clone(),

@@ -18,6 +18,7 @@ use utoipa::ToSchema;
 use longrun_domain::{AgentName, Budget, EventKind, RunId, RunLimits};
 use longrun_store::Run;
 
+use super::find_run;
 use super::view::{RunView, view};
 use crate::AppState;
 use crate::admission::{self, Submission};
@@ -122,14 +123,8 @@ impl CreateRun {
             }
             None => None,
         };
-        if let Some(url) = &self.webhook_url {
-            check_webhook_url("webhook_url", url)?;
-        }
-        let webhook_events = self
-            .webhook_events
-            .as_deref()
-            .map(|kinds| webhook_kinds("webhook_events", kinds))
-            .transpose()?;
+        let webhook_events =
+            check_run_webhook(self.webhook_url.as_deref(), self.webhook_events.as_deref())?;
         let previous_run_id = self
             .previous_run_id
             .as_deref()
@@ -172,6 +167,20 @@ impl CreateRun {
             output_schema: self.output_schema,
         })
     }
+}
+
+/// A run webhook as a request names it (`webhook_url`, `webhook_events`): the URL checked,
+/// the event kinds parsed.
+pub(crate) fn check_run_webhook(
+    url: Option<&str>,
+    events: Option<&[String]>,
+) -> Result<Option<Vec<EventKind>>, ApiError> {
+    if let Some(url) = url {
+        check_webhook_url("webhook_url", url)?;
+    }
+    events
+        .map(|names| webhook_kinds("webhook_events", names))
+        .transpose()
 }
 
 /// An http(s) URL of at most 2048 bytes.
@@ -246,11 +255,7 @@ pub(crate) async fn submit(
     let workspace_id = &tenant.workspace.id;
     let agent_name = match &previous_run_id {
         Some(previous_id) => {
-            let previous = state
-                .store
-                .run(workspace_id, previous_id.as_str())
-                .await?
-                .ok_or_else(ApiError::run_not_found)?;
+            let previous = find_run(state, workspace_id, previous_id.as_str()).await?;
             if !previous.is_terminal() {
                 return Err(ApiError::Conflict {
                     code: "run_not_finished",
@@ -329,10 +334,8 @@ pub(crate) async fn submit(
             ("RerunRun" = (operation_id = "rerun_run", parameters(("id" = "$response.body#/id")))),
         )),
         (status = 200, description = "The run this `Idempotency-Key` already started.", body = RunView),
-        (status = 402, description = "`quota_exhausted`: a monthly quota is used up (with `metric`, `used`, `limit`).", body = ErrorBody),
         (status = 404, description = "`agent_not_found`; `run_not_found`: no such `previous_run_id` in this workspace.", body = ErrorBody),
         (status = 409, description = "`run_not_finished`: the `previous_run_id` run has not finished.", body = ErrorBody),
-        (status = 429, description = "`concurrency_limit`: the workspace runs its most runs at once (with `active`, `limit`).", body = ErrorBody),
     ),
 )]
 pub(crate) async fn create(

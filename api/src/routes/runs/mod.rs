@@ -63,11 +63,7 @@ pub(crate) async fn get(
     tenant: Tenant,
     Path(run_id): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let run = state
-        .store
-        .run(&tenant.workspace.id, &run_id)
-        .await?
-        .ok_or_else(ApiError::run_not_found)?;
+    let run = find_run(&state, &tenant.workspace.id, &run_id).await?;
     let mut runs = views(&state, &tenant.workspace.id, &[run], true).await?;
     Ok(axum::Json(runs.pop().ok_or_else(ApiError::run_not_found)?))
 }
@@ -138,14 +134,23 @@ async fn send(state: &AppState, run: &Run, command: Command) -> Result<Sent, Api
         .await
 }
 
+/// The workspace's run of this id, or 404 `run_not_found`.
+pub(crate) async fn find_run(
+    state: &AppState,
+    workspace_id: &str,
+    run_id: &str,
+) -> Result<Run, ApiError> {
+    state
+        .store
+        .run(workspace_id, run_id)
+        .await?
+        .ok_or_else(ApiError::run_not_found)
+}
+
 /// A live run of the workspace, or the error a client should see: 404 for another
 /// workspace's run or none, 409 `run_finished` for a run that ended.
 async fn live_run(state: &AppState, tenant: &Tenant, run_id: &str) -> Result<Run, ApiError> {
-    let run = state
-        .store
-        .run(&tenant.workspace.id, run_id)
-        .await?
-        .ok_or_else(ApiError::run_not_found)?;
+    let run = find_run(state, &tenant.workspace.id, run_id).await?;
     if run.is_terminal() {
         return Err(ApiError::run_finished(run.status.as_str()));
     }

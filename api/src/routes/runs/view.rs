@@ -147,24 +147,28 @@ pub(crate) async fn views(
             .map(|r| r.id.as_str())
             .collect()
     };
-    let approvals = state
-        .store
-        .pending_calls(
-            workspace_id,
-            &in_status(RunStatus::WaitingApproval),
-            EventKind::ApprovalRequested,
-            EventKind::ApprovalDecided,
-        )
-        .await?;
-    let tool_calls = state
-        .store
-        .pending_calls(
-            workspace_id,
-            &in_status(RunStatus::RequiresAction),
-            EventKind::ToolRequested,
-            EventKind::ToolCompleted,
-        )
-        .await?;
+    // The calls runs in `status` wait on: asked by one event kind, answered by another.
+    let pending = |status: RunStatus, asked: EventKind, answered: EventKind| {
+        let ids = in_status(status);
+        async move {
+            state
+                .store
+                .pending_calls(workspace_id, &ids, asked, answered)
+                .await
+        }
+    };
+    let approvals = pending(
+        RunStatus::WaitingApproval,
+        EventKind::ApprovalRequested,
+        EventKind::ApprovalDecided,
+    )
+    .await?;
+    let tool_calls = pending(
+        RunStatus::RequiresAction,
+        EventKind::ToolRequested,
+        EventKind::ToolCompleted,
+    )
+    .await?;
     let of = |pending: &'_ std::collections::BTreeMap<String, Vec<PendingCall>>, run: &Run| {
         pending.get(run.id.as_str()).map_or_else(Vec::new, |calls| {
             calls.iter().map(PendingCallView::from).collect()
