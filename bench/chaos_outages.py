@@ -110,14 +110,24 @@ def answers_between(calls, a_ms, b_ms, route=None):
     return counted
 
 
+def not_done(checks, w, claim):
+    """Fails `claim` when its disruption, `w`, was not done (the runs ended first)."""
+    if not w:
+        checks.check(False, claim, "not done: the runs ended first")
+    return not w
+
+
+def down_for(w):
+    """How long a disruption's dependency was down, and how many runs were in flight."""
+    return f"down {(w['up_ms'] - w['down_ms']) / 1000:.1f} s, {w['live']} runs in flight"
+
+
 def check_provider(checks, w, stats, runs, rows, seen, read_events):
     """The provider answered 503 for the window; every run it refused (the fake counts its
     refusals by prompt, unique per run) waited visibly (`waiting_provider` in the list, or
     `provider.retrying` events: `read_events(run)`) and succeeded; every run in flight across
     the whole window was refused at least once. Adds the figures to `w`."""
-    if not w:
-        checks.check(False, "the provider answered 503 while runs were in flight",
-                     "not done: the runs ended first")
+    if not_done(checks, w, "the provider answered 503 while runs were in flight"):
         return
     refused = stats.get("refused_runs", {})
     runs_by_question = {r.question: r for r in runs}
@@ -161,41 +171,48 @@ def check_provider(checks, w, stats, runs, rows, seen, read_events):
              in_flight_throughout=len(throughout))
 
 
+def check_readiness(checks, w, readiness, apis, answer, expected, claim):
+    """Checks `claim`: every API's /readyz polls while `w` was down (from when the polls could
+    notice) answered `expected` only, as `answer` reads a poll."""
+    polls = readiness.between(w["down_ms"] + READY_LAG_MS, w["back_ms"])
+    per_api = {api: collections.Counter(answer(p) for p in polls if p[1] == api) for api in apis}
+    checks.check(all(c and set(c) == {expected} for c in per_api.values()), claim,
+                 "; ".join(f"{api}: {dict(c)}" for api, c in per_api.items()))
+
+
+# A /readyz answer while a dependency the API can do without is down, as `degraded` reads it.
+DEGRADED = (200, "degraded", "unavailable")
+
+
+def degraded(dependency):
+    """How a /readyz poll reads when only `dependency` matters: its status, the overall
+    state, and the dependency's."""
+    return lambda p: (p[2], p[3], p[4].get(dependency))
+
+
 def check_postgres_stop(checks, w, readiness, apis):
     """Postgres was stopped and started again with runs in flight; /readyz said 503 meanwhile."""
-    if not w:
-        checks.check(False, "Postgres stopped and started again while runs were in flight",
-                     "not done: the runs ended first")
+    if not_done(checks, w, "Postgres stopped and started again while runs were in flight"):
         return
     checks.check(w["stopped"] and w["started"] and w["live"] > 0,
                  "Postgres stopped and started again while runs were in flight",
-                 f"down {(w['up_ms'] - w['down_ms']) / 1000:.1f} s, {w['live']} runs in flight"
+                 down_for(w)
                  + (f"; pg_ctl: {w['output']}" if not (w["stopped"] and w["started"]) else ""))
-    polls = readiness.between(w["down_ms"] + READY_LAG_MS, w["back_ms"])
-    per_api = {api: collections.Counter(p[2] for p in polls if p[1] == api) for api in apis}
-    checks.check(all(c.get(503, 0) > 0 and set(c) == {503} for c in per_api.values()),
-                 "/readyz answered 503 on every API while Postgres was down",
-                 "; ".join(f"{api}: {dict(c)}" for api, c in per_api.items()))
+    check_readiness(checks, w, readiness, apis, lambda p: p[2], 503,
+                    "/readyz answered 503 on every API while Postgres was down")
 
 
 def check_temporal(checks, w, calls, runs, rows, readiness, apis):
     """Temporal restarted on its state file with runs in flight; /readyz said 200 degraded
     meanwhile; runs submitted meanwhile were answered 202, shown `queued` with
     `scheduler_unavailable`, and started after."""
-    if not w:
-        checks.check(False, "Temporal restarted while runs were in flight",
-                     "not done: the runs ended first")
+    if not_done(checks, w, "Temporal restarted while runs were in flight"):
         return
     checks.check(w["stopped"] and w["started"] and w["live"] > 0,
                  "the Temporal dev server restarted on its state file while runs were in flight",
-                 f"down {(w['up_ms'] - w['down_ms']) / 1000:.1f} s, {w['live']} runs in flight")
-    polls = readiness.between(w["down_ms"] + READY_LAG_MS, w["back_ms"])
-    per_api = {api: collections.Counter(
-        (p[2], p[3], p[4].get("temporal")) for p in polls if p[1] == api) for api in apis}
-    checks.check(all(c and set(c) == {(200, "degraded", "unavailable")}
-                     for c in per_api.values()),
-                 "/readyz answered 200 degraded (temporal unavailable) on every API meanwhile",
-                 "; ".join(f"{api}: {dict(c)}" for api, c in per_api.items()))
+                 down_for(w))
+    check_readiness(checks, w, readiness, apis, degraded("temporal"), DEGRADED,
+                    "/readyz answered 200 degraded (temporal unavailable) on every API meanwhile")
     posts = answers_between(calls, w["down_ms"], w["up_ms"], "POST /v1/runs")
     checks.check(posts and set(posts) <= {"202", "200"} and all(r.id for r in runs),
                  "runs submitted while Temporal was down were answered 202",
@@ -226,9 +243,7 @@ def check_temporal(checks, w, calls, runs, rows, readiness, apis):
 
 def check_redis_outage(checks, w, calls, readiness, apis):
     """Redis stopped for a while: requests kept being served, /readyz said 200 degraded."""
-    if not w:
-        checks.check(False, "Redis stopped while runs were in flight",
-                     "not done: the runs ended first")
+    if not_done(checks, w, "Redis stopped while runs were in flight"):
         return
     served = answers_between(calls, w["down_ms"], w["up_ms"])
     bad = {k: v for k, v in served.items() if k == "no answer" or k[0] == "5"}
@@ -237,15 +252,9 @@ def check_redis_outage(checks, w, calls, readiness, apis):
     checks.check(w["stopped"] and w["up"] and w["live"] > 0 and sum(served.values()) > 0
                  and not bad and admitted > 0,
                  "requests were served while Redis was down (runs admitted too)",
-                 f"down {(w['up_ms'] - w['down_ms']) / 1000:.1f} s, {w['live']} runs in flight, "
-                 f"answers {dict(served)}, {admitted} runs admitted")
-    polls = readiness.between(w["down_ms"] + READY_LAG_MS, w["back_ms"])
-    per_api = {api: collections.Counter(
-        (p[2], p[3], p[4].get("redis")) for p in polls if p[1] == api) for api in apis}
-    checks.check(all(c and set(c) == {(200, "degraded", "unavailable")}
-                     for c in per_api.values()),
-                 "/readyz answered 200 degraded (redis unavailable) on every API meanwhile",
-                 "; ".join(f"{api}: {dict(c)}" for api, c in per_api.items()))
+                 f"{down_for(w)}, answers {dict(served)}, {admitted} runs admitted")
+    check_readiness(checks, w, readiness, apis, degraded("redis"), DEGRADED,
+                    "/readyz answered 200 degraded (redis unavailable) on every API meanwhile")
 
 
 def check_503_only_without_postgres(checks, calls, readiness, windows, slack_ms, started_ms):

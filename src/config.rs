@@ -669,13 +669,10 @@ mod tests {
 
     #[test]
     fn later_layers_win_and_errors_name_the_variable() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("longrun.toml");
-        std::fs::write(
-            &file,
+        let (_dir, file) = crate::testing::file_with(
+            "longrun.toml",
             "listen = \"127.0.0.1:1\"\ntask_queue = \"from-file\"\n",
-        )
-        .unwrap();
+        );
         let mut layers = Layers::load(
             Some(&file),
             env_of(&[
@@ -720,9 +717,7 @@ mod tests {
 
     #[test]
     fn unknown_file_keys_are_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("bad.toml");
-        std::fs::write(&file, "lisen = \"x\"\n").unwrap();
+        let (_dir, file) = crate::testing::file_with("bad.toml", "lisen = \"x\"\n");
         let err = Layers::load(Some(&file), env_of(&[]))
             .unwrap_err()
             .to_string();

@@ -46,11 +46,9 @@ pub(crate) async fn seed(store: &Store, data_dir: &Path) -> anyhow::Result<Strin
             let (_, secret) = longrun_api::issue_api_key(store, &workspace.id, "demo", "admin")
                 .await
                 .map_err(|e| anyhow::anyhow!("cannot create the demo API key: {e}"))?;
-            crate::roles::write_private(&key_file, &format!("{secret}\n"))?;
-            println!(
-                "Created workspace {SLUG:?} (tier pro) and its API key (shown once; also in {}):\n  {secret}",
-                key_file.display()
-            );
+            let created =
+                format!("Created workspace {SLUG:?} (tier pro) and its API key (shown once; ");
+            keep_secret(&key_file, &secret, &created)?;
             secret
         }
     };
@@ -109,11 +107,16 @@ pub(crate) async fn seed_user(store: &Store, data_dir: &Path) -> anyhow::Result<
     )
     .await
     .map_err(|e| anyhow::anyhow!("cannot create the demo user: {e}"))?;
-    crate::roles::write_private(&password_file, &format!("{password}\n"))?;
-    println!(
-        "Created the console user {USER_EMAIL} (admin of {SLUG:?}); password (also in {}):\n  {password}",
-        password_file.display()
-    );
+    let created = format!("Created the console user {USER_EMAIL} (admin of {SLUG:?}); password (");
+    keep_secret(&password_file, &password, &created)
+}
+
+/// Writes a secret just created to `file`, readable by its owner only, and prints it: the
+/// message `created`, which ends inside a parenthesis that this completes with where the
+/// secret is kept, then the secret.
+fn keep_secret(file: &Path, secret: &str, created: &str) -> anyhow::Result<()> {
+    crate::roles::write_private(file, &format!("{secret}\n"))?;
+    println!("{created}also in {}):\n  {secret}", file.display());
     Ok(())
 }
 

@@ -12,6 +12,8 @@ mod demo;
 mod deploy_checks;
 mod roles;
 mod telemetry;
+#[cfg(test)]
+mod testing;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

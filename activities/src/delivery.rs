@@ -13,7 +13,7 @@ use longrun_workflows::payloads::WebhookRequest;
 
 use crate::egress::{EgressPolicy, check_url};
 use crate::errors::{from_store, non_retryable, retryable};
-use crate::tools::webhook::{secret_bytes, sign};
+use crate::tools::webhook::message_request;
 
 pub(crate) async fn deliver_run(
     store: &Store,
@@ -36,14 +36,7 @@ pub(crate) async fn deliver_run(
         .map_err(from_store)?;
     let timestamp = longrun_store::now_ms() / 1000;
     let (body, message_id) = body_and_id(&run, request, timestamp);
-    let signature = sign(&secret_bytes(&secret), &message_id, timestamp, &body);
-    let response = http
-        .post(url)
-        .header("content-type", "application/json")
-        .header("webhook-id", &message_id)
-        .header("webhook-timestamp", timestamp.to_string())
-        .header("webhook-signature", signature)
-        .body(body)
+    let response = message_request(http, url, &message_id, timestamp, Some(&secret), body)
         .send()
         .await
         .map_err(|e| {

@@ -16,7 +16,7 @@ use longrun_domain::period::ALERT_THRESHOLDS;
 use longrun_domain::{Limits, Period, Tiers, period_of};
 
 use crate::egress::{EgressPolicy, check_url};
-use crate::tools::webhook::{secret_bytes, sign};
+use crate::tools::webhook::message_request;
 
 /// The workspace, its limits, the period and what it used so far.
 pub(crate) struct Standing {
@@ -215,15 +215,8 @@ async fn notify(
         data["threshold_percent"]
     );
     let timestamp = longrun_store::now_ms() / 1000;
-    let signature = sign(&secret_bytes(&secret), &id, timestamp, &body);
-    let sent = http
-        .post(url)
+    let sent = message_request(http, url, &id, timestamp, Some(&secret), body)
         .timeout(Duration::from_secs(5))
-        .header("content-type", "application/json")
-        .header("webhook-id", &id)
-        .header("webhook-timestamp", timestamp.to_string())
-        .header("webhook-signature", signature)
-        .body(body)
         .send()
         .await;
     match sent {

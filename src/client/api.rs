@@ -100,6 +100,11 @@ pub(crate) fn profile_path(env: &dyn Fn(&str) -> Option<String>) -> Option<PathB
     Some(base.join("longrun").join("client.toml"))
 }
 
+const NO_API_URL: &str = "no API URL: set LONGRUN_API_URL (or pass --api-url, or api_url in \
+     the profile file), e.g. LONGRUN_API_URL=http://127.0.0.1:8080";
+const NO_API_KEY: &str = "no API key: set LONGRUN_API_KEY (or pass --api-key, or api_key in \
+     the profile file) to a workspace API key";
+
 impl Connection {
     /// The API to talk to, or a message naming what to set.
     pub(crate) fn resolve(&self, env: &dyn Fn(&str) -> Option<String>) -> Result<Api, ClientError> {
@@ -130,34 +135,19 @@ impl Connection {
                 path.map(|p| p.display().to_string()).unwrap_or_default()
             )));
         }
-        let from_profile =
-            |field: fn(&Profile) -> &Option<String>| profile.and_then(|p| field(p).clone());
-        let url = self
-            .api_url
-            .clone()
-            .or_else(|| env("LONGRUN_API_URL"))
-            .or_else(|| from_profile(|p| &p.api_url))
-            .filter(|u| !u.is_empty())
-            .ok_or_else(|| {
-                ClientError::Usage(
-                    "no API URL: set LONGRUN_API_URL (or pass --api-url, or api_url in the \
-                     profile file), e.g. LONGRUN_API_URL=http://127.0.0.1:8080"
-                        .into(),
-                )
-            })?;
-        let key = self
-            .api_key
-            .clone()
-            .or_else(|| env("LONGRUN_API_KEY"))
-            .or_else(|| from_profile(|p| &p.api_key))
-            .filter(|k| !k.is_empty())
-            .ok_or_else(|| {
-                ClientError::Usage(
-                    "no API key: set LONGRUN_API_KEY (or pass --api-key, or api_key in the \
-                     profile file) to a workspace API key"
-                        .into(),
-                )
-            })?;
+        // The flag, else the environment, else the profile; empty is unset.
+        let setting = |flag: &Option<String>,
+                       var: &str,
+                       field: fn(&Profile) -> &Option<String>,
+                       missing: &str| {
+            flag.clone()
+                .or_else(|| env(var))
+                .or_else(|| profile.and_then(|p| field(p).clone()))
+                .filter(|v| !v.is_empty())
+                .ok_or_else(|| ClientError::Usage(missing.to_string()))
+        };
+        let url = setting(&self.api_url, "LONGRUN_API_URL", |p| &p.api_url, NO_API_URL)?;
+        let key = setting(&self.api_key, "LONGRUN_API_KEY", |p| &p.api_key, NO_API_KEY)?;
         if !(url.starts_with("http://") || url.starts_with("https://")) {
             return Err(ClientError::Usage(format!(
                 "LONGRUN_API_URL must be an http(s) URL, not {url:?}"
@@ -296,14 +286,11 @@ mod tests {
 
     #[test]
     fn flags_beat_the_environment_which_beats_the_profile_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("client.toml");
-        std::fs::write(
-            &file,
+        let (_dir, file) = crate::testing::file_with(
+            "client.toml",
             "[default]\napi_url = \"http://file\"\napi_key = \"file-key\"\n\
              [profiles.staging]\napi_url = \"http://staging\"\napi_key = \"s\"\n",
-        )
-        .unwrap();
+        );
         let path = file.display().to_string();
         let env = |name: &str| match name {
             "LONGRUN_CLIENT_CONFIG" => Some(path.clone()),

@@ -369,25 +369,24 @@ async fn list(api: &Api, args: ListArgs, json: bool) -> Result<u8, ClientError> 
             serde_json::from_str::<Value>(&text).unwrap_or(Value::Null),
         )
     };
+    print_listing(
+        json,
+        &page,
+        "runs",
+        &["ID", "AGENT", "STATUS", "STEPS", "CREATED"],
+        |run| {
+            vec![
+                text(&run["id"]),
+                text(&run["agent"]),
+                text(&run["status"]),
+                run["step"].to_string(),
+                text(&run["created_at"]),
+            ]
+        },
+    );
     if json {
-        println!("{page}");
         return Ok(exit::OK);
     }
-    let rows: Vec<Vec<String>> = page["runs"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|run| {
-            vec![
-                run["id"].as_str().unwrap_or_default().to_string(),
-                run["agent"].as_str().unwrap_or_default().to_string(),
-                run["status"].as_str().unwrap_or_default().to_string(),
-                run["step"].to_string(),
-                run["created_at"].as_str().unwrap_or_default().to_string(),
-            ]
-        })
-        .collect();
-    print_table(&["ID", "AGENT", "STATUS", "STEPS", "CREATED"], &rows);
     if let Some(cursor) = page["next_cursor"].as_str() {
         println!("(more: --cursor {cursor})");
     }
@@ -415,6 +414,33 @@ fn since_to_time(since: &str) -> Result<String, ClientError> {
     };
     let at = chrono::Utc::now() - chrono::Duration::seconds(seconds);
     Ok(at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+}
+
+/// A page of a listing: as the API answered it with `--json`, else its `items` as a table of
+/// the given columns, a `row` each.
+fn print_listing(
+    json: bool,
+    page: &Value,
+    items: &str,
+    header: &[&str],
+    row: impl Fn(&Value) -> Vec<String>,
+) {
+    if json {
+        println!("{page}");
+        return;
+    }
+    let rows: Vec<Vec<String>> = page[items]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(row)
+        .collect();
+    print_table(header, &rows);
+}
+
+/// A string of an answer, empty when it is not one.
+fn text(value: &Value) -> String {
+    value.as_str().unwrap_or_default().to_string()
 }
 
 fn print_table(header: &[&str], rows: &[Vec<String>]) {
@@ -502,29 +528,21 @@ async fn agents(api: &Api, command: AgentsCommand, json: bool) -> Result<u8, Cli
         }
         AgentsCommand::List => {
             let page = api.get("/v1/agents?limit=100").await?;
-            if json {
-                println!("{page}");
-                return Ok(exit::OK);
-            }
-            let rows: Vec<Vec<String>> = page["agents"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(|agent| {
+            print_listing(
+                json,
+                &page,
+                "agents",
+                &["NAME", "MODEL", "TOOLS"],
+                |agent| {
                     let tools: Vec<String> = agent["tools"]
                         .as_array()
                         .into_iter()
                         .flatten()
                         .map(|t| t.as_str().or(t["name"].as_str()).unwrap_or("?").to_string())
                         .collect();
-                    vec![
-                        agent["name"].as_str().unwrap_or_default().to_string(),
-                        agent["model"].as_str().unwrap_or_default().to_string(),
-                        tools.join(","),
-                    ]
-                })
-                .collect();
-            print_table(&["NAME", "MODEL", "TOOLS"], &rows);
+                    vec![text(&agent["name"]), text(&agent["model"]), tools.join(",")]
+                },
+            );
             Ok(exit::OK)
         }
         AgentsCommand::Get { name } => {

@@ -485,12 +485,7 @@ async fn a_denied_or_unanswered_approval_reaches_the_model_as_an_error() {
     assert_eq!(status, StatusCode::OK);
     let run = app.wait_for_run(&key, &run_id, MINUTE).await;
     assert_eq!(run["status"], "succeeded", "{run}");
-    let result = &fake.received()[1].body["messages"][2]["content"][0];
-    assert_eq!(result["is_error"], true);
-    assert!(
-        result["content"].as_str().unwrap().contains("not today"),
-        "{result}"
-    );
+    fake.first_tool_result(true, "not today");
     assert_eq!(
         run["usage"]["tool_calls"], 0,
         "a denied call is not run, nor billed"

@@ -6,6 +6,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
+use crate::answers::{assert_invalid, error_message};
 use crate::fakes::{FakeLlm, Format, Script};
 use crate::harness::{MINUTE, Options, TestApp, TestDb, ledger_rows};
 use crate::on_each_backend;
@@ -40,6 +41,11 @@ fn locator(timeout_s: Option<u64>) -> Value {
     json!({"name": "a", "model": "anthropic/claude-test", "tools": ["calculator", tool]})
 }
 
+/// A client tool's result: `content` for call `call_id`.
+fn tool_result(call_id: &str, content: &str) -> Value {
+    json!({"tool_call_id": call_id, "content": content})
+}
+
 on_each_backend!(a_client_tool_waits_for_the_clients_result);
 async fn a_client_tool_waits_for_the_clients_result(db: TestDb) {
     let script = Script::new()
@@ -62,48 +68,22 @@ async fn a_client_tool_waits_for_the_clients_result(db: TestDb) {
     assert_eq!(declared[1]["input_schema"]["type"], "object");
 
     let path = format!("/v1/runs/{run_id}/tool-results");
-    let (status, answer) = app
-        .post(
-            &key,
-            &path,
-            json!({"tool_call_id": "toolu_nope", "content": "x"}),
-        )
-        .await;
+    let (status, answer) = app.post(&key, &path, tool_result("toolu_nope", "x")).await;
     assert_eq!(status, StatusCode::CONFLICT, "{answer}");
     assert_eq!(answer["error"]["code"], "tool_result_conflict", "{answer}");
     let big = "x".repeat(64 * 1024 + 1);
-    let (status, answer) = app
-        .post(
-            &key,
-            &path,
-            json!({"tool_call_id": "toolu_c1", "content": big}),
-        )
-        .await;
+    let (status, answer) = app.post(&key, &path, tool_result("toolu_c1", &big)).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
-    assert!(
-        answer["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("content"),
-        "{answer}"
-    );
+    assert!(error_message(&answer).contains("content"), "{answer}");
     // Another workspace cannot see the run, let alone answer for it.
     let (_, stranger) = app.tenant("stranger").await;
     let (status, _) = app
-        .post(
-            &stranger,
-            &path,
-            json!({"tool_call_id": "toolu_c1", "content": "Paris"}),
-        )
+        .post(&stranger, &path, tool_result("toolu_c1", "Paris"))
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 
     let (status, answer) = app
-        .post(
-            &key,
-            &path,
-            json!({"tool_call_id": "toolu_c1", "content": "Oslo, Norway"}),
-        )
+        .post(&key, &path, tool_result("toolu_c1", "Oslo, Norway"))
         .await;
     assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
     assert_eq!(answer["queued"], false, "{answer}");
@@ -127,11 +107,7 @@ async fn a_client_tool_waits_for_the_clients_result(db: TestDb) {
         ledger_rows(&[("agent_time", 2), ("llm", 2)])
     );
     let (status, answer) = app
-        .post(
-            &key,
-            &path,
-            json!({"tool_call_id": "toolu_c1", "content": "again"}),
-        )
+        .post(&key, &path, tool_result("toolu_c1", "again"))
         .await;
     assert_eq!(status, StatusCode::CONFLICT, "{answer}");
 }
@@ -151,22 +127,9 @@ async fn a_client_tool_without_a_result_in_time_is_an_error_for_the_model() {
     .await;
     let (run_id, run) = app.run_to_end(&key, "a", "Where am I?").await;
     assert_eq!(run["status"], "succeeded", "{run}");
-    let result = &fake.received()[1].body["messages"][2]["content"][0];
-    assert_eq!(result["is_error"], true, "{result}");
-    assert!(
-        result["content"]
-            .as_str()
-            .unwrap()
-            .contains("did not return a result"),
-        "{result}"
-    );
-    let (status, answer) = app
-        .post(
-            &key,
-            &format!("/v1/runs/{run_id}/tool-results"),
-            json!({"tool_call_id": "toolu_c1", "content": "late"}),
-        )
-        .await;
+    fake.first_tool_result(true, "did not return a result");
+    let path = format!("/v1/runs/{run_id}/tool-results");
+    let (status, answer) = app.post(&key, &path, tool_result("toolu_c1", "late")).await;
     assert_eq!(status, StatusCode::CONFLICT, "{answer}");
 }
 
@@ -197,13 +160,9 @@ async fn an_anthropic_answer_is_checked_against_the_output_schema_once_corrected
         first["tool_choice"],
         json!({"type": "tool", "name": "final_answer"})
     );
-    let corrective = &received[1].body["messages"][2]["content"][0];
+    // The model is told where its answer is wrong.
+    let corrective = fake.first_tool_result(true, "/n");
     assert_eq!(corrective["tool_use_id"], "toolu_f1", "{corrective}");
-    assert_eq!(corrective["is_error"], true);
-    assert!(
-        corrective["content"].as_str().unwrap().contains("/n"),
-        "the model is told where its answer is wrong: {corrective}"
-    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -352,11 +311,5 @@ async fn agent_tool_settings_are_checked_field_by_field() {
             json!({"agent": "x", "input": "hi", "output_schema": {"type": "strnig"}}),
         )
         .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
-    assert!(
-        answer["error"]["message"]
-            .as_str()
-            .unwrap()
-            .starts_with("output_schema")
-    );
+    assert_invalid(status, &answer, "output_schema");
 }

@@ -151,12 +151,7 @@ async fn a_webhook_tool_posts_signed_input_and_returns_the_answer() {
         json!({"order": "A-1"})
     );
     verify(headers, body, secret);
-    let result = &fake.received()[1].body["messages"][2]["content"][0];
-    assert_eq!(result["is_error"], false);
-    assert!(
-        result["content"].as_str().unwrap().contains("42"),
-        "{result}"
-    );
+    fake.first_tool_result(false, "42");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -200,15 +195,7 @@ async fn a_webhook_tool_input_that_breaks_its_schema_never_leaves() {
         serde_json::from_str::<Value>(&calls[0].1).unwrap(),
         json!({"order": "A-1"})
     );
-    let refused = &fake.received()[1].body["messages"][2]["content"][0];
-    assert_eq!(refused["is_error"], true, "{refused}");
-    assert!(
-        refused["content"]
-            .as_str()
-            .unwrap()
-            .contains("does not match the tool's input_schema"),
-        "{refused}"
-    );
+    fake.first_tool_result(true, "does not match the tool's input_schema");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -223,12 +210,7 @@ async fn a_private_address_is_refused_to_tools_unless_allowlisted() {
         .await;
     let (_, run) = app.run_to_end(&key, "a", "fetch").await;
     assert_eq!(run["status"], "succeeded", "{run}");
-    let result = &fake.received()[1].body["messages"][2]["content"][0];
-    assert_eq!(result["is_error"], true, "{result}");
-    assert!(
-        result["content"].as_str().unwrap().contains("refused"),
-        "{result}"
-    );
+    fake.first_tool_result(true, "refused");
     assert!(
         inbox.lock().unwrap().is_empty(),
         "nothing reached the private address"

@@ -143,6 +143,17 @@ impl FakeLlm {
         self.inner.received.lock().unwrap().clone()
     }
 
+    /// The result of the run's first tool call as the model got it in its second request (the
+    /// third message's first block), asserted to be an error or not and to hold `text`.
+    #[track_caller]
+    pub fn first_tool_result(&self, is_error: bool, text: &str) -> Value {
+        let result = self.received()[1].body["messages"][2]["content"][0].clone();
+        assert_eq!(result["is_error"], is_error, "{result}");
+        let content = result["content"].as_str().unwrap_or_default();
+        assert!(content.contains(text), "{result}");
+        result
+    }
+
     /// Requests received for a turn.
     pub fn requests_for_turn(&self, turn: usize) -> usize {
         self.received().iter().filter(|r| r.turn == turn).count()

@@ -4,6 +4,7 @@
 // Items of a test binary are public to its modules only.
 #![allow(unreachable_pub)]
 
+mod answers;
 mod cluster;
 mod fakes;
 mod harness;

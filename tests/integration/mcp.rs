@@ -11,6 +11,9 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
+use longrun_store::Workspace;
+
+use crate::answers::assert_invalid;
 use crate::fakes::{FakeLlm, Format, Script};
 use crate::harness::{MINUTE, Options, TestApp, TestDb, poll};
 use crate::on_each_backend;
@@ -120,6 +123,34 @@ fn agent_with(tool: Value) -> Value {
     json!({"name": "a", "model": "anthropic/claude-test", "tools": [tool]})
 }
 
+/// Workspace `slug` with `server` registered as `calc` and agent `a` using its `tools` (`"*"`
+/// or names): the workspace and its key.
+async fn calc_tenant(
+    app: &TestApp,
+    slug: &str,
+    server: &McpServer,
+    tools: Value,
+) -> (Workspace, String) {
+    let (workspace, key) = app.tenant(slug).await;
+    register(app, &key, "calc", server).await;
+    let tool = json!({"type": "mcp", "server": "calc", "tools": tools});
+    app.create_agent(&key, agent_with(tool)).await;
+    (workspace, key)
+}
+
+/// Runs agent `a` on `input`, which must succeed: its tool results.
+async fn run_a(app: &TestApp, workspace: &Workspace, key: &str, input: &str) -> Vec<Value> {
+    let (run_id, run) = app.run_to_end(key, "a", input).await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    tool_results(app, &workspace.id, &run_id).await
+}
+
+/// The names of a list of tools.
+fn names(tools: &Value) -> Vec<&str> {
+    let tools = tools.as_array().unwrap();
+    tools.iter().map(|t| t["name"].as_str().unwrap()).collect()
+}
+
 /// The `tool.completed` events of a run, in order.
 async fn tool_results(app: &TestApp, workspace_id: &str, run_id: &str) -> Vec<Value> {
     app.events(workspace_id, run_id)
@@ -145,12 +176,7 @@ async fn discovery_lists_tools_and_hides_header_values(db: TestDb) {
     let body = json!({"name": "calc", "url": server.url, "headers": {"Authorization": "Bearer s3cret-token"}});
     let (status, created) = c.call("POST", "/v1/mcp-servers", key, Some(body)).await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
-    let names: Vec<&str> = created["tools"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["name"].as_str().unwrap())
-        .collect();
+    let names = names(&created["tools"]);
     assert_eq!(
         names,
         ["add", "lookup", "big", "explode", "slow"],
@@ -191,25 +217,11 @@ async fn discovery_lists_tools_and_hides_header_values(db: TestDb) {
     let (status, body) = c
         .call("POST", "/v1/agents", key, Some(unknown_server))
         .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .starts_with("tools[0].server:"),
-        "{body}"
-    );
+    assert_invalid(status, &body, "tools[0].server:");
     let unknown_tool =
         agent_with(json!({"type": "mcp", "server": "calc", "tools": ["add", "nope"]}));
     let (status, body) = c.call("POST", "/v1/agents", key, Some(unknown_tool)).await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .starts_with("tools[0].tools[1]:"),
-        "{body}"
-    );
+    assert_invalid(status, &body, "tools[0].tools[1]:");
     let good = agent_with(json!({"type": "mcp", "server": "calc", "tools": ["add"]}));
     let (status, agent) = c.call("POST", "/v1/agents", key, Some(good)).await;
     assert_eq!(status, StatusCode::CREATED, "{agent}");
@@ -246,13 +258,7 @@ async fn a_run_calls_the_servers_tools_and_gets_their_results() {
         .call("toolu_boom", "calc__explode", json!({}))
         .answer("2+3 is 5 and alpha is the first letter.");
     let (fake, app) = app_with(script, TestDb::sqlite()).await;
-    let (workspace, key) = app.tenant("mcprun").await;
-    register(&app, &key, "calc", &server).await;
-    app.create_agent(
-        &key,
-        agent_with(json!({"type": "mcp", "server": "calc", "tools": "*"})),
-    )
-    .await;
+    let (workspace, key) = calc_tenant(&app, "mcprun", &server, json!("*")).await;
 
     let (run_id, run) = app.run_to_end(&key, "a", "add and look up").await;
     assert_eq!(run["status"], "succeeded", "{run}");
@@ -260,12 +266,7 @@ async fn a_run_calls_the_servers_tools_and_gets_their_results() {
 
     // The model was offered the server's tools under their model-facing names.
     let received = fake.received();
-    let offered: Vec<&str> = received[0].body["tools"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["name"].as_str().unwrap())
-        .collect();
+    let offered = names(&received[0].body["tools"]);
     assert_eq!(
         offered,
         [
@@ -348,18 +349,10 @@ async fn an_unreachable_server_is_an_error_result_and_the_run_goes_on() {
         .call("toolu_add", "calc__add", json!({"a": 1, "b": 1}))
         .answer("The tool is down.");
     let (_fake, app) = app_with(script, TestDb::sqlite()).await;
-    let (workspace, key) = app.tenant("mcpdown").await;
-    register(&app, &key, "calc", &server).await;
-    app.create_agent(
-        &key,
-        agent_with(json!({"type": "mcp", "server": "calc", "tools": "*"})),
-    )
-    .await;
+    let (workspace, key) = calc_tenant(&app, "mcpdown", &server, json!("*")).await;
     server.stop();
 
-    let (run_id, run) = app.run_to_end(&key, "a", "add").await;
-    assert_eq!(run["status"], "succeeded", "{run}");
-    let results = tool_results(&app, &workspace.id, &run_id).await;
+    let results = run_a(&app, &workspace, &key, "add").await;
     assert_eq!(results[0]["is_error"], true, "{results:?}");
     let content = results[0]["content"].as_str().unwrap();
     assert!(content.contains("could not be reached"), "{content}");
@@ -388,17 +381,9 @@ async fn a_slow_server_is_an_error_result_and_the_run_goes_on() {
     };
     options.tuning.tool_timeout_s = 2;
     let app = TestApp::start_with(TestDb::sqlite(), options).await;
-    let (workspace, key) = app.tenant("mcpslow").await;
-    register(&app, &key, "calc", &server).await;
-    app.create_agent(
-        &key,
-        agent_with(json!({"type": "mcp", "server": "calc", "tools": ["slow"]})),
-    )
-    .await;
+    let (workspace, key) = calc_tenant(&app, "mcpslow", &server, json!(["slow"])).await;
 
-    let (run_id, run) = app.run_to_end(&key, "a", "wait").await;
-    assert_eq!(run["status"], "succeeded", "{run}");
-    let results = tool_results(&app, &workspace.id, &run_id).await;
+    let results = run_a(&app, &workspace, &key, "wait").await;
     assert_eq!(results[0]["is_error"], true, "{results:?}");
     assert_eq!(
         fake.received().len(),
@@ -414,18 +399,10 @@ async fn a_changed_tool_is_refused_and_its_server_flagged() {
         .call("toolu_look", "calc__lookup", json!({"word": "alpha"}))
         .answer("The tool changed.");
     let (_fake, app) = app_with(script, TestDb::sqlite()).await;
-    let (workspace, key) = app.tenant("mcpchange").await;
-    register(&app, &key, "calc", &server).await;
-    app.create_agent(
-        &key,
-        agent_with(json!({"type": "mcp", "server": "calc", "tools": ["lookup"]})),
-    )
-    .await;
+    let (workspace, key) = calc_tenant(&app, "mcpchange", &server, json!(["lookup"])).await;
     server.change_tools().await;
 
-    let (run_id, run) = app.run_to_end(&key, "a", "look it up").await;
-    assert_eq!(run["status"], "succeeded", "{run}");
-    let results = tool_results(&app, &workspace.id, &run_id).await;
+    let results = run_a(&app, &workspace, &key, "look it up").await;
     assert_eq!(results[0]["is_error"], true, "{results:?}");
     let content = results[0]["content"].as_str().unwrap();
     assert!(
@@ -452,17 +429,9 @@ async fn an_oversize_mcp_result_is_cut() {
         .call("toolu_big", "calc__big", json!({"size": 300000}))
         .answer("That was long.");
     let (_fake, app) = app_with(script, TestDb::sqlite()).await;
-    let (workspace, key) = app.tenant("mcpbig").await;
-    register(&app, &key, "calc", &server).await;
-    app.create_agent(
-        &key,
-        agent_with(json!({"type": "mcp", "server": "calc", "tools": ["big"]})),
-    )
-    .await;
+    let (workspace, key) = calc_tenant(&app, "mcpbig", &server, json!(["big"])).await;
 
-    let (run_id, run) = app.run_to_end(&key, "a", "be long").await;
-    assert_eq!(run["status"], "succeeded", "{run}");
-    let results = tool_results(&app, &workspace.id, &run_id).await;
+    let results = run_a(&app, &workspace, &key, "be long").await;
     let content = results[0]["content"].as_str().unwrap();
     assert_eq!(results[0]["is_error"], false);
     assert!(content.ends_with("[output truncated]"), "{}", content.len());

@@ -4,6 +4,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
+use crate::answers::{assert_invalid, error_message};
 use crate::durability::{receiver, verify};
 use crate::fakes::{FakeLlm, Format, Script, claude_agent};
 use crate::harness::{MINUTE, Options, TestApp, TestDb, wait_until};
@@ -151,6 +152,11 @@ async fn the_runs_list_filters_by_agent_statuses_metadata_and_time(db: TestDb) {
     }
 }
 
+/// A run that continues run `previous` with `input` (the agent is that run's).
+fn continuation(previous: &str, input: &str) -> Value {
+    json!({"previous_run_id": previous, "input": input})
+}
+
 on_each_backend!(a_run_continues_the_conversation_of_a_finished_run);
 async fn a_run_continues_the_conversation_of_a_finished_run(db: TestDb) {
     let script = Script::new()
@@ -203,21 +209,13 @@ async fn a_run_continues_the_conversation_of_a_finished_run(db: TestDb) {
     // Only a finished run of this workspace.
     let unknown = "0".repeat(32);
     let (status, body) = app
-        .post(
-            &key,
-            "/v1/runs",
-            json!({"previous_run_id": unknown, "input": "hi"}),
-        )
+        .post(&key, "/v1/runs", continuation(&unknown, "hi"))
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
     assert_eq!(body["error"]["code"], "run_not_found");
     let (_, other_key) = app.tenant_with_agent("other", claude_agent(&[])).await;
     let (status, _) = app
-        .post(
-            &other_key,
-            "/v1/runs",
-            json!({"previous_run_id": first, "input": "hi"}),
-        )
+        .post(&other_key, "/v1/runs", continuation(&first, "hi"))
         .await;
     assert_eq!(
         status,
@@ -230,22 +228,12 @@ async fn a_run_continues_the_conversation_of_a_finished_run(db: TestDb) {
     let (_, run) = app.get(&key, &format!("/v1/runs/{live}")).await;
     assert_eq!(run["awaiting_input"], true, "{run}");
     let (status, body) = app
-        .post(
-            &key,
-            "/v1/runs",
-            json!({"previous_run_id": live, "input": "more"}),
-        )
+        .post(&key, "/v1/runs", continuation(&live, "more"))
         .await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
     assert_eq!(body["error"]["code"], "run_not_finished");
     let (status, body) = app.post(&key, "/v1/runs", json!({"input": "hi"})).await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .starts_with("agent")
-    );
+    assert_invalid(status, &body, "agent");
 }
 
 on_each_backend!(reruns_batches_and_bulk_cancellation);
@@ -315,24 +303,14 @@ async fn reruns_batches_and_bulk_cancellation(db: TestDb) {
         .post(key, "/v1/runs/batch", json!({"runs": too_many}))
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
-    assert!(
-        body["error"]["message"].as_str().unwrap().contains("100"),
-        "{body}"
-    );
+    assert!(error_message(&body).contains("100"), "{body}");
     // A malformed item refuses the whole batch, naming it; nothing is admitted.
     let malformed = json!({"runs": [
         {"agent": "demo", "input": "1+1"},
         {"agent": "demo", "input": "1+1", "webhook_url": "ftp://x.example"},
     ]});
     let (status, body) = app.post(key, "/v1/runs/batch", malformed).await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .starts_with("runs[1].webhook_url"),
-        "{body}"
-    );
+    assert_invalid(status, &body, "runs[1].webhook_url");
     let malformed = json!({"runs": [{"agent": "demo", "input": "1+1", "previous_run_id": "x"}]});
     let (status, body) = app.post(key, "/v1/runs/batch", malformed).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");

@@ -15,6 +15,7 @@ pub mod agent_run;
 pub mod contracts;
 pub mod mcp_discovery;
 pub mod payloads;
+mod retry;
 pub mod rollup;
 pub mod search;
 

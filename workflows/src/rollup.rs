@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use temporalio_macros::{workflow, workflow_methods};
-use temporalio_workflow::{ActivityOptions, RetryPolicy, WorkflowContext, WorkflowResult};
+use temporalio_workflow::{ActivityOptions, WorkflowContext, WorkflowResult};
 
 use crate::contracts::RollupDay;
 use crate::payloads::{RollupInput, RollupOutcome};
@@ -39,13 +39,11 @@ impl UsageRollupWorkflow {
                     RollupDay,
                     day_start,
                     ActivityOptions::with_start_to_close_timeout(Duration::from_secs(600))
-                        .retry_policy(
-                            RetryPolicy::builder()
-                                .initial_interval(Duration::from_secs(5))
-                                .maximum_interval(Duration::from_secs(300))
-                                .maximum_attempts(10)
-                                .build(),
-                        )
+                        .retry_policy(crate::retry::backoff(
+                            Duration::from_secs(5),
+                            Duration::from_secs(300),
+                            10,
+                        ))
                         .summary(format!("roll up the day starting at {day_start}"))
                         .build(),
                 )

@@ -5,12 +5,12 @@ use serde_json::json;
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
 
 use longrun_domain::{EventKind, RunStatus};
-use longrun_store::{RunFinish, StepEvent, StepOutcome, StepWrite};
+use longrun_store::{RunFinish, StepOutcome, StepWrite};
 use longrun_workflows::payloads::{
     EventRequest, FinishRunRequest, StartRunRequest, WebhookRequest,
 };
 
-use super::AgentActivities;
+use super::{AgentActivities, OwnedEvent};
 use crate::errors::{from_store, non_retryable};
 
 impl AgentActivities {
@@ -21,13 +21,9 @@ impl AgentActivities {
         request: &StartRunRequest,
     ) -> Result<(), ActivityError> {
         let run = &request.run;
-        let data = json!({ "agent": run.agent_name, "workflow_id": request.execution.workflow_id })
-            .to_string();
-        let events = [StepEvent {
-            kind: EventKind::RunStarted,
-            dedupe_key: EventKind::RunStarted.as_str(),
-            data: &data,
-        }];
+        let data = json!({ "agent": run.agent_name, "workflow_id": request.execution.workflow_id });
+        let started = OwnedEvent::new(EventKind::RunStarted, EventKind::RunStarted.as_str(), &data);
+        let events = [started.as_step()];
         let write = StepWrite {
             status: Some((RunStatus::Running, 0)),
             events: &events,
@@ -42,12 +38,8 @@ impl AgentActivities {
         request: EventRequest,
     ) -> Result<(), ActivityError> {
         let run = &request.run;
-        let data = request.data.to_string();
-        let events = [StepEvent {
-            kind: request.kind,
-            dedupe_key: &request.dedupe_key,
-            data: &data,
-        }];
+        let event = OwnedEvent::new(request.kind, request.dedupe_key.as_str(), &request.data);
+        let events = [event.as_step()];
         let write = StepWrite {
             status: request
                 .status
@@ -77,13 +69,13 @@ impl AgentActivities {
         if let Some(value) = &outcome.result_json {
             data["result_json"] = value.clone();
         }
-        let data = data.to_string();
         let result_json = outcome.result_json.as_ref().map(|v| v.to_string());
-        let events = [StepEvent {
-            kind: EventKind::RunCompleted,
-            dedupe_key: EventKind::RunCompleted.as_str(),
-            data: &data,
-        }];
+        let completed = OwnedEvent::new(
+            EventKind::RunCompleted,
+            EventKind::RunCompleted.as_str(),
+            &data,
+        );
+        let events = [completed.as_step()];
         let write = StepWrite {
             finish: Some(RunFinish {
                 status: outcome.status,

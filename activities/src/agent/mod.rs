@@ -135,12 +135,8 @@ impl AgentActivities {
         dedupe_key: &str,
         data: Value,
     ) -> Result<(), ActivityError> {
-        let data = data.to_string();
-        let events = [StepEvent {
-            kind,
-            dedupe_key,
-            data: &data,
-        }];
+        let event = OwnedEvent::new(kind, dedupe_key, &data);
+        let events = [event.as_step()];
         let write = StepWrite {
             events: &events,
             ..StepWrite::default()
@@ -310,6 +306,37 @@ fn activity_span(kind: &'static str, run: &RunRef) -> tracing::Span {
         workspace = %run.workspace_slug,
         request_id = run.request_id.as_deref().unwrap_or_default(),
     )
+}
+
+/// An event a step writes, its data serialized and held here: [`Self::as_step`] lends it
+/// to a [`StepWrite`].
+struct OwnedEvent {
+    kind: EventKind,
+    dedupe_key: String,
+    data: String,
+}
+
+impl OwnedEvent {
+    fn new(kind: EventKind, dedupe_key: impl Into<String>, data: &Value) -> Self {
+        Self {
+            kind,
+            dedupe_key: dedupe_key.into(),
+            data: data.to_string(),
+        }
+    }
+
+    fn as_step(&self) -> StepEvent<'_> {
+        StepEvent {
+            kind: self.kind,
+            dedupe_key: &self.dedupe_key,
+            data: &self.data,
+        }
+    }
+}
+
+/// What an attempt before this one left in its heartbeat details, if it left a `T`.
+fn carried<T: serde::de::DeserializeOwned + 'static>(ctx: &ActivityContext) -> Option<T> {
+    ctx.heartbeat_details().deserialize::<T>().ok().flatten()
 }
 
 /// The wait before try `tries + 1` of something waiting out an outage: doubling from half a

@@ -9,14 +9,13 @@ use temporalio_sdk::activities::{ActivityContext, ActivityError};
 
 use longrun_domain::{EventKind, RunStatus};
 use longrun_store::{
-    LiveEvent, NewMessage, RunStart, StepEvent, StepOutcome, StepWrite, Store, StoredMessage,
-    now_ms,
+    LiveEvent, NewMessage, RunStart, StepOutcome, StepWrite, Store, StoredMessage, now_ms,
 };
 use longrun_workflows::payloads::{
     ContentBlock, LlmRequest, LlmResponse, Message, Role, RunRef, StopReason, TokenUsage,
 };
 
-use super::{AgentActivities, beat_every, elapsed_ms, guarded};
+use super::{AgentActivities, OwnedEvent, beat_every, carried, elapsed_ms, guarded};
 use crate::enforcement;
 use crate::errors::{from_store, non_retryable, retryable};
 use crate::models::{ModelError, ProviderCall, ProviderError, ToolDeclaration};
@@ -170,12 +169,7 @@ impl AgentActivities {
         request: &LlmRequest,
     ) -> Result<LlmResponse, ActivityError> {
         let run = &request.run;
-        let carried = ctx
-            .heartbeat_details()
-            .deserialize::<TurnCarry>()
-            .ok()
-            .flatten()
-            .filter(|carry| carry.step == request.step);
+        let carried = carried::<TurnCarry>(ctx).filter(|carry| carry.step == request.step);
         if let Some(carry) = carried {
             // The previous attempt got the answer, and the store was away when it wrote it.
             return self
@@ -188,16 +182,13 @@ impl AgentActivities {
                 )
                 .await;
         }
-        let started_data = json!({
-            "agent": run.agent_name, "workflow_id": request.execution.workflow_id,
-        })
-        .to_string();
+        let started = OwnedEvent::new(
+            EventKind::RunStarted,
+            EventKind::RunStarted.as_str(),
+            &json!({"agent": run.agent_name, "workflow_id": request.execution.workflow_id}),
+        );
         let start = request.starts_run.then(|| RunStart {
-            event: StepEvent {
-                kind: EventKind::RunStarted,
-                dedupe_key: EventKind::RunStarted.as_str(),
-                data: &started_data,
-            },
+            event: started.as_step(),
         });
         let tiers = &self.settings.tiers;
         let read = self
@@ -296,19 +287,17 @@ impl AgentActivities {
             .meter
             .llm(request, &response.usage, agent_ms, occurred_at);
         let rows = ledger.rows(run);
-        let key = format!("step-{}/llm.completed", request.step);
-        let data = json!({
-            "step": request.step,
-            "content": response.content,
-            "stop_reason": response.stop_reason,
-            "usage": response.usage,
-        })
-        .to_string();
-        let events = [StepEvent {
-            kind: EventKind::LlmCompleted,
-            dedupe_key: &key,
-            data: &data,
-        }];
+        let completed = OwnedEvent::new(
+            EventKind::LlmCompleted,
+            format!("step-{}/llm.completed", request.step),
+            &json!({
+                "step": request.step,
+                "content": response.content,
+                "stop_reason": response.stop_reason,
+                "usage": response.usage,
+            }),
+        );
+        let events = [completed.as_step()];
         let write = StepWrite {
             messages: &fresh,
             answer: Some(NewMessage {
@@ -463,21 +452,19 @@ impl AgentActivities {
             )
         });
         tracing::warn!(step = request.step, attempt = info.attempt, %message, retry_in = ?wait, "the provider failed; the call will be tried again");
-        let key = format!("step-{}/provider.retrying/{}", request.step, info.attempt);
-        let data = json!({
-            "step": request.step,
-            "attempt": info.attempt,
-            "error": message,
-            "retry_in_s": wait.as_secs_f64(),
-            "failing_for_s": failing_for.as_secs(),
-            "tolerance_s": tolerance,
-        })
-        .to_string();
-        let events = [StepEvent {
-            kind: EventKind::ProviderRetrying,
-            dedupe_key: &key,
-            data: &data,
-        }];
+        let retrying = OwnedEvent::new(
+            EventKind::ProviderRetrying,
+            format!("step-{}/provider.retrying/{}", request.step, info.attempt),
+            &json!({
+                "step": request.step,
+                "attempt": info.attempt,
+                "error": message,
+                "retry_in_s": wait.as_secs_f64(),
+                "failing_for_s": failing_for.as_secs(),
+                "tolerance_s": tolerance,
+            }),
+        );
+        let events = [retrying.as_step()];
         let write = StepWrite {
             status: Some((RunStatus::WaitingProvider, i64::from(request.step))),
             events: &events,

@@ -7,14 +7,14 @@
 
 use std::time::{Duration, Instant};
 
-use serde_json::json;
+use serde_json::{Value, json};
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
 
 use longrun_domain::{BuiltinTool, EventKind};
 use longrun_store::{StepEvent, StepWrite, now_ms};
 use longrun_workflows::payloads::{ToolKind, ToolOutcome, ToolRequest};
 
-use super::{AgentActivities, beat_every, elapsed_ms, guarded};
+use super::{AgentActivities, OwnedEvent, beat_every, carried, elapsed_ms, guarded};
 use crate::tools;
 
 /// A tool's outcome, produced but not yet written (the store was away): kept in the
@@ -27,6 +27,19 @@ struct ToolCarry {
     agent_ms: i64,
 }
 
+/// An event of a tool call: the call (its step, id and tool) and `fields`.
+fn call_event(request: &ToolRequest, kind: EventKind, key: String, fields: Value) -> OwnedEvent {
+    let mut data = json!({
+        "step": request.step,
+        "tool_call_id": request.call_id,
+        "tool": request.tool.name,
+    });
+    if let (Some(data), Value::Object(fields)) = (data.as_object_mut(), fields) {
+        data.extend(fields);
+    }
+    OwnedEvent::new(kind, key, &data)
+}
+
 impl AgentActivities {
     pub(super) async fn tool_call(
         &self,
@@ -34,26 +47,16 @@ impl AgentActivities {
         request: &ToolRequest,
     ) -> Result<ToolOutcome, ActivityError> {
         let run = &request.run;
-        let carried = ctx
-            .heartbeat_details()
-            .deserialize::<ToolCarry>()
-            .ok()
-            .flatten()
+        let carried = carried::<ToolCarry>(ctx)
             .filter(|c| c.step == request.step && c.call_index == request.call_index);
         let unit = format!("step-{}/tool-{}", request.step, request.call_index);
-        let started_key = format!("{unit}/started");
-        let started_data = json!({
-            "step": request.step,
-            "tool_call_id": request.call_id,
-            "tool": request.tool.name,
-            "input": request.input,
-        })
-        .to_string();
-        let started = StepEvent {
-            kind: EventKind::ToolStarted,
-            dedupe_key: &started_key,
-            data: &started_data,
-        };
+        let started = call_event(
+            request,
+            EventKind::ToolStarted,
+            format!("{unit}/started"),
+            json!({ "input": request.input }),
+        );
+        let started = started.as_step();
         // A local call (a pure built-in, no heartbeat) takes milliseconds: its events are
         // written together when it is done. A regular one may take long: its start is
         // visible while it runs.
@@ -141,20 +144,13 @@ impl AgentActivities {
         // that first committed.
         let ledger = self.meter.tool(request, agent_ms, now_ms());
         let rows = ledger.rows(run);
-        let completed_key = format!("{unit}/completed");
-        let completed_data = json!({
-            "step": request.step,
-            "tool_call_id": request.call_id,
-            "tool": request.tool.name,
-            "content": outcome.content,
-            "is_error": outcome.is_error,
-        })
-        .to_string();
-        let completed = StepEvent {
-            kind: EventKind::ToolCompleted,
-            dedupe_key: &completed_key,
-            data: &completed_data,
-        };
+        let completed = call_event(
+            request,
+            EventKind::ToolCompleted,
+            format!("{unit}/completed"),
+            json!({ "content": outcome.content, "is_error": outcome.is_error }),
+        );
+        let completed = completed.as_step();
         let events = if local {
             vec![started, completed]
         } else {

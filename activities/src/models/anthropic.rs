@@ -5,58 +5,18 @@
 use std::collections::BTreeMap;
 
 use longrun_domain::FINAL_ANSWER_TOOL;
-use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 
 use longrun_workflows::payloads::{
     ContentBlock, LlmResponse, Message, Role, StopReason, TokenUsage,
 };
 
-use super::ProviderEndpoint;
 use super::provider::{
-    ProviderCall, ProviderError, StreamParser, answer, excerpt, parse_event, stream_turn,
-    tool_input,
+    ProviderApi, ProviderCall, ProviderError, answer, excerpt, parse_event, tool_input,
 };
 use super::sse::SseEvent;
 
 pub const API_VERSION: &str = "2023-06-01";
-
-/// The request body: our conversation in Anthropic's shapes.
-pub fn request_body(call: &ProviderCall<'_>) -> Value {
-    let mut body = json!({
-        "model": call.model,
-        "max_tokens": call.max_tokens,
-        "messages": messages(call.messages),
-        "stream": true,
-    });
-    if !call.system.is_empty() {
-        body["system"] = json!(call.system);
-    }
-    let mut tools: Vec<Value> = call
-        .tools
-        .iter()
-        .map(|t| json!({"name": t.name, "description": t.description, "input_schema": t.input_schema}))
-        .collect();
-    if let Some(schema) = call.output_schema {
-        // The answer is the input of a tool the model must call: with other tools, any tool
-        // (it may still work first); alone, that one.
-        tools.push(json!({
-            "name": FINAL_ANSWER_TOOL,
-            "description": "Gives the final answer: call it once you have the answer, with \
-                            the answer as its input.",
-            "input_schema": schema,
-        }));
-        body["tool_choice"] = if call.tools.is_empty() {
-            json!({"type": "tool", "name": FINAL_ANSWER_TOOL})
-        } else {
-            json!({"type": "any"})
-        };
-    }
-    if !tools.is_empty() {
-        body["tools"] = Value::Array(tools);
-    }
-    body
-}
 
 /// Consecutive messages of one role are merged: the API wants turns to alternate.
 fn messages(messages: &[Message]) -> Vec<Value> {
@@ -218,7 +178,53 @@ impl StreamAssembler {
     }
 }
 
-impl StreamParser for StreamAssembler {
+impl ProviderApi for StreamAssembler {
+    const PATH: &'static str = "/v1/messages";
+
+    /// The key in `x-api-key`, with the API version it speaks.
+    fn authorize(request: reqwest::RequestBuilder, key: &str) -> reqwest::RequestBuilder {
+        request
+            .header("x-api-key", key)
+            .header("anthropic-version", API_VERSION)
+    }
+
+    /// The request body: our conversation in Anthropic's shapes.
+    fn request_body(call: &ProviderCall<'_>) -> Value {
+        let mut body = json!({
+            "model": call.model,
+            "max_tokens": call.max_tokens,
+            "messages": messages(call.messages),
+            "stream": true,
+        });
+        if !call.system.is_empty() {
+            body["system"] = json!(call.system);
+        }
+        let mut tools: Vec<Value> = call
+            .tools
+            .iter()
+            .map(|t| json!({"name": t.name, "description": t.description, "input_schema": t.input_schema}))
+            .collect();
+        if let Some(schema) = call.output_schema {
+            // The answer is the input of a tool the model must call: with other tools, any tool
+            // (it may still work first); alone, that one.
+            tools.push(json!({
+                "name": FINAL_ANSWER_TOOL,
+                "description": "Gives the final answer: call it once you have the answer, with \
+                                the answer as its input.",
+                "input_schema": schema,
+            }));
+            body["tool_choice"] = if call.tools.is_empty() {
+                json!({"type": "tool", "name": FINAL_ANSWER_TOOL})
+            } else {
+                json!({"type": "any"})
+            };
+        }
+        if !tools.is_empty() {
+            body["tools"] = Value::Array(tools);
+        }
+        body
+    }
+
     /// Its `event:` name, or else the `type` of its data, says what an event is.
     fn on_sse_event(&mut self, event: &SseEvent) -> Result<Option<String>, ProviderError> {
         let data = parse_event(event)?;
@@ -263,40 +269,20 @@ impl StreamParser for StreamAssembler {
     }
 }
 
-/// One streamed model turn.
-pub async fn call(
-    http: &reqwest::Client,
-    endpoint: &ProviderEndpoint,
-    call: &ProviderCall<'_>,
-    on_delta: &mut (dyn FnMut(&str) + Send),
-) -> Result<LlmResponse, ProviderError> {
-    let request = http
-        .post(format!("{}/v1/messages", endpoint.base_url))
-        .header("x-api-key", endpoint.api_key.expose_secret())
-        .header("anthropic-version", API_VERSION)
-        .json(&request_body(call));
-    stream_turn::<StreamAssembler>(request, on_delta).await
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::models::provider::testing::{calculator, calculator_round};
+    use crate::models::provider::testing::{
+        self, calculator_call, calculator_round, request_with_calculator, tokens,
+    };
 
-    fn feed(events: &[(&str, Value)]) -> Result<(LlmResponse, String), ProviderError> {
-        let mut assembler = StreamAssembler::default();
-        let mut text = String::new();
-        for (kind, data) in events {
-            if let Some(delta) = assembler.on_event(kind, data)? {
-                text.push_str(&delta);
-            }
-        }
-        Ok((assembler.finish()?, text))
+    fn feed(events: &[(&str, Value)]) -> Result<(String, LlmResponse), ProviderError> {
+        testing::feed::<StreamAssembler>(events.iter().map(|(kind, data)| (Some(*kind), data)))
     }
 
     #[test]
     fn assembles_text_and_tool_use_with_usage() {
-        let (response, deltas) = feed(&[
+        let (deltas, response) = feed(&[
             ("message_start", json!({"message": {"usage": {"input_tokens": 25, "output_tokens": 1, "cache_read_input_tokens": 3, "cache_creation_input_tokens": 2}}})),
             ("content_block_start", json!({"index": 0, "content_block": {"type": "text", "text": ""}})),
             ("content_block_delta", json!({"index": 0, "delta": {"type": "text_delta", "text": "Let me "}})),
@@ -318,22 +304,10 @@ mod tests {
                 ContentBlock::Text {
                     text: "Let me check.".into()
                 },
-                ContentBlock::ToolUse {
-                    id: "toolu_1".into(),
-                    name: "calculator".into(),
-                    input: json!({"expression": "1+1"})
-                },
+                calculator_call("toolu_1", "1+1"),
             ]
         );
-        assert_eq!(
-            response.usage,
-            TokenUsage {
-                input_tokens: 25,
-                output_tokens: 40,
-                cache_read_tokens: 3,
-                cache_write_tokens: 2
-            }
-        );
+        assert_eq!(response.usage, tokens(25, 40, 3, 2));
     }
 
     #[test]
@@ -345,7 +319,7 @@ mod tests {
             ("stop_sequence", StopReason::StopSequence),
             ("refusal", StopReason::Refusal),
         ] {
-            let (response, _) = feed(&[
+            let (_, response) = feed(&[
                 (
                     "message_start",
                     json!({"message": {"usage": {"input_tokens": 1}}}),
@@ -398,15 +372,7 @@ mod tests {
         let mut messages = vec![Message::user_text("hi")];
         messages.extend(calculator_round("t1", "2", "2", false));
         messages.push(Message::user_text("and?"));
-        let tools = calculator();
-        let body = request_body(&ProviderCall {
-            model: "claude-x",
-            system: "sys",
-            messages: &messages,
-            tools: &tools,
-            max_tokens: 100,
-            output_schema: None,
-        });
+        let body = request_with_calculator::<StreamAssembler>("claude-x", &messages);
         assert_eq!(body["stream"], true);
         assert_eq!(body["system"], "sys");
         assert_eq!(body["tools"][0]["input_schema"]["type"], "object");
@@ -418,8 +384,9 @@ mod tests {
 
     mod properties {
         use super::*;
+        use crate::models::sse::stream_parser_properties;
         use crate::models::sse::testing::{
-            frame, json_object, json_value, line_end, reassembles, split_text, survives, text,
+            StreamedCall, frame, json_value, line_end, streamed_call, text,
         };
         use proptest::prelude::*;
         use proptest::sample::Index;
@@ -428,14 +395,7 @@ mod tests {
         #[derive(Debug, Clone)]
         enum Block {
             Text(Vec<String>),
-            ToolUse {
-                id: String,
-                name: String,
-                input: Map<String, Value>,
-                cuts: Vec<Index>,
-                /// An empty input may come with no `input_json_delta` at all.
-                silent: bool,
-            },
+            ToolUse(StreamedCall),
             Thinking(Vec<String>),
         }
 
@@ -493,22 +453,13 @@ mod tests {
                                 events.push(delta(json!({"type": "text_delta", "text": piece})));
                             }
                         }
-                        Block::ToolUse {
-                            id,
-                            name,
-                            input,
-                            cuts,
-                            silent,
-                        } => {
+                        Block::ToolUse(call) => {
                             events.push(json!({"type": "content_block_start", "index": index,
-                                "content_block": {"type": "tool_use", "id": id, "name": name, "input": {}}}));
-                            if !(input.is_empty() && *silent) {
-                                let json = Value::Object(input.clone()).to_string();
-                                for piece in split_text(&json, cuts) {
-                                    events.push(delta(
-                                        json!({"type": "input_json_delta", "partial_json": piece}),
-                                    ));
-                                }
+                                "content_block": {"type": "tool_use", "id": call.id, "name": call.name, "input": {}}}));
+                            for piece in call.pieces() {
+                                events.push(delta(
+                                    json!({"type": "input_json_delta", "partial_json": piece}),
+                                ));
                             }
                         }
                         Block::Thinking(pieces) => {
@@ -571,51 +522,24 @@ mod tests {
                                 content.push(ContentBlock::Text { text });
                             }
                         }
-                        Block::ToolUse {
-                            id, name, input, ..
-                        } => content.push(ContentBlock::ToolUse {
-                            id: id.clone(),
-                            name: name.clone(),
-                            input: Value::Object(input.clone()),
-                        }),
+                        Block::ToolUse(call) => content.push(call.answered_as(&call.id)),
                         Block::Thinking(_) => {}
                     }
                 }
                 let usage = |n: usize| self.end_usage[n].unwrap_or(self.start_usage[n]);
-                let response = LlmResponse {
-                    content,
-                    stop_reason: self.stop.1,
-                    usage: TokenUsage {
-                        input_tokens: usage(0),
-                        output_tokens: usage(1),
-                        cache_read_tokens: usage(2),
-                        cache_write_tokens: usage(3),
-                    },
-                    cost_micro_usd: 0,
-                    paused: None,
-                    output: None,
-                };
-                (deltas, response)
+                let usage = tokens(usage(0), usage(1), usage(2), usage(3));
+                (deltas, answer(content, self.stop.1, usage))
             }
         }
 
         fn block() -> impl Strategy<Value = Block> {
             prop_oneof![
                 prop::collection::vec(text(), 0..5).prop_map(Block::Text),
-                (
+                streamed_call(
                     "toolu_[A-Za-z0-9]{1,12}",
-                    prop_oneof!["[a-z_]{1,16}", text()],
-                    json_object(),
-                    prop::collection::vec(any::<Index>(), 0..8),
-                    any::<bool>(),
+                    prop_oneof!["[a-z_]{1,16}", text()]
                 )
-                    .prop_map(|(id, name, input, cuts, silent)| Block::ToolUse {
-                        id,
-                        name,
-                        input,
-                        cuts,
-                        silent,
-                    }),
+                .prop_map(Block::ToolUse),
                 prop::collection::vec(text(), 0..3).prop_map(Block::Thinking),
             ]
         }
@@ -709,38 +633,15 @@ mod tests {
             (kind, data)
         }
 
-        proptest! {
-            #![proptest_config(ProptestConfig::with_cases(64))]
-
-            #[test]
-            fn a_streamed_message_reassembles_exactly_however_it_is_chunked(
-                streamed in streamed(),
-                cuts in prop::collection::vec(any::<Index>(), 0..24),
-            ) {
-                reassembles::<StreamAssembler>(&streamed.bytes(), &cuts, streamed.expected())?;
-            }
-
-            #[test]
-            fn arbitrary_events_never_panic_the_assembler(
-                events in prop::collection::vec(wild_event(), 0..24),
-            ) {
-                let mut assembler = StreamAssembler::default();
-                for (kind, data) in &events {
-                    if assembler.on_event(kind, data).is_err() {
-                        break;
-                    }
-                }
-                let _ = assembler.finish();
-            }
-
-            #[test]
-            fn arbitrary_bytes_never_panic_the_stream_reader(
-                bytes in prop::collection::vec(any::<u8>(), 0..512),
-                prefix in prop::sample::select(vec!["", "event: message_start\ndata: ", "data: {\"type\":"]),
-                cuts in prop::collection::vec(any::<Index>(), 0..8),
-            ) {
-                survives::<StreamAssembler>(prefix, &bytes, &cuts);
-            }
-        }
+        stream_parser_properties!(
+            StreamAssembler,
+            streamed: streamed(),
+            wild: wild_event().prop_map(|(event, data)| SseEvent {
+                event,
+                data: data.to_string(),
+                id: None,
+            }),
+            prefixes: ["", "event: message_start\ndata: ", "data: {\"type\":"],
+        );
     }
 }

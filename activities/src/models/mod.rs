@@ -99,9 +99,6 @@ impl ModelRouter {
             model: name,
             ..*turn
         };
-        let endpoint = |endpoint: &Option<ProviderEndpoint>, name| {
-            endpoint.clone().ok_or(ModelError::NotConfigured(name))
-        };
         match provider {
             Provider::Offline => {
                 let tool_names: Vec<&str> = turn.tools.iter().map(|t| t.name.as_str()).collect();
@@ -110,13 +107,30 @@ impl ModelRouter {
                 Ok(response)
             }
             Provider::Anthropic => {
-                let endpoint = endpoint(&self.anthropic, "anthropic")?;
-                Ok(anthropic::call(&self.http, &endpoint, &call, on_delta).await?)
+                self.call::<anthropic::StreamAssembler>(
+                    &self.anthropic,
+                    "anthropic",
+                    &call,
+                    on_delta,
+                )
+                .await
             }
             Provider::OpenAi => {
-                let endpoint = endpoint(&self.openai, "openai")?;
-                Ok(openai::call(&self.http, &endpoint, &call, on_delta).await?)
+                self.call::<openai::StreamAssembler>(&self.openai, "openai", &call, on_delta)
+                    .await
             }
         }
+    }
+
+    /// One turn at a provider's API, if this worker has its endpoint (`name` says which).
+    async fn call<P: provider::ProviderApi>(
+        &self,
+        endpoint: &Option<ProviderEndpoint>,
+        name: &'static str,
+        call: &ProviderCall<'_>,
+        on_delta: &mut (dyn FnMut(&str) + Send),
+    ) -> Result<LlmResponse, ModelError> {
+        let endpoint = endpoint.as_ref().ok_or(ModelError::NotConfigured(name))?;
+        Ok(provider::call::<P>(&self.http, endpoint, call, on_delta).await?)
     }
 }

@@ -5,99 +5,14 @@
 
 use std::collections::BTreeMap;
 
-use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 
 use longrun_workflows::payloads::{ContentBlock, LlmResponse, Role, StopReason, TokenUsage};
 
-use super::ProviderEndpoint;
 use super::provider::{
-    ProviderCall, ProviderError, StreamParser, answer, excerpt, parse_event, stream_turn,
-    tool_input,
+    ProviderApi, ProviderCall, ProviderError, answer, excerpt, parse_event, tool_input,
 };
 use super::sse::SseEvent;
-
-/// The request body: our conversation in Chat Completions shapes.
-pub fn request_body(call: &ProviderCall<'_>) -> Value {
-    let mut messages = Vec::new();
-    if !call.system.is_empty() {
-        messages.push(json!({"role": "system", "content": call.system}));
-    }
-    for message in call.messages {
-        match message.role {
-            Role::Assistant => {
-                let text = message.text();
-                let tool_calls: Vec<Value> = message
-                    .content
-                    .iter()
-                    .filter_map(|b| match b {
-                        ContentBlock::ToolUse { id, name, input } => Some(json!({
-                            "id": id, "type": "function",
-                            "function": {"name": name, "arguments": input.to_string()}
-                        })),
-                        _ => None,
-                    })
-                    .collect();
-                let mut turn = json!({"role": "assistant", "content": if text.is_empty() { Value::Null } else { json!(text) }});
-                if !tool_calls.is_empty() {
-                    turn["tool_calls"] = json!(tool_calls);
-                }
-                messages.push(turn);
-            }
-            Role::User => {
-                // Tool results are messages of their own; the API has no error flag for them.
-                let mut text = String::new();
-                for block in &message.content {
-                    match block {
-                        ContentBlock::ToolResult {
-                            tool_use_id,
-                            content,
-                            is_error,
-                        } => {
-                            let content = if *is_error {
-                                format!("Error: {content}")
-                            } else {
-                                content.clone()
-                            };
-                            messages.push(json!({"role": "tool", "tool_call_id": tool_use_id, "content": content}));
-                        }
-                        ContentBlock::Text { text: piece } => {
-                            if !text.is_empty() {
-                                text.push('\n');
-                            }
-                            text.push_str(piece);
-                        }
-                        ContentBlock::ToolUse { .. } => {}
-                    }
-                }
-                if !text.is_empty() {
-                    messages.push(json!({"role": "user", "content": text}));
-                }
-            }
-        }
-    }
-    let mut body = json!({
-        "model": call.model,
-        "messages": messages,
-        "stream": true,
-        "stream_options": {"include_usage": true},
-        "max_tokens": call.max_tokens,
-    });
-    if !call.tools.is_empty() {
-        body["tools"] = call
-            .tools
-            .iter()
-            .map(|t| json!({"type": "function", "function": {"name": t.name, "description": t.description, "parameters": t.input_schema}}))
-            .collect();
-    }
-    if let Some(schema) = call.output_schema {
-        body["response_format"] = json!({
-            "type": "json_schema",
-            "json_schema": {"name": "final_answer", "schema": schema, "strict": true},
-        });
-    }
-    body
-}
 
 #[derive(Default)]
 struct PartialCall {
@@ -174,7 +89,95 @@ impl StreamAssembler {
     }
 }
 
-impl StreamParser for StreamAssembler {
+impl ProviderApi for StreamAssembler {
+    const PATH: &'static str = "/chat/completions";
+
+    fn authorize(request: reqwest::RequestBuilder, key: &str) -> reqwest::RequestBuilder {
+        request.bearer_auth(key)
+    }
+
+    /// The request body: our conversation in Chat Completions shapes.
+    fn request_body(call: &ProviderCall<'_>) -> Value {
+        let mut messages = Vec::new();
+        if !call.system.is_empty() {
+            messages.push(json!({"role": "system", "content": call.system}));
+        }
+        for message in call.messages {
+            match message.role {
+                Role::Assistant => {
+                    let text = message.text();
+                    let tool_calls: Vec<Value> = message
+                        .content
+                        .iter()
+                        .filter_map(|b| match b {
+                            ContentBlock::ToolUse { id, name, input } => Some(json!({
+                                "id": id, "type": "function",
+                                "function": {"name": name, "arguments": input.to_string()}
+                            })),
+                            _ => None,
+                        })
+                        .collect();
+                    let mut turn = json!({"role": "assistant", "content": if text.is_empty() { Value::Null } else { json!(text) }});
+                    if !tool_calls.is_empty() {
+                        turn["tool_calls"] = json!(tool_calls);
+                    }
+                    messages.push(turn);
+                }
+                Role::User => {
+                    // Tool results are messages of their own; the API has no error flag for them.
+                    let mut text = String::new();
+                    for block in &message.content {
+                        match block {
+                            ContentBlock::ToolResult {
+                                tool_use_id,
+                                content,
+                                is_error,
+                            } => {
+                                let content = if *is_error {
+                                    format!("Error: {content}")
+                                } else {
+                                    content.clone()
+                                };
+                                messages.push(json!({"role": "tool", "tool_call_id": tool_use_id, "content": content}));
+                            }
+                            ContentBlock::Text { text: piece } => {
+                                if !text.is_empty() {
+                                    text.push('\n');
+                                }
+                                text.push_str(piece);
+                            }
+                            ContentBlock::ToolUse { .. } => {}
+                        }
+                    }
+                    if !text.is_empty() {
+                        messages.push(json!({"role": "user", "content": text}));
+                    }
+                }
+            }
+        }
+        let mut body = json!({
+            "model": call.model,
+            "messages": messages,
+            "stream": true,
+            "stream_options": {"include_usage": true},
+            "max_tokens": call.max_tokens,
+        });
+        if !call.tools.is_empty() {
+            body["tools"] = call
+                .tools
+                .iter()
+                .map(|t| json!({"type": "function", "function": {"name": t.name, "description": t.description, "parameters": t.input_schema}}))
+                .collect();
+        }
+        if let Some(schema) = call.output_schema {
+            body["response_format"] = json!({
+                "type": "json_schema",
+                "json_schema": {"name": "final_answer", "schema": schema, "strict": true},
+            });
+        }
+        body
+    }
+
     /// A chunk, or the `[DONE]` that ends the stream.
     fn on_sse_event(&mut self, event: &SseEvent) -> Result<Option<String>, ProviderError> {
         if event.data.trim() == "[DONE]" {
@@ -245,41 +248,21 @@ impl StreamParser for StreamAssembler {
     }
 }
 
-/// One streamed model turn.
-pub async fn call(
-    http: &reqwest::Client,
-    endpoint: &ProviderEndpoint,
-    call: &ProviderCall<'_>,
-    on_delta: &mut (dyn FnMut(&str) + Send),
-) -> Result<LlmResponse, ProviderError> {
-    let request = http
-        .post(format!("{}/chat/completions", endpoint.base_url))
-        .bearer_auth(endpoint.api_key.expose_secret())
-        .json(&request_body(call));
-    stream_turn::<StreamAssembler>(request, on_delta).await
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::models::provider::testing::{calculator, calculator_round};
+    use crate::models::provider::testing::{
+        self, calculator_call, calculator_round, request_with_calculator, tokens,
+    };
     use longrun_workflows::payloads::Message;
 
-    fn feed(chunks: &[Value]) -> Result<(LlmResponse, String), ProviderError> {
-        let mut assembler = StreamAssembler::default();
-        let mut text = String::new();
-        for chunk in chunks {
-            if let Some(delta) = assembler.on_chunk(chunk)? {
-                text.push_str(&delta);
-            }
-        }
-        assembler.mark_done();
-        Ok((assembler.finish()?, text))
+    fn feed(chunks: &[Value]) -> Result<(String, LlmResponse), ProviderError> {
+        testing::feed::<StreamAssembler>(chunks.iter().map(|chunk| (None, chunk)))
     }
 
     #[test]
     fn assembles_tool_call_arguments_across_chunks() {
-        let (response, text) = feed(&[
+        let (text, response) = feed(&[
             json!({"choices": [{"index": 0, "delta": {"role": "assistant", "content": "Checking"}}]}),
             json!({"choices": [{"index": 0, "delta": {"tool_calls": [{"index": 0, "id": "call_a", "type": "function", "function": {"name": "calculator", "arguments": ""}}]}}]}),
             json!({"choices": [{"index": 0, "delta": {"tool_calls": [{"index": 0, "function": {"arguments": "{\"expression\":"}}]}}]}),
@@ -290,23 +273,8 @@ mod tests {
         .unwrap();
         assert_eq!(text, "Checking");
         assert_eq!(response.stop_reason, StopReason::ToolUse);
-        assert_eq!(
-            response.content[1],
-            ContentBlock::ToolUse {
-                id: "call_a".into(),
-                name: "calculator".into(),
-                input: json!({"expression": "3*3"})
-            }
-        );
-        assert_eq!(
-            response.usage,
-            TokenUsage {
-                input_tokens: 30,
-                output_tokens: 9,
-                cache_read_tokens: 20,
-                cache_write_tokens: 0
-            }
-        );
+        assert_eq!(response.content[1], calculator_call("call_a", "3*3"));
+        assert_eq!(response.usage, tokens(30, 9, 20, 0));
     }
 
     #[test]
@@ -316,7 +284,7 @@ mod tests {
             ("length", StopReason::MaxTokens),
             ("content_filter", StopReason::Refusal),
         ] {
-            let (response, _) =
+            let (_, response) =
                 feed(&[json!({"choices": [{"delta": {"content": "x"}, "finish_reason": reason}]})])
                     .unwrap();
             assert_eq!(response.stop_reason, expected);
@@ -333,15 +301,7 @@ mod tests {
     fn request_uses_tool_messages_and_functions() {
         let mut messages = vec![Message::user_text("2+2?")];
         messages.extend(calculator_round("c1", "2+2", "bad", true));
-        let tools = calculator();
-        let body = request_body(&ProviderCall {
-            model: "gpt-x",
-            system: "sys",
-            messages: &messages,
-            tools: &tools,
-            max_tokens: 10,
-            output_schema: None,
-        });
+        let body = request_with_calculator::<StreamAssembler>("gpt-x", &messages);
         let turns = body["messages"].as_array().unwrap();
         assert_eq!(turns[0]["role"], "system");
         assert_eq!(
@@ -358,23 +318,11 @@ mod tests {
 
     mod properties {
         use super::*;
+        use crate::models::sse::stream_parser_properties;
         use crate::models::sse::testing::{
-            frame, json_object, json_value, line_end, reassembles, split_text, survives, text,
+            StreamedCall, frame, json_value, line_end, streamed_call, text,
         };
         use proptest::prelude::*;
-        use proptest::sample::Index;
-        use serde_json::Map;
-
-        #[derive(Debug, Clone)]
-        struct Call {
-            /// Empty when the server sends none: the call is then named after its index.
-            id: String,
-            name: String,
-            input: Map<String, Value>,
-            cuts: Vec<Index>,
-            /// An empty input may come as no arguments at all.
-            silent: bool,
-        }
 
         const FINISH_REASONS: [(&str, StopReason); 5] = [
             ("stop", StopReason::EndTurn),
@@ -387,7 +335,7 @@ mod tests {
         #[derive(Debug, Clone)]
         struct Streamed {
             text: Vec<String>,
-            calls: Vec<Call>,
+            calls: Vec<StreamedCall>,
             finish: (&'static str, StopReason),
             /// Prompt tokens, of which cached (at most as many), and completion tokens.
             usage: Option<(u64, u64, u64)>,
@@ -420,14 +368,11 @@ mod tests {
                         json!({"content": null, "tool_calls": [first]}),
                         Value::Null,
                     ));
-                    if !(call.input.is_empty() && call.silent) {
-                        let arguments = Value::Object(call.input.clone()).to_string();
-                        for piece in split_text(&arguments, &call.cuts) {
-                            chunks.push(chunk(
-                                json!({"tool_calls": [{"index": index, "function": {"arguments": piece}}]}),
-                                Value::Null,
-                            ));
-                        }
+                    for piece in call.pieces() {
+                        chunks.push(chunk(
+                            json!({"tool_calls": [{"index": index, "function": {"arguments": piece}}]}),
+                            Value::Null,
+                        ));
                     }
                 }
                 chunks.push(chunk(json!({}), json!(self.finish.0)));
@@ -461,63 +406,37 @@ mod tests {
                     content.push(ContentBlock::Text { text: text.clone() });
                 }
                 for (index, call) in self.calls.iter().enumerate() {
-                    content.push(ContentBlock::ToolUse {
-                        id: if call.id.is_empty() {
-                            format!("call_{index}")
-                        } else {
-                            call.id.clone()
-                        },
-                        name: call.name.clone(),
-                        input: Value::Object(call.input.clone()),
-                    });
+                    // A call the server sent without an id is named after its index.
+                    let id = if call.id.is_empty() {
+                        format!("call_{index}")
+                    } else {
+                        call.id.clone()
+                    };
+                    content.push(call.answered_as(&id));
                 }
                 let stop_reason = match self.finish.1 {
                     StopReason::EndTurn if !self.calls.is_empty() => StopReason::ToolUse,
                     other => other,
                 };
-                let usage =
-                    self.usage
-                        .map_or_else(TokenUsage::default, |(prompt, cached, completion)| {
-                            TokenUsage {
-                                input_tokens: prompt - cached,
-                                output_tokens: completion,
-                                cache_read_tokens: cached,
-                                cache_write_tokens: 0,
-                            }
-                        });
-                let response = LlmResponse {
-                    content,
-                    stop_reason,
-                    usage,
-                    cost_micro_usd: 0,
-                    paused: None,
-                    output: None,
-                };
-                (text, response)
+                let usage = self
+                    .usage
+                    .map_or_else(TokenUsage::default, |(prompt, cached, completion)| {
+                        tokens(prompt - cached, completion, cached, 0)
+                    });
+                (text, answer(content, stop_reason, usage))
             }
-        }
-
-        fn call() -> impl Strategy<Value = Call> {
-            (
-                prop_oneof![Just(String::new()), "call_[A-Za-z0-9]{1,12}"],
-                prop_oneof!["[a-z_]{1,16}", "[^\u{0}]{1,8}"],
-                json_object(),
-                prop::collection::vec(any::<Index>(), 0..8),
-                any::<bool>(),
-            )
-                .prop_map(|(id, name, input, cuts, silent)| Call {
-                    id,
-                    name,
-                    input,
-                    cuts,
-                    silent,
-                })
         }
 
         fn streamed() -> impl Strategy<Value = Streamed> {
             (
                 prop::collection::vec(text(), 0..6),
-                prop::collection::vec(call(), 0..4),
+                prop::collection::vec(
+                    streamed_call(
+                        prop_oneof![Just(String::new()), "call_[A-Za-z0-9]{1,12}"],
+                        prop_oneof!["[a-z_]{1,16}", "[^\u{0}]{1,8}"],
+                    ),
+                    0..4,
+                ),
                 prop::sample::select(FINISH_REASONS.to_vec()),
                 prop::option::of((any::<u64>(), any::<u64>(), any::<u64>()).prop_map(
                     |(prompt, cached, completion)| (prompt, cached.min(prompt), completion),
@@ -550,38 +469,15 @@ mod tests {
             ]
         }
 
-        proptest! {
-            #![proptest_config(ProptestConfig::with_cases(64))]
-
-            #[test]
-            fn a_streamed_completion_reassembles_exactly_however_it_is_chunked(
-                streamed in streamed(),
-                cuts in prop::collection::vec(any::<Index>(), 0..24),
-            ) {
-                reassembles::<StreamAssembler>(&streamed.bytes(), &cuts, streamed.expected())?;
-            }
-
-            #[test]
-            fn arbitrary_chunks_never_panic_the_assembler(
-                chunks in prop::collection::vec(wild_chunk(), 0..16),
-            ) {
-                let mut assembler = StreamAssembler::default();
-                for chunk in &chunks {
-                    if assembler.on_chunk(chunk).is_err() {
-                        break;
-                    }
-                }
-                let _ = assembler.finish();
-            }
-
-            #[test]
-            fn arbitrary_bytes_never_panic_the_stream_reader(
-                bytes in prop::collection::vec(any::<u8>(), 0..512),
-                prefix in prop::sample::select(vec!["", "data: [DONE]", "data: {\"choices\":"]),
-                cuts in prop::collection::vec(any::<Index>(), 0..8),
-            ) {
-                survives::<StreamAssembler>(prefix, &bytes, &cuts);
-            }
-        }
+        stream_parser_properties!(
+            StreamAssembler,
+            streamed: streamed(),
+            wild: wild_chunk().prop_map(|chunk| SseEvent {
+                event: String::new(),
+                data: chunk.to_string(),
+                id: None,
+            }),
+            prefixes: ["", "data: [DONE]", "data: {\"choices\":"],
+        );
     }
 }

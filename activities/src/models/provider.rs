@@ -4,10 +4,12 @@
 use std::time::Duration;
 
 use futures::StreamExt;
+use secrecy::ExposeSecret;
 use serde_json::Value;
 
 use longrun_workflows::payloads::{ContentBlock, LlmResponse, Message, StopReason, TokenUsage};
 
+use super::ProviderEndpoint;
 use super::sse::{SseDecoder, SseEvent};
 
 /// A tool as declared to a model.
@@ -166,8 +168,15 @@ pub(crate) fn read_end(decoder: &mut SseDecoder) {
     }
 }
 
-/// What each provider's stream parser does; [`stream_turn`] drives it.
-pub(crate) trait StreamParser: Default {
+/// A provider's API: how a turn is asked (where, with which key, in which body) and, as a
+/// value, the parser of its streamed answer. [`call`] drives it.
+pub(crate) trait ProviderApi: Default {
+    /// Where a turn is posted, below the endpoint's base URL.
+    const PATH: &'static str;
+    /// Adds the API key (and any header the API requires) to a request.
+    fn authorize(request: reqwest::RequestBuilder, key: &str) -> reqwest::RequestBuilder;
+    /// The request body: our conversation in the provider's shapes.
+    fn request_body(call: &ProviderCall<'_>) -> Value;
     /// Handles one decoded stream event; returns a text delta to forward, if any.
     fn on_sse_event(&mut self, event: &SseEvent) -> Result<Option<String>, ProviderError>;
     /// Whether the provider said the answer is complete.
@@ -176,13 +185,18 @@ pub(crate) trait StreamParser: Default {
     fn finish(self) -> Result<LlmResponse, ProviderError>;
 }
 
-/// The sequence every provider shares: send the request asking for a stream, class an error
-/// answer, read the stream into the provider's parser forwarding text deltas, and assemble.
-pub(crate) async fn stream_turn<P: StreamParser>(
-    request: reqwest::RequestBuilder,
+/// One streamed model turn, the sequence every provider shares: send the request asking for
+/// a stream, class an error answer, read the stream into the provider's parser forwarding
+/// text deltas, and assemble.
+pub(crate) async fn call<P: ProviderApi>(
+    http: &reqwest::Client,
+    endpoint: &ProviderEndpoint,
+    call: &ProviderCall<'_>,
     on_delta: &mut (dyn FnMut(&str) + Send),
 ) -> Result<LlmResponse, ProviderError> {
-    let response = request
+    let request = http.post(format!("{}{}", endpoint.base_url, P::PATH));
+    let response = P::authorize(request, endpoint.api_key.expose_secret())
+        .json(&P::request_body(call))
         .header("accept", "text/event-stream")
         .send()
         .await
@@ -239,9 +253,19 @@ pub(crate) fn parse_event(event: &SseEvent) -> Result<Value, ProviderError> {
 /// Conversations the providers' request tests translate.
 #[cfg(test)]
 pub(crate) mod testing {
-    use super::ToolDeclaration;
-    use longrun_workflows::payloads::{ContentBlock, Message, Role};
-    use serde_json::json;
+    use super::{ProviderApi, ProviderCall, ProviderError, ToolDeclaration};
+    use crate::models::sse::testing::{assemble, frame};
+    use longrun_workflows::payloads::{ContentBlock, LlmResponse, Message, Role, TokenUsage};
+    use serde_json::{Value, json};
+
+    /// A calculator call, as a model makes it.
+    pub(crate) fn calculator_call(id: &str, expression: &str) -> ContentBlock {
+        ContentBlock::ToolUse {
+            id: id.into(),
+            name: "calculator".into(),
+            input: json!({ "expression": expression }),
+        }
+    }
 
     /// A calculator call and its result, as the conversation holds them.
     pub(crate) fn calculator_round(
@@ -250,11 +274,7 @@ pub(crate) mod testing {
         result: &str,
         is_error: bool,
     ) -> [Message; 2] {
-        let call = ContentBlock::ToolUse {
-            id: id.into(),
-            name: "calculator".into(),
-            input: json!({ "expression": expression }),
-        };
+        let call = calculator_call(id, expression);
         let result = ContentBlock::ToolResult {
             tool_use_id: id.into(),
             content: result.into(),
@@ -273,12 +293,49 @@ pub(crate) mod testing {
     }
 
     /// The calculator, as declared to a model.
-    pub(crate) fn calculator() -> Vec<ToolDeclaration> {
+    fn calculator() -> Vec<ToolDeclaration> {
         vec![ToolDeclaration {
             name: "calculator".into(),
             description: "d".into(),
             input_schema: json!({"type": "object"}),
         }]
+    }
+
+    /// Token counts: input, output, cache reads, cache writes.
+    pub(crate) fn tokens(input: u64, output: u64, cache_read: u64, cache_write: u64) -> TokenUsage {
+        TokenUsage {
+            input_tokens: input,
+            output_tokens: output,
+            cache_read_tokens: cache_read,
+            cache_write_tokens: cache_write,
+        }
+    }
+
+    /// The request body `P` makes of `messages`, with the calculator declared.
+    pub(crate) fn request_with_calculator<P: ProviderApi>(
+        model: &str,
+        messages: &[Message],
+    ) -> Value {
+        P::request_body(&ProviderCall {
+            model,
+            system: "sys",
+            messages,
+            tools: &calculator(),
+            max_tokens: 100,
+            output_schema: None,
+        })
+    }
+
+    /// Reads `events` (their names, if any, and data) framed as a server writes them: the
+    /// text deltas `P` forwarded, and its answer.
+    pub(crate) fn feed<'a, P: ProviderApi>(
+        events: impl IntoIterator<Item = (Option<&'a str>, &'a Value)>,
+    ) -> Result<(String, LlmResponse), ProviderError> {
+        let framed: String = events
+            .into_iter()
+            .map(|(name, data)| frame(name, &data.to_string(), "\n"))
+            .collect();
+        assemble::<P>([framed.as_bytes()])
     }
 }
 

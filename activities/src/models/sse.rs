@@ -10,9 +10,9 @@ pub(crate) mod testing {
     use proptest::test_runner::TestCaseError;
     use serde_json::{Map, Value};
 
-    use crate::models::provider::{ProviderError, StreamParser, read_chunk, read_end};
+    use crate::models::provider::{ProviderApi, ProviderError, read_chunk, read_end};
     use longrun_domain::sse::SseEvent;
-    use longrun_workflows::payloads::LlmResponse;
+    use longrun_workflows::payloads::{ContentBlock, LlmResponse};
 
     /// A line end of any of the three kinds SSE allows.
     pub(crate) fn line_end() -> impl Strategy<Value = &'static str> {
@@ -74,6 +74,57 @@ pub(crate) mod testing {
             .collect()
     }
 
+    /// A tool call as a stream carries it, its input's JSON cut into pieces.
+    #[derive(Debug, Clone)]
+    pub(crate) struct StreamedCall {
+        pub(crate) id: String,
+        pub(crate) name: String,
+        pub(crate) input: Map<String, Value>,
+        pub(crate) cuts: Vec<prop::sample::Index>,
+        /// An empty input may come with no pieces at all.
+        pub(crate) silent: bool,
+    }
+
+    impl StreamedCall {
+        /// The pieces its input's JSON is streamed in.
+        pub(crate) fn pieces(&self) -> Vec<String> {
+            if self.input.is_empty() && self.silent {
+                return Vec::new();
+            }
+            split_text(&Value::Object(self.input.clone()).to_string(), &self.cuts)
+        }
+
+        /// The call as the answer holds it, under `id`.
+        pub(crate) fn answered_as(&self, id: &str) -> ContentBlock {
+            ContentBlock::ToolUse {
+                id: id.to_string(),
+                name: self.name.clone(),
+                input: Value::Object(self.input.clone()),
+            }
+        }
+    }
+
+    /// A tool call with an id and a name from the given strategies, and any input.
+    pub(crate) fn streamed_call(
+        id: impl Strategy<Value = String>,
+        name: impl Strategy<Value = String>,
+    ) -> impl Strategy<Value = StreamedCall> {
+        (
+            id,
+            name,
+            json_object(),
+            prop::collection::vec(any::<prop::sample::Index>(), 0..8),
+            any::<bool>(),
+        )
+            .prop_map(|(id, name, input, cuts, silent)| StreamedCall {
+                id,
+                name,
+                input,
+                cuts,
+                silent,
+            })
+    }
+
     /// `bytes` cut into chunks at the given places, anywhere (inside a character too).
     pub(crate) fn split_bytes<'a>(bytes: &'a [u8], cuts: &[prop::sample::Index]) -> Vec<&'a [u8]> {
         let mut at: Vec<usize> = cuts.iter().map(|cut| cut.index(bytes.len() + 1)).collect();
@@ -116,7 +167,7 @@ pub(crate) mod testing {
 
     /// Reads `chunks` as a provider's `call` reads a response body: the text deltas it
     /// forwarded, and the answer.
-    pub(crate) fn assemble<'a, P: StreamParser>(
+    pub(crate) fn assemble<'a, P: ProviderApi>(
         chunks: impl IntoIterator<Item = &'a [u8]>,
     ) -> Result<(String, LlmResponse), ProviderError> {
         let mut parser = P::default();
@@ -131,7 +182,7 @@ pub(crate) mod testing {
     }
 
     /// A stream cut at `cuts`, and one byte at a time, assembles to `expected` both ways.
-    pub(crate) fn reassembles<P: StreamParser>(
+    pub(crate) fn reassembles<P: ProviderApi>(
         bytes: &[u8],
         cuts: &[prop::sample::Index],
         expected: (String, LlmResponse),
@@ -143,7 +194,7 @@ pub(crate) mod testing {
 
     /// Any bytes after a plausible `prefix`, cut anywhere, end in an answer or an error,
     /// never a panic.
-    pub(crate) fn survives<P: StreamParser>(
+    pub(crate) fn survives<P: ProviderApi>(
         prefix: &str,
         bytes: &[u8],
         cuts: &[prop::sample::Index],
@@ -152,6 +203,56 @@ pub(crate) mod testing {
         let _ = assemble::<P>(split_bytes(&bytes, cuts));
     }
 }
+
+/// The properties every provider's stream parser has, as proptests: a stream it is given
+/// (`$streamed`, a strategy of values with `bytes()` and `expected()`) reassembles exactly
+/// however it is cut; events of the right kinds and shapes but any values (`$wild`, a
+/// strategy of `SseEvent`s) and any bytes after a plausible prefix (one of `$prefixes`) end
+/// in an answer or an error, never a panic.
+#[cfg(test)]
+macro_rules! stream_parser_properties {
+    ($parser:ty, streamed: $streamed:expr, wild: $wild:expr, prefixes: $prefixes:expr $(,)?) => {
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(64))]
+
+            #[test]
+            fn a_stream_reassembles_exactly_however_it_is_chunked(
+                streamed in $streamed,
+                cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..24),
+            ) {
+                $crate::models::sse::testing::reassembles::<$parser>(
+                    &streamed.bytes(),
+                    &cuts,
+                    streamed.expected(),
+                )?;
+            }
+
+            #[test]
+            fn arbitrary_events_never_panic_the_parser(
+                events in prop::collection::vec($wild, 0..24),
+            ) {
+                let mut parser = <$parser>::default();
+                for event in &events {
+                    if $crate::models::provider::ProviderApi::on_sse_event(&mut parser, event).is_err() {
+                        break;
+                    }
+                }
+                let _ = $crate::models::provider::ProviderApi::finish(parser);
+            }
+
+            #[test]
+            fn arbitrary_bytes_never_panic_the_stream_reader(
+                bytes in prop::collection::vec(any::<u8>(), 0..512),
+                prefix in prop::sample::select($prefixes.to_vec()),
+                cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..8),
+            ) {
+                $crate::models::sse::testing::survives::<$parser>(prefix, &bytes, &cuts);
+            }
+        }
+    };
+}
+#[cfg(test)]
+pub(crate) use stream_parser_properties;
 
 /// The decoder, against streams framed every way SSE allows and cut anywhere.
 #[cfg(test)]

@@ -127,99 +127,75 @@ impl Parser<'_> {
         }
     }
 
-    fn enter(&mut self) -> Result<(), CalcError> {
+    /// Skips the operator at the cursor and parses what `inner` parses, one level deeper:
+    /// past the limit of nesting, the expression is refused.
+    fn nested(&mut self, inner: fn(&mut Self) -> Result<f64, CalcError>) -> Result<f64, CalcError> {
+        self.pos += 1;
         self.depth += 1;
         if self.depth > MAX_DEPTH {
             return Err(CalcError::TooDeep);
         }
-        Ok(())
+        let value = inner(self)?;
+        self.depth -= 1;
+        Ok(value)
+    }
+
+    /// A divisor, which must not be zero.
+    fn divisor(&mut self) -> Result<f64, CalcError> {
+        let divisor = self.power()?;
+        if divisor == 0.0 {
+            return Err(CalcError::DivisionByZero);
+        }
+        Ok(divisor)
     }
 
     fn expr(&mut self) -> Result<f64, CalcError> {
         let mut value = self.term()?;
-        loop {
-            match self.peek() {
-                Some(b'+') => {
-                    self.pos += 1;
-                    value += self.term()?;
-                }
-                Some(b'-') => {
-                    self.pos += 1;
-                    value -= self.term()?;
-                }
-                _ => return Ok(value),
-            }
+        while let Some(op @ (b'+' | b'-')) = self.peek() {
+            self.pos += 1;
+            let right = self.term()?;
+            value = if op == b'+' {
+                value + right
+            } else {
+                value - right
+            };
         }
+        Ok(value)
     }
 
     fn term(&mut self) -> Result<f64, CalcError> {
         let mut value = self.power()?;
-        loop {
-            match self.peek() {
-                Some(b'*') => {
-                    self.pos += 1;
-                    value *= self.power()?;
-                }
-                Some(b'/') => {
-                    self.pos += 1;
-                    let divisor = self.power()?;
-                    if divisor == 0.0 {
-                        return Err(CalcError::DivisionByZero);
-                    }
-                    value /= divisor;
-                }
-                Some(b'%') => {
-                    self.pos += 1;
-                    let divisor = self.power()?;
-                    if divisor == 0.0 {
-                        return Err(CalcError::DivisionByZero);
-                    }
-                    value %= divisor;
-                }
-                _ => return Ok(value),
-            }
+        while let Some(op @ (b'*' | b'/' | b'%')) = self.peek() {
+            self.pos += 1;
+            value = match op {
+                b'*' => value * self.power()?,
+                b'/' => value / self.divisor()?,
+                _ => value % self.divisor()?,
+            };
         }
+        Ok(value)
     }
 
     fn power(&mut self) -> Result<f64, CalcError> {
         let base = self.unary()?;
         if self.peek() == Some(b'^') {
-            self.pos += 1;
-            self.enter()?;
-            let exponent = self.power()?;
-            self.depth -= 1;
-            return Ok(base.powf(exponent));
+            return Ok(base.powf(self.nested(Self::power)?));
         }
         Ok(base)
     }
 
     fn unary(&mut self) -> Result<f64, CalcError> {
         match self.peek() {
-            Some(b'-') => {
-                self.pos += 1;
-                self.enter()?;
-                let value = -self.unary()?;
-                self.depth -= 1;
-                Ok(value)
-            }
-            Some(b'+') => {
-                self.pos += 1;
-                self.enter()?;
-                let value = self.unary()?;
-                self.depth -= 1;
-                Ok(value)
-            }
-            Some(b'(') => {
-                self.pos += 1;
-                self.enter()?;
-                let value = self.expr()?;
-                if self.peek() != Some(b')') {
-                    return Err(self.unexpected());
+            Some(b'-') => Ok(-self.nested(Self::unary)?),
+            Some(b'+') => self.nested(Self::unary),
+            Some(b'(') => self.nested(|parser| {
+                let value = parser.expr()?;
+                if parser.peek() != Some(b')') {
+                    return Err(parser.unexpected());
                 }
-                self.pos += 1;
-                self.depth -= 1;
+                parser.pos += 1;
                 Ok(value)
-            }
+            }),
             Some(c) if c.is_ascii_digit() || c == b'.' => self.number(),
             _ => Err(self.unexpected()),
         }

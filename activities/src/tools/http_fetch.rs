@@ -199,6 +199,7 @@ mod tests {
     use super::*;
     use crate::egress::parse_allowlist;
     use crate::egress::test_server::{bind, response, serve};
+    use crate::tools::assert_error;
 
     fn allowing(list: &str) -> EgressPolicy {
         EgressPolicy {
@@ -262,17 +263,7 @@ mod tests {
         ];
         for (url, reason) in table {
             let outcome = run(&EgressPolicy::default(), &json!({"url": url})).await;
-            assert!(outcome.is_error, "{url}");
-            assert!(
-                outcome.content.starts_with("refused: "),
-                "{url}: {}",
-                outcome.content
-            );
-            assert!(
-                outcome.content.contains(reason),
-                "{url}: {}",
-                outcome.content
-            );
+            assert_error(url, &outcome, "refused: ", reason);
         }
         assert!(
             requests.try_recv().is_err(),
@@ -524,17 +515,7 @@ mod tests {
         ];
         for (input, expected) in table {
             let outcome = run(&EgressPolicy::default(), &input).await;
-            assert!(outcome.is_error, "{input}");
-            assert!(
-                outcome.content.starts_with("invalid input: "),
-                "{}",
-                outcome.content
-            );
-            assert!(
-                outcome.content.contains(expected),
-                "{input}: {}",
-                outcome.content
-            );
+            assert_error(&input, &outcome, "invalid input: ", expected);
         }
     }
 

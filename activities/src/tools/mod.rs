@@ -70,6 +70,28 @@ pub fn cap_output(mut text: String) -> String {
     text
 }
 
+/// Asserts a tool's outcome (of `case`) is an error result starting with `prefix` that says
+/// `expected`.
+#[cfg(test)]
+#[track_caller]
+pub(crate) fn assert_error(
+    case: impl std::fmt::Display,
+    outcome: &ToolOutcome,
+    prefix: &str,
+    expected: &str,
+) {
+    assert!(
+        outcome.is_error,
+        "{case}: expected an error, got {}",
+        outcome.content
+    );
+    assert!(
+        outcome.content.starts_with(prefix) && outcome.content.contains(expected),
+        "{case}: {expected:?} (after {prefix:?}) not in {:?}",
+        outcome.content
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -41,6 +41,28 @@ pub fn secret_bytes(secret: &str) -> Vec<u8> {
         .unwrap_or_else(|| secret.as_bytes().to_vec())
 }
 
+/// The POST of `body` to `url` as Standard Webhooks message `msg_id`, sent at `timestamp`
+/// (Unix seconds) and signed with `secret` when there is one.
+pub(crate) fn message_request(
+    http: &reqwest::Client,
+    url: impl reqwest::IntoUrl,
+    msg_id: &str,
+    timestamp: i64,
+    secret: Option<&str>,
+    body: String,
+) -> reqwest::RequestBuilder {
+    let mut request = http
+        .post(url)
+        .header(CONTENT_TYPE, "application/json")
+        .header("webhook-id", msg_id)
+        .header("webhook-timestamp", timestamp.to_string());
+    if let Some(secret) = secret {
+        let signature = sign(&secret_bytes(secret), msg_id, timestamp, &body);
+        request = request.header("webhook-signature", signature);
+    }
+    request.body(body)
+}
+
 /// One message to a webhook tool.
 #[derive(Debug, Clone, Copy)]
 pub struct Message<'a> {
@@ -68,18 +90,9 @@ pub async fn call(
     } = message;
     let body = input.to_string();
     let timestamp = chrono::Utc::now().timestamp();
-    let mut request = http
-        .post(url)
-        .timeout(timeout)
-        .header(CONTENT_TYPE, "application/json")
-        .header("webhook-id", msg_id)
-        .header("webhook-timestamp", timestamp.to_string());
-    if let Some(secret) = secret {
-        let signature = sign(&secret_bytes(secret), msg_id, timestamp, &body);
-        request = request.header("webhook-signature", signature);
-    }
+    let request = message_request(http, url, msg_id, timestamp, secret, body).timeout(timeout);
     let exchange = async {
-        let response = request.body(body).send().await?;
+        let response = request.send().await?;
         let status = response.status();
         let (bytes, truncated) = read_capped(response, max_bytes).await?;
         let mut text = String::from_utf8_lossy(&bytes).into_owned();

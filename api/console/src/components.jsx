@@ -73,3 +73,40 @@ export function useList(path, field) {
   }, [path]);
   return { items, error, setError, reload };
 }
+
+/**
+ * A table of items with a row each (`children`): a caption for screen readers, a header of
+ * `columns`, and a last column of actions on the item.
+ */
+export function ItemTable({ caption, columns, children }) {
+  return (
+    <div class="table-wrap">
+      <table>
+        <caption class="visually-hidden">{caption}</caption>
+        <thead>
+          <tr>
+            {columns.map((column) => (
+              <th scope="col" key={column}>
+                {column}
+              </th>
+            ))}
+            <th scope="col">
+              <span class="visually-hidden">Actions</span>
+            </th>
+          </tr>
+        </thead>
+        <tbody>{children}</tbody>
+      </table>
+    </div>
+  );
+}
+
+/** Runs `action` (an async change), clearing the error first and showing its failure. */
+export async function attempt(setError, action) {
+  setError(null);
+  try {
+    await action();
+  } catch (e) {
+    setError(e);
+  }
+}

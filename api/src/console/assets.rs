@@ -9,8 +9,8 @@ pub(super) const ASSETS: &[Asset] = &[
         bytes: include_bytes!("../../console/dist/assets/index-Bh_Cl8Lu.css"),
     },
     Asset {
-        path: "assets/index-Dx27kHbG.js",
-        bytes: include_bytes!("../../console/dist/assets/index-Dx27kHbG.js"),
+        path: "assets/index-Dztcxj6D.js",
+        bytes: include_bytes!("../../console/dist/assets/index-Dztcxj6D.js"),
     },
     Asset {
         path: "index.html",

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use temporalio_workflow::common::error::{ApplicationFailure, IncomingError, TimeoutType};
 use temporalio_workflow::{
-    ActivityExecutionError, ActivityOptions, LocalActivityOptions, RetryPolicy,
-    WorkflowCancellationToken, WorkflowContext, WorkflowResult, WorkflowTermination,
+    ActivityExecutionError, ActivityOptions, LocalActivityOptions, WorkflowCancellationToken,
+    WorkflowContext, WorkflowResult, WorkflowTermination,
 };
 
 use super::AgentRunWorkflow;
@@ -117,12 +117,11 @@ pub(super) async fn finish(
                 LocalActivityOptions::builder()
                     .start_to_close_timeout(Duration::from_secs(input.tuning.store_timeout_s))
                     .schedule_to_close_timeout(FINISH_RETRY)
-                    .retry_policy(
-                        RetryPolicy::builder()
-                            .initial_interval(Duration::from_millis(200))
-                            .maximum_interval(Duration::from_secs(60))
-                            .build(),
-                    )
+                    .retry_policy(crate::retry::backoff(
+                        Duration::from_millis(200),
+                        Duration::from_secs(60),
+                        0,
+                    ))
                     .cancellation_token(detached.clone())
                     .summary(summary)
                     .build(),
@@ -186,24 +185,21 @@ pub(super) fn store_local_options(input: &RunInput, remaining: Duration) -> Loca
     if WorkflowShape::of(input) < WorkflowShape::OutagesWaited {
         return LocalActivityOptions::builder()
             .start_to_close_timeout(timeout)
-            .retry_policy(
-                RetryPolicy::builder()
-                    .initial_interval(Duration::from_millis(200))
-                    .maximum_interval(Duration::from_secs(10))
-                    .maximum_attempts(20)
-                    .build(),
-            )
+            .retry_policy(crate::retry::backoff(
+                Duration::from_millis(200),
+                Duration::from_secs(10),
+                20,
+            ))
             .build();
     }
     LocalActivityOptions::builder()
         .start_to_close_timeout(timeout)
         .schedule_to_close_timeout(remaining.max(timeout))
-        .retry_policy(
-            RetryPolicy::builder()
-                .initial_interval(Duration::from_millis(200))
-                .maximum_interval(Duration::from_secs(input.tuning.retry_cap_s.max(1)))
-                .build(),
-        )
+        .retry_policy(crate::retry::backoff(
+            Duration::from_millis(200),
+            Duration::from_secs(input.tuning.retry_cap_s.max(1)),
+            0,
+        ))
         .build()
 }
 

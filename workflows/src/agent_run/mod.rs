@@ -72,6 +72,23 @@ struct Loop {
     output_corrected: bool,
 }
 
+impl Loop {
+    /// A new run's loop: its input the first message, numbered from `next_seq`.
+    fn start(input: &RunInput, next_seq: u32, started_at_ms: u64) -> Self {
+        Self {
+            step: 0,
+            next_seq,
+            pending: vec![Message::user_text(input.input.clone())],
+            started_at_ms,
+            last_text: String::new(),
+            first_step: 0,
+            pauses: 0,
+            repeated: None,
+            output_corrected: false,
+        }
+    }
+}
+
 #[workflow_methods]
 impl AgentRunWorkflow {
     #[run]
@@ -230,34 +247,14 @@ async fn drive(
                 return Ok((ending_for(input, &err), 0));
             }
             set_status(ctx, RunStatus::Running);
-            Loop {
-                step: 0,
-                next_seq: 0,
-                pending: vec![Message::user_text(input.input.clone())],
-                started_at_ms: workflow_ms(ctx),
-                last_text: String::new(),
-                first_step: 0,
-                pauses: 0,
-                repeated: None,
-                output_corrected: false,
-            }
+            Loop::start(input, 0, workflow_ms(ctx))
         }
         // Later shapes: the first model turn starts the run, and the workflow starts with its
         // status search attribute set.
         None => {
             ctx.state_mut(|s| s.progress.status = RunStatus::Running);
-            Loop {
-                step: 0,
-                // A continuation's conversation starts with the messages copied at admission.
-                next_seq: input.prior_messages,
-                pending: vec![Message::user_text(input.input.clone())],
-                started_at_ms: workflow_ms(ctx),
-                last_text: String::new(),
-                first_step: 0,
-                pauses: 0,
-                repeated: None,
-                output_corrected: false,
-            }
+            // A continuation's conversation starts with the messages copied at admission.
+            Loop::start(input, input.prior_messages, workflow_ms(ctx))
         }
     };
     if input.resume.is_some() {

@@ -12,7 +12,7 @@
 use std::time::Duration;
 
 use temporalio_workflow::{
-    ActivityCloseTimeouts, ActivityOptions, RetryPolicy, WorkflowCancellationToken, WorkflowContext,
+    ActivityCloseTimeouts, ActivityOptions, WorkflowCancellationToken, WorkflowContext,
 };
 
 use super::AgentRunWorkflow;
@@ -45,12 +45,11 @@ pub(super) fn delivery_options(
         start_to_close: Duration::from_secs(30),
     })
     .cancellation_token(token)
-    .retry_policy(
-        RetryPolicy::builder()
-            .initial_interval(Duration::from_secs(1))
-            .maximum_interval(Duration::from_secs(3600))
-            .build(),
-    )
+    .retry_policy(crate::retry::backoff(
+        Duration::from_secs(1),
+        Duration::from_secs(3600),
+        0,
+    ))
     .summary(summary)
     .build()
 }

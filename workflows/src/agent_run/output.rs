@@ -142,59 +142,49 @@ mod tests {
         .unwrap()
     }
 
+    /// What `check_repeat` says of each call in turn, after no call.
+    fn verdicts(run: &RunInput, calls: &[(&str, &serde_json::Value)]) -> Vec<String> {
+        let mut last = None;
+        calls
+            .iter()
+            .map(
+                |(tool, input)| match check_repeat(run, &mut last, tool, input) {
+                    Repeat::Run => "run".to_string(),
+                    Repeat::Refuse(_) => "refuse".to_string(),
+                    Repeat::Stop(failure) => format!("stop: {}", failure.code),
+                },
+            )
+            .collect()
+    }
+
     #[test]
     fn the_nth_identical_call_is_refused_and_the_next_ends_the_run() {
-        let run = input(None);
-        let mut last = None;
         let same = json!({"expression": "1+1"});
-        assert!(matches!(
-            check_repeat(&run, &mut last, "calculator", &same),
-            Repeat::Run
-        ));
-        assert!(matches!(
-            check_repeat(&run, &mut last, "calculator", &same),
-            Repeat::Run
-        ));
-        assert!(matches!(
-            check_repeat(&run, &mut last, "calculator", &same),
-            Repeat::Refuse(_)
-        ));
-        match check_repeat(&run, &mut last, "calculator", &same) {
-            Repeat::Stop(failure) => assert_eq!(failure.code, "no_progress"),
-            _ => panic!("a fourth identical call must end the run"),
-        }
+        assert_eq!(
+            verdicts(&input(None), &[("calculator", &same); 4]),
+            ["run", "run", "refuse", "stop: no_progress"],
+            "the third identical call is refused, a fourth ends the run"
+        );
     }
 
     #[test]
     fn a_different_input_or_tool_starts_the_count_again_and_zero_never_stops() {
-        let run = input(Some(2));
-        let mut last = None;
         let a = json!({"expression": "1+1"});
         let b = json!({"expression": "2+2"});
-        assert!(matches!(
-            check_repeat(&run, &mut last, "calculator", &a),
-            Repeat::Run
-        ));
-        assert!(matches!(
-            check_repeat(&run, &mut last, "calculator", &b),
-            Repeat::Run
-        ));
-        assert!(matches!(
-            check_repeat(&run, &mut last, "read_file", &b),
-            Repeat::Run
-        ));
-        assert!(matches!(
-            check_repeat(&run, &mut last, "read_file", &b),
-            Repeat::Refuse(_)
-        ));
-        let off = input(Some(0));
-        let mut last = None;
-        for _ in 0..10 {
-            assert!(matches!(
-                check_repeat(&off, &mut last, "calculator", &a),
-                Repeat::Run
-            ));
-        }
+        let calls = [
+            ("calculator", &a),
+            ("calculator", &b),
+            ("read_file", &b),
+            ("read_file", &b),
+        ];
+        assert_eq!(
+            verdicts(&input(Some(2)), &calls),
+            ["run", "run", "run", "refuse"]
+        );
+        assert_eq!(
+            verdicts(&input(Some(0)), &[("calculator", &a); 10]),
+            ["run"; 10]
+        );
     }
 
     fn response(content: Vec<ContentBlock>, output: Option<StructuredOutput>) -> LlmResponse {

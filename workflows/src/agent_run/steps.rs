@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use temporalio_workflow::{
     ActivityCancellationType, ActivityCloseTimeouts, ActivityOptions, CancellableFuture,
-    RetryPolicy, WorkflowContext,
+    WorkflowContext,
 };
 
 use super::ending::{Ending, ending_for, store_local_options};
@@ -130,13 +130,9 @@ pub(super) fn llm_options(input: &RunInput, step: u32, remaining: Duration) -> A
         .heartbeat_timeout(Duration::from_secs(tuning.llm_heartbeat_s))
         .cancellation_type(ActivityCancellationType::WaitCancellationCompleted)
         .retry_policy(
-            RetryPolicy::builder()
-                .initial_interval(Duration::from_secs(1))
-                .maximum_interval(retry_cap)
-                // Since `OutagesWaited`, 0 by default: no count; the deadline and the
-                // provider tolerance bound the tries.
-                .maximum_attempts(tuning.llm_max_attempts)
-                .build(),
+            // Since `OutagesWaited`, 0 by default: no count; the deadline and the provider
+            // tolerance bound the tries.
+            crate::retry::backoff(Duration::from_secs(1), retry_cap, tuning.llm_max_attempts),
         )
         .summary(format!("step {step}: {}", input.agent.model))
         .build()

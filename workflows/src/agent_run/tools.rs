@@ -1,6 +1,7 @@
 //! One tool call of a step: its approval when the tool is gated, then the call, as a local
 //! activity for pure built-ins and a regular one otherwise.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use temporalio_workflow::{
@@ -39,8 +40,15 @@ pub(super) async fn call_tool(
             is_error: true,
         });
     };
+    let pending = Pending {
+        input,
+        step,
+        call_id,
+        spec: &spec,
+        tool_input: &tool_input,
+    };
     if spec.requires_approval {
-        let decision = approval(ctx, input, step, call_id, &spec, &tool_input).await?;
+        let decision = approval(ctx, &pending).await?;
         if !decision.approve {
             let reason = decision.reason.unwrap_or_else(|| "no reason given".into());
             return Ok(ToolOutcome {
@@ -50,7 +58,7 @@ pub(super) async fn call_tool(
         }
     }
     if spec.kind == ToolKind::Client {
-        return client_tool(ctx, input, step, call_id, &spec, &tool_input).await;
+        return client_tool(ctx, &pending).await;
     }
     let request = ToolRequest {
         run: input.run.clone(),
@@ -78,10 +86,8 @@ pub(super) async fn call_tool(
     // lose a tool's result); the activity itself never runs a tool with effects twice (it
     // writes the result an earlier attempt kept, or answers that it will not run it again).
     let retry = if outages_waited {
-        RetryPolicy::builder()
-            .initial_interval(Duration::from_millis(500))
-            .maximum_interval(Duration::from_secs(tuning.retry_cap_s.max(1)))
-            .build()
+        let cap = Duration::from_secs(tuning.retry_cap_s.max(1));
+        crate::retry::backoff(Duration::from_millis(500), cap, 0)
     } else {
         let attempts = if builtin.is_some_and(BuiltinTool::retry_safe) {
             3
@@ -143,6 +149,15 @@ pub(super) async fn call_tool(
     }
 }
 
+/// A call that waits for an answer: the run's input, the step, the call.
+struct Pending<'a> {
+    input: &'a RunInput,
+    step: u32,
+    call_id: &'a str,
+    spec: &'a ToolSpec,
+    tool_input: &'a serde_json::Value,
+}
+
 /// What a call waits in: the run's status and the event that asks, and for how long.
 struct Asked {
     status: RunStatus,
@@ -150,19 +165,59 @@ struct Asked {
     timeout: Duration,
 }
 
-/// Records that a call waits for an answer (its status and event, with the call), then
-/// waits until `answered` holds, the timeout passes, or the run is cancelled.
-#[allow(clippy::too_many_arguments)]
-async fn ask(
+/// An answer a call waits for, and where it arrives: a map of the workflow's state by call
+/// id, `None` until the answer came (an update's validator refuses answers for unknown or
+/// answered calls).
+trait Answer: Clone + 'static {
+    /// Who gave an answer that arrived (as `by` in the event that records it).
+    const GIVEN_BY: &'static str;
+    /// The event that records the answer.
+    const RECORDED_AS: EventKind;
+    fn answers(state: &AgentRunWorkflow) -> &BTreeMap<String, Option<Self>>;
+    fn answers_mut(state: &mut AgentRunWorkflow) -> &mut BTreeMap<String, Option<Self>>;
+}
+
+/// Implements [`Answer`] for answers kept in a field of the workflow's state: the field
+/// types differ, so a generic function cannot name them.
+macro_rules! answer {
+    ($answer:ty, $field:ident, given_by: $by:literal, recorded_as: $kind:expr) => {
+        impl Answer for $answer {
+            const GIVEN_BY: &'static str = $by;
+            const RECORDED_AS: EventKind = $kind;
+
+            fn answers(state: &AgentRunWorkflow) -> &BTreeMap<String, Option<Self>> {
+                &state.$field
+            }
+
+            fn answers_mut(state: &mut AgentRunWorkflow) -> &mut BTreeMap<String, Option<Self>> {
+                &mut state.$field
+            }
+        }
+    };
+}
+
+answer!(ApprovalDecision, approvals, given_by: "human", recorded_as: EventKind::ApprovalDecided);
+answer!(ClientToolResult, client_calls, given_by: "client", recorded_as: EventKind::ToolCompleted);
+
+/// Records that a call waits for an answer (its status and event, with the call), waits for
+/// it, and records the answer (the call and what `recorded` adds) with the run running again.
+/// No answer in time is answered `late`; a cancelled run ends. `missing` stands for an answer
+/// that arrived but cannot be read, which the validator prevents.
+async fn ask<T: Answer>(
     ctx: &mut WorkflowContext<AgentRunWorkflow>,
-    input: &RunInput,
-    step: u32,
-    call_id: &str,
-    spec: &ToolSpec,
-    tool_input: &serde_json::Value,
+    pending: &Pending<'_>,
     asked: Asked,
-    answered: impl FnMut(&AgentRunWorkflow) -> bool + Unpin,
-) -> Result<Waited, Ending> {
+    [missing, late]: [T; 2],
+    recorded: impl FnOnce(&T) -> serde_json::Value,
+) -> Result<T, Ending> {
+    let Pending {
+        input,
+        step,
+        call_id,
+        spec,
+        tool_input,
+    } = *pending;
+    ctx.state_mut(|s| T::answers_mut(s).insert(call_id.to_string(), None));
     record(
         ctx,
         input,
@@ -173,142 +228,94 @@ async fn ask(
         serde_json::json!({ "step": step, "tool_call_id": call_id, "tool": spec.name, "input": tool_input }),
     )
     .await?;
-    Ok(wait_until(ctx, asked.timeout, answered).await)
-}
-
-/// Waits for a human decision on a gated call; no decision in time is a denial.
-async fn approval(
-    ctx: &mut WorkflowContext<AgentRunWorkflow>,
-    input: &RunInput,
-    step: u32,
-    call_id: &str,
-    spec: &ToolSpec,
-    tool_input: &serde_json::Value,
-) -> Result<ApprovalDecision, Ending> {
-    ctx.state_mut(|s| s.approvals.insert(call_id.to_string(), None));
     let id = call_id.to_string();
-    let asked = Asked {
-        status: RunStatus::WaitingApproval,
-        kind: EventKind::ApprovalRequested,
-        timeout: Duration::from_secs(input.tuning.approval_timeout_s),
-    };
-    let answered = move |s: &AgentRunWorkflow| matches!(s.approvals.get(&id), Some(Some(_)));
-    let waited = ask(ctx, input, step, call_id, spec, tool_input, asked, answered).await?;
-    let (decision, by) = match waited {
+    let answered = move |s: &AgentRunWorkflow| matches!(T::answers(s).get(&id), Some(Some(_)));
+    let (answer, by) = match wait_until(ctx, asked.timeout, answered).await {
         Waited::Cancelled => return Err(Ending::Cancelled),
         Waited::Done => (
-            ctx.state(|s| s.approvals.get(call_id).cloned().flatten())
-                .unwrap_or(ApprovalDecision {
-                    tool_call_id: call_id.to_string(),
-                    approve: false,
-                    reason: None,
-                }),
-            "human",
+            ctx.state(|s| T::answers(s).get(call_id).cloned().flatten())
+                .unwrap_or(missing),
+            T::GIVEN_BY,
         ),
         Waited::TimedOut => {
-            let decision = ApprovalDecision {
-                tool_call_id: call_id.to_string(),
-                approve: false,
-                reason: Some("no decision before the approval timeout".into()),
-            };
-            // Later updates for this call are refused by the validator.
-            ctx.state_mut(|s| {
-                s.approvals
-                    .insert(call_id.to_string(), Some(decision.clone()))
-            });
-            (decision, "timeout")
+            // A later answer for this call is refused by the validator.
+            ctx.state_mut(|s| T::answers_mut(s).insert(call_id.to_string(), Some(late.clone())));
+            (late, "timeout")
         }
     };
+    let mut data = serde_json::json!({ "step": step, "tool_call_id": call_id, "by": by });
+    if let (Some(data), serde_json::Value::Object(fields)) =
+        (data.as_object_mut(), recorded(&answer))
+    {
+        data.extend(fields);
+    }
     record(
         ctx,
         input,
         Some(RunStatus::Running),
         step,
-        EventKind::ApprovalDecided,
-        format!("step-{step}/approval.decided/{call_id}"),
-        serde_json::json!({
-            "step": step, "tool_call_id": call_id, "approve": decision.approve,
-            "reason": decision.reason, "by": by,
-        }),
+        T::RECORDED_AS,
+        format!("step-{step}/{}/{call_id}", T::RECORDED_AS.as_str()),
+        data,
     )
     .await?;
-    Ok(decision)
+    Ok(answer)
+}
+
+/// Waits for a human decision on a gated call; no decision in time is a denial.
+async fn approval(
+    ctx: &mut WorkflowContext<AgentRunWorkflow>,
+    pending: &Pending<'_>,
+) -> Result<ApprovalDecision, Ending> {
+    let (input, call_id) = (pending.input, pending.call_id);
+    let asked = Asked {
+        status: RunStatus::WaitingApproval,
+        kind: EventKind::ApprovalRequested,
+        timeout: Duration::from_secs(input.tuning.approval_timeout_s),
+    };
+    let denial = |reason: Option<&str>| ApprovalDecision {
+        tool_call_id: call_id.to_string(),
+        approve: false,
+        reason: reason.map(str::to_string),
+    };
+    let answers = [
+        denial(None),
+        denial(Some("no decision before the approval timeout")),
+    ];
+    let recorded = |decision: &ApprovalDecision| serde_json::json!({ "approve": decision.approve, "reason": decision.reason });
+    ask(ctx, pending, asked, answers, recorded).await
 }
 
 /// A client-executed tool call: the run waits (`requires_action`, event `tool.requested`) for
 /// the client's result (the `tool_result` update); no result in time is an error result.
 async fn client_tool(
     ctx: &mut WorkflowContext<AgentRunWorkflow>,
-    input: &RunInput,
-    step: u32,
-    call_id: &str,
-    spec: &ToolSpec,
-    tool_input: &serde_json::Value,
+    pending: &Pending<'_>,
 ) -> Result<ToolOutcome, Ending> {
-    ctx.state_mut(|s| s.client_calls.insert(call_id.to_string(), None));
-    let id = call_id.to_string();
+    let (input, call_id, spec) = (pending.input, pending.call_id, pending.spec);
     let timeout = Duration::from_secs(spec.timeout_s.unwrap_or(input.tuning.client_tool_timeout_s));
     let asked = Asked {
         status: RunStatus::RequiresAction,
         kind: EventKind::ToolRequested,
         timeout,
     };
-    let answered = move |s: &AgentRunWorkflow| matches!(s.client_calls.get(&id), Some(Some(_)));
-    let waited = ask(ctx, input, step, call_id, spec, tool_input, asked, answered).await?;
-    let (outcome, by) = match waited {
-        Waited::Cancelled => return Err(Ending::Cancelled),
-        Waited::Done => {
-            let answer = ctx
-                .state(|s| s.client_calls.get(call_id).cloned().flatten())
-                .unwrap_or(ClientToolResult {
-                    tool_call_id: call_id.to_string(),
-                    content: String::new(),
-                    is_error: true,
-                });
-            (
-                ToolOutcome {
-                    content: answer.content,
-                    is_error: answer.is_error,
-                },
-                "client",
-            )
-        }
-        Waited::TimedOut => {
-            let late = ClientToolResult {
-                tool_call_id: call_id.to_string(),
-                content: format!(
-                    "the client did not return a result for {} within {} s",
-                    spec.name,
-                    timeout.as_secs()
-                ),
-                is_error: true,
-            };
-            // A result posted later is refused by the validator.
-            ctx.state_mut(|s| {
-                s.client_calls
-                    .insert(call_id.to_string(), Some(late.clone()))
-            });
-            (
-                ToolOutcome {
-                    content: late.content,
-                    is_error: true,
-                },
-                "timeout",
-            )
-        }
+    let error = |content: String| ClientToolResult {
+        tool_call_id: call_id.to_string(),
+        content,
+        is_error: true,
     };
-    record(
-        ctx,
-        input,
-        Some(RunStatus::Running),
-        step,
-        EventKind::ToolCompleted,
-        format!("step-{step}/tool.completed/{call_id}"),
-        serde_json::json!({
-            "step": step, "tool_call_id": call_id, "tool": spec.name,
-            "content": outcome.content, "is_error": outcome.is_error, "by": by,
-        }),
-    )
-    .await?;
-    Ok(outcome)
+    let answers = [
+        error(String::new()),
+        error(format!(
+            "the client did not return a result for {} within {} s",
+            spec.name,
+            timeout.as_secs()
+        )),
+    ];
+    let recorded = |result: &ClientToolResult| serde_json::json!({ "tool": spec.name, "content": result.content, "is_error": result.is_error });
+    let answer = ask(ctx, pending, asked, answers, recorded).await?;
+    Ok(ToolOutcome {
+        content: answer.content,
+        is_error: answer.is_error,
+    })
 }

@@ -37,17 +37,7 @@ async fn call(sandbox: &Sandbox, tool: Tool, input: &Value) -> ToolOutcome {
 }
 
 async fn refused(outcome: impl std::future::Future<Output = ToolOutcome>, expected: &str) {
-    let outcome = outcome.await;
-    assert!(
-        outcome.is_error,
-        "expected an error, got {}",
-        outcome.content
-    );
-    assert!(
-        outcome.content.contains(expected),
-        "{expected:?} not in {:?}",
-        outcome.content
-    );
+    crate::tools::assert_error("a refused call", &outcome.await, "", expected);
 }
 
 #[test]

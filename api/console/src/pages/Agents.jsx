@@ -3,7 +3,7 @@
 import { useState } from 'preact/hooks';
 
 import { del, post, put } from '../api.js';
-import { Message, Page, useList } from '../components.jsx';
+import { ItemTable, Message, Page, attempt, useList } from '../components.jsx';
 import { time } from '../format.js';
 
 const LIMITS = [
@@ -24,15 +24,11 @@ export function Agents() {
     load();
   };
 
-  const remove = async (agent) => {
-    setError(null);
-    try {
+  const remove = (agent) =>
+    attempt(setError, async () => {
       await del(`/v1/agents/${encodeURIComponent(agent.name)}`);
       saved(`Deleted agent ${agent.name}.`);
-    } catch (e) {
-      setError(e);
-    }
-  };
+    });
 
   return (
     <Page
@@ -51,40 +47,24 @@ export function Agents() {
       {editing && <AgentForm key={editing.name ?? 'new'} agent={editing} onSaved={saved} onCancel={() => setEditing(null)} />}
       {agents && agents.length === 0 && <p class="muted">No agents yet.</p>}
       {agents && agents.length > 0 && (
-        <div class="table-wrap">
-          <table>
-            <caption class="visually-hidden">Agents</caption>
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Model</th>
-                <th scope="col">Tools</th>
-                <th scope="col">Updated</th>
-                <th scope="col">
-                  <span class="visually-hidden">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {agents.map((agent) => (
-                <tr key={agent.name}>
-                  <th scope="row">{agent.name}</th>
-                  <td class="mono">{agent.model}</td>
-                  <td>{agent.tools.map((t) => t.name + (t.requires_approval ? ' (approval)' : '')).join(', ') || '—'}</td>
-                  <td>{time(agent.updated_at)}</td>
-                  <td class="actions">
-                    <button type="button" class="secondary" onClick={() => setEditing(agent)} aria-label={`Edit agent ${agent.name}`}>
-                      Edit
-                    </button>{' '}
-                    <button type="button" class="secondary" onClick={() => remove(agent)} aria-label={`Delete agent ${agent.name}`}>
-                      Delete
-                    </button>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <ItemTable caption="Agents" columns={['Name', 'Model', 'Tools', 'Updated']}>
+          {agents.map((agent) => (
+            <tr key={agent.name}>
+              <th scope="row">{agent.name}</th>
+              <td class="mono">{agent.model}</td>
+              <td>{agent.tools.map((t) => t.name + (t.requires_approval ? ' (approval)' : '')).join(', ') || '—'}</td>
+              <td>{time(agent.updated_at)}</td>
+              <td class="actions">
+                <button type="button" class="secondary" onClick={() => setEditing(agent)} aria-label={`Edit agent ${agent.name}`}>
+                  Edit
+                </button>{' '}
+                <button type="button" class="secondary" onClick={() => remove(agent)} aria-label={`Delete agent ${agent.name}`}>
+                  Delete
+                </button>
+              </td>
+            </tr>
+          ))}
+        </ItemTable>
       )}
     </Page>
   );
@@ -131,14 +111,11 @@ function AgentForm({ agent, onSaved, onCancel }) {
       await_input: form.get('await_input') === 'on',
     };
     if (form.get('max_output_tokens')) body.max_output_tokens = Number(form.get('max_output_tokens'));
-    setError(null);
-    try {
+    await attempt(setError, async () => {
       if (existing) await put(`/v1/agents/${encodeURIComponent(agent.name)}`, body);
       else await post('/v1/agents', body);
       onSaved(existing ? `Saved agent ${body.name}.` : `Created agent ${body.name}.`);
-    } catch (e) {
-      setError(e);
-    }
+    });
   };
 
   return (

@@ -3,7 +3,7 @@
 import { useState } from 'preact/hooks';
 
 import { del, post } from '../api.js';
-import { Message, Page, useList } from '../components.jsx';
+import { ItemTable, Message, Page, attempt, useList } from '../components.jsx';
 import { time } from '../format.js';
 
 export function Keys() {
@@ -11,32 +11,25 @@ export function Keys() {
   const [created, setCreated] = useState(null);
   const [confirming, setConfirming] = useState(null);
 
-  const create = async (event) => {
+  const create = (event) => {
     event.preventDefault();
     const formElement = event.currentTarget;
     const form = new FormData(formElement);
-    setError(null);
-    try {
+    return attempt(setError, async () => {
       const key = await post('/v1/api-keys', { name: form.get('name'), role: form.get('role') });
       setCreated(key);
       formElement.reset();
       load();
-    } catch (e) {
-      setError(e);
-    }
+    });
   };
 
-  const revoke = async (key) => {
-    setError(null);
-    try {
+  const revoke = (key) =>
+    attempt(setError, async () => {
       await del(`/v1/api-keys/${encodeURIComponent(key.id)}`);
       setConfirming(null);
       if (created?.id === key.id) setCreated(null);
       load();
-    } catch (e) {
-      setError(e);
-    }
-  };
+    });
 
   return (
     <Page title="API keys">
@@ -67,50 +60,33 @@ export function Keys() {
             </div>
             <button type="submit">Create key</button>
           </form>
-          <div class="table-wrap">
-            <table>
-              <caption class="visually-hidden">Live API keys</caption>
-              <thead>
-                <tr>
-                  <th scope="col">Name</th>
-                  <th scope="col">Role</th>
-                  <th scope="col">Prefix</th>
-                  <th scope="col">Created</th>
-                  <th scope="col">Last used</th>
-                  <th scope="col">
-                    <span class="visually-hidden">Actions</span>
-                  </th>
-                </tr>
-              </thead>
-              <tbody>
-                {keys.map((key) => (
-                  <tr key={key.id} data-key={key.name}>
-                    <th scope="row">{key.name}</th>
-                    <td>{key.role}</td>
-                    <td class="mono">{key.prefix}…</td>
-                    <td>{time(key.created_at)}</td>
-                    <td>{time(key.last_used_at)}</td>
-                    <td class="actions">
-                      {confirming === key.id ? (
-                        <>
-                          <button type="button" class="danger" onClick={() => revoke(key)}>
-                            Revoke {key.name} now
-                          </button>{' '}
-                          <button type="button" class="secondary" onClick={() => setConfirming(null)}>
-                            Keep
-                          </button>
-                        </>
-                      ) : (
-                        <button type="button" class="secondary" onClick={() => setConfirming(key.id)} aria-label={`Revoke key ${key.name}`}>
-                          Revoke
-                        </button>
-                      )}
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <ItemTable caption="Live API keys" columns={['Name', 'Role', 'Prefix', 'Created', 'Last used']}>
+            {keys.map((key) => (
+              <tr key={key.id} data-key={key.name}>
+                <th scope="row">{key.name}</th>
+                <td>{key.role}</td>
+                <td class="mono">{key.prefix}…</td>
+                <td>{time(key.created_at)}</td>
+                <td>{time(key.last_used_at)}</td>
+                <td class="actions">
+                  {confirming === key.id ? (
+                    <>
+                      <button type="button" class="danger" onClick={() => revoke(key)}>
+                        Revoke {key.name} now
+                      </button>{' '}
+                      <button type="button" class="secondary" onClick={() => setConfirming(null)}>
+                        Keep
+                      </button>
+                    </>
+                  ) : (
+                    <button type="button" class="secondary" onClick={() => setConfirming(key.id)} aria-label={`Revoke key ${key.name}`}>
+                      Revoke
+                    </button>
+                  )}
+                </td>
+              </tr>
+            ))}
+          </ItemTable>
         </>
       )}
     </Page>
