@@ -7,7 +7,7 @@ use temporalio_client::errors::{
     WorkflowInteractionError, WorkflowStartError, WorkflowUpdateError,
 };
 use temporalio_client::{
-    Client, Priority, WorkflowCancelOptions, WorkflowExecuteUpdateOptions,
+    Client, Priority, WorkflowCancelOptions, WorkflowExecuteUpdateOptions, WorkflowHandle,
     WorkflowIdConflictPolicy, WorkflowIdReusePolicy, WorkflowSignalOptions, WorkflowStartOptions,
 };
 use temporalio_common::search_attributes::SearchAttributes;
@@ -135,7 +135,6 @@ impl Scheduler {
         limits: &StartPlan,
         input: RunInput,
     ) -> Result<(), ApiError> {
-        let client = within(START_TIMEOUT, self.client()).await??;
         let attributes = SearchAttributes::new([
             search::WORKSPACE.value_set(input.run.workspace_slug.clone()),
             search::AGENT.value_set(input.run.agent_name.clone()),
@@ -172,12 +171,7 @@ impl Scheduler {
             .static_summary(summary)
             .priority(priority)
             .build();
-        let started = within(
-            START_TIMEOUT,
-            client.start_workflow(AgentRunWorkflow::run, input, options),
-        )
-        .await?;
-        match started {
+        match self.start(AgentRunWorkflow::run, input, options).await? {
             Ok(_) | Err(WorkflowStartError::AlreadyStarted { .. }) => Ok(()),
             Err(WorkflowStartError::Rpc(status)) => {
                 tracing::warn!(code = ?status.code(), message = status.message(), "workflow start failed");
@@ -185,6 +179,26 @@ impl Scheduler {
             }
             Err(other) => Err(ApiError::Internal(other.to_string())),
         }
+    }
+
+    /// Starts a workflow on the task queue, giving Temporal `START_TIMEOUT` to connect and as
+    /// long again to take it; what it answers is the caller's to read.
+    async fn start<W>(
+        &self,
+        workflow: W,
+        input: W::Input,
+        options: WorkflowStartOptions,
+    ) -> Result<Result<WorkflowHandle<Client, W>, WorkflowStartError>, ApiError>
+    where
+        W: HasWorkflowDefinition,
+        W::Input: Send,
+    {
+        let client = within(START_TIMEOUT, self.client()).await??;
+        within(
+            START_TIMEOUT,
+            client.start_workflow(workflow, input, options),
+        )
+        .await
     }
 
     async fn handle(
@@ -306,7 +320,6 @@ impl Scheduler {
         &self,
         request: McpDiscoveryRequest,
     ) -> Result<McpDiscoveryOutcome, ApiError> {
-        let client = within(START_TIMEOUT, self.client()).await??;
         // A worker must pick it up and the server answer: the discovery's own time, plus room.
         let wait = Duration::from_secs(request.timeout_s) + START_TIMEOUT * 2;
         let workflow_id = format!(
@@ -320,15 +333,13 @@ impl Scheduler {
             .execution_timeout(wait)
             .static_summary(summary)
             .build();
-        let started = within(
-            START_TIMEOUT,
-            client.start_workflow(McpDiscoveryWorkflow::run, request, options),
-        )
-        .await?
-        .map_err(|err| {
-            tracing::warn!(error = %err, "MCP discovery could not start");
-            ApiError::SchedulerUnavailable
-        })?;
+        let started = self
+            .start(McpDiscoveryWorkflow::run, request, options)
+            .await?
+            .map_err(|err| {
+                tracing::warn!(error = %err, "MCP discovery could not start");
+                ApiError::SchedulerUnavailable
+            })?;
         let outcome = within(wait, started.get_result(Default::default())).await?;
         outcome.map_err(|err| {
             tracing::warn!(error = %err, "MCP discovery failed");
