@@ -22,7 +22,7 @@ use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
 use longrun_domain::Tier;
-use longrun_store::{NewAudit, new_id};
+use longrun_store::{NewAudit, User, Workspace, new_id};
 
 use crate::AppState;
 use crate::auth::Tenant;
@@ -152,6 +152,32 @@ async fn limit(state: &AppState, key: String, per_minute: u64) -> Result<(), Api
     }
 }
 
+/// Issues `user` a login token and records in the workspace's audit log how they came by it
+/// (`action`, on `target`, with `data`, a JSON object, from the client address `ip`).
+async fn sign_in(
+    state: &AppState,
+    user: &User,
+    workspace: &Workspace,
+    action: &str,
+    target: Option<&str>,
+    data: &str,
+    ip: &str,
+) -> Result<(String, Claims), ApiError> {
+    let issued = issue_token(state, &user.id, &workspace.id, &user.role)?;
+    state
+        .store
+        .audit(NewAudit {
+            workspace_id: Some(&workspace.id),
+            actor: &format!("user:{}", user.id),
+            action,
+            target,
+            data,
+            ip: Some(ip),
+        })
+        .await?;
+    Ok(issued)
+}
+
 fn issue_token(
     state: &AppState,
     user_id: &str,
@@ -229,19 +255,19 @@ pub(crate) async fn register(
             let taken = "this workspace slug is taken".to_string();
             ApiError::creation(e, ("workspace_exists", taken), EMAIL_LIMIT)
         })?;
-    let (token, claims) = issue_token(&state, &user.id, &workspace.id, &user.role)?;
+    let data = json!({ "email": email, "tier": workspace.tier }).to_string();
+    let target = Some(workspace.slug.as_str());
+    let (token, claims) = sign_in(
+        &state,
+        &user,
+        &workspace,
+        "auth.register",
+        target,
+        &data,
+        &ip,
+    )
+    .await?;
     let expires_at = claims.exp;
-    state
-        .store
-        .audit(NewAudit {
-            workspace_id: Some(&workspace.id),
-            actor: &format!("user:{}", user.id),
-            action: "auth.register",
-            target: Some(&workspace.slug),
-            data: &json!({ "email": email, "tier": workspace.tier }).to_string(),
-            ip: Some(&ip),
-        })
-        .await?;
     Ok((
         StatusCode::CREATED,
         axum::Json(Registered {
@@ -338,18 +364,8 @@ pub(crate) async fn password_login(
         }
     };
     state.limiter.backoff_clear(&backoff_key).await;
-    let (token, claims) = issue_token(state, &user.id, &workspace.id, &user.role)?;
-    state
-        .store
-        .audit(NewAudit {
-            workspace_id: Some(&workspace.id),
-            actor: &format!("user:{}", user.id),
-            action: "auth.login",
-            target: None,
-            data: &json!({ "via": via }).to_string(),
-            ip: Some(ip),
-        })
-        .await?;
+    let data = json!({ "via": via }).to_string();
+    let (token, claims) = sign_in(state, &user, &workspace, "auth.login", None, &data, ip).await?;
     Ok(PasswordLogin {
         workspace,
         role: user.role,
