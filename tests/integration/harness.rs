@@ -697,6 +697,23 @@ impl TestApp {
         (run_id, run)
     }
 
+    /// Waits until every one of the workspace's `runs` has its workflow started in Temporal:
+    /// admission answers before the dispatcher's start reaches Temporal, so a test of the
+    /// order in which queued runs are handed out waits for this before it starts a worker.
+    pub async fn wait_dispatched(&self, workspace_id: &str, runs: &[&str]) {
+        poll(MINUTE, Duration::from_millis(50), async || {
+            for run_id in runs {
+                if !self.store.is_started(workspace_id, run_id).await.unwrap() {
+                    return Err(format!(
+                        "run {run_id} not started in Temporal after a minute"
+                    ));
+                }
+            }
+            Ok(())
+        })
+        .await
+    }
+
     /// Polls the run until it is terminal (or the deadline passes) and returns it.
     pub async fn wait_for_run(&self, key: &str, run_id: &str, timeout: Duration) -> Value {
         let path = format!("/v1/runs/{run_id}");

@@ -571,6 +571,9 @@ async fn a_pro_run_is_dispatched_before_queued_free_runs() {
         );
     }
     let pro_run = app.submit_to(&pro_keys[1], "demo", "What is 7 * 6?").await;
+    let queued: Vec<&str> = free_runs.iter().map(String::as_str).collect();
+    app.wait_dispatched(free.id.as_str(), &queued).await;
+    app.wait_dispatched(pro.id.as_str(), &[&pro_run]).await;
     app.start_worker();
     let pro_started = app.wait_for_run(&pro_keys[1], &pro_run, MINUTE).await["started_at"]
         .as_str()
@@ -586,15 +589,14 @@ async fn a_pro_run_is_dispatched_before_queued_free_runs() {
         }
     }
     assert_eq!(before, 0, "no free run started before the pro run");
-    let _ = (free, pro);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tenants_of_one_tier_are_interleaved_not_first_come_first_served() {
     let mut app = one_slot().await;
     let overrides = [("concurrent_runs", "100"), ("requests_per_minute", "1000")];
-    let (_, a_keys) = app.workspace("early", "starter", &overrides).await;
-    let (_, b_keys) = app.workspace("late", "starter", &overrides).await;
+    let (a, a_keys) = app.workspace("early", "starter", &overrides).await;
+    let (b, b_keys) = app.workspace("late", "starter", &overrides).await;
     app.demo_agent(&a_keys[0]).await;
     app.demo_agent(&b_keys[0]).await;
     let mut runs = Vec::new();
@@ -604,6 +606,14 @@ async fn tenants_of_one_tier_are_interleaved_not_first_come_first_served() {
             let id = app.submit_to(&keys[1], "demo", &input).await;
             runs.push((tenant, keys[1].clone(), id));
         }
+    }
+    for (workspace, tenant) in [(&a, "early"), (&b, "late")] {
+        let queued: Vec<&str> = runs
+            .iter()
+            .filter(|(t, _, _)| *t == tenant)
+            .map(|(_, _, id)| id.as_str())
+            .collect();
+        app.wait_dispatched(workspace.id.as_str(), &queued).await;
     }
     app.start_worker();
     let mut starts = Vec::new();
